@@ -1,0 +1,29 @@
+"""The ``corpusmill`` command: ``run`` a config (the bundled sample by default), ``inspect`` shards."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from jobs.run import add_run_arguments, run_from_args
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="corpusmill", description="LLM pretraining data pipeline on Ray.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    add_run_arguments(sub.add_parser("run", help="run every pass of a config on local Ray or a cluster"))
+    inspect = sub.add_parser("inspect", help="summarize a shard directory and decode one row")
+    inspect.add_argument("dir", help="a run's output directory or its shards/ directory")
+    inspect.add_argument("--shard", type=int, default=0, help="index of the shard in the manifest")
+    inspect.add_argument("--row", type=int, default=0)
+    args = parser.parse_args(argv)
+    if args.command == "run":
+        return run_from_args(args)
+    from jobs.inspect_shards import describe
+
+    print(describe(args.dir, args.shard, args.row))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,52 @@
+"""``corpusmill inspect DIR``: the manifest in brief, and one packed row decoded with its documents marked."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.ipc as ipc
+from tokenizers import Tokenizer
+
+from tokenization.shards import read_manifest
+
+
+def shard_dir_of(path: str) -> str:
+    """Accept a run's output directory or its ``shards/`` directory."""
+    nested = os.path.join(path, "shards")
+    return nested if os.path.exists(os.path.join(nested, "manifest.json")) else path
+
+
+def read_row(shard_path: str, row: int) -> dict:
+    with pa.memory_map(shard_path) as source:
+        table = ipc.open_file(source).read_all()
+    if not 0 <= row < table.num_rows:
+        raise IndexError(f"row {row} out of range: {os.path.basename(shard_path)} has {table.num_rows} rows")
+    return table.slice(row, 1).to_pylist()[0]
+
+
+def describe(path: str, shard: int = 0, row: int = 0, max_chars: int = 400) -> str:
+    shard_dir = shard_dir_of(path)
+    m = read_manifest(shard_dir)
+    lines = [f"{shard_dir}: schema v{m['schema_version']}, {len(m['shards'])} shards, {m['rows']} rows of "
+             f"{m['seq_len']} tokens, {m['tokens']} tokens ({m['tokens'] / max(1, m['rows'] * m['seq_len']):.1%} fill)",
+             f"mask: {m['mask']}; tokenizer: vocab {m['tokenizer']['vocab_size']}, "
+             f"sha256 {m['tokenizer']['sha256'][:12]}",
+             "tokens by source: " + ", ".join(f"{k} {v}" for k, v in m["source_tokens"].items())]
+    for s in m["shards"]:
+        lines.append(f"  {s['file']}: {s['rows']} rows, {s['tokens']} tokens, {s['bytes']} bytes")
+    if not m["shards"]:
+        return "\n".join(lines)
+    entry = m["shards"][shard]
+    record = read_row(os.path.join(shard_dir, entry["file"]), row)
+    tok = Tokenizer.from_file(os.path.join(shard_dir, m["tokenizer"]["file"]))
+    ids, cu = np.asarray(record["input_ids"]), record["cu_seqlens"]
+    lines.append(f"\n{entry['file']} row {row}: {len(record['doc_ids'])} documents, {cu[-1]} tokens + "
+                 f"{m['seq_len'] - cu[-1]} padding")
+    for d, (start, end) in enumerate(zip(cu[:-1], cu[1:])):
+        text = tok.decode(ids[start:end].tolist(), skip_special_tokens=False)
+        short = text if len(text) <= max_chars else text[: max_chars // 2] + " [...] " + text[-max_chars // 2 :]
+        lines.append(f"──── document {d}: {record['doc_ids'][d]} ({record['sources'][d]}), tokens "
+                     f"[{start}, {end}) ────\n{short}")
+    return "\n".join(lines)

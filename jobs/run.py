@@ -1,0 +1,82 @@
+"""The whole run: curate → train tokenizer → tokenize, pack and shard. ``python -m jobs.run --config …``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from typing import Any
+
+from jobs.config import RunConfig, load_config
+from jobs.curate import run_curate
+from jobs.pack import run_pack
+from jobs.ray_session import start_ray
+from jobs.train_tokenizer import run_train_tokenizer
+
+log = logging.getLogger("corpusmill")
+
+
+def run(cfg: RunConfig, out_dir: str, address: str | None = None, force: bool = False) -> dict[str, Any]:
+    """Run every pass (each skipped when its outputs exist with the same settings); write ``stats.json``."""
+    os.makedirs(out_dir, exist_ok=True)
+    cpus = start_ray(cfg.ray, address)
+    log.info("curate: reading %d source(s) with %d CPU(s)", len(cfg.sources), cpus)
+    curate = run_curate(cfg, out_dir, force)
+    log.info("tokenizer: training")
+    tokenizer = run_train_tokenizer(cfg, out_dir, curate, force)
+    log.info("pack: tokenizing and packing")
+    pack = run_pack(cfg, out_dir, tokenizer, cpus, force)
+    stats = {"curate": curate, "tokenizer": tokenizer, "pack": pack}
+    with open(os.path.join(out_dir, "stats.json.tmp"), "w") as f:
+        json.dump(stats, f, indent=2, sort_keys=True)
+    os.replace(os.path.join(out_dir, "stats.json.tmp"), os.path.join(out_dir, "stats.json"))
+    return stats
+
+
+def summary(stats: dict[str, Any], out_dir: str) -> str:
+    c, p = stats["curate"], stats["pack"]
+    t = c["totals"]
+    lines = [f"records: {t['in']} read -> {t['kept']} kept, {t['dropped']} dropped, "
+             f"{t['quarantined']} quarantined ({'reconciled' if c['reconciled'] else 'NOT RECONCILED'})"]
+    for src, s in c["sources"].items():
+        lines.append(f"  {src:<11} in {s['in']:>6}  kept {s['kept']:>6}  dropped {s['dropped']:>5}  "
+                     f"quarantined {s['quarantined']:>4}")
+    for r in c["reasons"]:
+        lines.append(f"  {r['status']:<11} {r['source']:<11} {r['stage']}:{r['reason']} x{r['docs']}")
+    lines.append(f"tokenizer: vocab {stats['tokenizer']['vocab_size']}, sha256 {stats['tokenizer']['sha256'][:12]}")
+    lines.append(f"shards: {p['shards']} files, {p['rows']} rows, {p['tokens']} tokens, fill {p['fill']:.1%} "
+                 f"-> {os.path.join(out_dir, 'shards')}")
+    lines.append("tokens by source: " + ", ".join(f"{k} {v}" for k, v in p["source_tokens"].items()))
+    return "\n".join(lines)
+
+
+def add_run_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("config", nargs="?", help="run config YAML (default: the bundled sample)")
+    parser.add_argument("--config", dest="config_opt", help=argparse.SUPPRESS)
+    parser.add_argument("--output", help="output directory (overrides the config's output_dir)")
+    parser.add_argument("--address", help="Ray cluster address to attach to (default: local Ray, or RAY_ADDRESS)")
+    parser.add_argument("--num-cpus", type=int, help="CPUs for a local Ray (overrides ray.num_cpus)")
+    parser.add_argument("--force", action="store_true", help="rerun every pass even if its outputs exist")
+
+
+def run_from_args(args: argparse.Namespace) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s corpusmill %(message)s", stream=sys.stderr)
+    cfg = load_config(args.config_opt or args.config)
+    if args.num_cpus:
+        cfg.ray.num_cpus = args.num_cpus
+    out_dir = os.path.abspath(args.output or cfg.output_dir)
+    stats = run(cfg, out_dir, args.address, args.force)
+    print(summary(stats, out_dir))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m jobs.run", description=__doc__)
+    add_run_arguments(parser)
+    return run_from_args(parser.parse_args(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

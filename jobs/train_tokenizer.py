@@ -1,0 +1,33 @@
+"""The tokenizer pass: train byte-level BPE on a mixture sample of the curated corpus, in one Ray task."""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Any
+
+import ray
+
+from jobs.config import RunConfig
+from jobs.markers import done, mark_done, reset
+from tokenization.tokenizer_train import TokenizerConfig, sample_texts, train_tokenizer
+
+log = logging.getLogger("corpusmill")
+
+
+def _train(curated: str, source_chars: dict[str, int], cfg: TokenizerConfig, seed: int, out: str) -> dict:
+    return train_tokenizer(sample_texts(curated, source_chars, cfg, seed), cfg, out)
+
+
+def run_train_tokenizer(cfg: RunConfig, out_dir: str, curate_stats: dict[str, Any], force: bool = False) -> dict:
+    tok_dir = os.path.join(out_dir, "tokenizer")
+    config_hash = cfg.stage_hash("sources", "curate", "tokenizer", "seed")
+    if not force and (prev := done(tok_dir, config_hash)):
+        log.info("tokenizer: already trained with these settings, skipped")
+        return prev["summary"]
+    reset(tok_dir)
+    source_chars = {s: v["kept_chars"] for s, v in curate_stats["sources"].items()}
+    task = ray.remote(num_cpus=1)(_train)
+    summary = ray.get(task.remote(os.path.join(out_dir, "curated"), source_chars, cfg.tokenizer, cfg.seed, tok_dir))
+    mark_done(tok_dir, config_hash, {"summary": summary})
+    return summary

@@ -1,0 +1,1 @@
+"""Curation: readers into the Document table, cleaning, filtering, deduplication and accounting."""

@@ -1,0 +1,54 @@
+"""Text cleaning every source gets: Unicode NFC, control characters removed, whitespace tidied.
+
+NFC makes canonically equal strings byte-equal (so exact dedup and the tokenizer see one
+form); C0/C1 controls other than tab and newline carry no text and confuse tokenizers.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+import pyarrow as pa
+import pyarrow.compute as pc
+from pydantic import BaseModel
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b\ufeff]")
+_TRAILING = re.compile(r"[ \t]+\n")
+_BLANK_RUNS = re.compile(r"\n{3,}")
+
+
+class CleanConfig(BaseModel):
+    normalize: str | None = "NFC"  # Unicode normal form; None keeps the text as read
+    strip_control: bool = True
+    crlf_to_lf: bool = True
+    max_blank_lines: int = 2  # longer runs of empty lines collapse to this many
+
+
+def clean_text(text: str, cfg: CleanConfig) -> str:
+    if cfg.normalize:
+        text = unicodedata.normalize(cfg.normalize, text)
+    if cfg.crlf_to_lf:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    if cfg.strip_control:
+        text = _CONTROL.sub("", text)
+    text = _TRAILING.sub("\n", text)
+    text = _BLANK_RUNS.sub("\n" * (cfg.max_blank_lines + 1), text) if cfg.max_blank_lines >= 0 else text
+    return text.strip()
+
+
+def clean(table: pa.Table, cfg: CleanConfig) -> pa.Table:
+    """Rewrite stage: the same rows with cleaned ``text``."""
+    cleaned = pa.array([clean_text(t, cfg) for t in table["text"].to_pylist()], type=pa.large_string())
+    return table.set_column(table.schema.get_field_index("text"), "text", cleaned)
+
+
+class LengthConfig(BaseModel):
+    min_chars: int = 1  # an empty document carries nothing to train on
+
+
+def min_length(table: pa.Table, cfg: LengthConfig) -> pa.Table:
+    """Filter stage: ``drop_reason`` is ``too_short`` below ``min_chars`` characters."""
+    short = pc.less(pc.utf8_length(table["text"]), cfg.min_chars)
+    reason = pc.if_else(short, pa.scalar("too_short"), pa.scalar(None, pa.string()))
+    return table.append_column("drop_reason", reason)

@@ -1,0 +1,41 @@
+"""Write one dedup bucket's rows as final files: kept rows to ``curated/``, the rest to ``rejects/``.
+
+Files are named by source and bucket and their rows sorted by id, so the bytes written do
+not depend on how many workers or blocks produced them. Each file is written under a
+temporary name and renamed when complete.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from pipeline.accounting import count_outcomes
+from pipeline.schema import KEPT, to_documents
+
+REJECT_COLUMNS = ["id", "source", "status", "stage", "reason", "detail", "text", "meta"]
+
+
+def write_parquet_atomic(table: pa.Table, path: str) -> int:
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    tmp = f"{path}.tmp-{os.getpid()}"
+    pq.write_table(table, tmp, compression="zstd", row_group_size=2048)
+    os.replace(tmp, path)
+    return os.path.getsize(path)
+
+
+def write_bucket(table: pa.Table, out_dir: str, bucket: int) -> pa.Table:
+    """Write the bucket's files; return its outcome counts (see ``accounting.count_outcomes``)."""
+    for source in sorted(set(table["source"].to_pylist())):
+        rows = table.filter(pc.equal(table["source"], source)).sort_by("id")
+        kept = rows.filter(pc.equal(rows["status"], KEPT))
+        rejected = rows.filter(pc.not_equal(rows["status"], KEPT))
+        name = f"part-{bucket:05d}.parquet"
+        if kept.num_rows:
+            write_parquet_atomic(to_documents(kept), os.path.join(out_dir, "curated", source, name))
+        if rejected.num_rows:
+            write_parquet_atomic(rejected.select(REJECT_COLUMNS), os.path.join(out_dir, "rejects", source, name))
+    return count_outcomes(table)

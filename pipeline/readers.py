@@ -1,0 +1,174 @@
+"""Readers: one input file (or HF dataset directory) into WORK_SCHEMA tables.
+
+Each format yields ``(position, record | exception, raw)`` items; ``records.rows_to_tables``
+turns them into documents or quarantine rows. A file that cannot be opened, or that ends
+early, becomes a quarantine row for the file and the job goes on.
+"""
+
+from __future__ import annotations
+
+import glob
+import json
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import pyarrow as pa
+import pyarrow.ipc as ipc
+import pyarrow.parquet as pq
+from pydantic import Field
+
+from pipeline.compressed import open_binary
+from pipeline.records import FieldMap, Item, RecordError, rows_to_tables
+
+Format = Literal["auto", "jsonl", "parquet", "arrow", "hf_disk", "hf_load"]
+_SUFFIXES: dict[str, Format] = {
+    ".jsonl": "jsonl", ".json": "jsonl", ".ndjson": "jsonl", ".parquet": "parquet",
+    ".arrow": "arrow", ".feather": "arrow", ".ipc": "arrow",
+}
+
+
+class SourceSpec(FieldMap):
+    """One input source: its kind (web, book, code, multimodal), where its files are, how to read them."""
+
+    name: Literal["web", "book", "code", "multimodal"]
+    paths: list[str]  # files, directories or globs; relative paths resolve against the config's folder
+    format: Format = "auto"
+    hf_builder: str | None = None  # for hf_load: "json", "csv", "text", "parquet", ...
+    max_record_bytes: int = Field(64 << 20, gt=0)  # a longer JSONL line is quarantined unread
+    batch_rows: int = Field(1000, gt=0)
+
+
+@dataclass(frozen=True)
+class InputFile:
+    source: str
+    path: str  # absolute
+    rel: str  # below the source root: what ids are built from, so they do not depend on the checkout
+
+
+def _root_of(pattern: str) -> str:
+    head = pattern
+    while glob.has_magic(head):
+        head = os.path.dirname(head)
+    return head if os.path.isdir(head) else os.path.dirname(head)
+
+
+def _walk(path: str) -> list[str]:
+    if _is_hf_disk(path):
+        return [path]
+    found = []
+    for dirpath, dirnames, filenames in os.walk(path):
+        dirnames.sort()
+        found += [os.path.join(dirpath, f) for f in sorted(filenames) if not f.startswith(".")]
+    return found
+
+
+def expand_inputs(spec: SourceSpec, base_dir: str) -> list[InputFile]:
+    """Every input of a source, sorted; a pattern that matches nothing is kept as a missing file."""
+    out: list[InputFile] = []
+    for pattern in spec.paths:
+        absolute = os.path.normpath(os.path.join(base_dir, os.path.expanduser(pattern)))
+        root = _root_of(absolute)
+        matches = sorted(glob.glob(absolute, recursive=True)) if glob.has_magic(absolute) else [absolute]
+        files = [f for m in matches for f in (_walk(m) if os.path.isdir(m) else [m])]
+        for f in files or [absolute]:
+            out.append(InputFile(spec.name, f, os.path.relpath(f, root) if f != root else os.path.basename(f)))
+    return sorted(set(out), key=lambda i: i.rel)
+
+
+def _is_hf_disk(path: str) -> bool:
+    return os.path.isdir(path) and os.path.exists(os.path.join(path, "dataset_info.json"))
+
+
+def detect_format(spec: SourceSpec, path: str) -> Format:
+    if spec.format != "auto":
+        return spec.format
+    if _is_hf_disk(path):
+        return "hf_disk"
+    name = path
+    for ext in (".gz", ".zst", ".zstd"):
+        name = name.removesuffix(ext)
+    fmt = _SUFFIXES.get(os.path.splitext(name)[1].lower())
+    if fmt is None:
+        raise RecordError("unknown_format", f"cannot tell the format of {os.path.basename(path)}; set `format`")
+    return fmt
+
+
+def _jsonl_items(path: str, max_bytes: int) -> Iterator[Item]:
+    with open_binary(path) as f:
+        position = 0
+        while True:
+            line = f.readline(max_bytes + 1)
+            if not line:
+                return
+            if len(line) > max_bytes and not line.endswith(b"\n"):
+                size = len(line)
+                while (chunk := f.readline(1 << 20)) and not chunk.endswith(b"\n"):
+                    size += len(chunk)
+                size += len(chunk)
+                yield position, RecordError("record_too_large", f"line of {size} bytes > {max_bytes}"), line
+            elif line.strip():
+                try:
+                    yield position, json.loads(line.decode("utf-8")), line
+                except UnicodeDecodeError as e:
+                    yield position, RecordError("invalid_utf8", str(e)), line
+                except ValueError as e:
+                    yield position, RecordError("invalid_json", str(e)), line
+            position += 1
+
+
+def _batches_items(batches: Iterator[pa.RecordBatch], needed: str) -> Iterator[Item]:
+    position = 0
+    for batch in batches:
+        if needed not in batch.schema.names:
+            raise RecordError("wrong_schema", f"no column {needed!r} in {batch.schema.names}")
+        for record in batch.to_pylist():
+            yield position, record, None
+            position += 1
+
+
+def _arrow_batches(path: str) -> Iterator[pa.RecordBatch]:
+    with pa.memory_map(path) as source:
+        try:
+            reader: Any = ipc.open_file(source)
+            for i in range(reader.num_record_batches):
+                yield reader.get_batch(i)
+        except pa.ArrowInvalid:
+            source.seek(0)
+            yield from ipc.open_stream(source)
+
+
+def _hf_batches(spec: SourceSpec, path: str, fmt: Format, cache_dir: str | None) -> Iterator[pa.RecordBatch]:
+    import datasets  # heavy import, only for sources that need it
+
+    if fmt == "hf_disk":
+        ds = datasets.load_from_disk(path)
+    else:
+        builder = spec.hf_builder or detect_format(spec.model_copy(update={"format": "auto"}), path)
+        builder = {"jsonl": "json", "arrow": "arrow"}.get(builder, builder)
+        ds = datasets.load_dataset(builder, data_files=[path], split="train", cache_dir=cache_dir)
+    if isinstance(ds, datasets.DatasetDict):
+        raise RecordError("wrong_schema", f"{path} holds splits {list(ds)}; point at one split's directory")
+    yield from ds.data.table.to_batches(max_chunksize=spec.batch_rows)
+
+
+def _items(spec: SourceSpec, path: str, cache_dir: str | None) -> Iterator[Item]:
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"no such file or directory: {path}")
+    fmt = detect_format(spec, path)
+    if fmt == "jsonl":
+        yield from _jsonl_items(path, spec.max_record_bytes)
+    elif fmt == "parquet":
+        yield from _batches_items(pq.ParquetFile(path).iter_batches(batch_size=spec.batch_rows), spec.text_field)
+    elif fmt == "arrow":
+        yield from _batches_items(_arrow_batches(path), spec.text_field)
+    else:
+        yield from _batches_items(_hf_batches(spec, path, fmt, cache_dir), spec.text_field)
+
+
+def read_input(spec: SourceSpec, inp: InputFile, cache_dir: str | None = None) -> Iterator[pa.Table]:
+    """All rows of one input; a failure part-way keeps what was read and quarantines the rest."""
+    items = _items(spec, inp.path, cache_dir)
+    yield from rows_to_tables(items, source=spec.name, rel=inp.rel, fields=spec,
+                              base_dir=os.path.dirname(inp.path), batch_rows=spec.batch_rows)

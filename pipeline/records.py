@@ -1,0 +1,147 @@
+"""Turn raw records (dicts from any reader) into Document rows, or quarantine rows with the error."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+from collections.abc import Iterable, Iterator
+from typing import Any, Literal
+
+import pyarrow as pa
+from PIL import Image
+from pydantic import BaseModel, Field
+
+from pipeline.html_text import extract_text
+from pipeline.schema import IMAGE_MARKER, KEPT, QUARANTINED, WORK_SCHEMA
+
+RAW_PREVIEW_CHARS = 4096  # how much of a bad record's payload its quarantine row keeps
+
+
+class RecordError(ValueError):
+    """A record that cannot become a document; ``reason`` is its short machine-readable name."""
+
+    def __init__(self, reason: str, detail: str, raw: str = "") -> None:
+        super().__init__(f"{reason}: {detail}")
+        self.reason, self.detail, self.raw = reason, detail, raw
+
+
+class FieldMap(BaseModel):
+    """Where a source's records keep their text, images and metadata."""
+
+    text_field: str = "text"
+    content: Literal["text", "html"] = "text"  # html: extract visible text, title into meta
+    image_field: str | None = None  # bytes, {"bytes"|"path"} (HF Image) or a path
+    meta_fields: list[str] = Field(default_factory=list)
+
+
+def doc_id(source: str, rel: str, position: int | str) -> str:
+    """Stable id: the source, the file's path below its source root, and the record's position."""
+    return f"{source}/{rel}#{position}"
+
+
+def _image(value: Any, base_dir: str) -> dict[str, Any]:
+    if isinstance(value, dict):
+        value = value.get("bytes") or value.get("path")
+    if isinstance(value, str):
+        path = value if os.path.isabs(value) else os.path.join(base_dir, value)
+        with open(path, "rb") as f:
+            value = f.read()
+    if not isinstance(value, (bytes, bytearray)) or not value:
+        raise RecordError("image_missing", f"no image bytes (got {type(value).__name__})")
+    try:
+        with Image.open(io.BytesIO(value)) as im:
+            width, height = im.size
+    except Exception as e:  # Pillow raises many types for bad data
+        raise RecordError("image_unreadable", f"{type(e).__name__}: {e}") from e
+    data = bytes(value)
+    return {"sha256": hashlib.sha256(data).hexdigest(), "width": width, "height": height, "bytes": data}
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, (bytes, bytearray)):
+        return f"<{len(value)} bytes>"
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    return str(value)
+
+
+def record_to_row(record: Any, fields: FieldMap, base_dir: str) -> dict[str, Any]:
+    """The document columns of one record; raises ``RecordError`` when it is malformed."""
+    if not isinstance(record, dict):
+        raise RecordError("not_an_object", f"record is a {type(record).__name__}")
+    text = record.get(fields.text_field)
+    if isinstance(text, (bytes, bytearray)):
+        try:
+            text = bytes(text).decode("utf-8")
+        except UnicodeDecodeError as e:
+            raise RecordError("invalid_utf8", str(e)) from e
+    if not isinstance(text, str):
+        raise RecordError("missing_text", f"field {fields.text_field!r} is {type(text).__name__}")
+    meta = {k: _jsonable(record[k]) for k in fields.meta_fields if record.get(k) is not None}
+    if fields.content == "html":
+        text, title = extract_text(text)
+        if title:
+            meta.setdefault("title", title)
+    images = []
+    if fields.image_field:
+        images.append(_image(record.get(fields.image_field), base_dir))
+        text = f"{IMAGE_MARKER}\n{text}"
+    return {"text": text, "meta": json.dumps(meta, sort_keys=True, ensure_ascii=False), "images": images}
+
+
+def _preview(raw: Any) -> str:
+    if isinstance(raw, (bytes, bytearray)):
+        raw = bytes(raw[: RAW_PREVIEW_CHARS * 4]).decode("utf-8", errors="replace")
+    elif isinstance(raw, (dict, list)):
+        raw = json.dumps(_jsonable(raw), ensure_ascii=False)
+    return str(raw)[:RAW_PREVIEW_CHARS]
+
+
+def quarantine_row(ident: str, source: str, stage: str, reason: str, detail: str, raw: Any = "") -> dict:
+    return {"id": ident, "source": source, "text": _preview(raw), "meta": "{}", "images": [],
+            "status": QUARANTINED, "stage": stage, "reason": reason, "detail": detail[:2000], "rewrites": []}
+
+
+Item = tuple[int | str, Any, Any]  # (position, record or exception, raw payload for previews)
+
+
+def rows_to_tables(
+    items: Iterable[Item], *, source: str, rel: str, fields: FieldMap, base_dir: str, batch_rows: int
+) -> Iterator[pa.Table]:
+    """Group reader items into WORK_SCHEMA tables of at most ``batch_rows`` rows."""
+    rows: list[dict] = []
+    iterator = iter(items)
+    while True:
+        try:
+            position, record, raw = next(iterator)
+        except StopIteration:
+            break
+        except Exception as e:  # the file itself is bad (missing, truncated, wrong schema): keep what was read
+            reason = e.reason if isinstance(e, RecordError) else type(e).__name__
+            detail = e.detail if isinstance(e, RecordError) else str(e)
+            rows.append(quarantine_row(doc_id(source, rel, "file"), source, "read", reason, detail))
+            break
+        ident = doc_id(source, rel, position)
+        if isinstance(record, BaseException):
+            reason = record.reason if isinstance(record, RecordError) else type(record).__name__
+            rows.append(quarantine_row(ident, source, "read", reason, str(record), raw))
+        else:
+            try:
+                row = record_to_row(record, fields, base_dir)
+                row.update(id=ident, source=source, status=KEPT, stage=None, reason=None, detail=None, rewrites=[])
+            except RecordError as e:
+                row = quarantine_row(ident, source, "read", e.reason, e.detail, raw or record)
+            except Exception as e:  # a record must never take the job down
+                row = quarantine_row(ident, source, "read", type(e).__name__, str(e), raw or record)
+            rows.append(row)
+        if len(rows) >= batch_rows:
+            yield pa.Table.from_pylist(rows, schema=WORK_SCHEMA)
+            rows = []
+    if rows:
+        yield pa.Table.from_pylist(rows, schema=WORK_SCHEMA)

@@ -1,0 +1,57 @@
+"""The Document table and the outcome columns the curation pass carries beside it.
+
+Every record read becomes one row. Rows that leave the pipeline keep their place in the
+table until the runner routes them: ``status`` says where a row ended and ``stage``,
+``reason`` and ``detail`` say why, so that ``stats.json`` can reconcile every input record.
+"""
+
+from __future__ import annotations
+
+import pyarrow as pa
+
+SOURCES = ("web", "book", "code", "multimodal")
+
+# One marker per image in a multimodal document's text, in reading order; the tokenizer
+# knows it as a special token, so it survives tokenization as exactly one id.
+IMAGE_MARKER = "<|image|>"
+
+IMAGE_TYPE = pa.struct(
+    [
+        ("sha256", pa.string()),
+        ("width", pa.int32()),
+        ("height", pa.int32()),
+        ("bytes", pa.large_binary()),
+    ]
+)
+
+DOCUMENT_SCHEMA = pa.schema(
+    [
+        ("id", pa.string()),
+        ("source", pa.string()),
+        ("text", pa.large_string()),
+        ("meta", pa.string()),
+        ("images", pa.list_(IMAGE_TYPE)),
+    ]
+)
+
+KEPT, DROPPED, QUARANTINED = "kept", "dropped", "quarantined"
+
+OUTCOME_FIELDS = [
+    ("status", pa.string()),
+    ("stage", pa.string()),
+    ("reason", pa.string()),
+    ("detail", pa.string()),
+    ("rewrites", pa.list_(pa.string())),  # names of the rewrite stages that changed this row's text
+]
+
+# The table that flows through curation: documents plus where each one ended.
+WORK_SCHEMA = pa.schema(list(DOCUMENT_SCHEMA) + [pa.field(n, t) for n, t in OUTCOME_FIELDS])
+
+
+def empty_work_table() -> pa.Table:
+    return WORK_SCHEMA.empty_table()
+
+
+def to_documents(table: pa.Table) -> pa.Table:
+    """Strip the outcome columns: what is written to ``curated/``."""
+    return table.select(DOCUMENT_SCHEMA.names)

@@ -1,0 +1,1 @@
+"""Tokenizer training, tokenization, packing, attention masks, Arrow shards and the PyTorch loader."""

@@ -1,0 +1,133 @@
+"""Packed-sequence shards: build rows from a tokenized group, write Arrow IPC files, write the manifest.
+
+A shard is one Arrow IPC *file* (memory-mappable), written under a temporary name and
+renamed when complete; ``manifest.json`` is written last and lists every shard with its
+sizes and sha256, so a reader that finds the manifest finds complete shards.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections import Counter
+from typing import Any, Literal
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.ipc as ipc
+from pydantic import BaseModel, Field, model_validator
+
+from tokenization.masks import document_layout, pack_bits
+from tokenization.packing import pack_greedy
+from tokenization.special_tokens import IMAGE_ID, PAD_ID
+
+SCHEMA_VERSION = 1
+MANIFEST = "manifest.json"
+
+
+class PackConfig(BaseModel):
+    seq_len: int = Field(4096, gt=0)
+    block_size: int = Field(64, gt=0)  # sparse-attention block; 64 matches FlexAttention/FlashAttention tiles
+    mask_policy: Literal["document"] = "document"
+    num_pack_groups: int = Field(4, gt=0)  # packing partitions = shards; each must fit one worker
+    batch_rows: int = Field(256, gt=0)  # rows per Arrow record batch inside a shard
+
+    @model_validator(mode="after")
+    def _blocks_tile_row(self) -> PackConfig:
+        if self.seq_len % self.block_size or self.seq_len % 8:
+            raise ValueError("seq_len must be a multiple of block_size and of 8")
+        return self
+
+
+def shard_schema(cfg: PackConfig) -> pa.Schema:
+    nb = cfg.seq_len // cfg.block_size
+    return pa.schema([
+        ("input_ids", pa.list_(pa.uint32(), cfg.seq_len)),
+        ("cu_seqlens", pa.list_(pa.int32())),
+        ("loss_mask", pa.binary(cfg.seq_len // 8)),
+        ("block_layout", pa.binary((nb * nb + 7) // 8)),
+        ("doc_ids", pa.list_(pa.string())),
+        ("sources", pa.list_(pa.string())),
+        ("images", pa.list_(pa.struct([("sha256", pa.string()), ("start", pa.int32()), ("length", pa.int32())]))),
+    ])
+
+
+def build_rows(group: pa.Table, cfg: PackConfig) -> tuple[pa.Table, dict[str, Any]]:
+    """Pack one group (sorted by ``pack_key``) into shard rows; also return per-source token counts."""
+    group = group.sort_by([("pack_key", "ascending"), ("id", "ascending")])
+    offsets = group["token_ids"].combine_chunks().offsets.to_numpy()
+    flat = group["token_ids"].combine_chunks().values.to_numpy(zero_copy_only=False)
+    ids, sources = group["id"].to_pylist(), group["source"].to_pylist()
+    shas = group["image_sha256"].to_pylist()
+    rows = pack_greedy(np.diff(offsets).tolist(), cfg.seq_len)
+    n = len(rows)
+    input_ids = np.full((n, cfg.seq_len), PAD_ID, dtype=np.uint32)
+    cols: dict[str, list] = {k: [] for k in ("cu_seqlens", "loss_mask", "block_layout", "doc_ids", "sources", "images")}
+    source_tokens: Counter[str] = Counter()
+    for r, row in enumerate(rows):
+        cu, pos, images = [0], 0, []
+        for piece in row:
+            start = offsets[piece.doc] + piece.start
+            tokens = flat[start : start + piece.length]
+            input_ids[r, pos : pos + piece.length] = tokens
+            image_pos = np.flatnonzero(tokens == IMAGE_ID)
+            before = int(np.count_nonzero(flat[offsets[piece.doc] : start] == IMAGE_ID))
+            images += [{"sha256": shas[piece.doc][before + k], "start": int(pos + p), "length": 1}
+                       for k, p in enumerate(image_pos)]
+            pos += piece.length
+            cu.append(pos)
+            source_tokens[sources[piece.doc]] += piece.length
+        cu_arr = np.array(cu, dtype=np.int32)
+        loss = np.zeros(cfg.seq_len, dtype=bool)
+        loss[:pos] = input_ids[r, :pos] != IMAGE_ID
+        cols["cu_seqlens"].append(cu_arr)
+        cols["loss_mask"].append(pack_bits(loss))
+        cols["block_layout"].append(pack_bits(document_layout(cu_arr, cfg.seq_len, cfg.block_size)))
+        cols["doc_ids"].append([ids[p.doc] for p in row])
+        cols["sources"].append([sources[p.doc] for p in row])
+        cols["images"].append(images)
+    schema = shard_schema(cfg)
+    arrays = [pa.FixedSizeListArray.from_arrays(pa.array(input_ids.reshape(-1), pa.uint32()), cfg.seq_len)]
+    arrays += [pa.array(cols[name], schema.field(name).type) for name in schema.names[1:]]
+    info = {"rows": n, "documents": len(ids), "pieces": sum(len(r) for r in rows),
+            "tokens": int(sum(source_tokens.values())), "source_tokens": dict(sorted(source_tokens.items()))}
+    return pa.Table.from_arrays(arrays, schema=schema), info
+
+
+def write_shard(table: pa.Table, path: str, batch_rows: int) -> dict[str, Any]:
+    """Write ``table`` as an Arrow IPC file under a temporary name, rename it, return size and sha256."""
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    tmp = f"{path}.tmp-{os.getpid()}"
+    with pa.OSFile(tmp, "wb") as sink, ipc.new_file(sink, table.schema) as writer:
+        for batch in table.to_batches(max_chunksize=batch_rows):
+            writer.write_batch(batch)
+    digest = hashlib.sha256()
+    with open(tmp, "rb") as f:
+        while chunk := f.read(1 << 20):
+            digest.update(chunk)
+    os.replace(tmp, path)
+    return {"file": os.path.basename(path), "bytes": os.path.getsize(path), "sha256": digest.hexdigest()}
+
+
+def write_manifest(shard_dir: str, shards: list[dict[str, Any]], header: dict[str, Any]) -> dict[str, Any]:
+    shards = sorted(shards, key=lambda s: s["file"])
+    totals: Counter[str] = Counter()
+    for s in shards:
+        totals.update(s["source_tokens"])
+    manifest = {"schema_version": SCHEMA_VERSION, **header, "rows": sum(s["rows"] for s in shards),
+                "tokens": sum(s["tokens"] for s in shards), "source_tokens": dict(sorted(totals.items())),
+                "shards": shards}
+    path = os.path.join(shard_dir, MANIFEST)
+    with open(path + ".tmp", "w") as f:
+        json.dump(manifest, f, indent=2, sort_keys=True)
+    os.replace(path + ".tmp", path)
+    return manifest
+
+
+def read_manifest(shard_dir: str) -> dict[str, Any]:
+    path = os.path.join(shard_dir, MANIFEST)
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"{shard_dir} has no {MANIFEST}: not a finished shard directory")
+    with open(path) as f:
+        return json.load(f)

@@ -1,0 +1,86 @@
+"""Train the byte-level BPE tokenizer on a mixture sample of the curated corpus.
+
+The sample is streamed file by file in a fixed order and chosen per document by a hash of
+the run seed and the document id, so the same corpus and seed give the same
+``tokenizer.json`` bytes, and the process never holds more than one record batch.
+"""
+
+from __future__ import annotations
+
+import glob
+import hashlib
+import json
+import os
+from collections.abc import Iterator
+
+import pyarrow.parquet as pq
+from pydantic import BaseModel, Field
+from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
+
+from tokenization.special_tokens import SPECIAL_TOKENS
+
+# GPT-4 style split: letter runs with their leading space or punctuation, digits in groups
+# of up to 3, punctuation runs, newlines with trailing space, other whitespace.
+PRETOKENIZE_PATTERN = (
+    r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*"
+    r"|\s*[\r\n]+|\s+(?!\S)|\s+"
+)
+
+
+class TokenizerConfig(BaseModel):
+    vocab_size: int = Field(32000, ge=len(SPECIAL_TOKENS) + 256)  # sample; DeepSeek-V3 uses 128K
+    min_frequency: int = 2
+    sample_chars: int = Field(64 << 20, gt=0)  # characters of text drawn from the corpus to train on
+    mix: dict[str, float] = Field(default_factory=lambda: {"web": 0.45, "book": 0.30, "code": 0.15,
+                                                             "multimodal": 0.10})
+
+
+def _unit(seed: int, key: str) -> float:
+    digest = hashlib.blake2b(f"{seed}:{key}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big") / 2**64
+
+
+def sample_texts(curated_dir: str, source_chars: dict[str, int], cfg: TokenizerConfig, seed: int) -> Iterator[str]:
+    """Texts of the training sample: per source, a seeded fraction sized to its share of ``sample_chars``."""
+    weights = {s: w for s, w in cfg.mix.items() if source_chars.get(s)}
+    norm = sum(weights.values()) or 1.0
+    for source in sorted(weights):
+        rate = min(1.0, cfg.sample_chars * weights[source] / norm / source_chars[source])
+        for path in sorted(glob.glob(os.path.join(curated_dir, source, "*.parquet"))):
+            for batch in pq.ParquetFile(path).iter_batches(batch_size=512, columns=["id", "text"]):
+                for ident, text in zip(batch["id"].to_pylist(), batch["text"].to_pylist()):
+                    if rate >= 1.0 or _unit(seed, ident) < rate:
+                        yield text
+
+
+def new_tokenizer() -> tuple[Tokenizer, list]:
+    tok = Tokenizer(models.BPE(byte_fallback=False))
+    tok.normalizer = normalizers.NFC()
+    tok.pre_tokenizer = pre_tokenizers.Sequence([
+        pre_tokenizers.Split(Regex(PRETOKENIZE_PATTERN), behavior="isolated"),
+        pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
+    ])
+    tok.decoder = decoders.ByteLevel()
+    return tok, pre_tokenizers.ByteLevel.alphabet()
+
+
+def train_tokenizer(texts: Iterator[str], cfg: TokenizerConfig, out_dir: str) -> dict:
+    """Train, save ``tokenizer.json`` atomically, and return its summary (hash, vocab, special ids)."""
+    tok, alphabet = new_tokenizer()
+    trainer = trainers.BpeTrainer(vocab_size=cfg.vocab_size, min_frequency=cfg.min_frequency,
+                                  special_tokens=SPECIAL_TOKENS, initial_alphabet=alphabet, show_progress=False)
+    tok.train_from_iterator(texts, trainer=trainer)
+    os.makedirs(out_dir, exist_ok=True)
+    path = os.path.join(out_dir, "tokenizer.json")
+    tok.save(path + ".tmp")
+    os.replace(path + ".tmp", path)
+    with open(path, "rb") as f:
+        digest = hashlib.sha256(f.read()).hexdigest()
+    for special in SPECIAL_TOKENS:  # fixed ids are a contract; fail loudly if training moved one
+        if tok.token_to_id(special) != SPECIAL_TOKENS.index(special):
+            raise RuntimeError(f"special token {special} got id {tok.token_to_id(special)}")
+    summary = {"path": "tokenizer.json", "sha256": digest, "vocab_size": tok.get_vocab_size(),
+               "special_tokens": {t: tok.token_to_id(t) for t in SPECIAL_TOKENS}}
+    with open(os.path.join(out_dir, "summary.json"), "w") as f:
+        json.dump(summary, f, indent=2)
+    return summary
