@@ -1,0 +1,96 @@
+"""Random access to packed rows: memory-mapped Arrow shards viewed as numpy arrays, no copies.
+
+Kept free of torch so that tools and tests can read shards without it. Each process opens
+its own memory maps on first use (DataLoader workers fork after construction).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.ipc as ipc
+
+from tokenization.masks import segment_ids
+from tokenization.shards import read_manifest
+
+IGNORE_INDEX = -100  # PyTorch's cross-entropy ignore_index
+
+
+@dataclass
+class _Chunk:
+    start: int  # first global row of this record batch
+    input_ids: np.ndarray  # [rows, seq_len] uint32
+    loss_mask: np.ndarray  # [rows, seq_len // 8] uint8, bit-packed
+    cu_offsets: np.ndarray
+    cu_values: np.ndarray
+    batch: pa.RecordBatch
+
+
+def _fixed_binary(arr: pa.FixedSizeBinaryArray) -> np.ndarray:
+    width = arr.type.byte_width
+    buf = np.frombuffer(arr.buffers()[1], dtype=np.uint8)
+    return buf[arr.offset * width : (arr.offset + len(arr)) * width].reshape(len(arr), width)
+
+
+class PackedShards:
+    """All rows of a shard directory, addressed by a global index in manifest order."""
+
+    def __init__(self, shard_dir: str) -> None:
+        self.shard_dir = shard_dir
+        self.manifest: dict[str, Any] = read_manifest(shard_dir)
+        self.seq_len: int = self.manifest["seq_len"]
+        self.files = [os.path.join(shard_dir, s["file"]) for s in self.manifest["shards"]]
+        self.offsets = np.cumsum([0] + [s["rows"] for s in self.manifest["shards"]])
+        self._chunks: list[_Chunk] | None = None
+        self._pid = -1
+
+    def __len__(self) -> int:
+        return int(self.offsets[-1])
+
+    def _open(self) -> list[_Chunk]:
+        if self._chunks is None or self._pid != os.getpid():
+            chunks, start = [], 0
+            for path in self.files:
+                reader = ipc.open_file(pa.memory_map(path))
+                for b in range(reader.num_record_batches):
+                    batch = reader.get_batch(b)
+                    ids = batch.column("input_ids").flatten().to_numpy(zero_copy_only=True)
+                    cu = batch.column("cu_seqlens")
+                    chunks.append(_Chunk(start, ids.reshape(batch.num_rows, self.seq_len),
+                                         _fixed_binary(batch.column("loss_mask")), cu.offsets.to_numpy(),
+                                         cu.values.to_numpy(), batch))
+                    start += batch.num_rows
+            self._chunks, self._pid = chunks, os.getpid()
+        return self._chunks
+
+    def _locate(self, index: int) -> tuple[_Chunk, int]:
+        if not 0 <= index < len(self):
+            raise IndexError(f"row {index} out of range [0, {len(self)})")
+        chunks = self._open()
+        lo, hi = 0, len(chunks) - 1
+        while lo < hi:  # last chunk starting at or before index
+            mid = (lo + hi + 1) // 2
+            lo, hi = (mid, hi) if chunks[mid].start <= index else (lo, mid - 1)
+        return chunks[lo], index - chunks[lo].start
+
+    def row(self, index: int) -> dict[str, np.ndarray]:
+        """``input_ids``, ``labels``, ``position_ids``, ``loss_mask`` (int64/bool, [seq_len]) and ``cu_seqlens``."""
+        chunk, r = self._locate(index)
+        ids = chunk.input_ids[r].astype(np.int64)
+        cu = chunk.cu_values[chunk.cu_offsets[r] : chunk.cu_offsets[r + 1]].astype(np.int32)
+        loss = np.unpackbits(chunk.loss_mask[r], count=self.seq_len).astype(bool)
+        seg = segment_ids(cu, self.seq_len)
+        starts = np.where(seg >= 0, cu[np.maximum(seg, 0)], cu[-1])
+        labels = np.full(self.seq_len, IGNORE_INDEX, dtype=np.int64)
+        same_doc = (seg[1:] == seg[:-1]) & (seg[:-1] >= 0) & loss[1:]
+        labels[:-1][same_doc] = ids[1:][same_doc]
+        return {"input_ids": ids, "labels": labels, "position_ids": np.arange(self.seq_len) - starts,
+                "loss_mask": loss, "cu_seqlens": cu}
+
+    def provenance(self, index: int) -> dict[str, Any]:
+        chunk, r = self._locate(index)
+        return {k: chunk.batch.column(k)[r].as_py() for k in ("doc_ids", "sources", "images")}
