@@ -1,0 +1,37 @@
+"""Shared fixtures: real text from the Python standard library, a local loopback-only Ray."""
+
+from __future__ import annotations
+
+import glob
+import os
+import sysconfig
+from pathlib import Path
+
+import pytest
+
+STDLIB = sysconfig.get_paths()["stdlib"]
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def stdlib_sources(pattern: str = "*.py", limit: int | None = None) -> list[str]:
+    """Real documents for tests: standard-library module sources, in a fixed order."""
+    paths = sorted(glob.glob(os.path.join(STDLIB, pattern)))[:limit]
+    return [Path(p).read_text(encoding="utf-8") for p in paths]
+
+
+@pytest.fixture(scope="session")
+def stdlib_texts() -> list[str]:
+    return stdlib_sources("json/*.py") + stdlib_sources("textwrap.py")
+
+
+@pytest.fixture(scope="session")
+def ray_local():
+    """One local Ray per test session, started the way the runner starts it."""
+    from jobs.config import RayConfig
+    from jobs.ray_session import start_ray
+
+    cpus = start_ray(RayConfig(num_cpus=2, object_store_mb=512))
+    yield cpus
+    import ray
+
+    ray.shutdown()

@@ -1,0 +1,140 @@
+import gzip
+import json
+import os
+
+import pyarrow as pa
+import pyarrow.ipc as ipc
+import pyarrow.parquet as pq
+import pytest
+import zstandard
+
+from pipeline.readers import InputFile, SourceSpec, expand_inputs, read_input
+from pipeline.schema import KEPT, QUARANTINED, WORK_SCHEMA
+from tests.conftest import stdlib_sources
+
+
+def _read(spec: SourceSpec, path: str, rel: str | None = None) -> pa.Table:
+    inp = InputFile(spec.name, path, rel or os.path.basename(path))
+    tables = list(read_input(spec, inp, cache_dir=os.path.join(os.path.dirname(path), "_cache")))
+    for t in tables:
+        assert t.schema == WORK_SCHEMA
+    return pa.concat_tables(tables)
+
+
+def _jsonl(records: list) -> bytes:
+    return b"".join(json.dumps(r).encode() + b"\n" for r in records)
+
+
+@pytest.mark.parametrize("suffix", ["", ".gz", ".zst"])
+def test_jsonl_plain_and_compressed(tmp_path, stdlib_texts, suffix):
+    data = _jsonl([{"text": t, "url": f"u{i}"} for i, t in enumerate(stdlib_texts)])
+    path = tmp_path / f"docs.jsonl{suffix}"
+    if suffix == ".gz":
+        data = gzip.compress(data)
+    elif suffix == ".zst":
+        data = zstandard.ZstdCompressor().compress(data)
+    path.write_bytes(data)
+    table = _read(SourceSpec(name="web", paths=[], meta_fields=["url"]), str(path))
+    assert table["text"].to_pylist() == stdlib_texts
+    assert table["id"].to_pylist() == [f"web/docs.jsonl{suffix}#{i}" for i in range(len(stdlib_texts))]
+    assert set(table["status"].to_pylist()) == {KEPT}
+    assert json.loads(table["meta"][1].as_py()) == {"url": "u1"}
+
+
+def test_truncated_zstd_keeps_what_was_read_and_quarantines_the_rest(tmp_path):
+    texts = stdlib_sources(limit=40)
+    data = zstandard.ZstdCompressor().compress(_jsonl([{"text": t} for t in texts]))
+    path = tmp_path / "cut.jsonl.zst"
+    path.write_bytes(data[: len(data) * 2 // 3])
+    table = _read(SourceSpec(name="web", paths=[]), str(path))
+    status = table["status"].to_pylist()
+    assert status[-1] == QUARANTINED and table["reason"][-1].as_py() == "TruncatedInputError"
+    assert table["id"][-1].as_py() == "web/cut.jsonl.zst#file"
+    assert status.count(KEPT) >= 1 and status.count(QUARANTINED) == 1
+    assert table["text"].to_pylist()[: status.count(KEPT)] == texts[: status.count(KEPT)]
+
+
+def test_truncated_gzip_is_quarantined(tmp_path, stdlib_texts):
+    data = gzip.compress(_jsonl([{"text": t} for t in stdlib_texts]))
+    path = tmp_path / "cut.jsonl.gz"
+    path.write_bytes(data[: len(data) // 2])
+    table = _read(SourceSpec(name="book", paths=[]), str(path))
+    assert table["status"][-1].as_py() == QUARANTINED
+    assert table["reason"][-1].as_py() == "EOFError"
+
+
+def test_bad_lines_are_quarantined_one_by_one(tmp_path):
+    path = tmp_path / "mixed.jsonl"
+    path.write_bytes(b'{"text": "good one"}\n{broken json\n{"text": "caf\xe9 latin-1"}\n[1, 2]\n'
+                     b'{"other": "no text"}\n' + b'{"text": "' + b"x" * 5000 + b'"}\n{"text": "good two"}\n')
+    table = _read(SourceSpec(name="web", paths=[], max_record_bytes=1000), str(path))
+    got = list(zip(table["status"].to_pylist(), table["reason"].to_pylist()))
+    assert got == [(KEPT, None), (QUARANTINED, "invalid_json"), (QUARANTINED, "invalid_utf8"),
+                   (QUARANTINED, "not_an_object"), (QUARANTINED, "missing_text"),
+                   (QUARANTINED, "record_too_large"), (KEPT, None)]
+    assert table["text"][6].as_py() == "good two"
+    assert table["id"][6].as_py() == "web/mixed.jsonl#6"
+    assert "broken json" in table["text"][1].as_py()  # the raw payload is kept for inspection
+
+
+def test_missing_file_is_one_quarantine_row(tmp_path):
+    table = _read(SourceSpec(name="code", paths=[]), str(tmp_path / "nope.jsonl"))
+    assert table.num_rows == 1
+    assert table["reason"][0].as_py() == "FileNotFoundError"
+
+
+def test_parquet_arrow_file_and_stream(tmp_path, stdlib_texts):
+    t = pa.table({"content": stdlib_texts, "path": [f"p{i}" for i in range(len(stdlib_texts))]})
+    pq.write_table(t, tmp_path / "a.parquet", row_group_size=2)
+    with ipc.new_file(str(tmp_path / "b.arrow"), t.schema) as w:
+        w.write_table(t, max_chunksize=3)
+    with ipc.new_stream(str(tmp_path / "c.arrow"), t.schema) as w:
+        w.write_table(t)
+    spec = SourceSpec(name="code", paths=[], text_field="content", meta_fields=["path"], batch_rows=2)
+    for name in ("a.parquet", "b.arrow", "c.arrow"):
+        table = _read(spec, str(tmp_path / name))
+        assert table["text"].to_pylist() == stdlib_texts, name
+        assert json.loads(table["meta"][2].as_py()) == {"path": "p2"}
+
+
+def test_parquet_with_wrong_schema_is_quarantined(tmp_path):
+    pq.write_table(pa.table({"body": ["x"]}), tmp_path / "w.parquet")
+    table = _read(SourceSpec(name="code", paths=[], text_field="content"), str(tmp_path / "w.parquet"))
+    assert table.num_rows == 1 and table["reason"][0].as_py() == "wrong_schema"
+
+
+def test_hf_datasets_save_to_disk_and_load_dataset(tmp_path, stdlib_texts):
+    import datasets
+
+    datasets.Dataset.from_dict({"text": stdlib_texts}).save_to_disk(str(tmp_path / "saved"))
+    table = _read(SourceSpec(name="book", paths=[]), str(tmp_path / "saved"), rel="saved")
+    assert table["text"].to_pylist() == stdlib_texts
+    (tmp_path / "lines.jsonl").write_bytes(_jsonl([{"text": t} for t in stdlib_texts]))
+    spec = SourceSpec(name="book", paths=[], format="hf_load", hf_builder="json")
+    assert _read(spec, str(tmp_path / "lines.jsonl"))["text"].to_pylist() == stdlib_texts
+
+
+def test_expand_inputs_sorted_relative_and_missing(tmp_path):
+    (tmp_path / "d" / "sub").mkdir(parents=True)
+    for name in ("d/b.jsonl", "d/a.jsonl", "d/sub/c.jsonl"):
+        (tmp_path / name).write_text("")
+    spec = SourceSpec(name="web", paths=["d/**/*.jsonl", "gone/*.jsonl"])
+    rels = [i.rel for i in expand_inputs(spec, str(tmp_path))]
+    assert rels == ["a.jsonl", "b.jsonl", "gone/*.jsonl", "sub/c.jsonl"]
+
+
+def test_image_records_get_marker_and_image_struct(tmp_path):
+    import io
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.new("RGB", (300, 200), (10, 20, 30)).save(buf, "PNG")
+    pq.write_table(pa.table({"caption": ["a dark square", "broken"], "image": [buf.getvalue(), b"\x89PNG\r\n"]}),
+                   tmp_path / "p.parquet")
+    spec = SourceSpec(name="multimodal", paths=[], text_field="caption", image_field="image")
+    table = _read(spec, str(tmp_path / "p.parquet"))
+    assert table["text"][0].as_py() == "<|image|>\na dark square"
+    image = table["images"][0].as_py()[0]
+    assert (image["width"], image["height"]) == (300, 200) and len(image["sha256"]) == 64
+    assert table["reason"][1].as_py() == "image_unreadable"

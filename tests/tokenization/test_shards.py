@@ -1,0 +1,59 @@
+import numpy as np
+import pyarrow as pa
+import pyarrow.ipc as ipc
+
+from tokenization.masks import document_layout, unpack_bits
+from tokenization.shard_reader import IGNORE_INDEX, PackedShards
+from tokenization.shards import PackConfig, build_rows, read_manifest, write_manifest, write_shard
+from tokenization.special_tokens import IMAGE_ID, PAD_ID
+from tokenization.tokenize import TOKENS_SCHEMA
+
+
+def _group(lengths: list[int], seed: int = 0) -> pa.Table:
+    rng = np.random.default_rng(seed)
+    rows = []
+    for i, n in enumerate(lengths):
+        ids = rng.integers(20, 900, size=n).astype(np.uint32)
+        shas = []
+        if i % 4 == 0 and n > 3:
+            ids[2] = IMAGE_ID
+            shas = [f"{i:064x}"]
+        rows.append({"id": f"d{i:03d}", "source": ["web", "code"][i % 2], "token_ids": ids.tolist(),
+                     "image_sha256": shas, "pack_group": 0, "pack_key": f"{rng.integers(1 << 30):08x}"})
+    return pa.Table.from_pylist(rows, schema=TOKENS_SCHEMA)
+
+
+def test_shard_rows_schema_masks_and_reader(tmp_path):
+    cfg = PackConfig(seq_len=256, block_size=16)
+    lengths = [30, 300, 7, 120, 256, 64, 1, 90, 511]
+    table, info = build_rows(_group(lengths), cfg)
+    assert table.schema.field("input_ids").type == pa.list_(pa.uint32(), 256)
+    assert table.schema.field("loss_mask").type == pa.binary(32)
+    assert info["tokens"] == sum(lengths) and info["documents"] == len(lengths)
+    entry = write_shard(table, str(tmp_path / "shard-00000.arrow"), batch_rows=3)
+    entry.update(rows=info["rows"], tokens=info["tokens"], source_tokens=info["source_tokens"])
+    write_manifest(str(tmp_path), [entry], {"seq_len": 256})
+    assert read_manifest(str(tmp_path))["rows"] == table.num_rows
+    with pa.memory_map(str(tmp_path / "shard-00000.arrow")) as src:
+        reader = ipc.open_file(src)
+        assert reader.num_record_batches == -(-table.num_rows // 3)
+        assert reader.read_all().equals(table)
+
+    shards = PackedShards(str(tmp_path))
+    for r, rec in enumerate(table.to_pylist()):
+        cu = np.array(rec["cu_seqlens"])
+        layout = unpack_bits(rec["block_layout"], (16, 16))
+        assert np.array_equal(layout, document_layout(cu, 256, 16))
+        row = shards.row(r)
+        ids = row["input_ids"]
+        assert np.all(ids[cu[-1]:] == PAD_ID)
+        for start, end in zip(cu[:-1], cu[1:]):
+            assert np.array_equal(row["position_ids"][start:end], np.arange(end - start))
+            for t in range(start, end - 1):
+                expected = ids[t + 1] if ids[t + 1] != IMAGE_ID else IGNORE_INDEX
+                assert row["labels"][t] == expected
+            assert row["labels"][end - 1] == IGNORE_INDEX  # never predict across a document boundary
+        assert np.all(row["labels"][cu[-1]:] == IGNORE_INDEX)
+        assert np.array_equal(row["loss_mask"][: cu[-1]], ids[: cu[-1]] != IMAGE_ID)
+        for image in rec["images"]:
+            assert ids[image["start"]] == IMAGE_ID
