@@ -22,7 +22,7 @@ REJECT_COLUMNS = ["id", "source", "status", "stage", "reason", "detail", "text",
 def write_parquet_atomic(table: pa.Table, path: str) -> int:
     os.makedirs(os.path.dirname(path), exist_ok=True)
     tmp = f"{path}.tmp-{os.getpid()}"
-    pq.write_table(table, tmp, compression="zstd", row_group_size=2048)
+    pq.write_table(table.combine_chunks(), tmp, compression="zstd", row_group_size=2048)  # layout-independent bytes
     os.replace(tmp, path)
     return os.path.getsize(path)
 

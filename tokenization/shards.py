@@ -100,7 +100,7 @@ def write_shard(table: pa.Table, path: str, batch_rows: int) -> dict[str, Any]:
     os.makedirs(os.path.dirname(path), exist_ok=True)
     tmp = f"{path}.tmp-{os.getpid()}"
     with pa.OSFile(tmp, "wb") as sink, ipc.new_file(sink, table.schema) as writer:
-        for batch in table.to_batches(max_chunksize=batch_rows):
+        for batch in table.combine_chunks().to_batches(max_chunksize=batch_rows):
             writer.write_batch(batch)
     digest = hashlib.sha256()
     with open(tmp, "rb") as f:
