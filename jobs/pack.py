@@ -50,7 +50,7 @@ def run_pack(cfg: RunConfig, out_dir: str, tokenizer: dict[str, Any], cpus: int,
     if not files:
         raise RuntimeError("no curated documents to pack: every record was dropped or quarantined")
     tok_path = os.path.join(out_dir, "tokenizer", "tokenizer.json")
-    ds = ray.data.read_parquet(files, columns=["id", "source", "text", "images"])
+    ds = ray.data.read_parquet(files).select_columns(["id", "source", "text", "images"])
     ds = ds.map_batches(TokenizeStage, batch_size=256, batch_format="pyarrow",
                         compute=ray.data.ActorPoolStrategy(size=pool_size(cpus)),
                         fn_constructor_kwargs={"tokenizer_path": tok_path, "seed": cfg.seed,

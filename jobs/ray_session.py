@@ -33,7 +33,7 @@ def start_ray(cfg: RayConfig, address: str | None = None) -> int:
                     f'{{"type": "filesystem", "params": {{"directory_path": "{cfg.spill_dir}"}}}}'
                 )
             ray.init(
-                num_cpus=cfg.num_cpus or os.cpu_count() or 1,
+                num_cpus=local_slots(cfg.num_cpus or os.cpu_count() or 1),
                 object_store_memory=cfg.object_store_mb << 20,
                 include_dashboard=cfg.dashboard,
                 dashboard_host="127.0.0.1",
@@ -44,6 +44,13 @@ def start_ray(cfg: RayConfig, address: str | None = None) -> int:
     ctx.enable_progress_bars = sys.stderr.isatty()
     ctx.print_on_execution_start = False
     return max(1, int(ray.cluster_resources().get("CPU", 1)))
+
+
+def local_slots(cpus: int) -> int:
+    """Ray CPU slots for a local run: at least 2, so that one tokenizer actor and the tasks that
+    feed it can hold slots at once (with 1 slot the actor would take it and the run would
+    wait forever); on a single core the two slots share it."""
+    return max(2, cpus)
 
 
 def pool_size(cpus: int) -> int:

@@ -53,6 +53,7 @@ def _image(value: Any, base_dir: str) -> dict[str, Any]:
     try:
         with Image.open(io.BytesIO(value)) as im:
             width, height = im.size
+            im.load()  # decode fully: a truncated file has a valid header; Pillow refuses decompression bombs
     except Exception as e:  # Pillow raises many types for bad data
         raise RecordError("image_unreadable", f"{type(e).__name__}: {e}") from e
     data = bytes(value)

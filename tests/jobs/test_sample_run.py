@@ -93,7 +93,7 @@ def test_rerun_skips_finished_passes(sample_run):
 
 
 def test_byte_identical_outputs_with_other_cpus_and_blocks(sample_run, tmp_path):
-    """A second run in its own Ray with 1 CPU and different reader block sizes writes the same bytes."""
+    """A second run in its own Ray with 3 CPUs (2 tokenizer actors, not 1) and other block sizes: same bytes."""
     out, _ = sample_run
     raw = yaml.safe_load(Path(default_config_path()).read_text())
     base = os.path.dirname(default_config_path())
@@ -103,7 +103,7 @@ def test_byte_identical_outputs_with_other_cpus_and_blocks(sample_run, tmp_path)
     config = tmp_path / "other_blocks.yaml"
     config.write_text(yaml.safe_dump(raw))
     other = tmp_path / "out"
-    subprocess.run([sys.executable, "-m", "jobs.run", str(config), "--num-cpus", "1", "--output", str(other)],
+    subprocess.run([sys.executable, "-m", "jobs.run", str(config), "--num-cpus", "3", "--output", str(other)],
                    check=True, cwd=REPO, capture_output=True, timeout=900)
     subdirs = ["curated", "rejects", "tokenizer", "shards"]
     first, second = _tree_digest(out, subdirs), _tree_digest(other, subdirs)

@@ -128,13 +128,16 @@ def test_image_records_get_marker_and_image_struct(tmp_path):
 
     from PIL import Image
 
-    buf = io.BytesIO()
+    buf, jpeg = io.BytesIO(), io.BytesIO()
     Image.new("RGB", (300, 200), (10, 20, 30)).save(buf, "PNG")
-    pq.write_table(pa.table({"caption": ["a dark square", "broken"], "image": [buf.getvalue(), b"\x89PNG\r\n"]}),
-                   tmp_path / "p.parquet")
+    Image.effect_noise((200, 200), 40).save(jpeg, "JPEG")
+    truncated = jpeg.getvalue()[: len(jpeg.getvalue()) // 2]  # a valid header, half the data
+    pq.write_table(pa.table({"caption": ["a dark square", "broken", "cut"],
+                             "image": [buf.getvalue(), b"\x89PNG\r\n", truncated]}), tmp_path / "p.parquet")
     spec = SourceSpec(name="multimodal", paths=[], text_field="caption", image_field="image")
     table = _read(spec, str(tmp_path / "p.parquet"))
     assert table["text"][0].as_py() == "<|image|>\na dark square"
     image = table["images"][0].as_py()[0]
     assert (image["width"], image["height"]) == (300, 200) and len(image["sha256"]) == 64
-    assert table["reason"][1].as_py() == "image_unreadable"
+    assert table["reason"][1].as_py() == table["reason"][2].as_py() == "image_unreadable"
+    assert "truncated" in table["detail"][2].as_py()
