@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from pipeline.readers import SourceSpec
 from pipeline.stages import CurateConfig
 from tokenization.shards import PackConfig
+from tokenization.tokenize import TokenizeConfig
 from tokenization.tokenizer_train import TokenizerConfig
 
 
@@ -33,6 +34,7 @@ class RunConfig(BaseModel):
     sources: list[SourceSpec]
     curate: CurateConfig = Field(default_factory=CurateConfig)
     tokenizer: TokenizerConfig = Field(default_factory=TokenizerConfig)
+    tokenize: TokenizeConfig = Field(default_factory=TokenizeConfig)
     pack: PackConfig = Field(default_factory=PackConfig)
     ray: RayConfig = Field(default_factory=RayConfig)
     base_dir: str = Field("", exclude=True)  # folder of the config file: relative source paths start here

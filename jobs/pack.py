@@ -41,7 +41,7 @@ def _pack_group(group: pa.Table, cfg: PackConfig, shard_dir: str) -> pa.Table:
 
 def run_pack(cfg: RunConfig, out_dir: str, tokenizer: dict[str, Any], cpus: int, force: bool = False) -> dict:
     shard_dir = os.path.join(out_dir, "shards")
-    config_hash = cfg.stage_hash("sources", "curate", "tokenizer", "pack", "seed")
+    config_hash = cfg.stage_hash("sources", "curate", "tokenizer", "tokenize", "pack", "seed")
     if not force and (prev := done(shard_dir, config_hash)):
         log.info("pack: shards already written with these settings, skipped")
         return prev["manifest"]
@@ -50,11 +50,12 @@ def run_pack(cfg: RunConfig, out_dir: str, tokenizer: dict[str, Any], cpus: int,
     if not files:
         raise RuntimeError("no curated documents to pack: every record was dropped or quarantined")
     tok_path = os.path.join(out_dir, "tokenizer", "tokenizer.json")
-    ds = ray.data.read_parquet(files).select_columns(["id", "source", "text", "images"])
+    ds = ray.data.read_parquet(files).select_columns(["id", "source", "text", "meta", "images"])
     ds = ds.map_batches(TokenizeStage, batch_size=256, batch_format="pyarrow",
                         compute=ray.data.ActorPoolStrategy(size=pool_size(cpus)),
                         fn_constructor_kwargs={"tokenizer_path": tok_path, "seed": cfg.seed,
-                                               "num_pack_groups": cfg.pack.num_pack_groups})
+                                               "num_pack_groups": cfg.pack.num_pack_groups,
+                                               "config": cfg.tokenize.model_dump()})
     ds = ds.groupby("pack_group", num_partitions=min(cfg.pack.num_pack_groups, 64)).map_groups(
         partial(_pack_group, cfg=cfg.pack, shard_dir=shard_dir), batch_format="pyarrow")
     shards = [dict(r, source_tokens=json.loads(r["source_tokens"])) for r in ds.take_all()]

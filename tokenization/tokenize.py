@@ -1,20 +1,27 @@
-"""The tokenize stage: documents into token ids with BOS/EOS, one actor per tokenizer copy.
+"""The tokenize stage: documents into token ids, one actor per tokenizer copy.
 
-Literal special-token strings in a document are encoded as plain text (a web page that
-contains ``<|eos|>`` must not end a document); the only special ids in a document's body
-are the image placeholders, placed where the reader put one marker per image.
+Each document becomes segments — text to encode, or special ids — in the template
+``<|bos|> [title <|sep|>] body <|eos|>``; a code body may be reordered for fill-in-the-middle
+and a multimodal body carries one ``<|image|>`` id per image. All text segments of a batch
+go through one batched encode. Literal special-token strings inside a document are encoded
+as plain text (a web page that contains ``<|eos|>`` must not end a document).
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 
 import numpy as np
 import pyarrow as pa
+from pydantic import BaseModel, Field
 from tokenizers import Tokenizer
 
 from pipeline.schema import IMAGE_MARKER
-from tokenization.special_tokens import BOS_ID, EOS_ID, IMAGE_ID
+from tokenization.fim import FimConfig, Segment, fim_segments
+from tokenization.special_tokens import BOS_ID, EOS_ID, IMAGE_ID, SEP, SPECIAL_IDS
+
+SEP_ID = SPECIAL_IDS[SEP]
 
 TOKENS_SCHEMA = pa.schema([
     ("id", pa.string()),
@@ -26,40 +33,67 @@ TOKENS_SCHEMA = pa.schema([
 ])
 
 
+class TokenizeConfig(BaseModel):
+    title_template: bool = True  # ``title <|sep|> content`` when meta has a title
+    title_field: str = "title"
+    fim: FimConfig = Field(default_factory=FimConfig)
+
+
 def pack_key(seed: int, ident: str) -> str:
     """A seeded, stable order of documents for packing."""
     return hashlib.blake2b(f"{seed}:{ident}".encode(), digest_size=8).hexdigest()
 
 
+def document_segments(text: str, title: str | None, n_images: int, source: str, ident: str, seed: int,
+                      cfg: TokenizeConfig) -> list[Segment]:
+    head: list[Segment] = [BOS_ID] + ([title, SEP_ID] if title else [])
+    body = fim_segments(text, ident, seed, cfg.fim) if source in cfg.fim.sources else None
+    if body is None and n_images:
+        parts = text.split(IMAGE_MARKER)
+        if len(parts) != n_images + 1:
+            raise ValueError(f"{ident}: {len(parts) - 1} image markers for {n_images} images")
+        body = [parts[0]]
+        for part in parts[1:]:
+            body += [IMAGE_ID, part]
+    return head + (body if body is not None else [text]) + [EOS_ID]
+
+
 class TokenizeStage:
     """Callable over a Document table; holds one loaded tokenizer."""
 
-    def __init__(self, tokenizer_path: str, seed: int, num_pack_groups: int) -> None:
+    def __init__(self, tokenizer_path: str, seed: int, num_pack_groups: int, config: dict | None = None) -> None:
         self.tokenizer = Tokenizer.from_file(tokenizer_path)
         self.tokenizer.encode_special_tokens = True
         self.seed, self.num_pack_groups = seed, num_pack_groups
+        self.cfg = TokenizeConfig.model_validate(config or {})
 
-    def encode(self, texts: list[str], image_counts: list[int]) -> list[np.ndarray]:
-        """BOS + text + EOS per document, image markers replaced by the image id."""
-        pieces, owners = [], []
-        for i, (text, n_images) in enumerate(zip(texts, image_counts)):
-            parts = text.split(IMAGE_MARKER) if n_images else [text]
-            if len(parts) != n_images + 1 and n_images:
-                raise ValueError(f"document {i}: {len(parts) - 1} image markers for {n_images} images")
-            pieces += parts
-            owners += [i] * len(parts)
-        encodings = self.tokenizer.encode_batch_fast(pieces, add_special_tokens=False)
-        out: list[list[np.ndarray]] = [[np.array([BOS_ID], np.uint32)] for _ in texts]
-        for owner, enc in zip(owners, encodings):
-            if len(out[owner]) > 1:
-                out[owner].append(np.array([IMAGE_ID], np.uint32))
-            out[owner].append(np.asarray(enc.ids, dtype=np.uint32))
-        return [np.concatenate(parts + [np.array([EOS_ID], np.uint32)]) for parts in out]
+    def encode_segments(self, docs: list[list[Segment]]) -> list[np.ndarray]:
+        texts = [s for doc in docs for s in doc if isinstance(s, str)]
+        encoded = iter(self.tokenizer.encode_batch_fast(texts, add_special_tokens=False))
+        out = []
+        for doc in docs:
+            parts = [np.asarray(next(encoded).ids, dtype=np.uint32) if isinstance(s, str)
+                     else np.array([s], dtype=np.uint32) for s in doc]
+            out.append(np.concatenate(parts))
+        return out
+
+    def _titles(self, metas: list[str | None]) -> list[str | None]:
+        if not self.cfg.title_template:
+            return [None] * len(metas)
+        titles = []
+        for meta in metas:
+            value = json.loads(meta).get(self.cfg.title_field) if meta else None
+            titles.append(value.strip() or None if isinstance(value, str) else None)
+        return titles
 
     def __call__(self, table: pa.Table) -> pa.Table:
-        ids = table["id"].to_pylist()
+        ids, sources = table["id"].to_pylist(), table["source"].to_pylist()
         shas = [[img["sha256"] for img in imgs or []] for imgs in table["images"].to_pylist()]
-        tokens = self.encode(table["text"].to_pylist(), [len(s) for s in shas])
+        metas = table["meta"].to_pylist() if "meta" in table.column_names else [None] * len(ids)
+        docs = [document_segments(text, title, len(s), src, ident, self.seed, self.cfg)
+                for text, title, s, src, ident in zip(table["text"].to_pylist(), self._titles(metas), shas,
+                                                      sources, ids)]
+        tokens = self.encode_segments(docs)
         offsets = np.zeros(len(tokens) + 1, np.int64)
         np.cumsum([len(t) for t in tokens], out=offsets[1:])
         flat = np.concatenate(tokens) if tokens else np.zeros(0, np.uint32)

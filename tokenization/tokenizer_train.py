@@ -12,24 +12,30 @@ import hashlib
 import json
 import os
 from collections.abc import Iterator
+from typing import Literal
 
 import pyarrow.parquet as pq
 from pydantic import BaseModel, Field
 from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
 
-from tokenization.special_tokens import SPECIAL_TOKENS
+from tokenization.special_tokens import BOS, EOS, PAD, SPECIAL_TOKENS
 
-# GPT-4 style split: letter runs with their leading space or punctuation, digits in groups
-# of up to 3, punctuation runs, newlines with trailing space, other whitespace.
-PRETOKENIZE_PATTERN = (
-    r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*"
-    r"|\s*[\r\n]+|\s+(?!\S)|\s+"
-)
+
+def pretokenize_pattern(digits: int) -> str:
+    """GPT-4 / DeepSeek-style split: letter runs with one leading non-letter, numbers in groups
+    of up to ``digits``, punctuation runs carrying the line breaks after them (as DeepSeek-V3
+    merges them), newline runs, other whitespace runs."""
+    numbers = rf"\p{{N}}{{1,{digits}}}"
+    return (
+        r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|" + numbers + r"| ?[^\s\p{L}\p{N}]+[\r\n]*"
+        r"|\s*[\r\n]+|\s+(?!\S)|\s+"
+    )
 
 
 class TokenizerConfig(BaseModel):
     vocab_size: int = Field(32000, ge=len(SPECIAL_TOKENS) + 256)  # sample; DeepSeek-V3 uses 128K
     min_frequency: int = 2
+    digits: Literal[1, 3] = 3  # numbers split into single digits (1) or groups of up to 3
     sample_chars: int = Field(64 << 20, gt=0)  # characters of text drawn from the corpus to train on
     mix: dict[str, float] = Field(default_factory=lambda: {"web": 0.45, "book": 0.30, "code": 0.15,
                                                              "multimodal": 0.10})
@@ -53,11 +59,11 @@ def sample_texts(curated_dir: str, source_chars: dict[str, int], cfg: TokenizerC
                         yield text
 
 
-def new_tokenizer() -> tuple[Tokenizer, list]:
+def new_tokenizer(digits: int = 3) -> tuple[Tokenizer, list]:
     tok = Tokenizer(models.BPE(byte_fallback=False))
     tok.normalizer = normalizers.NFC()
     tok.pre_tokenizer = pre_tokenizers.Sequence([
-        pre_tokenizers.Split(Regex(PRETOKENIZE_PATTERN), behavior="isolated"),
+        pre_tokenizers.Split(Regex(pretokenize_pattern(digits)), behavior="isolated"),
         pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
     ])
     tok.decoder = decoders.ByteLevel()
@@ -66,7 +72,7 @@ def new_tokenizer() -> tuple[Tokenizer, list]:
 
 def train_tokenizer(texts: Iterator[str], cfg: TokenizerConfig, out_dir: str) -> dict:
     """Train, save ``tokenizer.json`` atomically, and return its summary (hash, vocab, special ids)."""
-    tok, alphabet = new_tokenizer()
+    tok, alphabet = new_tokenizer(cfg.digits)
     trainer = trainers.BpeTrainer(vocab_size=cfg.vocab_size, min_frequency=cfg.min_frequency,
                                   special_tokens=SPECIAL_TOKENS, initial_alphabet=alphabet, show_progress=False)
     tok.train_from_iterator(texts, trainer=trainer)
@@ -79,8 +85,21 @@ def train_tokenizer(texts: Iterator[str], cfg: TokenizerConfig, out_dir: str) ->
     for special in SPECIAL_TOKENS:  # fixed ids are a contract; fail loudly if training moved one
         if tok.token_to_id(special) != SPECIAL_TOKENS.index(special):
             raise RuntimeError(f"special token {special} got id {tok.token_to_id(special)}")
+    write_transformers_files(out_dir)
     summary = {"path": "tokenizer.json", "sha256": digest, "vocab_size": tok.get_vocab_size(),
                "special_tokens": {t: tok.token_to_id(t) for t in SPECIAL_TOKENS}}
     with open(os.path.join(out_dir, "summary.json"), "w") as f:
         json.dump(summary, f, indent=2)
     return summary
+
+
+def write_transformers_files(out_dir: str) -> None:
+    """``tokenizer_config.json`` and ``special_tokens_map.json``, so trainers' tools load the directory
+    with ``PreTrainedTokenizerFast.from_pretrained`` / ``AutoTokenizer.from_pretrained``."""
+    specials = {"bos_token": BOS, "eos_token": EOS, "pad_token": PAD,
+                "additional_special_tokens": [t for t in SPECIAL_TOKENS if t not in (BOS, EOS, PAD)]}
+    config = {"tokenizer_class": "PreTrainedTokenizerFast", "clean_up_tokenization_spaces": False,
+              "model_max_length": 1 << 30, **specials}
+    for name, payload in (("tokenizer_config.json", config), ("special_tokens_map.json", specials)):
+        with open(os.path.join(out_dir, name), "w") as f:
+            json.dump(payload, f, indent=2, sort_keys=True)

@@ -108,3 +108,18 @@ def test_byte_identical_outputs_with_other_cpus_and_blocks(sample_run, tmp_path)
     subdirs = ["curated", "rejects", "tokenizer", "shards"]
     first, second = _tree_digest(out, subdirs), _tree_digest(other, subdirs)
     assert first and first == second
+
+
+def test_tokenizer_roundtrips_every_sample_document(sample_run):
+    from tokenizers import Tokenizer
+
+    out, _ = sample_run
+    tok = Tokenizer.from_file(str(out / "tokenizer" / "tokenizer.json"))
+    assert (out / "tokenizer" / "tokenizer_config.json").exists()
+    checked = 0
+    for path in sorted((out / "curated").rglob("*.parquet")):
+        texts = pq.read_table(path, columns=["text"])["text"].to_pylist()
+        ids = [e.ids for e in tok.encode_batch(texts, add_special_tokens=False)]
+        assert tok.decode_batch(ids, skip_special_tokens=False) == texts, path
+        checked += len(texts)
+    assert checked == sum(s["kept"] for s in sample_run[1]["curate"]["sources"].values())

@@ -23,3 +23,22 @@ def test_documents_get_bos_eos_and_one_id_per_image(small_tokenizer):
     # literal special-token strings in text stay text: no early EOS, no phantom image
     assert ids[2].count(EOS_ID) == 1 and IMAGE_ID not in ids[2]
     assert all(0 <= g < 3 for g in out["pack_group"].to_pylist())
+
+
+def test_title_template_and_fim_on_code(small_tokenizer):
+    from tokenization.special_tokens import FIM_MIDDLE, FIM_PREFIX, SEP, SPECIAL_IDS
+
+    docs = pa.Table.from_pylist([
+        {"id": "b", "source": "book", "text": "Chapter one.", "meta": '{"title": "A Book"}', "images": []},
+        {"id": "c", "source": "code", "text": "x = 1\ny = 2\n", "meta": '{"path": "a.py"}', "images": []},
+    ], schema=DOCUMENT_SCHEMA)
+    tok = Tokenizer.from_file(small_tokenizer)
+    stage = TokenizeStage(small_tokenizer, seed=1, num_pack_groups=1, config={"fim": {"rate": 1.0}})
+    book, code = stage(docs)["token_ids"].to_pylist()
+    sep = book.index(SPECIAL_IDS[SEP])
+    assert tok.decode(book[1:sep]) == "A Book" and tok.decode(book[sep + 1 : -1]) == "Chapter one."
+    assert code[1] == SPECIAL_IDS[FIM_PREFIX] and SPECIAL_IDS[FIM_MIDDLE] in code and code[-1] == EOS_ID
+    plain = TokenizeStage(small_tokenizer, seed=1, num_pack_groups=1,
+                          config={"title_template": False, "fim": {"rate": 0.0}})
+    book, code = plain(docs)["token_ids"].to_pylist()
+    assert SPECIAL_IDS[SEP] not in book and tok.decode(code[1:-1]) == "x = 1\ny = 2\n"
