@@ -123,3 +123,12 @@ def test_tokenizer_roundtrips_every_sample_document(sample_run):
         assert tok.decode_batch(ids, skip_special_tokens=False) == texts, path
         checked += len(texts)
     assert checked == sum(s["kept"] for s in sample_run[1]["curate"]["sources"].values())
+
+
+def test_example_configs_validate():
+    configs = {name: load_config(os.path.join(os.path.dirname(default_config_path()), name))
+               for name in ("sample.yaml", "cluster.yaml")}
+    for cfg in configs.values():
+        assert {s.name for s in cfg.sources} == {"web", "book", "code", "multimodal"}
+    assert configs["sample.yaml"].tokenizer.vocab_size == 32000
+    assert configs["cluster.yaml"].tokenizer.vocab_size == 128000
