@@ -25,6 +25,13 @@ def sample_documents(config: str | None = None) -> pa.Table:
     return pa.concat_tables(tables)
 
 
-def held_back(ident: str, share: float = 0.1) -> bool:
-    """A stable split: the same ``share`` of documents is held back on every run."""
-    return int(hashlib.blake2b(ident.encode(), digest_size=8).hexdigest(), 16) / 2**64 < share
+def held_back_ids(docs: pa.Table, share: float = 0.1) -> set[str]:
+    """A stable split: per source, the ``share`` of documents (at least one) with the smallest id hash."""
+    by_source: dict[str, list[tuple[str, str]]] = {}
+    for ident, source in zip(docs["id"].to_pylist(), docs["source"].to_pylist()):
+        by_source.setdefault(source, []).append((hashlib.blake2b(ident.encode(), digest_size=8).hexdigest(), ident))
+    held = set()
+    for items in by_source.values():
+        items.sort()
+        held.update(ident for _, ident in items[: max(1, round(share * len(items)))])
+    return held

@@ -1,7 +1,8 @@
 """Bytes per token on held-back sample documents, per source, for 32k / 64k / 128k vocabularies.
 
 Usage: python benchmarks/tokenizer_quality.py [--vocab 32000 64000 128000]
-Each vocabulary is trained in its own process on the sample minus a stable 10 % held back;
+Each vocabulary is trained in its own process on the sample minus a stable 10 % per source
+(at least one document) held back;
 that process's training time and peak resident memory are reported beside the compression.
 On the few-MB sample the BPE trainer can run out of pairs seen twice before a large vocabulary
 fills: ``vocab_reached`` says how many tokens it really learned. Last line: JSON.
@@ -22,13 +23,14 @@ sys.path[0] = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 from tokenizers import Tokenizer  # noqa: E402
 
-from benchmarks.sample_docs import held_back, sample_documents  # noqa: E402
+from benchmarks.sample_docs import held_back_ids, sample_documents  # noqa: E402
 from tokenization.tokenizer_train import TokenizerConfig, train_tokenizer  # noqa: E402
 
 
 def _train_one(vocab: int, out: str) -> None:
     docs = sample_documents()
-    texts = [t for i, t in zip(docs["id"].to_pylist(), docs["text"].to_pylist()) if not held_back(i)]
+    held = held_back_ids(docs)
+    texts = [t for i, t in zip(docs["id"].to_pylist(), docs["text"].to_pylist()) if i not in held]
     start = time.perf_counter()
     summary = train_tokenizer(iter(texts), TokenizerConfig(vocab_size=vocab), out)
     print(json.dumps({"seconds": time.perf_counter() - start, "vocab_reached": summary["vocab_size"]}))
@@ -45,9 +47,10 @@ def main() -> None:
         return _train_one(args.train_one, args.dir)
 
     docs = sample_documents()
+    held_ids = held_back_ids(docs)
     held: dict[str, list[str]] = defaultdict(list)
     for ident, source, text in zip(docs["id"].to_pylist(), docs["source"].to_pylist(), docs["text"].to_pylist()):
-        if held_back(ident):
+        if ident in held_ids:
             held[source].append(text)
     results = []
     with tempfile.TemporaryDirectory() as tmp:

@@ -132,3 +132,20 @@ def test_example_configs_validate():
         assert {s.name for s in cfg.sources} == {"web", "book", "code", "multimodal"}
     assert configs["sample.yaml"].tokenizer.vocab_size == 32000
     assert configs["cluster.yaml"].tokenizer.vocab_size == 128000
+
+
+def test_fim_reorders_about_a_tenth_of_code_documents(sample_run):
+    import numpy as np
+    import pyarrow.ipc as ipc
+
+    from tokenization.special_tokens import FIM_MIDDLE, FIM_PREFIX, SPECIAL_IDS
+
+    out, stats = sample_run
+    counts = {FIM_PREFIX: 0, FIM_MIDDLE: 0}
+    for shard in sorted((out / "shards").glob("shard-*.arrow")):
+        ids = ipc.open_file(str(shard)).read_all()["input_ids"].combine_chunks().flatten().to_numpy()
+        for token in counts:
+            counts[token] += int(np.count_nonzero(ids == SPECIAL_IDS[token]))
+    code_docs = stats["curate"]["sources"]["code"]["kept"]
+    assert counts[FIM_PREFIX] == counts[FIM_MIDDLE]
+    assert 0.05 * code_docs < counts[FIM_PREFIX] < 0.15 * code_docs
