@@ -27,14 +27,15 @@ from tokenization.tokenize import TokenizeStage
 log = logging.getLogger("corpusmill")
 
 INFO_SCHEMA = pa.schema([("file", pa.string()), ("rows", pa.int64()), ("documents", pa.int64()),
-                         ("pieces", pa.int64()), ("tokens", pa.int64()), ("source_tokens", pa.string()),
+                         ("pieces", pa.int64()), ("truncated_documents", pa.int64()),
+                         ("overlong_documents", pa.int64()), ("tokens", pa.int64()), ("source_tokens", pa.string()),
                          ("bytes", pa.int64()), ("sha256", pa.string())])
 
 
-def _pack_group(group: pa.Table, cfg: PackConfig, shard_dir: str) -> pa.Table:
-    table, info = build_rows(group, cfg)
-    written = write_shard(table, os.path.join(shard_dir, f"shard-{group['pack_group'][0].as_py():05d}.arrow"),
-                          cfg.batch_rows)
+def _pack_group(group: pa.Table, cfg: PackConfig, seed: int, shard_dir: str) -> pa.Table:
+    key = f"{group['pack_group'][0].as_py():05d}"
+    table, info = build_rows(group, cfg, seed, key)
+    written = write_shard(table, os.path.join(shard_dir, f"shard-{key}.arrow"), cfg.batch_rows)
     info.update(written, source_tokens=json.dumps(info["source_tokens"]))
     return pa.Table.from_pylist([info], schema=INFO_SCHEMA)
 
@@ -57,21 +58,23 @@ def run_pack(cfg: RunConfig, out_dir: str, tokenizer: dict[str, Any], cpus: int,
                                                "num_pack_groups": cfg.pack.num_pack_groups,
                                                "config": cfg.tokenize.model_dump()})
     ds = ds.groupby("pack_group", num_partitions=min(cfg.pack.num_pack_groups, 64)).map_groups(
-        partial(_pack_group, cfg=cfg.pack, shard_dir=shard_dir), batch_format="pyarrow")
+        partial(_pack_group, cfg=cfg.pack, seed=cfg.seed, shard_dir=shard_dir), batch_format="pyarrow")
     shards = [dict(r, source_tokens=json.loads(r["source_tokens"])) for r in ds.take_all()]
     shutil.copyfile(tok_path, os.path.join(shard_dir, "tokenizer.json"))
     header = {
         "seq_len": cfg.pack.seq_len,
         "tokenizer": {"file": "tokenizer.json", "sha256": tokenizer["sha256"], "vocab_size": tokenizer["vocab_size"],
                       "special_tokens": tokenizer["special_tokens"]},
-        "mask": {"policy": cfg.pack.mask_policy, "block_size": cfg.pack.block_size},
+        "mask": cfg.pack.mask.model_dump(),
+        "packing": {"mode": cfg.pack.mode, "window": cfg.pack.window},
         "seed": cfg.seed,
     }
     manifest = write_manifest(shard_dir, shards, header)
     summary = {k: manifest[k] for k in ("rows", "tokens", "source_tokens")}
     summary["fill"] = round(manifest["tokens"] / max(1, manifest["rows"] * cfg.pack.seq_len), 4)
     summary["documents"] = sum(s["documents"] for s in shards)
-    summary["pieces"] = sum(s["pieces"] for s in shards)
+    for key in ("pieces", "truncated_documents", "overlong_documents"):
+        summary[key] = sum(s[key] for s in shards)
     summary["shards"] = len(shards)
     mark_done(shard_dir, config_hash, {"manifest": summary})
     return summary

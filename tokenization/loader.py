@@ -14,6 +14,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
+from tokenization.masks import varlen_kwargs
 from tokenization.shard_reader import PackedShards
 
 Remainder = Literal["drop", "pad"]
@@ -72,19 +73,12 @@ class EpochSampler(Sampler[int]):
 
 
 def collate_packed(rows: list[dict[str, Any]]) -> dict[str, Any]:
-    """Stack rows; ``cu_seqlens`` over the flattened batch (padding is its own segment), ``max_seqlen`` an int."""
+    """Stack rows; ``cu_seqlens`` / ``max_seqlen`` (a host int) over the flattened batch for varlen kernels."""
     batch: dict[str, Any] = {k: torch.stack([r[k] for r in rows]) for k in
                              ("input_ids", "labels", "position_ids", "loss_mask")}
-    seq_len = rows[0]["input_ids"].shape[0]
-    bounds = []
-    for i, r in enumerate(rows):
-        cu = r["cu_seqlens"].numpy().astype(np.int64)
-        if cu[-1] < seq_len:
-            cu = np.append(cu, seq_len)
-        bounds.append(cu[:-1] + i * seq_len)
-    cu_all = np.append(np.concatenate(bounds), len(rows) * seq_len).astype(np.int32)
-    batch["cu_seqlens"] = torch.from_numpy(cu_all)
-    batch["max_seqlen"] = int(np.diff(cu_all).max())  # known on the host: no device sync in the trainer
+    varlen = varlen_kwargs([r["cu_seqlens"].numpy() for r in rows], rows[0]["input_ids"].shape[0])
+    batch["cu_seqlens"] = torch.from_numpy(varlen["cu_seqlens"])
+    batch["max_seqlen"] = varlen["max_seqlen"]
     batch["index"] = torch.tensor([r["index"] for r in rows])
     return batch
 

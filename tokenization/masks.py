@@ -1,13 +1,37 @@
-"""Attention masks of packed rows: the block layout stored in shards and its materializations.
+"""Attention masks of packed rows: the block layout stored in shards, and its materializations.
 
-Token ``q`` attends ``k`` iff ``k <= q``, both lie in the same document (``cu_seqlens``) and
-block ``(q // B, k // B)`` is set in the layout. Padding attends only to itself. Layouts
-are bit-packed row-major (bit ``i * nb + j`` is block (i, j)), most significant bit first.
+Token ``q`` attends ``k`` iff ``k <= q``, both lie in the same document (``cu_seqlens``; the
+``causal`` policy ignores documents) and block ``(q // B, k // B)`` is set in the layout.
+Padding attends only to itself. Layouts are bit-packed row-major (bit ``i * nb + j`` is block
+(i, j)), most significant bit first. Policies:
+
+- ``causal``: every block on or below the diagonal.
+- ``document``: block (i, j), j <= i, when one document has tokens in both.
+- ``block_sparse``: within ``document``, per query block: the ``window`` previous blocks and
+  itself, the first ``global_blocks`` blocks of each document it meets, and ``random_blocks``
+  further earlier blocks of its documents, drawn from the run seed and the row's key
+  (BigBird, Zaheer et al. 2020: window 3, global 2, random 3).
+
+Everything is numpy over blocks or tokens at once; the torch materializers import torch lazily.
 """
 
 from __future__ import annotations
 
+import hashlib
+from typing import Any, Literal
+
 import numpy as np
+from pydantic import BaseModel, Field
+
+Policy = Literal["causal", "document", "block_sparse"]
+
+
+class MaskConfig(BaseModel):
+    policy: Policy = "block_sparse"
+    block_size: int = Field(64, gt=0)  # 64 matches FlexAttention / FlashAttention tiles
+    window: int = Field(3, ge=0)
+    global_blocks: int = Field(2, ge=0)
+    random_blocks: int = Field(3, ge=0)
 
 
 def segment_ids(cu_seqlens: np.ndarray, seq_len: int) -> np.ndarray:
@@ -18,16 +42,71 @@ def segment_ids(cu_seqlens: np.ndarray, seq_len: int) -> np.ndarray:
     return seg
 
 
-def document_layout(cu_seqlens: np.ndarray, seq_len: int, block: int) -> np.ndarray:
-    """``document`` policy: block (i, j), j <= i, set iff a document has tokens in both; diagonal always."""
-    nb = seq_len // block
-    seg = segment_ids(cu_seqlens, seq_len).reshape(nb, block)
+def attention_segments(cu_seqlens: np.ndarray, seq_len: int, policy: Policy) -> np.ndarray:
+    """Tokens attend only within equal values: documents (or one segment for ``causal``);
+    each padding token gets its own negative value, so it attends only to itself."""
+    seg = segment_ids(cu_seqlens, seq_len).astype(np.int64)
+    if policy == "causal":
+        seg[seg >= 0] = 0
+    pad = seg < 0
+    seg[pad] = -1 - np.flatnonzero(pad)
+    return seg
+
+
+def _doc_blocks(cu_seqlens: np.ndarray, seq_len: int, block: int) -> tuple[np.ndarray, np.ndarray]:
+    """First and last document per block (lo > hi for blocks of padding only)."""
+    seg = segment_ids(cu_seqlens, seq_len).reshape(seq_len // block, block)
     real = seg >= 0
-    lo = np.where(real, seg, np.iinfo(np.int32).max).min(axis=1)  # first document in each block
-    hi = np.where(real, seg, -1).max(axis=1)  # last document in each block
+    lo = np.where(real, seg, np.iinfo(np.int32).max).min(axis=1)
+    hi = np.where(real, seg, -1).max(axis=1)
+    return lo, hi
+
+
+def document_layout(cu_seqlens: np.ndarray, seq_len: int, block: int) -> np.ndarray:
+    lo, hi = _doc_blocks(cu_seqlens, seq_len, block)
     layout = np.tril(hi[None, :] >= lo[:, None])
     np.fill_diagonal(layout, True)
     return layout
+
+
+def _row_rng(seed: int, row_key: str) -> np.random.Generator:
+    digest = hashlib.blake2b(f"{seed}:mask:{row_key}".encode(), digest_size=8).digest()
+    return np.random.default_rng(int.from_bytes(digest, "big"))
+
+
+def block_sparse_layout(cu_seqlens: np.ndarray, seq_len: int, cfg: MaskConfig, seed: int, row_key: str) -> np.ndarray:
+    block = cfg.block_size
+    nb = seq_len // block
+    doc = document_layout(cu_seqlens, seq_len, block)
+    i, j = np.indices((nb, nb))
+    window = (i - j >= 0) & (i - j <= cfg.window)
+    lo, hi = _doc_blocks(cu_seqlens, seq_len, block)
+    docs = np.arange(len(cu_seqlens) - 1)
+    meets = (docs[:, None] >= lo[None, :]) & (docs[:, None] <= hi[None, :])  # [doc, block]
+    offset = np.arange(nb)[None, :] - (np.asarray(cu_seqlens[:-1]) // block)[:, None]  # block - doc's first block
+    is_global = (offset >= 0) & (offset < cfg.global_blocks)
+    global_ = (meets.T.astype(np.int32) @ (is_global & meets).astype(np.int32)) > 0
+    layout = doc & (window | global_)
+    if cfg.random_blocks:
+        rng = _row_rng(seed, row_key)
+        for q in range(nb):
+            candidates = np.flatnonzero(doc[q] & ~layout[q])
+            if len(candidates):
+                picked = rng.choice(candidates, size=min(cfg.random_blocks, len(candidates)), replace=False)
+                layout[q, picked] = True
+    np.fill_diagonal(layout, True)
+    return layout
+
+
+def block_layout(cu_seqlens: np.ndarray, seq_len: int, cfg: MaskConfig, seed: int = 0, row_key: str = "") -> np.ndarray:
+    """The ``[nb, nb]`` boolean layout of one row under ``cfg.policy``."""
+    if seq_len % cfg.block_size:
+        raise ValueError(f"seq_len {seq_len} is not a multiple of block_size {cfg.block_size}")
+    if cfg.policy == "causal":
+        return np.tril(np.ones((seq_len // cfg.block_size,) * 2, dtype=bool))
+    if cfg.policy == "document":
+        return document_layout(cu_seqlens, seq_len, cfg.block_size)
+    return block_sparse_layout(cu_seqlens, seq_len, cfg, seed, row_key)
 
 
 def pack_bits(mask: np.ndarray) -> bytes:
@@ -38,12 +117,76 @@ def unpack_bits(data: bytes, shape: tuple[int, ...]) -> np.ndarray:
     return np.unpackbits(np.frombuffer(data, np.uint8), count=int(np.prod(shape))).reshape(shape).astype(bool)
 
 
-def dense_mask(cu_seqlens: np.ndarray, seq_len: int, layout: np.ndarray, block: int) -> np.ndarray:
+def dense_mask(cu_seqlens: np.ndarray, seq_len: int, layout: np.ndarray, block: int,
+               policy: Policy = "document") -> np.ndarray:
     """The reference ``[seq_len, seq_len]`` boolean mask (True = may attend)."""
-    seg = segment_ids(cu_seqlens, seq_len)
+    seg = attention_segments(cu_seqlens, seq_len, policy)
     pos = np.arange(seq_len)
-    same = (seg[:, None] == seg[None, :]) & (seg[:, None] >= 0)
     blocks = np.repeat(np.repeat(layout, block, axis=0), block, axis=1)
-    mask = same & (pos[None, :] <= pos[:, None]) & blocks
-    mask[pos[seg < 0], pos[seg < 0]] = True
-    return mask
+    return (seg[:, None] == seg[None, :]) & (pos[None, :] <= pos[:, None]) & blocks
+
+
+def varlen_kwargs(cu_seqlens_rows: list[np.ndarray], seq_len: int, policy: Policy = "document") -> dict[str, Any]:
+    """FlashAttention varlen arguments for a batch flattened to ``[B * seq_len]`` tokens.
+
+    Each row's padding closes as its own segment; under ``causal`` a row's documents form one
+    segment. ``max_seqlen`` is a host int, so a trainer needs no device sync to read it."""
+    bounds = []
+    for r, cu in enumerate(cu_seqlens_rows):
+        cu = np.asarray(cu, dtype=np.int64)
+        cuts = cu[:-1] if policy != "causal" else cu[:1]
+        if cu[-1] < seq_len:
+            cuts = np.append(cuts, cu[-1])
+        bounds.append(cuts + r * seq_len)
+    cu_all = np.append(np.concatenate(bounds), len(cu_seqlens_rows) * seq_len).astype(np.int32)
+    return {"cu_seqlens": cu_all, "max_seqlen": int(np.diff(cu_all).max())}
+
+
+def sdpa_mask(cu_seqlens_rows: list[np.ndarray], layouts: np.ndarray, seq_len: int, block: int,
+              policy: Policy = "document", device: Any = "cpu") -> Any:
+    """A ``[B, 1, L, L]`` boolean tensor for ``scaled_dot_product_attention`` (True = attend)."""
+    import torch
+
+    dense = np.stack([dense_mask(np.asarray(cu), seq_len, lay, block, policy)
+                      for cu, lay in zip(cu_seqlens_rows, layouts)])
+    return torch.from_numpy(dense).unsqueeze(1).to(device)
+
+
+def flex_block_mask(cu_seqlens_rows: list[np.ndarray], layouts: np.ndarray, seq_len: int, block: int,
+                    policy: Policy = "document", device: Any = "cpu") -> Any:
+    """A FlexAttention ``BlockMask`` built from the stored layouts (no dense mask is evaluated).
+
+    Blocks lying wholly inside one document and strictly below the diagonal are 'full' (no
+    mask_mod call); the others are partial and use a token-level mask_mod on segment ids and layout."""
+    import torch
+    from torch.nn.attention.flex_attention import BlockMask
+
+    segs = np.stack([attention_segments(np.asarray(cu), seq_len, policy) for cu in cu_seqlens_rows])
+    nb = seq_len // block
+    by_block = segs.reshape(len(segs), nb, block)
+    single = (by_block == by_block[:, :, :1]).all(axis=2) & (by_block[:, :, 0] >= 0)  # [B, nb]
+    first = by_block[:, :, 0]
+    strictly_below = np.tril(np.ones((nb, nb), dtype=bool), k=-1)
+    full = (layouts & strictly_below & single[:, :, None] & single[:, None, :]
+            & (first[:, :, None] == first[:, None, :]))
+    partial = layouts & ~full
+
+    def as_kv(blocks: np.ndarray) -> tuple[Any, Any]:
+        order = np.argsort(~blocks, axis=-1, kind="stable").astype(np.int32)  # set blocks first, ascending
+        counts = blocks.sum(axis=-1).astype(np.int32)
+        return (torch.from_numpy(counts).unsqueeze(1).to(device),
+                torch.from_numpy(order).unsqueeze(1).to(device))
+
+    seg_t = torch.from_numpy(segs).to(device)
+    layout_t = torch.from_numpy(np.ascontiguousarray(layouts)).to(device)
+
+    def mask_mod(b: Any, h: Any, q: Any, k: Any) -> Any:
+        # The layout check repeats what the block lists say, so that every FlexAttention path
+        # (the fused kernel skips unlisted blocks; the eager one evaluates mask_mod everywhere)
+        # computes the same mask.
+        return (q >= k) & (seg_t[b, q] == seg_t[b, k]) & layout_t[b, q // block, k // block]
+
+    kv_num, kv_idx = as_kv(partial)
+    full_num, full_idx = as_kv(full)
+    return BlockMask.from_kv_blocks(kv_num, kv_idx, full_num, full_idx, BLOCK_SIZE=block, mask_mod=mask_mod,
+                                    seq_lengths=(seq_len, seq_len))

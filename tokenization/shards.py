@@ -11,15 +11,15 @@ import hashlib
 import json
 import os
 from collections import Counter
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.ipc as ipc
 from pydantic import BaseModel, Field, model_validator
 
-from tokenization.masks import document_layout, pack_bits
-from tokenization.packing import pack_greedy
+from tokenization.masks import MaskConfig, block_layout, pack_bits
+from tokenization.packing import Mode, pack
 from tokenization.special_tokens import IMAGE_ID, PAD_ID
 
 SCHEMA_VERSION = 1
@@ -28,20 +28,21 @@ MANIFEST = "manifest.json"
 
 class PackConfig(BaseModel):
     seq_len: int = Field(4096, gt=0)
-    block_size: int = Field(64, gt=0)  # sparse-attention block; 64 matches FlexAttention/FlashAttention tiles
-    mask_policy: Literal["document"] = "document"
+    mode: Mode = "best_fit"  # best-fit-decreasing (Ding et al. 2024); concat and greedy for comparison
+    window: int = Field(10_000, gt=0)  # documents per best-fit window
+    mask: MaskConfig = Field(default_factory=MaskConfig)
     num_pack_groups: int = Field(4, gt=0)  # packing partitions = shards; each must fit one worker
     batch_rows: int = Field(256, gt=0)  # rows per Arrow record batch inside a shard
 
     @model_validator(mode="after")
     def _blocks_tile_row(self) -> PackConfig:
-        if self.seq_len % self.block_size or self.seq_len % 8:
-            raise ValueError("seq_len must be a multiple of block_size and of 8")
+        if self.seq_len % self.mask.block_size or self.seq_len % 8:
+            raise ValueError("seq_len must be a multiple of mask.block_size and of 8")
         return self
 
 
 def shard_schema(cfg: PackConfig) -> pa.Schema:
-    nb = cfg.seq_len // cfg.block_size
+    nb = cfg.seq_len // cfg.mask.block_size
     return pa.schema([
         ("input_ids", pa.list_(pa.uint32(), cfg.seq_len)),
         ("cu_seqlens", pa.list_(pa.int32())),
@@ -53,14 +54,17 @@ def shard_schema(cfg: PackConfig) -> pa.Schema:
     ])
 
 
-def build_rows(group: pa.Table, cfg: PackConfig) -> tuple[pa.Table, dict[str, Any]]:
-    """Pack one group (sorted by ``pack_key``) into shard rows; also return per-source token counts."""
+def build_rows(group: pa.Table, cfg: PackConfig, seed: int = 0, group_key: str = "") -> tuple[pa.Table, dict[str, Any]]:
+    """Pack one group (in ``pack_key`` order) into shard rows; also return token counts.
+
+    Row ``r`` of the group has key ``{group_key}:{r}``: what its random mask blocks are drawn from."""
     group = group.sort_by([("pack_key", "ascending"), ("id", "ascending")])
     offsets = group["token_ids"].combine_chunks().offsets.to_numpy()
     flat = group["token_ids"].combine_chunks().values.to_numpy(zero_copy_only=False)
     ids, sources = group["id"].to_pylist(), group["source"].to_pylist()
     shas = group["image_sha256"].to_pylist()
-    rows = pack_greedy(np.diff(offsets).tolist(), cfg.seq_len)
+    lengths = np.diff(offsets).tolist()
+    rows = pack(lengths, cfg.seq_len, cfg.mode, cfg.window)
     n = len(rows)
     input_ids = np.full((n, cfg.seq_len), PAD_ID, dtype=np.uint32)
     cols: dict[str, list] = {k: [] for k in ("cu_seqlens", "loss_mask", "block_layout", "doc_ids", "sources", "images")}
@@ -83,14 +87,18 @@ def build_rows(group: pa.Table, cfg: PackConfig) -> tuple[pa.Table, dict[str, An
         loss[:pos] = input_ids[r, :pos] != IMAGE_ID
         cols["cu_seqlens"].append(cu_arr)
         cols["loss_mask"].append(pack_bits(loss))
-        cols["block_layout"].append(pack_bits(document_layout(cu_arr, cfg.seq_len, cfg.block_size)))
+        layout = block_layout(cu_arr, cfg.seq_len, cfg.mask, seed, f"{group_key}:{r}")
+        cols["block_layout"].append(pack_bits(layout))
         cols["doc_ids"].append([ids[p.doc] for p in row])
         cols["sources"].append([sources[p.doc] for p in row])
         cols["images"].append(images)
     schema = shard_schema(cfg)
     arrays = [pa.FixedSizeListArray.from_arrays(pa.array(input_ids.reshape(-1), pa.uint32()), cfg.seq_len)]
     arrays += [pa.array(cols[name], schema.field(name).type) for name in schema.names[1:]]
+    pieces_per_doc = Counter(p.doc for row in rows for p in row)
     info = {"rows": n, "documents": len(ids), "pieces": sum(len(r) for r in rows),
+            "truncated_documents": sum(1 for c in pieces_per_doc.values() if c > 1),
+            "overlong_documents": sum(1 for n_tok in lengths if n_tok > cfg.seq_len),
             "tokens": int(sum(source_tokens.values())), "source_tokens": dict(sorted(source_tokens.items()))}
     return pa.Table.from_arrays(arrays, schema=schema), info
 

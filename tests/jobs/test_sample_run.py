@@ -53,7 +53,8 @@ def test_every_source_is_curated_and_every_record_accounted_for(sample_run):
 def test_shards_match_manifest_and_design_schema(sample_run):
     out, stats = sample_run
     manifest = read_manifest(str(out / "shards"))
-    assert manifest["seq_len"] == 4096 and manifest["mask"] == {"policy": "document", "block_size": 64}
+    assert manifest["seq_len"] == 4096 and manifest["mask"] == {"policy": "block_sparse", "block_size": 64, "window": 3,
+                                                             "global_blocks": 2, "random_blocks": 3}
     assert set(manifest["source_tokens"]) == {"web", "book", "code", "multimodal"}
     for shard in manifest["shards"]:
         data = (out / "shards" / shard["file"]).read_bytes()

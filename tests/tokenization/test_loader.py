@@ -12,7 +12,7 @@ from tokenization.loader import EpochSampler, make_loader  # noqa: E402
 def shard_dir(tmp_path_factory) -> str:
     """Two shards, 12 rows in all (one document per row)."""
     out = tmp_path_factory.mktemp("shards")
-    cfg = PackConfig(seq_len=128, block_size=16)
+    cfg = PackConfig(seq_len=128, mask={"block_size": 16})
     entries = []
     for g in range(2):
         table, info = build_rows(_group([100 + g] * 6, seed=g), cfg)

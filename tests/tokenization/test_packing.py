@@ -1,12 +1,21 @@
 import random
 
-from tokenization.packing import pack_greedy, split_long
+import pytest
+
+from tokenization.packing import _FreeSpace, pack, split_long
+
+MODES = ["best_fit", "concat", "greedy"]
 
 
-def test_pieces_cover_every_document_exactly():
-    rng = random.Random(0)
-    lengths = [rng.choice([1, 5, 100, 4095, 4096, 4097, 9000]) for _ in range(300)]
-    rows = pack_greedy(lengths, 4096)
+def _lengths(n: int, seed: int = 0) -> list[int]:
+    rng = random.Random(seed)
+    return [rng.choice([1, 5, 100, 700, 2000, 4095, 4096, 4097, 9000]) for _ in range(n)]
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_pieces_cover_every_document_exactly(mode):
+    lengths = _lengths(400)
+    rows = pack(lengths, 4096, mode, window=100)
     assert all(0 < sum(p.length for p in row) <= 4096 for row in rows)
     covered: dict[int, list[tuple[int, int]]] = {}
     for row in rows:
@@ -16,7 +25,41 @@ def test_pieces_cover_every_document_exactly():
         spans = sorted(covered[doc])
         assert spans[0][0] == 0 and sum(s[1] for s in spans) == n
         assert all(a[0] + a[1] == b[0] for a, b in zip(spans, spans[1:]))
-        assert all(length <= 4096 for _, length in spans)
+
+
+def test_best_fit_truncates_only_overlong_documents_and_fills_better():
+    lengths = _lengths(3000, seed=1)
+    fills = {}
+    for mode in MODES:
+        rows = pack(lengths, 4096, mode)
+        fills[mode] = sum(lengths) / (len(rows) * 4096)
+        cut = {p.doc for row in rows for p in row if p.start > 0 or p.length < lengths[p.doc]}
+        if mode == "best_fit":
+            assert cut == {d for d, n in enumerate(lengths) if n > 4096}
+    assert fills["concat"] > 0.999 and fills["best_fit"] > fills["greedy"]
+
+
+def test_best_fit_rows_close_with_their_window():
+    lengths = [3000, 3000, 1000, 1000]
+    rows = pack(lengths, 4096, "best_fit", window=2)
+    assert [[p.doc for p in row] for row in rows] == [[0], [1], [2, 3]]
+    rows = pack(lengths, 4096, "best_fit", window=4)
+    assert len(rows) == 2 and all(sorted(p.length for p in row) == [1000, 3000] for row in rows)
+
+
+def test_free_space_index_finds_tightest_fit():
+    rng = random.Random(0)
+    index, counts = _FreeSpace(64), [0] * 65
+    for _ in range(5000):
+        space = rng.randrange(65)
+        if rng.random() < 0.6:
+            index.add(space, 1)
+            counts[space] += 1
+        elif counts[space]:
+            index.add(space, -1)
+            counts[space] -= 1
+        n = rng.randrange(66)
+        assert index.smallest_at_least(n) == next((s for s in range(n, 65) if counts[s]), None)
 
 
 def test_split_long_only_cuts_over_length_documents():

@@ -24,7 +24,7 @@ def _group(lengths: list[int], seed: int = 0) -> pa.Table:
 
 
 def test_shard_rows_schema_masks_and_reader(tmp_path):
-    cfg = PackConfig(seq_len=256, block_size=16)
+    cfg = PackConfig(seq_len=256, mask={"policy": "document", "block_size": 16})
     lengths = [30, 300, 7, 120, 256, 64, 1, 90, 511]
     table, info = build_rows(_group(lengths), cfg)
     assert table.schema.field("input_ids").type == pa.list_(pa.uint32(), 256)
