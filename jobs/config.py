@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from pipeline.readers import SourceSpec
 from pipeline.stages import CurateConfig
+from tokenization.mixing import MixConfig
 from tokenization.shards import PackConfig
 from tokenization.tokenize import TokenizeConfig
 from tokenization.tokenizer_train import TokenizerConfig
@@ -35,6 +36,7 @@ class RunConfig(BaseModel):
     curate: CurateConfig = Field(default_factory=CurateConfig)
     tokenizer: TokenizerConfig = Field(default_factory=TokenizerConfig)
     tokenize: TokenizeConfig = Field(default_factory=TokenizeConfig)
+    mix: MixConfig = Field(default_factory=MixConfig)  # source shares of the packed tokens
     pack: PackConfig = Field(default_factory=PackConfig)
     ray: RayConfig = Field(default_factory=RayConfig)
     base_dir: str = Field("", exclude=True)  # folder of the config file: relative source paths start here

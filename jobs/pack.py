@@ -1,8 +1,10 @@
-"""The packing pass: tokenize curated documents in an actor pool, pack them, write shards and the manifest.
+"""The packing pass: tokenize, mix, pack, write shards and the manifest.
 
-Documents are spread over ``num_pack_groups`` groups by a seeded hash of their id; one
-Ray Data hash shuffle brings each group together, and each group is packed in its own
-seeded order and written as one shard, so the shards do not depend on block or worker counts.
+Step 1 tokenizes curated documents in an actor pool and brings each pack group (a seeded
+hash of the document id) together with one Ray Data hash shuffle, writing
+``tokens/group-*.parquet`` and returning per-source token counts. The driver turns those
+counts into mixing rates. Step 2 maps over the group files: each is mixed, packed in its own
+seeded order and written as one shard. No step depends on block or worker counts.
 """
 
 from __future__ import annotations
@@ -12,17 +14,22 @@ import json
 import logging
 import os
 import shutil
+from collections import Counter
 from functools import partial
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
 import ray.data
 
 from jobs.config import RunConfig
 from jobs.markers import done, mark_done, reset
 from jobs.ray_session import pool_size
+from pipeline.curated_io import write_parquet_atomic
+from tokenization.mixing import apply_mix, mixing_rates
 from tokenization.shards import PackConfig, build_rows, write_manifest, write_shard
-from tokenization.tokenize import TokenizeStage
+from tokenization.tokenize import TokenizeStage, pack_key
 
 log = logging.getLogger("corpusmill")
 
@@ -30,51 +37,92 @@ INFO_SCHEMA = pa.schema([("file", pa.string()), ("rows", pa.int64()), ("document
                          ("pieces", pa.int64()), ("truncated_documents", pa.int64()),
                          ("overlong_documents", pa.int64()), ("tokens", pa.int64()), ("source_tokens", pa.string()),
                          ("bytes", pa.int64()), ("sha256", pa.string())])
+COUNT_SCHEMA = pa.schema([("source", pa.string()), ("documents", pa.int64()), ("tokens", pa.int64())])
 
 
-def _pack_group(group: pa.Table, cfg: PackConfig, seed: int, shard_dir: str) -> pa.Table:
+def _write_group(group: pa.Table, tokens_dir: str) -> pa.Table:
     key = f"{group['pack_group'][0].as_py():05d}"
-    table, info = build_rows(group, cfg, seed, key)
-    written = write_shard(table, os.path.join(shard_dir, f"shard-{key}.arrow"), cfg.batch_rows)
-    info.update(written, source_tokens=json.dumps(info["source_tokens"]))
-    return pa.Table.from_pylist([info], schema=INFO_SCHEMA)
+    group = group.sort_by([("pack_key", "ascending"), ("id", "ascending")])
+    write_parquet_atomic(group, os.path.join(tokens_dir, f"group-{key}.parquet"))
+    lengths = pc.list_value_length(group["token_ids"])
+    counts = pa.table({"source": group["source"], "tokens": lengths}).group_by("source", use_threads=False).aggregate(
+        [("tokens", "count"), ("tokens", "sum")])
+    return pa.table({"source": counts["source"], "documents": counts["tokens_count"],
+                     "tokens": counts["tokens_sum"]}, schema=COUNT_SCHEMA)
+
+
+def _pack_files(batch: pa.Table, cfg: PackConfig, seed: int, rates: dict[str, float], shard_dir: str) -> pa.Table:
+    infos = []
+    for path in batch["path"].to_pylist():
+        key = os.path.basename(path).removeprefix("group-").removesuffix(".parquet")
+        group = apply_mix(pq.read_table(path), rates, seed, partial(pack_key, seed))
+        if not group.num_rows:
+            continue
+        table, info = build_rows(group, cfg, seed, key)
+        info.update(write_shard(table, os.path.join(shard_dir, f"shard-{key}.arrow"), cfg.batch_rows),
+                    source_tokens=json.dumps(info["source_tokens"]))
+        infos.append(info)
+    return pa.Table.from_pylist(infos, schema=INFO_SCHEMA)
+
+
+def _tokenize_to_groups(cfg: RunConfig, out_dir: str, cpus: int) -> dict[str, dict[str, int]]:
+    tokens_dir = os.path.join(out_dir, "tokens")
+    reset(tokens_dir)
+    files = sorted(glob.glob(os.path.join(out_dir, "curated", "*", "*.parquet")))
+    if not files:
+        raise RuntimeError("no curated documents to pack: every record was dropped or quarantined")
+    ds = ray.data.read_parquet(files).select_columns(["id", "source", "text", "meta", "images"])
+    ds = ds.map_batches(TokenizeStage, batch_size=256, batch_format="pyarrow",
+                        compute=ray.data.ActorPoolStrategy(size=pool_size(cpus)),
+                        fn_constructor_kwargs={"tokenizer_path": os.path.join(out_dir, "tokenizer", "tokenizer.json"),
+                                               "seed": cfg.seed, "num_pack_groups": cfg.pack.num_pack_groups,
+                                               "config": cfg.tokenize.model_dump()})
+    ds = ds.groupby("pack_group", num_partitions=min(cfg.pack.num_pack_groups, 64)).map_groups(
+        partial(_write_group, tokens_dir=tokens_dir), batch_format="pyarrow")
+    totals: dict[str, Counter] = {"documents": Counter(), "tokens": Counter()}
+    for row in ds.take_all():
+        totals["documents"][row["source"]] += row["documents"]
+        totals["tokens"][row["source"]] += row["tokens"]
+    return {k: dict(sorted(v.items())) for k, v in totals.items()}
 
 
 def run_pack(cfg: RunConfig, out_dir: str, tokenizer: dict[str, Any], cpus: int, force: bool = False) -> dict:
     shard_dir = os.path.join(out_dir, "shards")
-    config_hash = cfg.stage_hash("sources", "curate", "tokenizer", "tokenize", "pack", "seed")
+    config_hash = cfg.stage_hash("sources", "curate", "tokenizer", "tokenize", "mix", "pack", "seed")
     if not force and (prev := done(shard_dir, config_hash)):
         log.info("pack: shards already written with these settings, skipped")
         return prev["manifest"]
     reset(shard_dir)
-    files = sorted(glob.glob(os.path.join(out_dir, "curated", "*", "*.parquet")))
-    if not files:
-        raise RuntimeError("no curated documents to pack: every record was dropped or quarantined")
-    tok_path = os.path.join(out_dir, "tokenizer", "tokenizer.json")
-    ds = ray.data.read_parquet(files).select_columns(["id", "source", "text", "meta", "images"])
-    ds = ds.map_batches(TokenizeStage, batch_size=256, batch_format="pyarrow",
-                        compute=ray.data.ActorPoolStrategy(size=pool_size(cpus)),
-                        fn_constructor_kwargs={"tokenizer_path": tok_path, "seed": cfg.seed,
-                                               "num_pack_groups": cfg.pack.num_pack_groups,
-                                               "config": cfg.tokenize.model_dump()})
-    ds = ds.groupby("pack_group", num_partitions=min(cfg.pack.num_pack_groups, 64)).map_groups(
-        partial(_pack_group, cfg=cfg.pack, seed=cfg.seed, shard_dir=shard_dir), batch_format="pyarrow")
+    tokenized = _tokenize_to_groups(cfg, out_dir, cpus)
+    rates = mixing_rates(tokenized["tokens"], cfg.mix)
+    log.info("pack: tokens by source %s; mixing rates %s", tokenized["tokens"],
+             {s: round(r, 3) for s, r in rates.items()})
+    group_files = sorted(glob.glob(os.path.join(out_dir, "tokens", "group-*.parquet")))
+    ds = ray.data.from_items([{"path": p} for p in group_files], override_num_blocks=len(group_files))
+    ds = ds.map_batches(partial(_pack_files, cfg=cfg.pack, seed=cfg.seed, rates=rates, shard_dir=shard_dir),
+                        batch_size=1, batch_format="pyarrow")
     shards = [dict(r, source_tokens=json.loads(r["source_tokens"])) for r in ds.take_all()]
-    shutil.copyfile(tok_path, os.path.join(shard_dir, "tokenizer.json"))
+    shutil.copyfile(os.path.join(out_dir, "tokenizer", "tokenizer.json"), os.path.join(shard_dir, "tokenizer.json"))
+    achieved: Counter[str] = Counter()
+    for s in shards:
+        achieved.update(s["source_tokens"])
+    total = sum(achieved.values()) or 1
     header = {
         "seq_len": cfg.pack.seq_len,
         "tokenizer": {"file": "tokenizer.json", "sha256": tokenizer["sha256"], "vocab_size": tokenizer["vocab_size"],
                       "special_tokens": tokenizer["special_tokens"]},
         "mask": cfg.pack.mask.model_dump(),
         "packing": {"mode": cfg.pack.mode, "window": cfg.pack.window},
+        "mix": {"target": cfg.mix.weights, "max_repeat": cfg.mix.max_repeat, "rates": rates,
+                "tokens_before_mix": tokenized["tokens"],
+                "achieved": {s: round(n / total, 4) for s, n in sorted(achieved.items())}},
         "seed": cfg.seed,
     }
     manifest = write_manifest(shard_dir, shards, header)
     summary = {k: manifest[k] for k in ("rows", "tokens", "source_tokens")}
     summary["fill"] = round(manifest["tokens"] / max(1, manifest["rows"] * cfg.pack.seq_len), 4)
-    summary["documents"] = sum(s["documents"] for s in shards)
-    for key in ("pieces", "truncated_documents", "overlong_documents"):
+    for key in ("documents", "pieces", "truncated_documents", "overlong_documents"):
         summary[key] = sum(s[key] for s in shards)
-    summary["shards"] = len(shards)
+    summary.update(shards=len(shards), mix=header["mix"], documents_before_mix=tokenized["documents"])
     mark_done(shard_dir, config_hash, {"manifest": summary})
     return summary

@@ -49,6 +49,8 @@ def summary(stats: dict[str, Any], out_dir: str) -> str:
     lines.append(f"shards: {p['shards']} files, {p['rows']} rows, {p['tokens']} tokens, fill {p['fill']:.1%} "
                  f"-> {os.path.join(out_dir, 'shards')}")
     lines.append("tokens by source: " + ", ".join(f"{k} {v}" for k, v in p["source_tokens"].items()))
+    lines.append("mix achieved: " + ", ".join(f"{k} {v:.1%}" for k, v in p["mix"]["achieved"].items())
+                 + " (target " + ", ".join(f"{k} {v:.0%}" for k, v in p["mix"]["target"].items()) + ")")
     return "\n".join(lines)
 
 

@@ -18,6 +18,7 @@ import pyarrow.parquet as pq
 from pydantic import BaseModel, Field
 from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
 
+from tokenization.mixing import DEFAULT_MIX
 from tokenization.special_tokens import BOS, EOS, PAD, SPECIAL_TOKENS
 
 
@@ -37,8 +38,7 @@ class TokenizerConfig(BaseModel):
     min_frequency: int = 2
     digits: Literal[1, 3] = 3  # numbers split into single digits (1) or groups of up to 3
     sample_chars: int = Field(64 << 20, gt=0)  # characters of text drawn from the corpus to train on
-    mix: dict[str, float] = Field(default_factory=lambda: {"web": 0.45, "book": 0.30, "code": 0.15,
-                                                             "multimodal": 0.10})
+    mix: dict[str, float] = Field(default_factory=lambda: dict(DEFAULT_MIX))  # shares of the training sample
 
 
 def _unit(seed: int, key: str) -> float:

@@ -56,6 +56,11 @@ def test_shards_match_manifest_and_design_schema(sample_run):
     assert manifest["seq_len"] == 4096 and manifest["mask"] == {"policy": "block_sparse", "block_size": 64, "window": 3,
                                                              "global_blocks": 2, "random_blocks": 3}
     assert set(manifest["source_tokens"]) == {"web", "book", "code", "multimodal"}
+    mix = manifest["mix"]
+    assert abs(sum(mix["achieved"].values()) - 1) < 1e-3 and mix["target"]["web"] == 0.45
+    assert mix["rates"]["multimodal"] == 4.0  # the sample's captions are far too few for 10 %: capped
+    assert stats["pack"]["fill"] >= 0.99  # best-fit-decreasing
+    assert stats["pack"]["truncated_documents"] <= stats["pack"]["overlong_documents"]
     for shard in manifest["shards"]:
         data = (out / "shards" / shard["file"]).read_bytes()
         assert hashlib.sha256(data).hexdigest() == shard["sha256"] and len(data) == shard["bytes"]
@@ -106,7 +111,7 @@ def test_byte_identical_outputs_with_other_cpus_and_blocks(sample_run, tmp_path)
     other = tmp_path / "out"
     subprocess.run([sys.executable, "-m", "jobs.run", str(config), "--num-cpus", "3", "--output", str(other)],
                    check=True, cwd=REPO, capture_output=True, timeout=900)
-    subdirs = ["curated", "rejects", "tokenizer", "shards"]
+    subdirs = ["curated", "rejects", "tokenizer", "tokens", "shards"]
     first, second = _tree_digest(out, subdirs), _tree_digest(other, subdirs)
     assert first and first == second
 
@@ -136,17 +141,14 @@ def test_example_configs_validate():
 
 
 def test_fim_reorders_about_a_tenth_of_code_documents(sample_run):
-    import numpy as np
-    import pyarrow.ipc as ipc
-
     from tokenization.special_tokens import FIM_MIDDLE, FIM_PREFIX, SPECIAL_IDS
 
     out, stats = sample_run
-    counts = {FIM_PREFIX: 0, FIM_MIDDLE: 0}
-    for shard in sorted((out / "shards").glob("shard-*.arrow")):
-        ids = ipc.open_file(str(shard)).read_all()["input_ids"].combine_chunks().flatten().to_numpy()
-        for token in counts:
-            counts[token] += int(np.count_nonzero(ids == SPECIAL_IDS[token]))
+    tokens = pq.read_table(sorted((out / "tokens").glob("group-*.parquet")))  # tokenized, before mixing
+    fim = {"code": 0, "other": 0}
+    for source, ids in zip(tokens["source"].to_pylist(), tokens["token_ids"].to_pylist()):
+        if SPECIAL_IDS[FIM_PREFIX] in ids:
+            assert ids.count(SPECIAL_IDS[FIM_PREFIX]) == ids.count(SPECIAL_IDS[FIM_MIDDLE]) == 1
+            fim["code" if source == "code" else "other"] += 1
     code_docs = stats["curate"]["sources"]["code"]["kept"]
-    assert counts[FIM_PREFIX] == counts[FIM_MIDDLE]
-    assert 0.05 * code_docs < counts[FIM_PREFIX] < 0.15 * code_docs
+    assert fim["other"] == 0 and 0.05 * code_docs < fim["code"] < 0.15 * code_docs
