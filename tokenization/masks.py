@@ -62,11 +62,14 @@ def _doc_blocks(cu_seqlens: np.ndarray, seq_len: int, block: int) -> tuple[np.nd
     return lo, hi
 
 
-def document_layout(cu_seqlens: np.ndarray, seq_len: int, block: int) -> np.ndarray:
-    lo, hi = _doc_blocks(cu_seqlens, seq_len, block)
+def _layout_of(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
     layout = np.tril(hi[None, :] >= lo[:, None])
     np.fill_diagonal(layout, True)
     return layout
+
+
+def document_layout(cu_seqlens: np.ndarray, seq_len: int, block: int) -> np.ndarray:
+    return _layout_of(*_doc_blocks(cu_seqlens, seq_len, block))
 
 
 def _row_rng(seed: int, row_key: str) -> np.random.Generator:
@@ -77,23 +80,23 @@ def _row_rng(seed: int, row_key: str) -> np.random.Generator:
 def block_sparse_layout(cu_seqlens: np.ndarray, seq_len: int, cfg: MaskConfig, seed: int, row_key: str) -> np.ndarray:
     block = cfg.block_size
     nb = seq_len // block
-    doc = document_layout(cu_seqlens, seq_len, block)
+    lo, hi = _doc_blocks(cu_seqlens, seq_len, block)
+    doc = _layout_of(lo, hi)
     i, j = np.indices((nb, nb))
     window = (i - j >= 0) & (i - j <= cfg.window)
-    lo, hi = _doc_blocks(cu_seqlens, seq_len, block)
     docs = np.arange(len(cu_seqlens) - 1)
     meets = (docs[:, None] >= lo[None, :]) & (docs[:, None] <= hi[None, :])  # [doc, block]
     offset = np.arange(nb)[None, :] - (np.asarray(cu_seqlens[:-1]) // block)[:, None]  # block - doc's first block
     is_global = (offset >= 0) & (offset < cfg.global_blocks)
     global_ = (meets.T.astype(np.int32) @ (is_global & meets).astype(np.int32)) > 0
     layout = doc & (window | global_)
-    if cfg.random_blocks:
-        rng = _row_rng(seed, row_key)
-        for q in range(nb):
-            candidates = np.flatnonzero(doc[q] & ~layout[q])
-            if len(candidates):
-                picked = rng.choice(candidates, size=min(cfg.random_blocks, len(candidates)), replace=False)
-                layout[q, picked] = True
+    if cfg.random_blocks:  # per query block, the candidates with the smallest seeded random keys
+        keys = _row_rng(seed, row_key).random((nb, nb))
+        keys[~(doc & ~layout)] = 2.0  # not a candidate: never among the smallest below 1
+        k = min(cfg.random_blocks, nb)
+        picked = np.argpartition(keys, k - 1, axis=1)[:, :k]
+        real = np.take_along_axis(keys, picked, axis=1) < 1.0
+        layout[np.repeat(np.arange(nb), k)[real.ravel()], picked.ravel()[real.ravel()]] = True
     np.fill_diagonal(layout, True)
     return layout
 
