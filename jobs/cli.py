@@ -16,11 +16,17 @@ def main(argv: list[str] | None = None) -> int:
     inspect.add_argument("dir", help="a run's output directory or its shards/ directory")
     inspect.add_argument("--shard", type=int, default=0, help="index of the shard in the manifest")
     inspect.add_argument("--row", type=int, default=0)
+    inspect.add_argument("--mask", type=int, metavar="N", help="write a PNG of row N's attention mask (N counts "
+                         "rows over all shards)")
+    inspect.add_argument("--png", help="where --mask writes (default: mask-row-N.png)")
     args = parser.parse_args(argv)
     if args.command == "run":
         return run_from_args(args)
-    from jobs.inspect_shards import describe
+    from jobs.inspect_shards import describe, write_mask_png
 
+    if args.mask is not None:
+        print(write_mask_png(args.dir, args.mask, args.png or f"mask-row-{args.mask}.png"))
+        return 0
     print(describe(args.dir, args.shard, args.row))
     return 0
 

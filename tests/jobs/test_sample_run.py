@@ -152,3 +152,15 @@ def test_fim_reorders_about_a_tenth_of_code_documents(sample_run):
             fim["code" if source == "code" else "other"] += 1
     code_docs = stats["curate"]["sources"]["code"]["kept"]
     assert fim["other"] == 0 and 0.05 * code_docs < fim["code"] < 0.15 * code_docs
+
+
+def test_inspect_draws_a_row_mask(sample_run, tmp_path):
+    from PIL import Image
+
+    from jobs.cli import main
+
+    out, _ = sample_run
+    png = tmp_path / "mask.png"
+    assert main(["inspect", str(out), "--mask", "3", "--png", str(png)]) == 0
+    with Image.open(png) as image:
+        assert image.size == (1024, 1024) and len(image.getcolors(1 << 16)) >= 3
