@@ -19,9 +19,13 @@ def main(argv: list[str] | None = None) -> int:
     inspect.add_argument("--mask", type=int, metavar="N", help="write a PNG of row N's attention mask (N counts "
                          "rows over all shards)")
     inspect.add_argument("--png", help="where --mask writes (default: mask-row-N.png)")
+    verify = sub.add_parser("verify", help="check every shard's checksum, size, schema and row count")
+    verify.add_argument("dir", help="a run's output directory or its shards/ directory")
     args = parser.parse_args(argv)
     if args.command == "run":
         return run_from_args(args)
+    if args.command == "verify":
+        return _verify(args.dir)
     from jobs.inspect_shards import describe, write_mask_png
 
     if args.mask is not None:
@@ -29,6 +33,19 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     print(describe(args.dir, args.shard, args.row))
     return 0
+
+
+def _verify(path: str) -> int:
+    from jobs.inspect_shards import shard_dir_of
+    from tokenization.shards import read_manifest, verify_shards
+
+    shard_dir = shard_dir_of(path)
+    problems = verify_shards(shard_dir)
+    for problem in problems:
+        print(f"BAD {problem}")
+    shards = len(read_manifest(shard_dir)["shards"])
+    print(f"{shard_dir}: {shards} shards, " + (f"{len(problems)} problem(s)" if problems else "all OK"))
+    return 1 if problems else 0
 
 
 if __name__ == "__main__":

@@ -1,30 +1,39 @@
-"""PyTorch loading of packed shards: a map-style dataset, a rank-aware epoch sampler, a varlen collate.
+"""PyTorch loading of packed shards: a map-style dataset, a rank-aware epoch sampler, a resumable loader.
 
 The sampler draws one seeded permutation per epoch and gives rank ``r`` every
-``world_size``-th index of it, so ranks see disjoint rows of equal count; DataLoader
-workers then fetch the indices the sampler hands out, so no worker repeats another's row.
+``world_size``-th index of it, so ranks see disjoint rows of equal count; DataLoader workers
+fetch the indices the sampler hands out, so no worker repeats another's row, and the order of
+batches does not depend on the number of workers. That is what makes resuming exact: the
+state is (epoch, batches already yielded), and a restored loader skips exactly those.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from functools import partial
 from typing import Any, Literal
 
 import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
-from tokenization.masks import varlen_kwargs
+from tokenization.masks import attention_segments, flex_block_mask_from, varlen_kwargs
 from tokenization.shard_reader import PackedShards
 
 Remainder = Literal["drop", "pad"]
+Attention = Literal["varlen", "flex", "dense", "none"]
 
 
 class PackedDataset(Dataset):
-    """Rows of a shard directory as tensors; ``index`` is the row's global position."""
+    """Rows of a shard directory as tensors; ``index`` is the row's global position.
 
-    def __init__(self, shard_dir: str) -> None:
+    With ``attention`` ``flex`` or ``dense`` each row also carries its ``block_layout`` and
+    ``segments`` (``masks.attention_segments``), from which the batch's mask is built."""
+
+    def __init__(self, shard_dir: str, attention: Attention = "varlen") -> None:
         self.shards = PackedShards(shard_dir)
+        self.attention = attention
+        self.policy = self.shards.manifest.get("mask", {}).get("policy", "document")
 
     def __len__(self) -> int:
         return len(self.shards)
@@ -33,6 +42,9 @@ class PackedDataset(Dataset):
         row = self.shards.row(int(index))
         out: dict[str, Any] = {k: torch.from_numpy(v) for k, v in row.items()}
         out["index"] = int(index)
+        if self.attention in ("flex", "dense"):
+            out["block_layout"] = torch.from_numpy(self.shards.block_layout(int(index)))
+            out["segments"] = torch.from_numpy(attention_segments(row["cu_seqlens"], self.shards.seq_len, self.policy))
         return out
 
 
@@ -40,8 +52,8 @@ class EpochSampler(Sampler[int]):
     """A seeded permutation per epoch, sliced across ranks; every rank gets the same number of rows.
 
     ``remainder="drop"`` leaves out the last ``len % world_size`` rows of the permutation,
-    ``"pad"`` repeats its first rows to fill the last round.
-    """
+    ``"pad"`` repeats its first rows to fill the last round. ``start`` skips this rank's first
+    indices (a resumed epoch)."""
 
     def __init__(self, num_rows: int, rank: int = 0, world_size: int = 1, seed: int = 0, shuffle: bool = True,
                  remainder: Remainder = "drop") -> None:
@@ -49,7 +61,7 @@ class EpochSampler(Sampler[int]):
             raise ValueError(f"rank {rank} outside world_size {world_size}")
         self.num_rows, self.rank, self.world_size = num_rows, rank, world_size
         self.seed, self.shuffle, self.remainder = seed, shuffle, remainder
-        self.epoch = 0
+        self.epoch, self.start = 0, 0
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
@@ -66,29 +78,92 @@ class EpochSampler(Sampler[int]):
         return order
 
     def __len__(self) -> int:
-        return len(self.global_order()) // self.world_size
+        return len(self.global_order()) // self.world_size - self.start
 
     def __iter__(self) -> Iterator[int]:
-        return iter(self.global_order()[self.rank :: self.world_size].tolist())
+        return iter(self.global_order()[self.rank :: self.world_size][self.start :].tolist())
 
 
-def collate_packed(rows: list[dict[str, Any]]) -> dict[str, Any]:
-    """Stack rows; ``cu_seqlens`` / ``max_seqlen`` (a host int) over the flattened batch for varlen kernels."""
+def collate_packed(rows: list[dict[str, Any]], attention: Attention = "varlen") -> dict[str, Any]:
+    """Stack rows. ``varlen``: ``cu_seqlens`` / ``max_seqlen`` (a host int) over the flattened batch;
+    ``dense``: a ``[B, 1, L, L]`` boolean ``attn_mask``; ``flex``: the layouts and segments, from which
+    the loader builds a ``BlockMask`` on the target device."""
     batch: dict[str, Any] = {k: torch.stack([r[k] for r in rows]) for k in
                              ("input_ids", "labels", "position_ids", "loss_mask")}
-    varlen = varlen_kwargs([r["cu_seqlens"].numpy() for r in rows], rows[0]["input_ids"].shape[0])
-    batch["cu_seqlens"] = torch.from_numpy(varlen["cu_seqlens"])
-    batch["max_seqlen"] = varlen["max_seqlen"]
     batch["index"] = torch.tensor([r["index"] for r in rows])
+    if attention == "varlen":
+        varlen = varlen_kwargs([r["cu_seqlens"].numpy() for r in rows], rows[0]["input_ids"].shape[0])
+        batch["cu_seqlens"] = torch.from_numpy(varlen["cu_seqlens"])
+        batch["max_seqlen"] = varlen["max_seqlen"]
+    elif attention in ("flex", "dense"):
+        segments = torch.stack([r["segments"] for r in rows])
+        layouts = torch.stack([r["block_layout"] for r in rows])
+        if attention == "flex":
+            batch["segments"], batch["block_layout"] = segments, layouts
+        else:
+            seq_len, nb = segments.shape[1], layouts.shape[1]
+            blocks = layouts.repeat_interleave(seq_len // nb, 1).repeat_interleave(seq_len // nb, 2)
+            causal = torch.ones(seq_len, seq_len, dtype=torch.bool).tril()
+            batch["attn_mask"] = ((segments[:, :, None] == segments[:, None, :]) & causal & blocks).unsqueeze(1)
     return batch
 
 
-def make_loader(shard_dir: str, batch_size: int, *, rank: int = 0, world_size: int = 1, num_workers: int = 0,
-                seed: int = 0, epoch: int = 0, shuffle: bool = True, remainder: Remainder = "drop",
-                pin_memory: bool = False) -> DataLoader:
-    dataset = PackedDataset(shard_dir)
-    sampler = EpochSampler(len(dataset), rank, world_size, seed, shuffle, remainder)
-    sampler.set_epoch(epoch)
-    return DataLoader(dataset, batch_size=batch_size, sampler=sampler, num_workers=num_workers,
-                      collate_fn=collate_packed, pin_memory=pin_memory, drop_last=False,
-                      persistent_workers=False)
+class PackedLoader:
+    """Batches of one rank, resumable at the exact next batch (also with another number of workers).
+
+    ``flex`` batches get ``block_mask``, built on ``device`` after the batch is moved there."""
+
+    def __init__(self, shard_dir: str, batch_size: int, *, rank: int = 0, world_size: int = 1, num_workers: int = 0,
+                 seed: int = 0, shuffle: bool = True, remainder: Remainder = "drop", attention: Attention = "varlen",
+                 pin_memory: bool = False, device: str | torch.device | None = None) -> None:
+        self.dataset = PackedDataset(shard_dir, attention)
+        self.sampler = EpochSampler(len(self.dataset), rank, world_size, seed, shuffle, remainder)
+        self.batch_size, self.num_workers, self.pin_memory = batch_size, num_workers, pin_memory
+        self.attention, self.device = attention, device
+        self.batches_done = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        if epoch != self.sampler.epoch:
+            self.batches_done = 0
+        self.sampler.set_epoch(epoch)
+
+    def __len__(self) -> int:
+        return -(-len(self.sampler.global_order()) // self.sampler.world_size // self.batch_size)
+
+    def _finish(self, batch: dict[str, Any]) -> dict[str, Any]:
+        if self.device is not None:
+            batch = {k: v.to(self.device, non_blocking=True) if isinstance(v, torch.Tensor) else v
+                     for k, v in batch.items()}
+        if self.attention == "flex":
+            block = self.dataset.shards.manifest["mask"]["block_size"]
+            batch["block_mask"] = flex_block_mask_from(batch["segments"], batch["block_layout"], block)
+        return batch
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        self.sampler.start = self.batches_done * self.batch_size
+        loader = DataLoader(self.dataset, batch_size=self.batch_size, sampler=self.sampler,
+                            num_workers=self.num_workers, pin_memory=self.pin_memory,
+                            collate_fn=partial(collate_packed, attention=self.attention))
+        for batch in loader:
+            self.batches_done += 1
+            yield self._finish(batch)
+        self.batches_done = 0  # the epoch is complete: the next one starts at its beginning
+        self.sampler.start = 0
+
+    def state_dict(self) -> dict[str, Any]:
+        s = self.sampler
+        return {"epoch": s.epoch, "batches_done": self.batches_done, "seed": s.seed, "rank": s.rank,
+                "world_size": s.world_size, "batch_size": self.batch_size, "num_rows": s.num_rows,
+                "shuffle": s.shuffle, "remainder": s.remainder}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        mine = self.state_dict()
+        for key in ("seed", "rank", "world_size", "batch_size", "num_rows", "shuffle", "remainder"):
+            if state[key] != mine[key]:
+                raise ValueError(f"cannot resume: {key} was {state[key]!r}, this loader has {mine[key]!r}")
+        self.sampler.set_epoch(state["epoch"])
+        self.batches_done = state["batches_done"]
+
+
+def make_loader(shard_dir: str, batch_size: int, **kwargs: Any) -> PackedLoader:
+    return PackedLoader(shard_dir, batch_size, **kwargs)

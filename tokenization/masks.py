@@ -157,37 +157,40 @@ def sdpa_mask(cu_seqlens_rows: list[np.ndarray], layouts: np.ndarray, seq_len: i
 
 def flex_block_mask(cu_seqlens_rows: list[np.ndarray], layouts: np.ndarray, seq_len: int, block: int,
                     policy: Policy = "document", device: Any = "cpu") -> Any:
-    """A FlexAttention ``BlockMask`` built from the stored layouts (no dense mask is evaluated).
+    """A FlexAttention ``BlockMask`` for a batch of stored rows (see ``flex_block_mask_from``)."""
+    import torch
 
-    Blocks lying wholly inside one document and strictly below the diagonal are 'full' (no
-    mask_mod call); the others are partial and use a token-level mask_mod on segment ids and layout."""
+    segs = np.stack([attention_segments(np.asarray(cu), seq_len, policy) for cu in cu_seqlens_rows])
+    return flex_block_mask_from(torch.from_numpy(segs).to(device),
+                                torch.from_numpy(np.ascontiguousarray(layouts)).to(device), block)
+
+
+def flex_block_mask_from(segments: Any, layouts: Any, block: int) -> Any:
+    """A FlexAttention ``BlockMask`` built on the tensors' device from the layouts' block lists.
+
+    ``segments`` [B, L] are ``attention_segments``; ``layouts`` [B, nb, nb] bool. Blocks lying
+    wholly inside one document and strictly below the diagonal are 'full' (no mask_mod call);
+    the others are partial. mask_mod checks segments, causality and the layout: the fused
+    kernel skips unlisted blocks, but the eager path evaluates mask_mod everywhere, and both
+    must compute the same mask."""
     import torch
     from torch.nn.attention.flex_attention import BlockMask
 
-    segs = np.stack([attention_segments(np.asarray(cu), seq_len, policy) for cu in cu_seqlens_rows])
+    batch, seq_len = segments.shape
     nb = seq_len // block
-    by_block = segs.reshape(len(segs), nb, block)
-    single = (by_block == by_block[:, :, :1]).all(axis=2) & (by_block[:, :, 0] >= 0)  # [B, nb]
+    by_block = segments.view(batch, nb, block)
     first = by_block[:, :, 0]
-    strictly_below = np.tril(np.ones((nb, nb), dtype=bool), k=-1)
-    full = (layouts & strictly_below & single[:, :, None] & single[:, None, :]
-            & (first[:, :, None] == first[:, None, :]))
+    single = (by_block == first[:, :, None]).all(dim=2) & (first >= 0)
+    below = torch.ones(nb, nb, dtype=torch.bool, device=segments.device).tril(-1)
+    full = layouts & below & single[:, :, None] & single[:, None, :] & (first[:, :, None] == first[:, None, :])
     partial = layouts & ~full
 
-    def as_kv(blocks: np.ndarray) -> tuple[Any, Any]:
-        order = np.argsort(~blocks, axis=-1, kind="stable").astype(np.int32)  # set blocks first, ascending
-        counts = blocks.sum(axis=-1).astype(np.int32)
-        return (torch.from_numpy(counts).unsqueeze(1).to(device),
-                torch.from_numpy(order).unsqueeze(1).to(device))
-
-    seg_t = torch.from_numpy(segs).to(device)
-    layout_t = torch.from_numpy(np.ascontiguousarray(layouts)).to(device)
+    def as_kv(blocks: Any) -> tuple[Any, Any]:
+        order = torch.argsort((~blocks).to(torch.int8), dim=-1, stable=True).to(torch.int32)  # set blocks first
+        return blocks.sum(dim=-1, dtype=torch.int32).unsqueeze(1), order.unsqueeze(1)
 
     def mask_mod(b: Any, h: Any, q: Any, k: Any) -> Any:
-        # The layout check repeats what the block lists say, so that every FlexAttention path
-        # (the fused kernel skips unlisted blocks; the eager one evaluates mask_mod everywhere)
-        # computes the same mask.
-        return (q >= k) & (seg_t[b, q] == seg_t[b, k]) & layout_t[b, q // block, k // block]
+        return (q >= k) & (segments[b, q] == segments[b, k]) & layouts[b, q // block, k // block]
 
     kv_num, kv_idx = as_kv(partial)
     full_num, full_idx = as_kv(full)

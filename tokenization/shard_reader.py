@@ -20,11 +20,16 @@ from tokenization.shards import read_manifest
 IGNORE_INDEX = -100  # PyTorch's cross-entropy ignore_index
 
 
+class ShardError(RuntimeError):
+    """A shard that is missing, truncated or does not match its manifest."""
+
+
 @dataclass
 class _Chunk:
     start: int  # first global row of this record batch
     input_ids: np.ndarray  # [rows, seq_len] uint32
     loss_mask: np.ndarray  # [rows, seq_len // 8] uint8, bit-packed
+    block_layout: np.ndarray  # [rows, nb * nb / 8] uint8, bit-packed
     cu_offsets: np.ndarray
     cu_values: np.ndarray
     batch: pa.RecordBatch
@@ -55,13 +60,17 @@ class PackedShards:
         if self._chunks is None or self._pid != os.getpid():
             chunks, start = [], 0
             for path in self.files:
-                reader = ipc.open_file(pa.memory_map(path))
+                try:
+                    reader = ipc.open_file(pa.memory_map(path))
+                except (OSError, pa.ArrowInvalid) as e:
+                    raise ShardError(f"{path}: not a readable Arrow IPC file ({e}); run `corpusmill verify`") from e
                 for b in range(reader.num_record_batches):
                     batch = reader.get_batch(b)
-                    ids = batch.column("input_ids").flatten().to_numpy(zero_copy_only=True)
+                    ids = batch.column("input_ids").flatten().to_numpy(zero_copy_only=False)
                     cu = batch.column("cu_seqlens")
                     chunks.append(_Chunk(start, ids.reshape(batch.num_rows, self.seq_len),
-                                         _fixed_binary(batch.column("loss_mask")), cu.offsets.to_numpy(),
+                                         _fixed_binary(batch.column("loss_mask")),
+                                         _fixed_binary(batch.column("block_layout")), cu.offsets.to_numpy(),
                                          cu.values.to_numpy(), batch))
                     start += batch.num_rows
             self._chunks, self._pid = chunks, os.getpid()
@@ -76,6 +85,12 @@ class PackedShards:
             mid = (lo + hi + 1) // 2
             lo, hi = (mid, hi) if chunks[mid].start <= index else (lo, mid - 1)
         return chunks[lo], index - chunks[lo].start
+
+    def block_layout(self, index: int) -> np.ndarray:
+        """The row's stored ``[nb, nb]`` block layout."""
+        chunk, r = self._locate(index)
+        nb = self.seq_len // self.manifest["mask"]["block_size"]
+        return np.unpackbits(chunk.block_layout[r], count=nb * nb).reshape(nb, nb).astype(bool)
 
     def row(self, index: int) -> dict[str, np.ndarray]:
         """``input_ids``, ``labels``, ``position_ids``, ``loss_mask`` (int64/bool, [seq_len]) and ``cu_seqlens``."""

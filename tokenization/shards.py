@@ -139,3 +139,31 @@ def read_manifest(shard_dir: str) -> dict[str, Any]:
         raise FileNotFoundError(f"{shard_dir} has no {MANIFEST}: not a finished shard directory")
     with open(path) as f:
         return json.load(f)
+
+
+def verify_shards(shard_dir: str) -> list[str]:
+    """Every problem found: missing or resized files, sha256 mismatches, wrong schema or row count."""
+    manifest = read_manifest(shard_dir)
+    expected = shard_schema(PackConfig(seq_len=manifest["seq_len"], mask=manifest["mask"]))
+    problems = []
+    for entry in manifest["shards"]:
+        path = os.path.join(shard_dir, entry["file"])
+        if not os.path.exists(path):
+            problems.append(f"{entry['file']}: missing")
+            continue
+        digest = hashlib.sha256()
+        with open(path, "rb") as f:
+            while chunk := f.read(1 << 20):
+                digest.update(chunk)
+        if os.path.getsize(path) != entry["bytes"] or digest.hexdigest() != entry["sha256"]:
+            problems.append(f"{entry['file']}: {os.path.getsize(path)} bytes, sha256 {digest.hexdigest()[:12]}; "
+                            f"manifest says {entry['bytes']} bytes, sha256 {entry['sha256'][:12]}")
+            continue
+        with pa.memory_map(path) as source:
+            reader = ipc.open_file(source)
+            rows = sum(reader.get_batch(i).num_rows for i in range(reader.num_record_batches))
+            if not reader.schema.equals(expected):
+                problems.append(f"{entry['file']}: schema differs from schema v{manifest['schema_version']}")
+        if rows != entry["rows"]:
+            problems.append(f"{entry['file']}: {rows} rows, manifest says {entry['rows']}")
+    return problems

@@ -1,64 +1,146 @@
+from functools import partial
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 from tests.tokenization.test_shards import _group
-from tokenization.shards import PackConfig, build_rows, write_manifest, write_shard
+from tokenization.masks import MaskConfig, dense_mask
+from tokenization.shard_reader import ShardError
+from tokenization.shards import PackConfig, build_rows, verify_shards, write_manifest, write_shard
 
 torch = pytest.importorskip("torch")
-from tokenization.loader import EpochSampler, make_loader  # noqa: E402
+from tokenization.loader import EpochSampler, PackedDataset, PackedLoader, collate_packed  # noqa: E402
+
+SEQ, BLOCK = 128, 16
+
+
+def write_shard_dir(out, groups: int = 2, docs: int = 20, lengths: list[int] | None = None) -> str:
+    """Shards of synthetic token rows (one document per row unless ``lengths`` says otherwise)."""
+    cfg = PackConfig(seq_len=SEQ, mask={"block_size": BLOCK, "window": 1, "global_blocks": 1, "random_blocks": 1})
+    entries = []
+    for g in range(groups):
+        table, info = build_rows(_group(lengths or [100 + g] * docs, seed=g), cfg, seed=0, group_key=str(g))
+        entry = write_shard(table, str(out / f"shard-{g:05d}.arrow"), batch_rows=7)
+        entry.update(rows=info["rows"], tokens=info["tokens"], source_tokens=info["source_tokens"])
+        entries.append(entry)
+    write_manifest(str(out), entries, {"seq_len": SEQ, "mask": cfg.mask.model_dump()})
+    return str(out)
 
 
 @pytest.fixture(scope="module")
 def shard_dir(tmp_path_factory) -> str:
-    """Two shards, 12 rows in all (one document per row)."""
-    out = tmp_path_factory.mktemp("shards")
-    cfg = PackConfig(seq_len=128, mask={"block_size": 16})
-    entries = []
-    for g in range(2):
-        table, info = build_rows(_group([100 + g] * 6, seed=g), cfg)
-        entry = write_shard(table, str(out / f"shard-{g:05d}.arrow"), batch_rows=4)
-        entry.update(rows=info["rows"], tokens=info["tokens"], source_tokens=info["source_tokens"])
-        entries.append(entry)
-    write_manifest(str(out), entries, {"seq_len": 128})
-    return str(out)
+    return write_shard_dir(tmp_path_factory.mktemp("shards"))  # 40 rows
 
 
-def _rows_seen(shard_dir: str, world: int, workers: int, **kw) -> list[list[int]]:
-    per_rank = []
-    for rank in range(world):
-        loader = make_loader(shard_dir, batch_size=2, rank=rank, world_size=world, num_workers=workers, seed=7, **kw)
-        per_rank.append([i for batch in loader for i in batch["index"].tolist()])
-    return per_rank
+def _indices(loader) -> list[int]:
+    return [i for batch in loader for i in batch["index"].tolist()]
 
 
 def test_two_ranks_two_workers_see_every_row_once(shard_dir):
-    per_rank = _rows_seen(shard_dir, world=2, workers=2)
-    assert len(per_rank[0]) == len(per_rank[1]) == 6
-    assert sorted(per_rank[0] + per_rank[1]) == list(range(12))
+    per_rank = [_indices(PackedLoader(shard_dir, 3, rank=r, world_size=2, num_workers=2, seed=7)) for r in range(2)]
+    assert len(per_rank[0]) == len(per_rank[1]) == 20
+    assert sorted(per_rank[0] + per_rank[1]) == list(range(40))
 
 
 def test_remainder_drop_and_pad(shard_dir):
-    dropped = _rows_seen(shard_dir, world=5, workers=0, remainder="drop")
-    flat = [i for r in dropped for i in r]
-    assert all(len(r) == 2 for r in dropped) and len(set(flat)) == 10
-    padded = _rows_seen(shard_dir, world=5, workers=0, remainder="pad")
+    dropped = [_indices(PackedLoader(shard_dir, 2, rank=r, world_size=3, remainder="drop")) for r in range(3)]
+    assert all(len(r) == 13 for r in dropped) and len({i for r in dropped for i in r}) == 39
+    padded = [_indices(PackedLoader(shard_dir, 2, rank=r, world_size=3, remainder="pad")) for r in range(3)]
     flat = [i for r in padded for i in r]
-    assert all(len(r) == 3 for r in padded) and set(flat) == set(range(12)) and len(flat) == 15
+    assert all(len(r) == 14 for r in padded) and set(flat) == set(range(40)) and len(flat) == 42
 
 
-def test_epochs_reshuffle_deterministically():
-    a = EpochSampler(100, seed=3)
-    first = list(a)
-    a.set_epoch(1)
-    assert list(a) != first and sorted(a) == list(range(100))
-    assert list(EpochSampler(100, seed=3)) == first
+def test_seed_and_epoch_change_the_order():
+    sampler = EpochSampler(100, seed=3)
+    first = list(sampler)
+    sampler.set_epoch(1)
+    assert list(sampler) != first and sorted(sampler) == list(range(100))
+    assert list(EpochSampler(100, seed=3)) == first and list(EpochSampler(100, seed=4)) != first
 
 
-def test_batch_fields_and_varlen(shard_dir):
-    batch = next(iter(make_loader(shard_dir, batch_size=3, shuffle=False)))
-    assert batch["input_ids"].shape == (3, 128) and batch["input_ids"].dtype == torch.int64
-    assert batch["labels"].shape == batch["position_ids"].shape == (3, 128)
-    cu = batch["cu_seqlens"].numpy()
-    assert cu[0] == 0 and cu[-1] == 3 * 128 and np.all(np.diff(cu) > 0)
-    assert batch["max_seqlen"] == int(np.diff(cu).max())
-    assert {100, 28}.issubset(set(np.diff(cu).tolist()))  # a document of 100 tokens, then its padding
+@pytest.mark.parametrize("world", [1, 2, 4])
+@pytest.mark.parametrize("workers", [0, 2])
+def test_resume_gives_the_batches_of_an_uninterrupted_run(shard_dir, world, workers):
+    for rank in range(world):
+        make = partial(PackedLoader, shard_dir, 3, rank=rank, world_size=world, seed=11)
+        whole = make(num_workers=workers)
+        whole.set_epoch(2)
+        expected = [b["input_ids"] for b in whole]
+        first = make(num_workers=workers)
+        first.set_epoch(2)
+        seen, stop = [], len(expected) // 2
+        for batch in first:
+            seen.append(batch["input_ids"])
+            if len(seen) == stop:
+                break
+        state = first.state_dict()
+        resumed = make(num_workers=2 - workers)  # and with the other number of workers
+        resumed.load_state_dict(state)
+        seen += [b["input_ids"] for b in resumed]
+        assert len(seen) == len(expected) and all(torch.equal(a, b) for a, b in zip(seen, expected))
+
+
+def test_resume_refuses_a_different_layout(shard_dir):
+    state = PackedLoader(shard_dir, 3, world_size=2).state_dict()
+    with pytest.raises(ValueError, match="world_size"):
+        PackedLoader(shard_dir, 3, world_size=4).load_state_dict(state)
+
+
+def test_works_with_stateful_dataloader(shard_dir):
+    from torchdata.stateful_dataloader import StatefulDataLoader
+
+    def make() -> StatefulDataLoader:
+        return StatefulDataLoader(PackedDataset(shard_dir), batch_size=4, sampler=EpochSampler(40, seed=5),
+                                  collate_fn=collate_packed, num_workers=2)
+
+    expected = [b["index"].tolist() for b in make()]
+    loader, seen = make(), []
+    for batch in loader:
+        seen.append(batch["index"].tolist())
+        if len(seen) == 4:
+            break
+    state = loader.state_dict()
+    resumed = make()
+    resumed.load_state_dict(state)
+    assert seen + [b["index"].tolist() for b in resumed] == expected
+
+
+def test_attention_forms(tmp_path):
+    shard_dir = write_shard_dir(tmp_path, groups=1, lengths=[30, 50, 20, 70, 10, 90, 5, 60])
+    dataset = PackedDataset(shard_dir)
+    rows = [dataset.shards.row(i) for i in range(len(dataset))]
+    layouts = [dataset.shards.block_layout(i) for i in range(len(dataset))]
+    dense = next(iter(PackedLoader(shard_dir, 8, shuffle=False, attention="dense")))
+    for r, row in enumerate(rows):
+        reference = dense_mask(row["cu_seqlens"], SEQ, layouts[r], BLOCK, "block_sparse")
+        assert np.array_equal(dense["attn_mask"][r, 0].numpy(), reference)
+    flex = next(iter(PackedLoader(shard_dir, 8, shuffle=False, attention="flex", device="cpu")))
+    assert np.array_equal(flex["block_mask"].to_dense()[:, 0].numpy().astype(bool), np.stack(layouts))
+    varlen = next(iter(PackedLoader(shard_dir, 8, shuffle=False)))
+    assert len(rows) > 1 and any(len(r["cu_seqlens"]) > 2 for r in rows)  # several documents per row
+    assert varlen["cu_seqlens"][-1] == len(rows) * SEQ and isinstance(varlen["max_seqlen"], int)
+    plain = next(iter(PackedLoader(shard_dir, 8, shuffle=False, attention="none")))
+    assert not {"cu_seqlens", "attn_mask", "block_mask"} & set(plain)
+    assert MaskConfig.model_validate(dataset.shards.manifest["mask"]).policy == "block_sparse"
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no GPU on this machine")
+def test_block_mask_built_on_gpu_equals_cpu(shard_dir):
+    cpu = next(iter(PackedLoader(shard_dir, 4, shuffle=False, attention="flex", device="cpu")))["block_mask"]
+    gpu = next(iter(PackedLoader(shard_dir, 4, shuffle=False, attention="flex", device="cuda")))["block_mask"]
+    assert torch.equal(cpu.to_dense(), gpu.to_dense().cpu())
+
+
+def test_bad_checksum_and_truncated_shard_are_named(tmp_path):
+    shard_dir = write_shard_dir(tmp_path, groups=2)
+    assert verify_shards(shard_dir) == []
+    path = Path(shard_dir) / "shard-00001.arrow"
+    data = bytearray(path.read_bytes())
+    data[100] ^= 0xFF
+    path.write_bytes(bytes(data))
+    problems = verify_shards(shard_dir)
+    assert len(problems) == 1 and problems[0].startswith("shard-00001.arrow") and "sha256" in problems[0]
+    path.write_bytes(bytes(data[: len(data) // 2]))
+    with pytest.raises(ShardError, match="shard-00001.arrow"):
+        PackedDataset(shard_dir)[0]
