@@ -28,7 +28,7 @@ from jobs.markers import done, mark_done, reset
 from jobs.ray_session import pool_size
 from pipeline.curated_io import write_parquet_atomic
 from tokenization.mixing import apply_mix, mixing_rates
-from tokenization.shards import PackConfig, build_rows, write_manifest, write_shard
+from tokenization.shards import PackConfig, build_rows, shard_counts, split_rows, write_manifest, write_shard
 from tokenization.tokenize import TokenizeStage, pack_key
 
 log = logging.getLogger("corpusmill")
@@ -58,10 +58,15 @@ def _pack_files(batch: pa.Table, cfg: PackConfig, seed: int, rates: dict[str, fl
         group = apply_mix(pq.read_table(path), rates, seed, partial(pack_key, seed))
         if not group.num_rows:
             continue
-        table, info = build_rows(group, cfg, seed, key)
-        info.update(write_shard(table, os.path.join(shard_dir, f"shard-{key}.arrow"), cfg.batch_rows),
-                    source_tokens=json.dumps(info["source_tokens"]))
-        infos.append(info)
+        table, group_info = build_rows(group, cfg, seed, key)
+        for part, rows in enumerate(split_rows(table, cfg)):
+            info = dict.fromkeys(("documents", "pieces", "truncated_documents", "overlong_documents"), 0)
+            if part == 0:  # the group's packing figures, counted once
+                info.update({k: group_info[k] for k in info})
+            info.update(shard_counts(rows))
+            info.update(write_shard(rows, os.path.join(shard_dir, f"shard-{key}-{part:04d}.arrow"), cfg.batch_rows,
+                                    cfg.compression))
+            infos.append(dict(info, source_tokens=json.dumps(info["source_tokens"])))
     return pa.Table.from_pylist(infos, schema=INFO_SCHEMA)
 
 
@@ -112,7 +117,7 @@ def run_pack(cfg: RunConfig, out_dir: str, tokenizer: dict[str, Any], cpus: int,
         "tokenizer": {"file": "tokenizer.json", "sha256": tokenizer["sha256"], "vocab_size": tokenizer["vocab_size"],
                       "special_tokens": tokenizer["special_tokens"]},
         "mask": cfg.pack.mask.model_dump(),
-        "packing": {"mode": cfg.pack.mode, "window": cfg.pack.window},
+        "packing": {"mode": cfg.pack.mode, "window": cfg.pack.window, "compression": cfg.pack.compression},
         "mix": {"target": cfg.mix.weights, "max_repeat": cfg.mix.max_repeat, "rates": rates,
                 "tokens_before_mix": tokenized["tokens"],
                 "achieved": {s: round(n / total, 4) for s, n in sorted(achieved.items())}},

@@ -11,7 +11,7 @@ import hashlib
 import json
 import os
 from collections import Counter
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pyarrow as pa
@@ -31,8 +31,11 @@ class PackConfig(BaseModel):
     mode: Mode = "best_fit"  # best-fit-decreasing (Ding et al. 2024); concat and greedy for comparison
     window: int = Field(10_000, gt=0)  # documents per best-fit window
     mask: MaskConfig = Field(default_factory=MaskConfig)
-    num_pack_groups: int = Field(4, gt=0)  # packing partitions = shards; each must fit one worker
+    num_pack_groups: int = Field(4, gt=0)  # packing partitions; each must fit one worker
     batch_rows: int = Field(256, gt=0)  # rows per Arrow record batch inside a shard
+    max_shard_bytes: int = Field(512 << 20, gt=0)  # a group's rows are split into shards of about this size
+    max_shard_rows: int | None = Field(None, gt=0)
+    compression: Literal["none", "zstd"] = "none"  # zstd: smaller files, no zero-copy reads
 
     @model_validator(mode="after")
     def _blocks_tile_row(self) -> PackConfig:
@@ -103,11 +106,29 @@ def build_rows(group: pa.Table, cfg: PackConfig, seed: int = 0, group_key: str =
     return pa.Table.from_arrays(arrays, schema=schema), info
 
 
-def write_shard(table: pa.Table, path: str, batch_rows: int) -> dict[str, Any]:
+def split_rows(table: pa.Table, cfg: PackConfig) -> list[pa.Table]:
+    """The table cut into shard-sized parts (by ``max_shard_rows`` and the uncompressed size)."""
+    per_row = max(1, table.nbytes // max(1, table.num_rows))
+    rows = max(1, min(cfg.max_shard_rows or table.num_rows, cfg.max_shard_bytes // per_row))
+    return [table.slice(i, rows) for i in range(0, table.num_rows, rows)] or [table]
+
+
+def shard_counts(table: pa.Table) -> dict[str, Any]:
+    """Rows, tokens and tokens per source of shard rows, read from the rows themselves."""
+    source_tokens: Counter[str] = Counter()
+    for cu, sources in zip(table["cu_seqlens"].to_pylist(), table["sources"].to_pylist()):
+        for source, n in zip(sources, np.diff(cu).tolist()):
+            source_tokens[source] += n
+    return {"rows": table.num_rows, "tokens": int(sum(source_tokens.values())),
+            "source_tokens": dict(sorted(source_tokens.items()))}
+
+
+def write_shard(table: pa.Table, path: str, batch_rows: int, compression: str = "none") -> dict[str, Any]:
     """Write ``table`` as an Arrow IPC file under a temporary name, rename it, return size and sha256."""
     os.makedirs(os.path.dirname(path), exist_ok=True)
     tmp = f"{path}.tmp-{os.getpid()}"
-    with pa.OSFile(tmp, "wb") as sink, ipc.new_file(sink, table.schema) as writer:
+    options = ipc.IpcWriteOptions(compression=None if compression == "none" else compression)
+    with pa.OSFile(tmp, "wb") as sink, ipc.new_file(sink, table.schema, options=options) as writer:
         for batch in table.combine_chunks().to_batches(max_chunksize=batch_rows):
             writer.write_batch(batch)
     digest = hashlib.sha256()

@@ -87,7 +87,7 @@ def test_loader_reads_every_row_once_across_two_ranks_and_two_workers(sample_run
 def test_inspect_decodes_a_row_with_document_boundaries(sample_run):
     out, _ = sample_run
     text = describe(str(out))
-    assert "shard-00000.arrow" in text and "──── document 0:" in text and "<|bos|>" in text
+    assert "shard-00000-0000.arrow" in text and "──── document 0:" in text and "<|bos|>" in text
 
 
 def test_rerun_skips_finished_passes(sample_run):

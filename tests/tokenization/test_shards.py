@@ -57,3 +57,26 @@ def test_shard_rows_schema_masks_and_reader(tmp_path):
         assert np.array_equal(row["loss_mask"][: cu[-1]], ids[: cu[-1]] != IMAGE_ID)
         for image in rec["images"]:
             assert ids[image["start"]] == IMAGE_ID
+
+
+def test_split_into_shards_by_rows_and_bytes_with_zstd(tmp_path):
+    from tokenization.shards import shard_counts, split_rows
+
+    cfg = PackConfig(seq_len=256, mask={"block_size": 16}, max_shard_rows=3, compression="zstd")
+    table, info = build_rows(_group([30, 300, 7, 120, 256, 64, 1, 90, 511, 200, 45]), cfg)
+    parts = split_rows(table, cfg)
+    assert table.num_rows > 3 and all(p.num_rows == 3 for p in parts[:-1]) and 0 < parts[-1].num_rows <= 3
+    assert sum(p.num_rows for p in parts) == table.num_rows
+    by_bytes = split_rows(table, cfg.model_copy(update={"max_shard_rows": None,
+                                                        "max_shard_bytes": 2 * table.nbytes // table.num_rows}))
+    assert all(p.num_rows <= 2 for p in by_bytes) and sum(p.num_rows for p in by_bytes) == table.num_rows
+    entries = []
+    for k, part in enumerate(parts):
+        entry = write_shard(part, str(tmp_path / f"shard-00000-{k:04d}.arrow"), batch_rows=2, compression="zstd")
+        entries.append({**entry, **shard_counts(part)})
+    assert sum(e["tokens"] for e in entries) == info["tokens"]
+    write_manifest(str(tmp_path), entries, {"seq_len": 256, "mask": cfg.mask.model_dump()})
+    shards = PackedShards(str(tmp_path))
+    assert len(shards) == table.num_rows
+    for r, rec in enumerate(table.to_pylist()):
+        assert shards.row(r)["input_ids"].tolist()[: rec["cu_seqlens"][-1]] == rec["input_ids"][: rec["cu_seqlens"][-1]]
