@@ -38,14 +38,23 @@ class PackedDataset(Dataset):
     def __len__(self) -> int:
         return len(self.shards)
 
-    def __getitem__(self, index: int) -> dict[str, Any]:
-        row = self.shards.row(int(index))
-        out: dict[str, Any] = {k: torch.from_numpy(v) for k, v in row.items()}
-        out["index"] = int(index)
+    def __getitems__(self, indices: list[int]) -> dict[str, Any]:
+        """A whole batch at once (DataLoader calls this when it exists): vectorized over rows."""
+        rows = self.shards.rows(indices)
+        out: dict[str, Any] = {k: torch.from_numpy(rows[k]) for k in ("input_ids", "labels", "position_ids",
+                                                                        "loss_mask")}
+        out["cu_seqlens"] = [torch.from_numpy(cu) for cu in rows["cu_seqlens"]]
+        out["index"] = torch.tensor([int(i) for i in indices])
         if self.attention in ("flex", "dense"):
-            out["block_layout"] = torch.from_numpy(self.shards.block_layout(int(index)))
-            out["segments"] = torch.from_numpy(attention_segments(row["cu_seqlens"], self.shards.seq_len, self.policy))
+            seq_len = self.shards.seq_len
+            out["block_layout"] = torch.from_numpy(np.stack([self.shards.block_layout(int(i)) for i in indices]))
+            out["segments"] = torch.from_numpy(np.stack([attention_segments(cu, seq_len, self.policy)
+                                                         for cu in rows["cu_seqlens"]]))
         return out
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        batch = self.__getitems__([index])
+        return {k: v[0] if k != "index" else int(v[0]) for k, v in batch.items()}
 
 
 class EpochSampler(Sampler[int]):
@@ -84,27 +93,28 @@ class EpochSampler(Sampler[int]):
         return iter(self.global_order()[self.rank :: self.world_size][self.start :].tolist())
 
 
-def collate_packed(rows: list[dict[str, Any]], attention: Attention = "varlen") -> dict[str, Any]:
-    """Stack rows. ``varlen``: ``cu_seqlens`` / ``max_seqlen`` (a host int) over the flattened batch;
-    ``dense``: a ``[B, 1, L, L]`` boolean ``attn_mask``; ``flex``: the layouts and segments, from which
-    the loader builds a ``BlockMask`` on the target device."""
-    batch: dict[str, Any] = {k: torch.stack([r[k] for r in rows]) for k in
-                             ("input_ids", "labels", "position_ids", "loss_mask")}
-    batch["index"] = torch.tensor([r["index"] for r in rows])
+def collate_packed(data: dict[str, Any] | list[dict[str, Any]], attention: Attention = "varlen") -> dict[str, Any]:
+    """Finish a batch (from ``__getitems__``, or a list of single rows). ``varlen``: ``cu_seqlens`` /
+    ``max_seqlen`` (a host int) over the flattened batch; ``dense``: a ``[B, 1, L, L]`` boolean
+    ``attn_mask``; ``flex``: the layouts and segments, from which the loader builds a ``BlockMask``
+    on the target device; ``none``: no mask."""
+    if isinstance(data, list):
+        data = {k: [r[k] for r in data] if k == "cu_seqlens" else
+                torch.tensor([r[k] for r in data]) if k == "index" else torch.stack([r[k] for r in data])
+                for k in data[0]}
+    batch = {k: v for k, v in data.items() if k not in ("cu_seqlens", "segments", "block_layout")}
     if attention == "varlen":
-        varlen = varlen_kwargs([r["cu_seqlens"].numpy() for r in rows], rows[0]["input_ids"].shape[0])
+        varlen = varlen_kwargs([cu.numpy() for cu in data["cu_seqlens"]], data["input_ids"].shape[1])
         batch["cu_seqlens"] = torch.from_numpy(varlen["cu_seqlens"])
         batch["max_seqlen"] = varlen["max_seqlen"]
-    elif attention in ("flex", "dense"):
-        segments = torch.stack([r["segments"] for r in rows])
-        layouts = torch.stack([r["block_layout"] for r in rows])
-        if attention == "flex":
-            batch["segments"], batch["block_layout"] = segments, layouts
-        else:
-            seq_len, nb = segments.shape[1], layouts.shape[1]
-            blocks = layouts.repeat_interleave(seq_len // nb, 1).repeat_interleave(seq_len // nb, 2)
-            causal = torch.ones(seq_len, seq_len, dtype=torch.bool).tril()
-            batch["attn_mask"] = ((segments[:, :, None] == segments[:, None, :]) & causal & blocks).unsqueeze(1)
+    elif attention == "flex":
+        batch["segments"], batch["block_layout"] = data["segments"], data["block_layout"]
+    elif attention == "dense":
+        segments, layouts = data["segments"], data["block_layout"]
+        seq_len, nb = segments.shape[1], layouts.shape[1]
+        blocks = layouts.repeat_interleave(seq_len // nb, 1).repeat_interleave(seq_len // nb, 2)
+        causal = torch.ones(seq_len, seq_len, dtype=torch.bool).tril()
+        batch["attn_mask"] = ((segments[:, :, None] == segments[:, None, :]) & causal & blocks).unsqueeze(1)
     return batch
 
 

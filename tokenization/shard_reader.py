@@ -14,7 +14,6 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.ipc as ipc
 
-from tokenization.masks import segment_ids
 from tokenization.shards import read_manifest
 
 IGNORE_INDEX = -100  # PyTorch's cross-entropy ignore_index
@@ -92,19 +91,36 @@ class PackedShards:
         nb = self.seq_len // self.manifest["mask"]["block_size"]
         return np.unpackbits(chunk.block_layout[r], count=nb * nb).reshape(nb, nb).astype(bool)
 
+    def rows(self, indices: list[int]) -> dict[str, Any]:
+        """A batch: ``input_ids``, ``labels``, ``position_ids`` (int64) and ``loss_mask`` (bool), each
+        ``[B, seq_len]``, computed for the whole batch at once; ``cu_seqlens`` a list of int32 arrays."""
+        located = [self._locate(int(i)) for i in indices]
+        ids = np.stack([chunk.input_ids[r] for chunk, r in located]).astype(np.int64)
+        loss = np.unpackbits(np.stack([chunk.loss_mask[r] for chunk, r in located]), axis=1,
+                             count=self.seq_len).astype(bool)
+        cus = [chunk.cu_values[chunk.cu_offsets[r] : chunk.cu_offsets[r + 1]].astype(np.int32) for chunk, r in located]
+        # Each token's segment start: documents, then the padding (its own segment) up to seq_len.
+        seg_starts, seg_lengths = [], []
+        for cu in cus:
+            bounds = cu if cu[-1] == self.seq_len else np.append(cu, self.seq_len)
+            seg_starts.append(bounds[:-1])
+            seg_lengths.append(np.diff(bounds))
+        starts = np.repeat(np.concatenate(seg_starts), np.concatenate(seg_lengths)).reshape(ids.shape)
+        pos = np.arange(self.seq_len)
+        position_ids = pos - starts
+        filled = np.array([cu[-1] for cu in cus])[:, None]
+        # The next token continues the same document: not a segment start, not padding, counted in the loss.
+        follows = (position_ids[:, 1:] > 0) & (pos[None, 1:] < filled) & loss[:, 1:]
+        labels = np.empty(ids.shape, dtype=np.int64)
+        labels[:, -1] = IGNORE_INDEX
+        labels[:, :-1] = np.where(follows, ids[:, 1:], IGNORE_INDEX)
+        return {"input_ids": ids, "labels": labels, "position_ids": position_ids, "loss_mask": loss,
+                "cu_seqlens": cus}
+
     def row(self, index: int) -> dict[str, np.ndarray]:
-        """``input_ids``, ``labels``, ``position_ids``, ``loss_mask`` (int64/bool, [seq_len]) and ``cu_seqlens``."""
-        chunk, r = self._locate(index)
-        ids = chunk.input_ids[r].astype(np.int64)
-        cu = chunk.cu_values[chunk.cu_offsets[r] : chunk.cu_offsets[r + 1]].astype(np.int32)
-        loss = np.unpackbits(chunk.loss_mask[r], count=self.seq_len).astype(bool)
-        seg = segment_ids(cu, self.seq_len)
-        starts = np.where(seg >= 0, cu[np.maximum(seg, 0)], cu[-1])
-        labels = np.full(self.seq_len, IGNORE_INDEX, dtype=np.int64)
-        same_doc = (seg[1:] == seg[:-1]) & (seg[:-1] >= 0) & loss[1:]
-        labels[:-1][same_doc] = ids[1:][same_doc]
-        return {"input_ids": ids, "labels": labels, "position_ids": np.arange(self.seq_len) - starts,
-                "loss_mask": loss, "cu_seqlens": cu}
+        """One row as ``rows`` gives it, without the batch dimension."""
+        batch = self.rows([index])
+        return {k: v[0] for k, v in batch.items()}
 
     def provenance(self, index: int) -> dict[str, Any]:
         chunk, r = self._locate(index)

@@ -1,0 +1,84 @@
+"""Loader throughput against HF ``datasets`` on the same Arrow shards, same run.
+
+Usage: python benchmarks/loader.py [--shards out/sample/shards] [--batch 8] [--epochs 3]
+(run ``corpusmill run`` first). Both loaders run in this process (num_workers=0), shuffled,
+over every row; corpusmill's batches carry input_ids, labels, position_ids and loss_mask, the
+HF baseline only input_ids as torch tensors. Also: time to first batch, and the cost per
+batch of each attention form. MosaicML ``streaming`` is not measured here. Last line: JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import json
+import os
+import sys
+import tempfile
+import time
+
+sys.path[0] = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+import torch  # noqa: E402
+
+from tokenization.loader import PackedLoader  # noqa: E402
+
+
+def _ours(shards: str, batch: int, attention: str) -> tuple[float, float, int]:
+    start = time.perf_counter()
+    loader = PackedLoader(shards, batch, seed=0, attention=attention)
+    it = iter(loader)
+    first = next(it)
+    first_s = time.perf_counter() - start
+    tokens = first["input_ids"].numel() + sum(b["input_ids"].numel() for b in it)
+    return tokens / (time.perf_counter() - start), first_s, len(loader)
+
+
+def _hf(files: list[str], batch: int, cache: str) -> tuple[float, float]:
+    import datasets
+
+    start = time.perf_counter()
+    ds = datasets.load_dataset("arrow", data_files=files, split="train", cache_dir=cache).with_format(
+        "torch", columns=["input_ids"])
+    loader = torch.utils.data.DataLoader(ds, batch_size=batch, shuffle=True)
+    it = iter(loader)
+    first = next(it)
+    first_s = time.perf_counter() - start
+    tokens = first["input_ids"].numel() + sum(b["input_ids"].numel() for b in it)
+    return tokens / (time.perf_counter() - start), first_s
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--shards", default="out/sample/shards")
+    parser.add_argument("--batch", type=int, default=8)
+    parser.add_argument("--epochs", type=int, default=3, help="repeats; each figure is the best")
+    parser.add_argument("--out", default="benchmarks/results/loader.json")
+    args = parser.parse_args()
+    files = sorted(glob.glob(os.path.join(args.shards, "shard-*.arrow")))
+    if not files:
+        raise SystemExit(f"no shards in {args.shards}: run `corpusmill run` first")
+    result: dict = {"rows": None, "forms": {}}
+    with tempfile.TemporaryDirectory() as cache:
+        ours, hf = [], []
+        for _ in range(args.epochs):  # alternate, so both see the same machine state
+            ours.append(_ours(args.shards, args.batch, "none"))
+            hf.append(_hf(files, args.batch, cache))
+    best, best_hf = max(ours), max(hf)
+    result.update(tokens_per_s=round(best[0]), first_batch_s=round(min(o[1] for o in ours), 4),
+                  hf_datasets_tokens_per_s=round(best_hf[0]), hf_first_batch_s=round(min(h[1] for h in hf), 4),
+                  batches=best[2])
+    for form in ("varlen", "dense", "flex"):
+        rate, _, batches = _ours(args.shards, args.batch, form)
+        result["forms"][form] = {"tokens_per_s": round(rate),
+                                 "ms_per_batch_over_none": round((1 / rate - 1 / best[0]) * args.batch * 4096 * 1e3, 3)}
+    result["speedup"] = round(result["tokens_per_s"] / result["hf_datasets_tokens_per_s"], 2)
+    print(json.dumps(result, indent=2))
+    os.makedirs(os.path.dirname(args.out), exist_ok=True)
+    with open(args.out, "w") as f:
+        json.dump(result, f, indent=2)
+    print(json.dumps({k: result[k] for k in ("tokens_per_s", "hf_datasets_tokens_per_s", "speedup", "first_batch_s")}))
+
+
+if __name__ == "__main__":
+    main()
