@@ -14,7 +14,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.ipc as ipc
 
+from tokenization import storage
 from tokenization.shards import read_manifest
+from tokenization.storage import ShardCache
 
 IGNORE_INDEX = -100  # PyTorch's cross-entropy ignore_index
 
@@ -41,49 +43,60 @@ def _fixed_binary(arr: pa.FixedSizeBinaryArray) -> np.ndarray:
 
 
 class PackedShards:
-    """All rows of a shard directory, addressed by a global index in manifest order."""
+    """All rows of a shard directory (local or an fsspec URL), addressed by a global index in
+    manifest order. Shards open on first use; remote ones are copied into a bounded local cache."""
 
-    def __init__(self, shard_dir: str) -> None:
+    def __init__(self, shard_dir: str, cache: ShardCache | None = None) -> None:
         self.shard_dir = shard_dir
         self.manifest: dict[str, Any] = read_manifest(shard_dir)
         self.seq_len: int = self.manifest["seq_len"]
-        self.files = [os.path.join(shard_dir, s["file"]) for s in self.manifest["shards"]]
-        self.offsets = np.cumsum([0] + [s["rows"] for s in self.manifest["shards"]])
-        self._chunks: list[_Chunk] | None = None
+        self.entries = self.manifest["shards"]
+        self.offsets = np.cumsum([0] + [s["rows"] for s in self.entries])
+        self.cache = cache if cache is not None or storage.is_local(shard_dir) else ShardCache()
+        self._open: dict[int, tuple[np.ndarray, list[_Chunk]]] = {}  # shard -> (chunk starts, chunks)
         self._pid = -1
 
     def __len__(self) -> int:
         return int(self.offsets[-1])
 
-    def _open(self) -> list[_Chunk]:
-        if self._chunks is None or self._pid != os.getpid():
-            chunks, start = [], 0
-            for path in self.files:
-                try:
-                    reader = ipc.open_file(pa.memory_map(path))
-                except (OSError, pa.ArrowInvalid) as e:
-                    raise ShardError(f"{path}: not a readable Arrow IPC file ({e}); run `corpusmill verify`") from e
-                for b in range(reader.num_record_batches):
-                    batch = reader.get_batch(b)
-                    ids = batch.column("input_ids").flatten().to_numpy(zero_copy_only=False)
-                    cu = batch.column("cu_seqlens")
-                    chunks.append(_Chunk(start, ids.reshape(batch.num_rows, self.seq_len),
-                                         _fixed_binary(batch.column("loss_mask")),
-                                         _fixed_binary(batch.column("block_layout")), cu.offsets.to_numpy(),
-                                         cu.values.to_numpy(), batch))
-                    start += batch.num_rows
-            self._chunks, self._pid = chunks, os.getpid()
-        return self._chunks
+    def _local_file(self, shard: int) -> str:
+        entry = self.entries[shard]
+        url = storage.join(self.shard_dir, entry["file"])
+        if storage.is_local(url):
+            return storage.local_path(url)
+        self._open = {s: c for s, c in self._open.items() if s == shard}  # release maps the cache may evict
+        return self.cache.get(url, entry["bytes"], entry["sha256"])
+
+    def _chunks(self, shard: int) -> tuple[np.ndarray, list[_Chunk]]:
+        if self._pid != os.getpid():  # a forked DataLoader worker maps the files itself
+            self._open, self._pid = {}, os.getpid()
+        if shard not in self._open:
+            path = self._local_file(shard)
+            try:
+                reader = ipc.open_file(pa.memory_map(path))
+            except (OSError, pa.ArrowInvalid) as e:
+                raise ShardError(f"{self.entries[shard]['file']} ({path}): not a readable Arrow IPC file ({e}); "
+                                 "run `corpusmill verify`") from e
+            chunks, start = [], int(self.offsets[shard])
+            for b in range(reader.num_record_batches):
+                batch = reader.get_batch(b)
+                ids = batch.column("input_ids").flatten().to_numpy(zero_copy_only=False)
+                cu = batch.column("cu_seqlens")
+                chunks.append(_Chunk(start, ids.reshape(batch.num_rows, self.seq_len),
+                                     _fixed_binary(batch.column("loss_mask")),
+                                     _fixed_binary(batch.column("block_layout")), cu.offsets.to_numpy(),
+                                     cu.values.to_numpy(), batch))
+                start += batch.num_rows
+            self._open[shard] = (np.array([c.start for c in chunks]), chunks)
+        return self._open[shard]
 
     def _locate(self, index: int) -> tuple[_Chunk, int]:
         if not 0 <= index < len(self):
             raise IndexError(f"row {index} out of range [0, {len(self)})")
-        chunks = self._open()
-        lo, hi = 0, len(chunks) - 1
-        while lo < hi:  # last chunk starting at or before index
-            mid = (lo + hi + 1) // 2
-            lo, hi = (mid, hi) if chunks[mid].start <= index else (lo, mid - 1)
-        return chunks[lo], index - chunks[lo].start
+        shard = int(np.searchsorted(self.offsets, index, side="right")) - 1
+        starts, chunks = self._chunks(shard)
+        k = int(np.searchsorted(starts, index, side="right")) - 1
+        return chunks[k], index - chunks[k].start
 
     def block_layout(self, index: int) -> np.ndarray:
         """The row's stored ``[nb, nb]`` block layout."""

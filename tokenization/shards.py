@@ -7,7 +7,6 @@ sizes and sha256, so a reader that finds the manifest finds complete shards.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from collections import Counter
@@ -18,6 +17,7 @@ import pyarrow as pa
 import pyarrow.ipc as ipc
 from pydantic import BaseModel, Field, model_validator
 
+from tokenization import storage
 from tokenization.masks import MaskConfig, block_layout, pack_bits
 from tokenization.packing import Mode, pack
 from tokenization.special_tokens import IMAGE_ID, PAD_ID
@@ -124,19 +124,16 @@ def shard_counts(table: pa.Table) -> dict[str, Any]:
 
 
 def write_shard(table: pa.Table, path: str, batch_rows: int, compression: str = "none") -> dict[str, Any]:
-    """Write ``table`` as an Arrow IPC file under a temporary name, rename it, return size and sha256."""
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    tmp = f"{path}.tmp-{os.getpid()}"
+    """Write ``table`` as an Arrow IPC file (a local path or an fsspec URL) under a temporary name,
+    publish it under its final name, and return its size and sha256."""
+    tmp = storage.temp_file(path)
     options = ipc.IpcWriteOptions(compression=None if compression == "none" else compression)
     with pa.OSFile(tmp, "wb") as sink, ipc.new_file(sink, table.schema, options=options) as writer:
         for batch in table.combine_chunks().to_batches(max_chunksize=batch_rows):
             writer.write_batch(batch)
-    digest = hashlib.sha256()
-    with open(tmp, "rb") as f:
-        while chunk := f.read(1 << 20):
-            digest.update(chunk)
-    os.replace(tmp, path)
-    return {"file": os.path.basename(path), "bytes": os.path.getsize(path), "sha256": digest.hexdigest()}
+    size, digest = storage.size_and_sha256(tmp)
+    storage.publish(tmp, path)
+    return {"file": os.path.basename(path), "bytes": size, "sha256": digest}
 
 
 def write_manifest(shard_dir: str, shards: list[dict[str, Any]], header: dict[str, Any]) -> dict[str, Any]:
@@ -147,19 +144,19 @@ def write_manifest(shard_dir: str, shards: list[dict[str, Any]], header: dict[st
     manifest = {"schema_version": SCHEMA_VERSION, **header, "rows": sum(s["rows"] for s in shards),
                 "tokens": sum(s["tokens"] for s in shards), "source_tokens": dict(sorted(totals.items())),
                 "shards": shards}
-    path = os.path.join(shard_dir, MANIFEST)
-    with open(path + ".tmp", "w") as f:
+    path = storage.join(shard_dir, MANIFEST)
+    tmp = storage.temp_file(path)
+    with open(tmp, "w") as f:
         json.dump(manifest, f, indent=2, sort_keys=True)
-    os.replace(path + ".tmp", path)
+    storage.publish(tmp, path)
     return manifest
 
 
 def read_manifest(shard_dir: str) -> dict[str, Any]:
-    path = os.path.join(shard_dir, MANIFEST)
-    if not os.path.exists(path):
+    path = storage.join(shard_dir, MANIFEST)
+    if not storage.exists(path):
         raise FileNotFoundError(f"{shard_dir} has no {MANIFEST}: not a finished shard directory")
-    with open(path) as f:
-        return json.load(f)
+    return json.loads(storage.read_bytes(path))
 
 
 def verify_shards(shard_dir: str) -> list[str]:
@@ -168,19 +165,17 @@ def verify_shards(shard_dir: str) -> list[str]:
     expected = shard_schema(PackConfig(seq_len=manifest["seq_len"], mask=manifest["mask"]))
     problems = []
     for entry in manifest["shards"]:
-        path = os.path.join(shard_dir, entry["file"])
-        if not os.path.exists(path):
+        path = storage.join(shard_dir, entry["file"])
+        if not storage.exists(path):
             problems.append(f"{entry['file']}: missing")
             continue
-        digest = hashlib.sha256()
-        with open(path, "rb") as f:
-            while chunk := f.read(1 << 20):
-                digest.update(chunk)
-        if os.path.getsize(path) != entry["bytes"] or digest.hexdigest() != entry["sha256"]:
-            problems.append(f"{entry['file']}: {os.path.getsize(path)} bytes, sha256 {digest.hexdigest()[:12]}; "
+        size, digest = storage.size_and_sha256(path)
+        if size != entry["bytes"] or digest != entry["sha256"]:
+            problems.append(f"{entry['file']}: {size} bytes, sha256 {digest[:12]}; "
                             f"manifest says {entry['bytes']} bytes, sha256 {entry['sha256'][:12]}")
             continue
-        with pa.memory_map(path) as source:
+        fs, local = storage.filesystem(path)
+        with fs.open(local, "rb") as source:
             reader = ipc.open_file(source)
             rows = sum(reader.get_batch(i).num_rows for i in range(reader.num_record_batches))
             if not reader.schema.equals(expected):
