@@ -27,6 +27,7 @@ from jobs.config import RunConfig
 from jobs.markers import done, mark_done, reset
 from jobs.ray_session import pool_size
 from pipeline.curated_io import write_parquet_atomic
+from tokenization.image_store import image_rows, write_image_part
 from tokenization.mixing import apply_mix, mixing_rates
 from tokenization.shards import PackConfig, build_rows, shard_counts, split_rows, write_manifest, write_shard
 from tokenization.tokenize import TokenizeStage, pack_key
@@ -91,6 +92,15 @@ def _tokenize_to_groups(cfg: RunConfig, out_dir: str, cpus: int) -> dict[str, di
     return {k: dict(sorted(v.items())) for k, v in totals.items()}
 
 
+def _write_images(out_dir: str, shard_dir: str) -> list[dict[str, Any]]:
+    """The image store beside the shards, from the curated documents' images (one shuffle by sha prefix)."""
+    files = sorted(glob.glob(os.path.join(out_dir, "curated", "*", "*.parquet")))
+    ds = ray.data.read_parquet(files).select_columns(["images"]).map_batches(image_rows, batch_format="pyarrow")
+    ds = ds.groupby("prefix", num_partitions=16).map_groups(
+        partial(write_image_part, images_dir=os.path.join(shard_dir, "images")), batch_format="pyarrow")
+    return sorted(ds.take_all(), key=lambda e: e["file"])
+
+
 def run_pack(cfg: RunConfig, out_dir: str, tokenizer: dict[str, Any], cpus: int, force: bool = False) -> dict:
     shard_dir = os.path.join(out_dir, "shards")
     config_hash = cfg.stage_hash("sources", "curate", "tokenizer", "tokenize", "mix", "pack", "seed")
@@ -107,6 +117,7 @@ def run_pack(cfg: RunConfig, out_dir: str, tokenizer: dict[str, Any], cpus: int,
     ds = ds.map_batches(partial(_pack_files, cfg=cfg.pack, seed=cfg.seed, rates=rates, shard_dir=shard_dir),
                         batch_size=1, batch_format="pyarrow")
     shards = [dict(r, source_tokens=json.loads(r["source_tokens"])) for r in ds.take_all()]
+    images = _write_images(out_dir, shard_dir)
     shutil.copyfile(os.path.join(out_dir, "tokenizer", "tokenizer.json"), os.path.join(shard_dir, "tokenizer.json"))
     achieved: Counter[str] = Counter()
     for s in shards:
@@ -122,6 +133,7 @@ def run_pack(cfg: RunConfig, out_dir: str, tokenizer: dict[str, Any], cpus: int,
                 "tokens_before_mix": tokenized["tokens"],
                 "achieved": {s: round(n / total, 4) for s, n in sorted(achieved.items())}},
         "seed": cfg.seed,
+        "images": images,
     }
     manifest = write_manifest(shard_dir, shards, header)
     summary = {k: manifest[k] for k in ("rows", "tokens", "source_tokens")}

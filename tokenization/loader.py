@@ -17,6 +17,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
+from tokenization.image_store import ImageStore
 from tokenization.masks import attention_segments, flex_block_mask_from, varlen_kwargs
 from tokenization.shard_reader import PackedShards
 
@@ -28,12 +29,15 @@ class PackedDataset(Dataset):
     """Rows of a shard directory as tensors; ``index`` is the row's global position.
 
     With ``attention`` ``flex`` or ``dense`` each row also carries its ``block_layout`` and
-    ``segments`` (``masks.attention_segments``), from which the batch's mask is built."""
+    ``segments`` (``masks.attention_segments``), from which the batch's mask is built; with
+    ``images`` its image spans (``sha256``, ``start``, ``length``) and their ``bytes``."""
 
-    def __init__(self, shard_dir: str, attention: Attention = "varlen") -> None:
+    def __init__(self, shard_dir: str, attention: Attention = "varlen", images: bool = False) -> None:
         self.shards = PackedShards(shard_dir)
         self.attention = attention
         self.policy = self.shards.manifest.get("mask", {}).get("policy", "document")
+        manifest = self.shards.manifest
+        self.images = ImageStore(shard_dir, manifest.get("images", []), self.shards.cache) if images else None
 
     def __len__(self) -> int:
         return len(self.shards)
@@ -45,6 +49,9 @@ class PackedDataset(Dataset):
                                                                         "loss_mask")}
         out["cu_seqlens"] = [torch.from_numpy(cu) for cu in rows["cu_seqlens"]]
         out["index"] = torch.tensor([int(i) for i in indices])
+        if self.images is not None:  # per row: the image placeholders' spans with the image bytes
+            out["images"] = [[dict(span, bytes=self.images.get(span["sha256"]))
+                              for span in self.shards.provenance(int(i))["images"]] for i in indices]
         if self.attention in ("flex", "dense"):
             seq_len = self.shards.seq_len
             out["block_layout"] = torch.from_numpy(np.stack([self.shards.block_layout(int(i)) for i in indices]))
@@ -99,7 +106,7 @@ def collate_packed(data: dict[str, Any] | list[dict[str, Any]], attention: Atten
     ``attn_mask``; ``flex``: the layouts and segments, from which the loader builds a ``BlockMask``
     on the target device; ``none``: no mask."""
     if isinstance(data, list):
-        data = {k: [r[k] for r in data] if k == "cu_seqlens" else
+        data = {k: [r[k] for r in data] if k in ("cu_seqlens", "images") else
                 torch.tensor([r[k] for r in data]) if k == "index" else torch.stack([r[k] for r in data])
                 for k in data[0]}
     batch = {k: v for k, v in data.items() if k not in ("cu_seqlens", "segments", "block_layout")}
@@ -125,8 +132,8 @@ class PackedLoader:
 
     def __init__(self, shard_dir: str, batch_size: int, *, rank: int = 0, world_size: int = 1, num_workers: int = 0,
                  seed: int = 0, shuffle: bool = True, remainder: Remainder = "drop", attention: Attention = "varlen",
-                 pin_memory: bool = False, device: str | torch.device | None = None) -> None:
-        self.dataset = PackedDataset(shard_dir, attention)
+                 pin_memory: bool = False, device: str | torch.device | None = None, images: bool = False) -> None:
+        self.dataset = PackedDataset(shard_dir, attention, images)
         self.sampler = EpochSampler(len(self.dataset), rank, world_size, seed, shuffle, remainder)
         self.batch_size, self.num_workers, self.pin_memory = batch_size, num_workers, pin_memory
         self.attention, self.device = attention, device

@@ -182,4 +182,9 @@ def verify_shards(shard_dir: str) -> list[str]:
                 problems.append(f"{entry['file']}: schema differs from schema v{manifest['schema_version']}")
         if rows != entry["rows"]:
             problems.append(f"{entry['file']}: {rows} rows, manifest says {entry['rows']}")
+    for entry in manifest.get("images", []):
+        path = storage.join(storage.join(shard_dir, "images"), entry["file"])
+        found = storage.size_and_sha256(path) if storage.exists(path) else None
+        if found != (entry["bytes"], entry["sha256"]):
+            problems.append(f"images/{entry['file']}: " + ("missing" if found is None else "size or sha256 differs"))
     return problems

@@ -15,7 +15,7 @@ from jobs.config import default_config_path, load_config
 from jobs.inspect_shards import describe
 from jobs.run import run
 from tests.conftest import REPO
-from tokenization.shards import read_manifest
+from tokenization.shards import read_manifest, verify_shards
 
 
 @pytest.fixture(scope="module")
@@ -164,3 +164,25 @@ def test_inspect_draws_a_row_mask(sample_run, tmp_path):
     assert main(["inspect", str(out), "--mask", "3", "--png", str(png)]) == 0
     with Image.open(png) as image:
         assert image.size == (1024, 1024) and len(image.getcolors(1 << 16)) >= 3
+
+
+def test_loader_gives_image_bytes_with_their_spans(sample_run):
+    import hashlib
+
+    import torch
+
+    from tokenization.loader import PackedLoader
+    from tokenization.special_tokens import IMAGE_ID
+
+    out, _ = sample_run
+    manifest = read_manifest(str(out / "shards"))
+    assert sum(e["images"] for e in manifest["images"]) > 0
+    assert verify_shards(str(out / "shards")) == []
+    seen = 0
+    for batch in PackedLoader(str(out / "shards"), 16, shuffle=False, images=True, attention="none"):
+        for row, spans in zip(batch["input_ids"], batch["images"]):
+            assert int((row == IMAGE_ID).sum()) == len(spans)
+            for span in spans:
+                assert row[span["start"]] == IMAGE_ID and hashlib.sha256(span["bytes"]).hexdigest() == span["sha256"]
+                seen += 1
+    assert seen > 0 and isinstance(batch["input_ids"], torch.Tensor)
