@@ -4,7 +4,8 @@ Usage: python benchmarks/loader.py [--shards out/sample/shards] [--batch 8] [--e
 (run ``corpusmill run`` first). Both loaders run in this process (num_workers=0), shuffled,
 over every row; corpusmill's batches carry input_ids, labels, position_ids and loss_mask, the
 HF baseline only input_ids as torch tensors. Also: time to first batch, and the cost per
-batch of each attention form. MosaicML ``streaming`` is not measured here. Last line: JSON.
+batch of each attention form. MosaicML ``streaming`` is not measured: on these machines its
+pins would replace the CPU torch with a multi-GB CUDA build. Last line: JSON.
 """
 
 from __future__ import annotations
