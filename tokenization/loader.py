@@ -18,7 +18,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
 from tokenization.image_store import ImageStore
-from tokenization.masks import attention_segments, flex_block_mask_from, varlen_kwargs
+from tokenization.masks import attention_segments, flex_block_mask_from, sdpa_mask_from, varlen_kwargs
 from tokenization.shard_reader import PackedShards
 
 Remainder = Literal["drop", "pad"]
@@ -117,11 +117,7 @@ def collate_packed(data: dict[str, Any] | list[dict[str, Any]], attention: Atten
     elif attention == "flex":
         batch["segments"], batch["block_layout"] = data["segments"], data["block_layout"]
     elif attention == "dense":
-        segments, layouts = data["segments"], data["block_layout"]
-        seq_len, nb = segments.shape[1], layouts.shape[1]
-        blocks = layouts.repeat_interleave(seq_len // nb, 1).repeat_interleave(seq_len // nb, 2)
-        causal = torch.ones(seq_len, seq_len, dtype=torch.bool).tril()
-        batch["attn_mask"] = ((segments[:, :, None] == segments[:, None, :]) & causal & blocks).unsqueeze(1)
+        batch["attn_mask"] = sdpa_mask_from(data["segments"], data["block_layout"])
     return batch
 
 

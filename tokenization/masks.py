@@ -150,9 +150,19 @@ def sdpa_mask(cu_seqlens_rows: list[np.ndarray], layouts: np.ndarray, seq_len: i
     """A ``[B, 1, L, L]`` boolean tensor for ``scaled_dot_product_attention`` (True = attend)."""
     import torch
 
-    dense = np.stack([dense_mask(np.asarray(cu), seq_len, lay, block, policy)
-                      for cu, lay in zip(cu_seqlens_rows, layouts)])
-    return torch.from_numpy(dense).unsqueeze(1).to(device)
+    segs = np.stack([attention_segments(np.asarray(cu), seq_len, policy) for cu in cu_seqlens_rows])
+    return sdpa_mask_from(torch.from_numpy(segs).to(device), torch.from_numpy(np.ascontiguousarray(layouts)).to(device))
+
+
+def sdpa_mask_from(segments: Any, layouts: Any) -> Any:
+    """The dense mask of ``dense_mask``, for a batch of ``attention_segments`` [B, L] and layouts
+    [B, nb, nb] already in torch, on their device."""
+    import torch
+
+    seq_len, nb = segments.shape[1], layouts.shape[1]
+    blocks = layouts.repeat_interleave(seq_len // nb, 1).repeat_interleave(seq_len // nb, 2)
+    causal = torch.ones(seq_len, seq_len, dtype=torch.bool, device=segments.device).tril()
+    return ((segments[:, :, None] == segments[:, None, :]) & causal & blocks).unsqueeze(1)
 
 
 def flex_block_mask(cu_seqlens_rows: list[np.ndarray], layouts: np.ndarray, seq_len: int, block: int,

@@ -141,3 +141,12 @@ def test_image_records_get_marker_and_image_struct(tmp_path):
     assert (image["width"], image["height"]) == (300, 200) and len(image["sha256"]) == 64
     assert table["reason"][1].as_py() == table["reason"][2].as_py() == "image_unreadable"
     assert "truncated" in table["detail"][2].as_py()
+
+
+@pytest.mark.parametrize("name", ["empty.jsonl", "empty.jsonl.zst", "empty.jsonl.gz"])
+def test_empty_files_give_no_rows_and_no_error(tmp_path, name):
+    data = {"empty.jsonl": b"", "empty.jsonl.zst": zstandard.ZstdCompressor().compress(b""),
+            "empty.jsonl.gz": gzip.compress(b"")}[name]
+    (tmp_path / name).write_bytes(data)
+    inp = InputFile("web", str(tmp_path / name), name)
+    assert list(read_input(SourceSpec(name="web", paths=[]), inp)) == []
