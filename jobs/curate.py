@@ -65,13 +65,12 @@ def _records_read(receipts: str) -> dict[str, int]:
 
 def run_curate(cfg: RunConfig, out_dir: str, force: bool = False) -> dict[str, Any]:
     """Run (or skip, when already done with these settings) the curation pass; return its stats."""
-    marker_dir = os.path.join(out_dir, "curated")
     config_hash = cfg.stage_hash("sources", "curate")
-    if not force and (prev := done(marker_dir, config_hash)):
+    if not force and (prev := done(out_dir, "curate", config_hash)):
         log.info("curate: already done with these settings, skipped")
         return prev["stats"]
     receipts, cache = os.path.join(out_dir, "_receipts"), os.path.join(out_dir, "_cache")
-    reset(marker_dir, os.path.join(out_dir, "rejects"), receipts)
+    reset(os.path.join(out_dir, "curated"), os.path.join(out_dir, "rejects"), receipts)
     items = [{"spec": i, "path": f.path, "rel": f.rel}
              for i, spec in enumerate(cfg.sources) for f in expand_inputs(spec, cfg.base_dir)]
     if not any(os.path.exists(i["path"]) for i in items):
@@ -89,5 +88,5 @@ def run_curate(cfg: RunConfig, out_dir: str, force: bool = False) -> dict[str, A
     stats["seconds"] = round(time.time() - started, 2)
     if not stats["reconciled"]:
         raise RuntimeError(f"curation lost records: {json.dumps(stats['sources'])}")
-    mark_done(marker_dir, config_hash, {"stats": stats})
+    mark_done(out_dir, "curate", config_hash, {"stats": stats})
     return stats

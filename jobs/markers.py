@@ -1,4 +1,6 @@
-"""Stage completion markers: a stage whose marker matches its settings is skipped on rerun."""
+"""Stage completion markers, ``<output_dir>/_markers/<stage>.json``: a stage whose marker holds the
+hash of its current settings is skipped on rerun. They live beside the outputs' root, not inside a
+stage's folder, so a stage may write to an object store while its marker stays with the run."""
 
 from __future__ import annotations
 
@@ -7,12 +9,14 @@ import os
 import shutil
 from typing import Any
 
-MARKER = "_SUCCESS.json"
+
+def _path(out_dir: str, stage: str) -> str:
+    return os.path.join(out_dir, "_markers", f"{stage}.json")
 
 
-def done(stage_dir: str, config_hash: str) -> dict[str, Any] | None:
+def done(out_dir: str, stage: str, config_hash: str) -> dict[str, Any] | None:
     """The marker's payload when the stage finished with these settings, else None."""
-    path = os.path.join(stage_dir, MARKER)
+    path = _path(out_dir, stage)
     if not os.path.exists(path):
         return None
     with open(path) as f:
@@ -20,15 +24,16 @@ def done(stage_dir: str, config_hash: str) -> dict[str, Any] | None:
     return payload if payload.get("config_hash") == config_hash else None
 
 
-def mark_done(stage_dir: str, config_hash: str, payload: dict[str, Any]) -> None:
-    path = os.path.join(stage_dir, MARKER)
+def mark_done(out_dir: str, stage: str, config_hash: str, payload: dict[str, Any]) -> None:
+    path = _path(out_dir, stage)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
     with open(path + ".tmp", "w") as f:
         json.dump({"config_hash": config_hash, **payload}, f, indent=2, sort_keys=True)
     os.replace(path + ".tmp", path)
 
 
 def reset(*dirs: str) -> None:
-    """Remove a stage's earlier (partial or stale) outputs before it runs again."""
+    """Remove a stage's earlier (partial or stale) local outputs before it runs again."""
     for d in dirs:
         shutil.rmtree(d, ignore_errors=True)
         os.makedirs(d, exist_ok=True)

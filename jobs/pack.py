@@ -13,7 +13,6 @@ import glob
 import json
 import logging
 import os
-import shutil
 from collections import Counter
 from functools import partial
 from typing import Any
@@ -27,6 +26,7 @@ from jobs.config import RunConfig
 from jobs.markers import done, mark_done, reset
 from jobs.ray_session import pool_size
 from pipeline.curated_io import write_parquet_atomic
+from tokenization import storage
 from tokenization.image_store import image_rows, write_image_part
 from tokenization.mixing import apply_mix, mixing_rates
 from tokenization.shards import PackConfig, build_rows, shard_counts, split_rows, write_manifest, write_shard
@@ -65,7 +65,7 @@ def _pack_files(batch: pa.Table, cfg: PackConfig, seed: int, rates: dict[str, fl
             if part == 0:  # the group's packing figures, counted once
                 info.update({k: group_info[k] for k in info})
             info.update(shard_counts(rows))
-            info.update(write_shard(rows, os.path.join(shard_dir, f"shard-{key}-{part:04d}.arrow"), cfg.batch_rows,
+            info.update(write_shard(rows, storage.join(shard_dir, f"shard-{key}-{part:04d}.arrow"), cfg.batch_rows,
                                     cfg.compression))
             infos.append(dict(info, source_tokens=json.dumps(info["source_tokens"])))
     return pa.Table.from_pylist(infos, schema=INFO_SCHEMA)
@@ -97,17 +97,17 @@ def _write_images(out_dir: str, shard_dir: str) -> list[dict[str, Any]]:
     files = sorted(glob.glob(os.path.join(out_dir, "curated", "*", "*.parquet")))
     ds = ray.data.read_parquet(files).select_columns(["images"]).map_batches(image_rows, batch_format="pyarrow")
     ds = ds.groupby("prefix", num_partitions=16).map_groups(
-        partial(write_image_part, images_dir=os.path.join(shard_dir, "images")), batch_format="pyarrow")
+        partial(write_image_part, images_dir=storage.join(shard_dir, "images")), batch_format="pyarrow")
     return sorted(ds.take_all(), key=lambda e: e["file"])
 
 
 def run_pack(cfg: RunConfig, out_dir: str, tokenizer: dict[str, Any], cpus: int, force: bool = False) -> dict:
-    shard_dir = os.path.join(out_dir, "shards")
+    shard_dir = cfg.pack.output or os.path.join(out_dir, "shards")
     config_hash = cfg.stage_hash("sources", "curate", "tokenizer", "tokenize", "mix", "pack", "seed")
-    if not force and (prev := done(shard_dir, config_hash)):
+    if not force and (prev := done(out_dir, "pack", config_hash)):
         log.info("pack: shards already written with these settings, skipped")
         return prev["manifest"]
-    reset(shard_dir)
+    storage.reset_dir(shard_dir)
     tokenized = _tokenize_to_groups(cfg, out_dir, cpus)
     rates = mixing_rates(tokenized["tokens"], cfg.mix)
     log.info("pack: tokens by source %s; mixing rates %s", tokenized["tokens"],
@@ -118,7 +118,7 @@ def run_pack(cfg: RunConfig, out_dir: str, tokenizer: dict[str, Any], cpus: int,
                         batch_size=1, batch_format="pyarrow")
     shards = [dict(r, source_tokens=json.loads(r["source_tokens"])) for r in ds.take_all()]
     images = _write_images(out_dir, shard_dir)
-    shutil.copyfile(os.path.join(out_dir, "tokenizer", "tokenizer.json"), os.path.join(shard_dir, "tokenizer.json"))
+    storage.copy_local(os.path.join(out_dir, "tokenizer", "tokenizer.json"), storage.join(shard_dir, "tokenizer.json"))
     achieved: Counter[str] = Counter()
     for s in shards:
         achieved.update(s["source_tokens"])
@@ -141,5 +141,6 @@ def run_pack(cfg: RunConfig, out_dir: str, tokenizer: dict[str, Any], cpus: int,
     for key in ("documents", "pieces", "truncated_documents", "overlong_documents"):
         summary[key] = sum(s[key] for s in shards)
     summary.update(shards=len(shards), mix=header["mix"], documents_before_mix=tokenized["documents"])
-    mark_done(shard_dir, config_hash, {"manifest": summary})
+    summary["shard_dir"] = shard_dir
+    mark_done(out_dir, "pack", config_hash, {"manifest": summary})
     return summary

@@ -47,7 +47,7 @@ def summary(stats: dict[str, Any], out_dir: str) -> str:
         lines.append(f"  {r['status']:<11} {r['source']:<11} {r['stage']}:{r['reason']} x{r['docs']}")
     lines.append(f"tokenizer: vocab {stats['tokenizer']['vocab_size']}, sha256 {stats['tokenizer']['sha256'][:12]}")
     lines.append(f"shards: {p['shards']} files, {p['rows']} rows, {p['tokens']} tokens, fill {p['fill']:.1%} "
-                 f"-> {os.path.join(out_dir, 'shards')}")
+                 f"-> {p['shard_dir']}")
     lines.append("tokens by source: " + ", ".join(f"{k} {v}" for k, v in p["source_tokens"].items()))
     lines.append("mix achieved: " + ", ".join(f"{k} {v:.1%}" for k, v in p["mix"]["achieved"].items())
                  + " (target " + ", ".join(f"{k} {v:.0%}" for k, v in p["mix"]["target"].items()) + ")")

@@ -22,12 +22,12 @@ def _train(curated: str, source_chars: dict[str, int], cfg: TokenizerConfig, see
 def run_train_tokenizer(cfg: RunConfig, out_dir: str, curate_stats: dict[str, Any], force: bool = False) -> dict:
     tok_dir = os.path.join(out_dir, "tokenizer")
     config_hash = cfg.stage_hash("sources", "curate", "tokenizer", "seed")
-    if not force and (prev := done(tok_dir, config_hash)):
+    if not force and (prev := done(out_dir, "tokenizer", config_hash)):
         log.info("tokenizer: already trained with these settings, skipped")
         return prev["summary"]
     reset(tok_dir)
     source_chars = {s: v["kept_chars"] for s, v in curate_stats["sources"].items()}
     task = ray.remote(num_cpus=1)(_train)
     summary = ray.get(task.remote(os.path.join(out_dir, "curated"), source_chars, cfg.tokenizer, cfg.seed, tok_dir))
-    mark_done(tok_dir, config_hash, {"summary": summary})
+    mark_done(out_dir, "tokenizer", config_hash, {"summary": summary})
     return summary

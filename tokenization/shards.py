@@ -27,6 +27,7 @@ MANIFEST = "manifest.json"
 
 
 class PackConfig(BaseModel):
+    output: str | None = None  # shards, images and manifest: a path or fsspec URL; default <output_dir>/shards
     seq_len: int = Field(4096, gt=0)
     mode: Mode = "best_fit"  # best-fit-decreasing (Ding et al. 2024); concat and greedy for comparison
     window: int = Field(10_000, gt=0)  # documents per best-fit window

@@ -43,6 +43,24 @@ def publish(tmp: str, dest: str) -> None:
     os.remove(tmp)
 
 
+def copy_local(src: str, dest: str) -> None:
+    """Copy a local file to ``dest`` (local or remote), published in one step."""
+    tmp = temp_file(dest)
+    shutil.copyfile(src, tmp)
+    publish(tmp, dest)
+
+
+def reset_dir(path: str) -> None:
+    """Remove earlier contents of an output folder, local or remote, before a stage rewrites it."""
+    if is_local(path):
+        shutil.rmtree(local_path(path), ignore_errors=True)
+        os.makedirs(local_path(path), exist_ok=True)
+        return
+    fs, p = filesystem(path)
+    if fs.exists(p):
+        fs.rm(p, recursive=True)
+
+
 def read_bytes(path: str) -> bytes:
     if is_local(path):
         with open(local_path(path), "rb") as f:
