@@ -18,6 +18,7 @@ Everything is numpy over blocks or tokens at once; the torch materializers impor
 from __future__ import annotations
 
 import hashlib
+from functools import lru_cache
 from typing import Any, Literal
 
 import numpy as np
@@ -77,18 +78,25 @@ def _row_rng(seed: int, row_key: str) -> np.random.Generator:
     return np.random.default_rng(int.from_bytes(digest, "big"))
 
 
+@lru_cache(maxsize=16)
+def _window(nb: int, window: int) -> np.ndarray:
+    i, j = np.indices((nb, nb))
+    out = (i - j >= 0) & (i - j <= window)
+    out.flags.writeable = False
+    return out
+
+
 def block_sparse_layout(cu_seqlens: np.ndarray, seq_len: int, cfg: MaskConfig, seed: int, row_key: str) -> np.ndarray:
     block = cfg.block_size
     nb = seq_len // block
     lo, hi = _doc_blocks(cu_seqlens, seq_len, block)
     doc = _layout_of(lo, hi)
-    i, j = np.indices((nb, nb))
-    window = (i - j >= 0) & (i - j <= cfg.window)
+    window = _window(nb, cfg.window)
     docs = np.arange(len(cu_seqlens) - 1)
     meets = (docs[:, None] >= lo[None, :]) & (docs[:, None] <= hi[None, :])  # [doc, block]
     offset = np.arange(nb)[None, :] - (np.asarray(cu_seqlens[:-1]) // block)[:, None]  # block - doc's first block
     is_global = (offset >= 0) & (offset < cfg.global_blocks)
-    global_ = (meets.T.astype(np.int32) @ (is_global & meets).astype(np.int32)) > 0
+    global_ = (meets.T.astype(np.float32) @ (is_global & meets).astype(np.float32)) > 0  # float: BLAS
     layout = doc & (window | global_)
     if cfg.random_blocks:  # per query block, the candidates with the smallest seeded random keys
         keys = _row_rng(seed, row_key).random((nb, nb))
