@@ -55,20 +55,11 @@ def describe(path: str, shard: int = 0, row: int = 0, max_chars: int = 400) -> s
 def write_mask_png(path: str, row: int, png: str) -> str:
     """Draw row ``row`` (its index over all shards, in manifest order) of a shard directory as a PNG."""
     from tokenization.mask_picture import mask_image
-    from tokenization.masks import unpack_bits
+    from tokenization.shard_reader import PackedShards
 
-    shard_dir = shard_dir_of(path)
-    m = read_manifest(shard_dir)
-    for entry in m["shards"]:
-        if row < entry["rows"]:
-            break
-        row -= entry["rows"]
-    else:
-        raise IndexError(f"row out of range: {shard_dir} has {m['rows']} rows")
-    record = read_row(os.path.join(shard_dir, entry["file"]), row)
-    nb = m["seq_len"] // m["mask"]["block_size"]
-    layout = unpack_bits(record["block_layout"], (nb, nb))
-    image = mask_image(np.asarray(record["cu_seqlens"], np.int32), layout, m["seq_len"], m["mask"]["block_size"],
-                       m["mask"]["policy"])
+    shards = PackedShards(shard_dir_of(path))
+    m = shards.manifest
+    image = mask_image(shards.row(row)["cu_seqlens"], shards.block_layout(row), m["seq_len"],
+                       m["mask"]["block_size"], m["mask"]["policy"])
     image.save(png)
     return png

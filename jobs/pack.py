@@ -4,7 +4,8 @@ Step 1 tokenizes curated documents in an actor pool and brings each pack group (
 hash of the document id) together with one Ray Data hash shuffle, writing
 ``tokens/group-*.parquet`` and returning per-source token counts. The driver turns those
 counts into mixing rates. Step 2 maps over the group files: each is mixed, packed in its own
-seeded order and written as one shard. No step depends on block or worker counts.
+seeded order and cut into shards of about ``max_shard_bytes``. A last shuffle by sha256 prefix
+writes the image store. No step depends on block or worker counts.
 """
 
 from __future__ import annotations
@@ -71,13 +72,17 @@ def _pack_files(batch: pa.Table, cfg: PackConfig, seed: int, rates: dict[str, fl
     return pa.Table.from_pylist(infos, schema=INFO_SCHEMA)
 
 
-def _tokenize_to_groups(cfg: RunConfig, out_dir: str, cpus: int) -> dict[str, dict[str, int]]:
-    tokens_dir = os.path.join(out_dir, "tokens")
-    reset(tokens_dir)
+def _curated_files(out_dir: str) -> list[str]:
     files = sorted(glob.glob(os.path.join(out_dir, "curated", "*", "*.parquet")))
     if not files:
         raise RuntimeError("no curated documents to pack: every record was dropped or quarantined")
-    ds = ray.data.read_parquet(files).select_columns(["id", "source", "text", "meta", "images"])
+    return files
+
+
+def _tokenize_to_groups(cfg: RunConfig, out_dir: str, cpus: int) -> dict[str, dict[str, int]]:
+    tokens_dir = os.path.join(out_dir, "tokens")
+    reset(tokens_dir)
+    ds = ray.data.read_parquet(_curated_files(out_dir)).select_columns(["id", "source", "text", "meta", "images"])
     ds = ds.map_batches(TokenizeStage, batch_size=256, batch_format="pyarrow",
                         compute=ray.data.ActorPoolStrategy(size=pool_size(cpus)),
                         fn_constructor_kwargs={"tokenizer_path": os.path.join(out_dir, "tokenizer", "tokenizer.json"),
@@ -94,8 +99,8 @@ def _tokenize_to_groups(cfg: RunConfig, out_dir: str, cpus: int) -> dict[str, di
 
 def _write_images(out_dir: str, shard_dir: str) -> list[dict[str, Any]]:
     """The image store beside the shards, from the curated documents' images (one shuffle by sha prefix)."""
-    files = sorted(glob.glob(os.path.join(out_dir, "curated", "*", "*.parquet")))
-    ds = ray.data.read_parquet(files).select_columns(["images"]).map_batches(image_rows, batch_format="pyarrow")
+    ds = ray.data.read_parquet(_curated_files(out_dir)).select_columns(["images"])
+    ds = ds.map_batches(image_rows, batch_format="pyarrow")
     ds = ds.groupby("prefix", num_partitions=16).map_groups(
         partial(write_image_part, images_dir=storage.join(shard_dir, "images")), batch_format="pyarrow")
     return sorted(ds.take_all(), key=lambda e: e["file"])

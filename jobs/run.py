@@ -35,7 +35,7 @@ def run(cfg: RunConfig, out_dir: str, address: str | None = None, force: bool = 
     return stats
 
 
-def summary(stats: dict[str, Any], out_dir: str) -> str:
+def summary(stats: dict[str, Any]) -> str:
     c, p = stats["curate"], stats["pack"]
     t = c["totals"]
     lines = [f"records: {t['in']} read -> {t['kept']} kept, {t['dropped']} dropped, "
@@ -70,7 +70,7 @@ def run_from_args(args: argparse.Namespace) -> int:
         cfg.ray.num_cpus = args.num_cpus
     out_dir = os.path.abspath(args.output or cfg.output_dir)
     stats = run(cfg, out_dir, args.address, args.force)
-    print(summary(stats, out_dir))
+    print(summary(stats))
     return 0
 
 

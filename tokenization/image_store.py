@@ -13,6 +13,7 @@ import pyarrow.compute as pc
 import pyarrow.ipc as ipc
 
 from tokenization import storage
+from tokenization.shards import write_shard
 from tokenization.storage import ShardCache
 
 IMAGE_SCHEMA = pa.schema([("sha256", pa.string()), ("width", pa.int32()), ("height", pa.int32()),
@@ -35,13 +36,9 @@ def write_image_part(group: pa.Table, images_dir: str) -> pa.Table:
     first = np.concatenate([[True], shas[1:] != shas[:-1]]) if len(shas) else np.zeros(0, bool)
     unique = group.filter(pa.array(first)).select(IMAGE_SCHEMA.names)
     name = f"images-{group['prefix'][0].as_py()}.arrow"
-    path = storage.join(images_dir, name)
-    tmp = storage.temp_file(path)
-    with pa.OSFile(tmp, "wb") as sink, ipc.new_file(sink, IMAGE_SCHEMA) as writer:
-        writer.write_table(unique.combine_chunks(), max_chunksize=256)
-    size, digest = storage.size_and_sha256(tmp)
-    storage.publish(tmp, path)
-    return pa.table({"file": [name], "images": [unique.num_rows], "bytes": [size], "sha256": [digest]})
+    entry = write_shard(unique, storage.join(images_dir, name), batch_rows=256)
+    return pa.table({"file": [name], "images": [unique.num_rows], "bytes": [entry["bytes"]],
+                     "sha256": [entry["sha256"]]})
 
 
 class ImageStore:
@@ -56,11 +53,7 @@ class ImageStore:
     def _table(self, prefix: str) -> tuple[np.ndarray, pa.Table]:
         if prefix not in self._open:
             entry = self.entries[prefix]
-            url = storage.join(self.dir, entry["file"])
-            if storage.is_local(url):
-                path = storage.local_path(url)
-            else:
-                path = (self.cache or ShardCache()).get(url, entry["bytes"], entry["sha256"])
+            path = storage.readable(storage.join(self.dir, entry["file"]), entry["bytes"], entry["sha256"], self.cache)
             table = ipc.open_file(pa.memory_map(path)).read_all()
             self._open[prefix] = (table["sha256"].to_numpy(zero_copy_only=False).astype(str), table)
         return self._open[prefix]

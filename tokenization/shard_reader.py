@@ -62,10 +62,9 @@ class PackedShards:
     def _local_file(self, shard: int) -> str:
         entry = self.entries[shard]
         url = storage.join(self.shard_dir, entry["file"])
-        if storage.is_local(url):
-            return storage.local_path(url)
-        self._open = {s: c for s, c in self._open.items() if s == shard}  # release maps the cache may evict
-        return self.cache.get(url, entry["bytes"], entry["sha256"])
+        if not storage.is_local(url):
+            self._open = {s: c for s, c in self._open.items() if s == shard}  # release maps the cache may evict
+        return storage.readable(url, entry["bytes"], entry["sha256"], self.cache)
 
     def _chunks(self, shard: int) -> tuple[np.ndarray, list[_Chunk]]:
         if self._pid != os.getpid():  # a forked DataLoader worker maps the files itself

@@ -100,6 +100,13 @@ def temp_file(dest: str) -> str:
     return tmp
 
 
+def readable(url: str, size: int, sha256: str, cache: ShardCache | None) -> str:
+    """A local path to memory-map: the file itself when local, else its copy in ``cache``."""
+    if is_local(url):
+        return local_path(url)
+    return (cache or ShardCache()).get(url, size, sha256)
+
+
 class ShardCache:
     """Remote shards copied to a local folder on first use; least recently used ones are removed
     when the folder would pass ``max_bytes`` (a memory-mapped file stays readable after removal)."""
