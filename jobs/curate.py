@@ -18,14 +18,17 @@ from functools import partial
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import ray.data
 
 from jobs.config import RunConfig
 from jobs.markers import done, mark_done, reset
 from pipeline.accounting import build_stats
 from pipeline.curated_io import write_bucket
-from pipeline.exact_dedup import add_content_keys, dedup_group, drop_keys
+from pipeline.exact_dedup import add_content_keys, bucket_of, dedup_group, drop_keys, id_hash
 from pipeline.readers import InputFile, SourceSpec, expand_inputs, read_input
+from pipeline.repo_documents import repo_keys, repo_stage
+from pipeline.schema import KEPT
 from pipeline.stages import CurateConfig, run_row_stages, stage_order
 
 log = logging.getLogger("corpusmill")
@@ -44,8 +47,26 @@ def _read_files(batch: pa.Table, specs: list[SourceSpec], receipts: str, cache: 
             json.dump({"source": spec.name, "rel": inp.rel, "records": records}, f)
 
 
-def _row_stages(table: pa.Table, cfg: CurateConfig) -> pa.Table:
-    return add_content_keys(run_row_stages(table, cfg), cfg.exact_dedup.num_buckets)
+def _add_repo_group(table: pa.Table, spread: int) -> pa.Table:
+    """Kept code rows group by repository; every other row by a hash of its id (bounded groups)."""
+    repos = repo_keys(table).to_pylist()
+    keys = [f"repo:{repo}" if src == "code" and st == KEPT and repo else f"id:{bucket_of(id_hash(i), spread)}"
+            for src, st, repo, i in zip(table["source"].to_pylist(), table["status"].to_pylist(), repos,
+                                        table["id"].to_pylist())]
+    return table.append_column("_group", pa.array(keys, pa.string()))
+
+
+def _repo_group(group: pa.Table, cfg: CurateConfig) -> pa.Table:
+    group = group.drop_columns(["_group"])
+    live = pc.and_(pc.equal(group["status"], KEPT), pc.equal(group["source"], "code"))
+    files, rest = group.filter(live), group.filter(pc.invert(live))
+    if not files.num_rows:
+        return group
+    return pa.concat_tables([repo_stage(files, cfg.repo_documents), rest])
+
+
+def _content_keys(table: pa.Table, cfg: CurateConfig) -> pa.Table:
+    return add_content_keys(table, cfg.exact_dedup.num_buckets)
 
 
 def _finish_bucket(group: pa.Table, out_dir: str, dedup: bool) -> pa.Table:
@@ -80,7 +101,12 @@ def run_curate(cfg: RunConfig, out_dir: str, force: bool = False) -> dict[str, A
     ds = ray.data.from_items(items, override_num_blocks=len(items))
     ds = ds.map_batches(partial(_read_files, specs=cfg.sources, receipts=receipts, cache=cache),
                         batch_size=1, batch_format="pyarrow")
-    ds = ds.map_batches(partial(_row_stages, cfg=cfg.curate), batch_format="pyarrow")
+    ds = ds.map_batches(partial(run_row_stages, cfg=cfg.curate), batch_format="pyarrow")
+    if cfg.curate.repo_documents.enabled and any(s.name == "code" for s in cfg.sources):
+        ds = ds.map_batches(partial(_add_repo_group, spread=64), batch_format="pyarrow")
+        ds = ds.groupby("_group", num_partitions=min(buckets, 64)).map_groups(
+            partial(_repo_group, cfg=cfg.curate), batch_format="pyarrow")
+    ds = ds.map_batches(partial(_content_keys, cfg=cfg.curate), batch_format="pyarrow")
     ds = ds.groupby("bucket", num_partitions=min(buckets, 64)).map_groups(
         partial(_finish_bucket, out_dir=out_dir, dedup=cfg.curate.exact_dedup.enabled), batch_format="pyarrow")
     counts = ds.take_all()

@@ -40,9 +40,12 @@ def summary(stats: dict[str, Any]) -> str:
     t = c["totals"]
     lines = [f"records: {t['in']} read -> {t['kept']} kept, {t['dropped']} dropped, "
              f"{t['quarantined']} quarantined ({'reconciled' if c['reconciled'] else 'NOT RECONCILED'})"]
+    if t.get("merged"):
+        lines[0] += f"; {t['merged']} merged into {t['created']} built documents"
     for src, s in c["sources"].items():
+        built = f"  merged {s['merged']} -> {s['created']} documents" if s.get("merged") else ""
         lines.append(f"  {src:<11} in {s['in']:>6}  kept {s['kept']:>6}  dropped {s['dropped']:>5}  "
-                     f"quarantined {s['quarantined']:>4}")
+                     f"quarantined {s['quarantined']:>4}{built}")
     for r in c["reasons"]:
         lines.append(f"  {r['status']:<11} {r['source']:<11} {r['stage']}:{r['reason']} x{r['docs']}")
     lines.append(f"tokenizer: vocab {stats['tokenizer']['vocab_size']}, sha256 {stats['tokenizer']['sha256'][:12]}")

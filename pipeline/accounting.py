@@ -13,14 +13,20 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from pipeline.schema import DROPPED, KEPT, QUARANTINED
+from pipeline.schema import CREATED_EVENT, DROPPED, KEPT, MERGED, QUARANTINED
+
+EVENT = "event"  # a counted rewrite event; not an outcome, so it is left out of the reconciliation
 
 COUNT_SCHEMA = pa.schema([("source", pa.string()), ("status", pa.string()), ("stage", pa.string()),
                           ("reason", pa.string()), ("docs", pa.int64()), ("chars", pa.int64())])
 
 
 def count_outcomes(table: pa.Table) -> pa.Table:
-    """Docs and characters per (source, status, stage, reason); rewrites counted as status ``rewritten``."""
+    """Docs and characters per (source, status, stage, reason).
+
+    A rewrite counts once per changed document as status ``rewritten``; each ``stage:tag``
+    event (an e-mail redacted, a line removed) counts as status ``event`` with the tag as reason.
+    """
     lengths = pc.utf8_length(table["text"]).cast(pa.int64())
     base = pa.table({"source": table["source"], "status": table["status"], "stage": table["stage"],
                      "reason": table["reason"], "chars": lengths})
@@ -28,41 +34,63 @@ def count_outcomes(table: pa.Table) -> pa.Table:
         [("chars", "count"), ("chars", "sum")])
     rows = [{"source": r["source"], "status": r["status"], "stage": r["stage"], "reason": r["reason"],
              "docs": r["chars_count"], "chars": r["chars_sum"]} for r in grouped.to_pylist()]
+    tally: dict[tuple, list[int]] = defaultdict(lambda: [0, 0])
     for source, rewrites, n in zip(table["source"].to_pylist(), table["rewrites"].to_pylist(), lengths.to_pylist()):
-        rows += [{"source": source, "status": "rewritten", "stage": s, "reason": None, "docs": 1, "chars": n}
-                 for s in rewrites or []]
+        for entry in rewrites or []:
+            stage, _, tag = entry.partition(":")
+            counter = tally[(source, EVENT if tag else "rewritten", stage, tag or None)]
+            counter[0] += 1
+            counter[1] += 0 if tag else n
+    rows += [{"source": k[0], "status": k[1], "stage": k[2], "reason": k[3], "docs": v[0], "chars": v[1]}
+             for k, v in sorted(tally.items(), key=str)]
     return pa.Table.from_pylist(rows, schema=COUNT_SCHEMA)
 
 
 def build_stats(counts: list[dict[str, Any]], records_read: dict[str, int], order: list[str]) -> dict[str, Any]:
-    """Per-source totals and a per-stage funnel; ``reconciled`` is false if any record went missing."""
+    """Per-source totals and a per-stage funnel; ``reconciled`` is false if any record went missing.
+
+    Records merged into a built document (code files into their repository's) leave as ``merged``;
+    the documents built count as ``created``: ``in - merged + created == kept + dropped + quarantined``.
+    """
     total: dict[tuple, list[int]] = defaultdict(lambda: [0, 0])
     for c in counts:
         key = (c["source"], c["status"], c["stage"], c["reason"])
         total[key][0] += c["docs"]
         total[key][1] += c["chars"]
     sources = sorted({k[0] for k in total} | set(records_read))
-    per_source, funnel, reasons, ok = {}, [], [], True
+    per_source, funnel, reasons, events, ok = {}, [], [], [], True
     for src in sources:
         def n(status: str, stage: str | None = None, src: str = src) -> int:
             return sum(v[0] for k, v in total.items() if k[0] == src and k[1] == status and stage in (None, k[2]))
-        kept, dropped, quarantined = n(KEPT), n(DROPPED), n(QUARANTINED)
+        def created(stage: str | None = None, src: str = src) -> int:
+            return sum(v[0] for k, v in total.items()
+                       if k[0] == src and k[1] == EVENT and k[3] == CREATED_EVENT and stage in (None, k[2]))
+        kept, dropped, quarantined, merged = n(KEPT), n(DROPPED), n(QUARANTINED), n(MERGED)
         read = records_read.get(src, 0)
-        balanced = read == kept + dropped + quarantined
+        balanced = read - merged + created() == kept + dropped + quarantined
         ok &= balanced
         kept_chars = sum(v[1] for k, v in total.items() if k[0] == src and k[1] == KEPT)
         per_source[src] = {"in": read, "kept": kept, "dropped": dropped, "quarantined": quarantined,
                            "kept_chars": kept_chars, "reconciled": balanced}
+        if merged or created():
+            per_source[src].update(merged=merged, created=created())
         docs_in = read
         for stage in order:
             d, q, r = n(DROPPED, stage), n(QUARANTINED, stage), n("rewritten", stage)
-            funnel.append({"source": src, "stage": stage, "in": docs_in, "dropped": d, "quarantined": q,
-                           "rewritten": r, "out": docs_in - d - q})
-            docs_in -= d + q
+            m, c = n(MERGED, stage), created(stage)
+            step = {"source": src, "stage": stage, "in": docs_in, "dropped": d, "quarantined": q, "rewritten": r}
+            if m or c:
+                step.update(merged=m, created=c)
+            docs_in += c - d - q - m
+            funnel.append(step | {"out": docs_in})
         ok &= docs_in == kept
     for (src, status, stage, reason), (docs, chars) in sorted(total.items(), key=lambda kv: str(kv[0])):
         if status in (DROPPED, QUARANTINED):
             reasons.append({"source": src, "status": status, "stage": stage, "reason": reason,
                             "docs": docs, "chars": chars})
-    totals = {key: sum(s[key] for s in per_source.values()) for key in ("in", "kept", "dropped", "quarantined")}
-    return {"reconciled": ok, "totals": totals, "sources": per_source, "funnel": funnel, "reasons": reasons}
+        elif status == EVENT and reason != CREATED_EVENT:
+            events.append({"source": src, "stage": stage, "type": reason, "count": docs})
+    totals = {key: sum(s.get(key, 0) for s in per_source.values())
+              for key in ("in", "kept", "dropped", "quarantined", "merged", "created")}
+    return {"reconciled": ok, "totals": totals, "sources": per_source, "funnel": funnel, "reasons": reasons,
+            "rewrite_events": events}

@@ -14,7 +14,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from pipeline.accounting import count_outcomes
-from pipeline.schema import KEPT, to_documents
+from pipeline.schema import DROPPED, KEPT, QUARANTINED, to_documents
 
 REJECT_COLUMNS = ["id", "source", "status", "stage", "reason", "detail", "text", "meta"]
 
@@ -32,7 +32,8 @@ def write_bucket(table: pa.Table, out_dir: str, bucket: int) -> pa.Table:
     for source in sorted(set(table["source"].to_pylist())):
         rows = table.filter(pc.equal(table["source"], source)).sort_by("id")
         kept = rows.filter(pc.equal(rows["status"], KEPT))
-        rejected = rows.filter(pc.not_equal(rows["status"], KEPT))
+        # merged rows live on inside the document that names them (its meta's merged_ids)
+        rejected = rows.filter(pc.is_in(rows["status"], pa.array([DROPPED, QUARANTINED])))
         name = f"part-{bucket:05d}.parquet"
         if kept.num_rows:
             write_parquet_atomic(to_documents(kept), os.path.join(out_dir, "curated", source, name))

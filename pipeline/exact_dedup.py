@@ -27,6 +27,11 @@ def content_hash(text: str, image_shas: list[str]) -> str:
     return h.hexdigest()
 
 
+def id_hash(ident: str) -> str:
+    """A hex hash of a row id: how rows with no content key still spread evenly over buckets."""
+    return hashlib.blake2b(ident.encode(), digest_size=8).hexdigest()
+
+
 def bucket_of(key: str, num_buckets: int) -> int:
     return int(key[:15], 16) % num_buckets
 
@@ -39,7 +44,7 @@ def add_content_keys(table: pa.Table, num_buckets: int) -> pa.Table:
     for text, imgs, st, ident in zip(texts, images, status, ids):
         h = content_hash(text, [i["sha256"] for i in imgs or []]) if st == KEPT else None
         hashes.append(h)
-        buckets.append(bucket_of(h or hashlib.blake2b(ident.encode(), digest_size=8).hexdigest(), num_buckets))
+        buckets.append(bucket_of(h or id_hash(ident), num_buckets))
     return table.append_column("content_hash", pa.array(hashes, pa.string())).append_column(
         "bucket", pa.array(buckets, pa.int32())
     )

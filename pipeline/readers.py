@@ -19,13 +19,27 @@ import pyarrow.ipc as ipc
 import pyarrow.parquet as pq
 from pydantic import Field
 
+from pipeline.book_readers import BookReadConfig, book_items, detect_book_format
+from pipeline.code_archives import is_archive
+from pipeline.code_repos import repo_items, repo_name
+from pipeline.code_safety import ReadLimits
 from pipeline.compressed import open_binary
+from pipeline.html_file import html_file_items
 from pipeline.records import FieldMap, Item, RecordError, rows_to_tables
+from pipeline.warc import warc_items
 
-Format = Literal["auto", "jsonl", "parquet", "arrow", "hf_disk", "hf_load"]
+Format = Literal["auto", "jsonl", "parquet", "arrow", "hf_disk", "hf_load", "warc", "html", "book", "code_repo"]
 _SUFFIXES: dict[str, Format] = {
     ".jsonl": "jsonl", ".json": "jsonl", ".ndjson": "jsonl", ".parquet": "parquet",
-    ".arrow": "arrow", ".feather": "arrow", ".ipc": "arrow",
+    ".arrow": "arrow", ".feather": "arrow", ".ipc": "arrow", ".warc": "warc", ".html": "html", ".htm": "html",
+}
+# The formats whose readers build the records themselves: (text field, content, meta fields
+# unless the source lists its own). WARC and HTML pages hold HTML under "html".
+_OWN_FIELDS: dict[str, tuple[str, str, list[str]]] = {
+    "warc": ("html", "html", ["url", "date", "record_id", "truncated"]),
+    "html": ("html", "html", ["url"]),
+    "book": ("text", "text", ["title", "author", "language"]),
+    "code_repo": ("content", "text", ["repo", "path", "language", "license"]),
 }
 
 
@@ -34,10 +48,15 @@ class SourceSpec(FieldMap):
 
     name: Literal["web", "book", "code", "multimodal"]
     paths: list[str]  # files, directories or globs; relative paths resolve against the config's folder
+    # warc: HTML responses of .warc[.gz]; html: one page per .html/.htm file; book: one book per
+    # .txt/.epub/.html file (the default for those in a book source); code_repo: each matched
+    # directory or archive is one repository (archives are found by themselves in a code source)
     format: Format = "auto"
     hf_builder: str | None = None  # for hf_load: "json", "csv", "text", "parquet", ...
-    max_record_bytes: int = Field(64 << 20, gt=0)  # a longer JSONL line is quarantined unread
+    max_record_bytes: int = Field(64 << 20, gt=0)  # a longer JSONL line, WARC record or HTML file: quarantined unread
     batch_rows: int = Field(1000, gt=0)
+    book: BookReadConfig = Field(default_factory=BookReadConfig)
+    repo_limits: ReadLimits = Field(default_factory=ReadLimits)  # archive and checkout safety caps
 
 
 @dataclass(frozen=True)
@@ -71,7 +90,8 @@ def expand_inputs(spec: SourceSpec, base_dir: str) -> list[InputFile]:
         absolute = os.path.normpath(os.path.join(base_dir, os.path.expanduser(pattern)))
         root = _root_of(absolute)
         matches = sorted(glob.glob(absolute, recursive=True)) if glob.has_magic(absolute) else [absolute]
-        files = [f for m in matches for f in (_walk(m) if os.path.isdir(m) else [m])]
+        whole = spec.format == "code_repo"  # a matched directory is one repository, not a folder of inputs
+        files = [f for m in matches for f in (_walk(m) if os.path.isdir(m) and not whole else [m])]
         for f in files or [absolute]:
             out.append(InputFile(spec.name, f, os.path.relpath(f, root) if f != root else os.path.basename(f)))
     return sorted(set(out), key=lambda i: i.rel)
@@ -86,6 +106,10 @@ def detect_format(spec: SourceSpec, path: str) -> Format:
         return spec.format
     if _is_hf_disk(path):
         return "hf_disk"
+    if spec.name == "code" and is_archive(path):
+        return "code_repo"
+    if spec.name == "book" and detect_book_format(path) is not None:
+        return "book"
     name = path
     for ext in (".gz", ".zst", ".zstd"):
         name = name.removesuffix(ext)
@@ -153,12 +177,24 @@ def _hf_batches(spec: SourceSpec, path: str, fmt: Format, cache_dir: str | None)
     yield from ds.data.table.to_batches(max_chunksize=spec.batch_rows)
 
 
-def _items(spec: SourceSpec, path: str, cache_dir: str | None) -> Iterator[Item]:
+def _items(spec: SourceSpec, inp: InputFile, cache_dir: str | None) -> Iterator[Item]:
+    path = inp.path
     if not os.path.exists(path):
         raise FileNotFoundError(f"no such file or directory: {path}")
     fmt = detect_format(spec, path)
-    if fmt == "jsonl":
+    if fmt == "book":
+        book_format = detect_book_format(path)
+        if book_format is None:
+            raise RecordError("unknown_format", f"not a .txt, .epub or .html book: {os.path.basename(path)}")
+        yield from book_items(path, book_format, spec.book)
+    elif fmt == "code_repo":
+        yield from repo_items(path, spec.repo_limits, repo=repo_name(inp.rel))
+    elif fmt == "jsonl":
         yield from _jsonl_items(path, spec.max_record_bytes)
+    elif fmt == "warc":
+        yield from warc_items(path, spec.max_record_bytes)
+    elif fmt == "html":
+        yield from html_file_items(path, spec.max_record_bytes)
     elif fmt == "parquet":
         yield from _batches_items(pq.ParquetFile(path).iter_batches(batch_size=spec.batch_rows), spec.text_field)
     elif fmt == "arrow":
@@ -167,8 +203,21 @@ def _items(spec: SourceSpec, path: str, cache_dir: str | None) -> Iterator[Item]
         yield from _batches_items(_hf_batches(spec, path, fmt, cache_dir), spec.text_field)
 
 
+def _fields(spec: SourceSpec, path: str) -> FieldMap:
+    """The source's field map, or the one a format's reader fixes."""
+    try:
+        fmt = detect_format(spec, path)
+    except RecordError:
+        return spec  # reading fails the same way and quarantines the file
+    if fmt not in _OWN_FIELDS:
+        return spec
+    text_field, content, meta_fields = _OWN_FIELDS[fmt]
+    return spec.model_copy(update={"text_field": text_field, "content": content,
+                                   "meta_fields": spec.meta_fields or meta_fields})
+
+
 def read_input(spec: SourceSpec, inp: InputFile, cache_dir: str | None = None) -> Iterator[pa.Table]:
     """All rows of one input; a failure part-way keeps what was read and quarantines the rest."""
-    items = _items(spec, inp.path, cache_dir)
-    yield from rows_to_tables(items, source=spec.name, rel=inp.rel, fields=spec,
+    items = _items(spec, inp, cache_dir)
+    yield from rows_to_tables(items, source=spec.name, rel=inp.rel, fields=_fields(spec, inp.path),
                               base_dir=os.path.dirname(inp.path), batch_rows=spec.batch_rows)

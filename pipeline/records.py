@@ -13,7 +13,7 @@ import pyarrow as pa
 from PIL import Image
 from pydantic import BaseModel, Field
 
-from pipeline.html_text import extract_text
+from pipeline.html_extract import ExtractConfig, ExtractError, extract_html
 from pipeline.schema import IMAGE_MARKER, KEPT, QUARANTINED, WORK_SCHEMA
 
 RAW_PREVIEW_CHARS = 4096  # how much of a bad record's payload its quarantine row keeps
@@ -31,7 +31,8 @@ class FieldMap(BaseModel):
     """Where a source's records keep their text, images and metadata."""
 
     text_field: str = "text"
-    content: Literal["text", "html"] = "text"  # html: extract visible text, title into meta
+    content: Literal["text", "html"] = "text"  # html: extract the main-content text, title into meta
+    extract: ExtractConfig = Field(default_factory=ExtractConfig)  # content: html only: extractor and guards
     image_field: str | None = None  # bytes, {"bytes"|"path"} (HF Image) or a path
     meta_fields: list[str] = Field(default_factory=list)
 
@@ -86,7 +87,10 @@ def record_to_row(record: Any, fields: FieldMap, base_dir: str) -> dict[str, Any
         raise RecordError("missing_text", f"field {fields.text_field!r} is {type(text).__name__}")
     meta = {k: _jsonable(record[k]) for k in fields.meta_fields if record.get(k) is not None}
     if fields.content == "html":
-        text, title = extract_text(text)
+        try:
+            text, title = extract_html(text, fields.extract)
+        except ExtractError as e:  # a guard or the extractor stopped: quarantined, the worker goes on
+            raise RecordError(e.reason, e.detail) from e
         if title:
             meta.setdefault("title", title)
     images = []

@@ -35,17 +35,24 @@ DOCUMENT_SCHEMA = pa.schema(
 )
 
 KEPT, DROPPED, QUARANTINED = "kept", "dropped", "quarantined"
+# A record whose text now lives in a document built from several records (a code file in its
+# repository's document); that document counts as ``created`` at the stage that built it.
+MERGED = "merged"
+CREATED_EVENT = "created"  # the ``rewrites`` tag (``stage:created``) a built document carries
 
-OUTCOME_FIELDS = [
+WORK_FIELDS = [
     ("status", pa.string()),
     ("stage", pa.string()),
     ("reason", pa.string()),
     ("detail", pa.string()),
-    ("rewrites", pa.list_(pa.string())),  # names of the rewrite stages that changed this row's text
+    # names of the rewrite stages that changed this row's text, then ``stage:tag`` per counted event
+    # (one ``pii_redact:email`` per address replaced): what stats.json counts per type
+    ("rewrites", pa.list_(pa.string())),
+    ("language", pa.string()),  # set by language identification; the stages scoped by language read it
 ]
 
 # The table that flows through curation: documents plus where each one ended.
-WORK_SCHEMA = pa.schema(list(DOCUMENT_SCHEMA) + [pa.field(n, t) for n, t in OUTCOME_FIELDS])
+WORK_SCHEMA = pa.schema(list(DOCUMENT_SCHEMA) + [pa.field(n, t) for n, t in WORK_FIELDS])
 
 
 def empty_work_table() -> pa.Table:
@@ -53,5 +60,5 @@ def empty_work_table() -> pa.Table:
 
 
 def to_documents(table: pa.Table) -> pa.Table:
-    """Strip the outcome columns: what is written to ``curated/``."""
+    """Strip the work columns: what is written to ``curated/``."""
     return table.select(DOCUMENT_SCHEMA.names)

@@ -1,51 +1,154 @@
-"""The per-row curation stages, in order, and how their outcomes are recorded.
+"""The per-row curation stages, in order, the rows each one sees, and how their outcomes are recorded.
 
-A rewrite stage returns the same rows with new text; the rows whose text changed get the
-stage's name in ``rewrites``. A filter stage returns the rows with a ``drop_reason`` column;
-rows with a reason leave with status ``dropped``. Only rows still ``kept`` enter a stage.
+A rewrite stage returns the same rows with new text (and, optionally, ``rewrite_tags``: one
+entry per event, such as an e-mail redacted); the rows whose text changed get the stage's
+name in ``rewrites``, then ``stage:tag`` per event. A filter stage returns the rows with a
+``drop_reason`` column; rows with a reason leave with status ``dropped``. A stage sees only
+the rows still ``kept`` that fall in its scope: its sources and, for the English-tuned
+quality rules, the languages language identification found.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal
 
 import pyarrow as pa
 import pyarrow.compute as pc
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
+from pipeline.book_boilerplate import GutenbergConfig, gutenberg_boilerplate
+from pipeline.book_layout import BookLayoutConfig, book_layout
+from pipeline.c4_filters import C4Config, c4_document, c4_lines
 from pipeline.clean import CleanConfig, LengthConfig, clean, min_length
+from pipeline.code_filters import CodeFilterConfig, code_filter
+from pipeline.code_license_filter import LicenseFilterConfig, license_filter
 from pipeline.exact_dedup import ExactDedupConfig
+from pipeline.fineweb_filters import FineWebQualityConfig, fineweb_quality
+from pipeline.gopher_quality import GopherQualityConfig, gopher_quality
+from pipeline.gopher_repetition import GopherRepetitionConfig, gopher_repetition
+from pipeline.langid import LangIdConfig, langid
+from pipeline.pii import PiiConfig, pii_redact
+from pipeline.repo_documents import RepoDocConfig
 from pipeline.schema import DROPPED, KEPT
+from pipeline.url_filter import UrlFilterConfig, url_filter
 
 StageFn = Callable[[pa.Table], pa.Table]
 
 
+class Scope(BaseModel):
+    """Which kept rows a stage judges; the others pass it untouched."""
+
+    sources: list[str] | None = None  # None: every source
+    languages: list[str] | None = None  # None: every language (needs langid when set)
+
+
+# FineWeb's rules were tuned on English web text (Penedo et al. 2024); other languages and
+# sources pass them untouched unless a config widens the scope.
+_ENGLISH_WEB = Scope(sources=["web"], languages=["en"])
+DEFAULT_SCOPES: dict[str, Scope] = {
+    "url_filter": Scope(sources=["web"]),
+    "book_boilerplate": Scope(sources=["book"]),
+    "book_layout": Scope(sources=["book"]),
+    "langid": Scope(sources=["web", "book", "multimodal"]),  # code's language comes from its file name
+    "gopher_repetition": Scope(sources=["web", "book"], languages=["en"]),  # Gopher's rules cover books too
+    "gopher_quality": _ENGLISH_WEB,
+    "c4_lines": _ENGLISH_WEB,
+    "c4": _ENGLISH_WEB,
+    "fineweb_quality": _ENGLISH_WEB,
+    "pii_redact": Scope(sources=["web"]),
+    "code_license": Scope(sources=["code"]),
+    "code_filter": Scope(sources=["code"]),
+    "code_pii_redact": Scope(sources=["code"]),
+}
+
+
+def _code_pii() -> PiiConfig:
+    return PiiConfig(phones=False)  # BigCode's PII set for code: numbers in code are rarely phone numbers
+
+
 class CurateConfig(BaseModel):
+    """Each stage's settings; ``null`` in the config turns a stage off."""
+
     clean: CleanConfig = Field(default_factory=CleanConfig)
+    url_filter: UrlFilterConfig | None = Field(default_factory=UrlFilterConfig)
+    book_boilerplate: GutenbergConfig | None = Field(default_factory=GutenbergConfig)
+    book_layout: BookLayoutConfig | None = Field(default_factory=BookLayoutConfig)
+    langid: LangIdConfig | None = Field(default_factory=LangIdConfig)
+    gopher_repetition: GopherRepetitionConfig | None = Field(default_factory=GopherRepetitionConfig)
+    gopher_quality: GopherQualityConfig | None = Field(default_factory=GopherQualityConfig)
+    c4: C4Config | None = Field(default_factory=C4Config)
+    fineweb_quality: FineWebQualityConfig | None = Field(default_factory=FineWebQualityConfig)
+    pii: PiiConfig | None = Field(default_factory=PiiConfig)
+    code_license: LicenseFilterConfig | None = Field(default_factory=LicenseFilterConfig)
+    code_filter: CodeFilterConfig | None = Field(default_factory=CodeFilterConfig)
+    code_pii: PiiConfig | None = Field(default_factory=_code_pii)
     length: LengthConfig = Field(default_factory=LengthConfig)
+    repo_documents: RepoDocConfig = Field(default_factory=RepoDocConfig)  # a shuffle by repository, after these
     exact_dedup: ExactDedupConfig = Field(default_factory=ExactDedupConfig)
+    scopes: dict[str, Scope] = Field(default_factory=dict)  # per stage name; replaces that stage's default
+
+    def scope(self, stage: str) -> Scope:
+        return self.scopes.get(stage, DEFAULT_SCOPES.get(stage, Scope()))
+
+    @model_validator(mode="after")
+    def _languages_need_langid(self) -> CurateConfig:
+        if self.langid is None:
+            scoped = [s.name for s in row_stages(self) if self.scope(s.name).languages is not None]
+            if scoped:
+                raise ValueError(f"stages {scoped} are scoped by language but langid is off; "
+                                 "turn langid on or set their scopes' languages to null")
+        return self
 
 
-def row_stages(cfg: CurateConfig) -> list[tuple[str, str, StageFn]]:
-    """``(name, kind, fn)`` for each per-row stage, in the order they run."""
-    return [
-        ("clean", "rewrite", lambda t: clean(t, cfg.clean)),
-        ("min_length", "filter", lambda t: min_length(t, cfg.length)),
+@dataclass(frozen=True)
+class Stage:
+    name: str
+    kind: Literal["rewrite", "filter"]
+    fn: StageFn
+
+
+def row_stages(cfg: CurateConfig) -> list[Stage]:
+    """Every per-row stage that is on, in the order they run (FineWeb's order for the web rules)."""
+    candidates: list[tuple[str, Literal["rewrite", "filter"], object, Callable]] = [
+        ("url_filter", "filter", cfg.url_filter, url_filter),
+        ("clean", "rewrite", cfg.clean, clean),
+        ("book_boilerplate", "rewrite", cfg.book_boilerplate, gutenberg_boilerplate),  # before langid: an
+        ("book_layout", "rewrite", cfg.book_layout, book_layout),  # English licence must not sway it
+        ("langid", "filter", cfg.langid, langid),
+        ("gopher_repetition", "filter", cfg.gopher_repetition, gopher_repetition),
+        ("gopher_quality", "filter", cfg.gopher_quality, gopher_quality),
+        ("c4_lines", "rewrite", cfg.c4, c4_lines),
+        ("c4", "filter", cfg.c4, c4_document),
+        ("fineweb_quality", "filter", cfg.fineweb_quality, fineweb_quality),
+        ("pii_redact", "rewrite", cfg.pii, pii_redact),
+        ("code_license", "filter", cfg.code_license, license_filter),
+        ("code_filter", "filter", cfg.code_filter, code_filter),
+        ("code_pii_redact", "rewrite", cfg.code_pii, pii_redact),
+        ("min_length", "filter", cfg.length, min_length),
     ]
+    return [Stage(name, kind, (lambda t, f=fn, c=sub: f(t, c))) for name, kind, sub, fn in candidates
+            if sub is not None]
 
 
 def stage_order(cfg: CurateConfig) -> list[str]:
     """Every stage a record can leave at, in order: what stats.json reconciles along."""
-    return ["read"] + [name for name, _, _ in row_stages(cfg)] + (["exact_dedup"] if cfg.exact_dedup.enabled else [])
+    return (["read"] + [s.name for s in row_stages(cfg)] + (["repo_document"] if cfg.repo_documents.enabled else [])
+            + (["exact_dedup"] if cfg.exact_dedup.enabled else []))
 
 
-def _apply(table: pa.Table, name: str, kind: str, fn: StageFn) -> pa.Table:
-    out = fn(table)
-    if kind == "rewrite":
-        changed = pc.not_equal(out["text"], table["text"]).to_pylist()
-        rewrites = [r + [name] if c else r for r, c in zip(out["rewrites"].to_pylist(), changed)]
-        return out.set_column(out.schema.get_field_index("rewrites"), "rewrites",
-                              pa.array(rewrites, pa.list_(pa.string())))
+def _record_rewrites(before: pa.Table, out: pa.Table, name: str) -> pa.Table:
+    changed = pc.not_equal(out["text"], before["text"]).to_pylist()
+    tags = out["rewrite_tags"].to_pylist() if "rewrite_tags" in out.schema.names else [None] * out.num_rows
+    rewrites = [r + ([name] if c else []) + [f"{name}:{t}" for t in tg or []]
+                for r, c, tg in zip(out["rewrites"].to_pylist(), changed, tags)]
+    if "rewrite_tags" in out.schema.names:
+        out = out.drop_columns(["rewrite_tags"])
+    return out.set_column(out.schema.get_field_index("rewrites"), "rewrites", pa.array(rewrites, pa.list_(pa.string())))
+
+
+def _record_drops(out: pa.Table, name: str) -> pa.Table:
     reason = out["drop_reason"]
     out = out.drop_columns(["drop_reason"])
     dropped = pc.is_valid(reason)
@@ -55,12 +158,26 @@ def _apply(table: pa.Table, name: str, kind: str, fn: StageFn) -> pa.Table:
     return out
 
 
+def _in_scope(table: pa.Table, scope: Scope) -> pa.ChunkedArray:
+    mask = pc.equal(table["status"], KEPT)
+    if scope.sources is not None:
+        mask = pc.and_(mask, pc.is_in(table["source"], pa.array(scope.sources, pa.string())))
+    if scope.languages is not None:
+        mask = pc.and_kleene(mask, pc.fill_null(pc.is_in(table["language"], pa.array(scope.languages)), False))
+    return mask
+
+
 def run_row_stages(table: pa.Table, cfg: CurateConfig) -> pa.Table:
-    """Run every per-row stage on the rows still kept; the others pass through untouched."""
-    for name, kind, fn in row_stages(cfg):
-        live = pc.equal(table["status"], KEPT)
-        kept, out = table.filter(live), table.filter(pc.invert(live))
-        if kept.num_rows:
-            kept = _apply(kept, name, kind, fn)
-        table = pa.concat_tables([kept, out]) if out.num_rows else kept
+    """Run every per-row stage on the rows in its scope; the others pass through untouched."""
+    for stage in row_stages(cfg):
+        live = _in_scope(table, cfg.scope(stage.name))
+        todo, rest = table.filter(live), table.filter(pc.invert(live))
+        if todo.num_rows:
+            out = stage.fn(todo)
+            if stage.kind == "rewrite":
+                todo = _record_rewrites(todo, out, stage.name)
+            else:
+                todo = _record_drops(out, stage.name)
+            todo = todo.select(table.schema.names).cast(table.schema)
+        table = pa.concat_tables([todo, rest]) if rest.num_rows else todo
     return table

@@ -41,12 +41,15 @@ def test_every_source_is_curated_and_every_record_accounted_for(sample_run):
     assert curate["reconciled"]
     for source in ("web", "book", "code", "multimodal"):
         s = curate["sources"][source]
-        assert s["kept"] > 0 and s["in"] == s["kept"] + s["dropped"] + s["quarantined"]
+        built = s.get("created", 0) - s.get("merged", 0)  # code files merged into repository documents
+        assert s["kept"] > 0 and s["in"] + built == s["kept"] + s["dropped"] + s["quarantined"]
         kept_rows = sum(pq.ParquetFile(p).metadata.num_rows for p in (out / "curated" / source).glob("*.parquet"))
         assert kept_rows == s["kept"]
     reasons = {(r["stage"], r["reason"]) for r in curate["reasons"]}
     assert ("exact_dedup", "exact_duplicate") in reasons  # the sample carries exact duplicates
     assert ("read", "image_unreadable") in reasons  # and one corrupt image
+    code = curate["sources"]["code"]
+    assert code["merged"] > 10 * code["created"] > 0  # files became one document per repository
     assert json.loads((out / "stats.json").read_text())["curate"]["totals"] == curate["totals"]
 
 
@@ -150,8 +153,9 @@ def test_fim_reorders_about_a_tenth_of_code_documents(sample_run):
         if SPECIAL_IDS[FIM_PREFIX] in ids:
             assert ids.count(SPECIAL_IDS[FIM_PREFIX]) == ids.count(SPECIAL_IDS[FIM_MIDDLE]) == 1
             fim["code" if source == "code" else "other"] += 1
-    code_docs = stats["curate"]["sources"]["code"]["kept"]
-    assert fim["other"] == 0 and 0.05 * code_docs < fim["code"] < 0.15 * code_docs
+    code_docs = stats["curate"]["sources"]["code"]["kept"]  # repository documents: a dozen or so
+    # a seeded 10 % draw per document: within three standard deviations of a tenth
+    assert fim["other"] == 0 and fim["code"] <= 0.1 * code_docs + 3 * (0.09 * code_docs) ** 0.5
 
 
 def test_inspect_draws_a_row_mask(sample_run, tmp_path):

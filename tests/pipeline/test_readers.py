@@ -150,3 +150,37 @@ def test_empty_files_give_no_rows_and_no_error(tmp_path, name):
     (tmp_path / name).write_bytes(data)
     inp = InputFile("web", str(tmp_path / name), name)
     assert list(read_input(SourceSpec(name="web", paths=[]), inp)) == []
+
+
+@pytest.mark.parametrize(("name", "fmt"), [("a.warc.gz", "warc"), ("a.warc", "warc"), ("b.html", "html"),
+                                           ("b.htm.zst", "html"), ("b.HTML.gz", "html")])
+def test_web_formats_by_suffix(name, fmt):
+    from pipeline.readers import detect_format
+
+    assert detect_format(SourceSpec(name="web", paths=[]), name) == fmt
+
+
+def test_html_files_one_document_each_with_url_and_title(tmp_path):
+    from pipeline.html_extract import ExtractConfig, extract_html
+
+    body = "<body><main><p>" + "Ebb and flood follow the moon across the mudflats. " * 8 + "</p></main></body></html>"
+    pages = {
+        "a.html": '<html><head><title>Tides</title><link rel="canonical" href="https://e.org/tides"></head>' + body,
+        "b.htm.gz": '<html><head><meta property="og:url" content="https://e.org/b"><title>B</title></head>' + body,
+        "c.html.zst": "<html><head><title>No address</title></head>" + body,
+    }
+    for name, html in pages.items():
+        data = html.encode()
+        data = gzip.compress(data) if name.endswith(".gz") else data
+        data = zstandard.ZstdCompressor().compress(data) if name.endswith(".zst") else data
+        (tmp_path / name).write_bytes(data)
+    (tmp_path / "empty.html").write_bytes(b"")
+    spec = SourceSpec(name="web", paths=["*"])  # no text_field or content: HTML files imply them
+    tables = [_read(spec, str(i.path), i.rel) for i in expand_inputs(spec, str(tmp_path)) if i.rel != "empty.html"]
+    table = pa.concat_tables(tables)
+    assert table["id"].to_pylist() == ["web/a.html#0", "web/b.htm.gz#0", "web/c.html.zst#0"]
+    assert [json.loads(m) for m in table["meta"].to_pylist()] == [
+        {"url": "https://e.org/tides", "title": "Tides"}, {"url": "https://e.org/b", "title": "B"},
+        {"title": "No address"}]
+    assert set(table["text"].to_pylist()) == {extract_html(pages["a.html"], ExtractConfig())[0]}
+    assert list(read_input(spec, InputFile("web", str(tmp_path / "empty.html"), "empty.html"))) == []

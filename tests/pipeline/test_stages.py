@@ -1,10 +1,22 @@
+import json
+
 import pyarrow as pa
+import pytest
 
 from pipeline.accounting import build_stats, count_outcomes
 from pipeline.exact_dedup import add_content_keys, dedup_group
+from pipeline.pii import PiiConfig
 from pipeline.records import quarantine_row
+from pipeline.repo_documents import RepoDocConfig, repo_stage
 from pipeline.schema import DROPPED, KEPT, QUARANTINED, WORK_SCHEMA
-from pipeline.stages import CurateConfig, run_row_stages, stage_order
+from pipeline.stages import CurateConfig, Scope, run_row_stages, stage_order
+
+
+def _bare() -> CurateConfig:
+    """Only the stages every source gets: clean and min_length."""
+    off = dict.fromkeys(["url_filter", "book_boilerplate", "book_layout", "langid", "gopher_repetition",
+                         "gopher_quality", "c4", "fineweb_quality", "pii", "code_license", "code_filter", "code_pii"])
+    return CurateConfig(**off)
 
 
 def _doc(ident: str, text: str, source: str = "web", images: list | None = None) -> dict:
@@ -19,7 +31,7 @@ def _table(rows: list[dict]) -> pa.Table:
 def test_row_stages_record_rewrites_drops_and_pass_quarantined_rows():
     rows = [_doc("a", "fine text"), _doc("b", "needs\x00 cleaning  "), _doc("c", " \x07 "),
             quarantine_row("d", "web", "read", "invalid_json", "bad")]
-    out = {r["id"]: r for r in run_row_stages(_table(rows), CurateConfig()).to_pylist()}
+    out = {r["id"]: r for r in run_row_stages(_table(rows), _bare()).to_pylist()}
     assert out["a"]["status"] == KEPT and out["a"]["rewrites"] == []
     assert out["b"]["text"] == "needs cleaning" and out["b"]["rewrites"] == ["clean"]
     assert (out["c"]["status"], out["c"]["stage"], out["c"]["reason"]) == (DROPPED, "min_length", "too_short")
@@ -46,12 +58,58 @@ def test_exact_dedup_result_does_not_depend_on_row_order():
 
 def test_stats_reconcile_and_detect_lost_records():
     rows = [_doc("a", "x"), _doc("b", "\x00"), quarantine_row("c", "web", "read", "invalid_json", "")]
-    table = run_row_stages(_table(rows), CurateConfig())
+    table = run_row_stages(_table(rows), _bare())
     counts = count_outcomes(table).to_pylist()
-    order = stage_order(CurateConfig())
+    order = stage_order(_bare())
     stats = build_stats(counts, {"web": 3}, order)
-    assert stats["reconciled"] and stats["totals"] == {"in": 3, "kept": 1, "dropped": 1, "quarantined": 1}
+    assert stats["reconciled"]
+    assert stats["totals"] == {"in": 3, "kept": 1, "dropped": 1, "quarantined": 1, "merged": 0, "created": 0}
     funnel = {f["stage"]: f for f in stats["funnel"]}
     assert funnel["read"]["quarantined"] == 1 and funnel["min_length"]["dropped"] == 1
     assert funnel["clean"]["rewritten"] == 1 and funnel["exact_dedup"]["out"] == 1
     assert not build_stats(counts, {"web": 4}, order)["reconciled"]  # one record read but never accounted
+
+
+ENGLISH_JUNK = "buy now " * 10  # fails Gopher's stop-word and repetition rules
+GERMAN_PROSE = ("Die Stadt liegt am Ufer eines breiten Flusses und ist seit dem Mittelalter ein wichtiger "
+                "Handelsplatz gewesen, an dem Kaufleute aus vielen Ländern ihre Waren tauschten.")
+
+
+def test_quality_rules_judge_only_their_scope():
+    rows = [_doc("web/en", ENGLISH_JUNK), _doc("web/de", GERMAN_PROSE), _doc("code/x", ENGLISH_JUNK, "code")]
+    cfg = CurateConfig(code_license=None, code_filter=None)
+    out = {r["id"]: r for r in run_row_stages(_table(rows), cfg).to_pylist()}
+    assert out["web/en"]["status"] == DROPPED and out["web/en"]["stage"] == "gopher_repetition"
+    assert out["web/de"]["status"] == KEPT and out["web/de"]["language"] == "de"  # English rules skip German
+    assert out["code/x"]["status"] == KEPT and out["code/x"]["language"] is None  # no langid, no web rules
+    widened = cfg.model_copy(update={"scopes": {"gopher_quality": Scope(sources=["web"], languages=None)}})
+    out = {r["id"]: r for r in run_row_stages(_table(rows), widened).to_pylist()}
+    assert out["web/de"]["status"] == DROPPED and out["web/de"]["stage"] == "gopher_quality"
+
+
+def test_language_scope_without_langid_is_refused():
+    with pytest.raises(ValueError, match="langid is off"):
+        CurateConfig(langid=None)
+
+
+def test_rewrite_events_are_counted_per_type():
+    text = "Write to ann@acme-mail.org or bob@corp-mail.com. Or write to ann@acme-mail.org again."
+    table = run_row_stages(_table([_doc("web/a", text)]), _bare().model_copy(update={"pii": PiiConfig()}))
+    assert table["rewrites"][0].as_py() == ["pii_redact"] + ["pii_redact:email"] * 3
+    stats = build_stats(count_outcomes(table).to_pylist(), {"web": 1}, ["read", "pii_redact"])
+    assert stats["reconciled"]
+    assert stats["rewrite_events"] == [{"source": "web", "stage": "pii_redact", "type": "email", "count": 3}]
+
+
+def test_merged_records_and_created_documents_reconcile():
+    files = [_doc(f"code/r.py#{i}", f"print({i})", "code") for i in range(3)]
+    for i, f in enumerate(files):
+        f["meta"] = json.dumps({"repo": "acme/r", "path": f"m{i}.py", "language": "Python"})
+    out = repo_stage(_table(files), RepoDocConfig())
+    counts = count_outcomes(out).to_pylist()
+    stats = build_stats(counts, {"code": 3}, ["read", "repo_document"])
+    assert stats["reconciled"] and stats["sources"]["code"] | {} == {
+        "in": 3, "kept": 1, "dropped": 0, "quarantined": 0, "kept_chars": stats["sources"]["code"]["kept_chars"],
+        "reconciled": True, "merged": 3, "created": 1}
+    assert stats["funnel"][-1]["out"] == 1
+    assert not build_stats(counts, {"code": 4}, ["read", "repo_document"])["reconciled"]
