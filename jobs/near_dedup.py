@@ -1,0 +1,186 @@
+"""The near-dedup pass over a run's curated files: MinHash LSH, verification, components, drops.
+
+Every global step is a Ray Data hash shuffle between small-table functions from pipeline/:
+band rows by (band, bucket) → candidate sets by document file (texts read back) → by set
+(verified edges) → Large-Star/Small-Star rounds by vertex → drops by file (files rewritten).
+The driver holds file lists and counts only. Outputs are sorted files, so they are the same
+bytes whatever the number of workers, blocks or partitions.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import shutil
+import time
+from collections.abc import Iterator
+from functools import partial
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+import ray
+import ray.data
+
+from pipeline import near_dedup_store as store
+from pipeline.components import both_directions, large_star, small_star
+from pipeline.lsh import EDGE_SCHEMA, candidate_sets, chain_edges, verify_sets
+from pipeline.minhash import permutations, s_curve
+from pipeline.near_dedup import NearDedupConfig, with_shingles
+from pipeline.survivors import drops, vertex_ids
+
+log = logging.getLogger("corpusmill")
+BAND_ROW_BYTES = 110  # band, bucket and a vertex name: what sizes the shuffles
+
+
+def print_s_curve(cfg: NearDedupConfig) -> None:
+    """``corpusmill near-dedup-curve``: the chance a pair is caught at each Jaccard similarity."""
+    print(s_curve(cfg.minhash))
+    print(f"verification: {'true Jaccard >= ' + str(cfg.threshold) if cfg.verify else 'off'}; "
+          f"shingles: {cfg.shingles.n}-{cfg.shingles.unit} n-grams; scope: {cfg.scope}")
+
+
+def _sign(batch: pa.Table, files: list[str], root: str, cfg: NearDedupConfig, seed: int) -> Iterator[pa.Table]:
+    perm = permutations(seed, cfg.minhash.num_perm)
+    for i in batch["file"].to_pylist():
+        rel = os.path.relpath(files[i], root)
+        yield from store.sign_file(files[i], store.signature_path(root, rel), i, cfg, perm)
+
+
+def _stored(batch: pa.Table, stores: list[str], cfg: NearDedupConfig) -> Iterator[pa.Table]:
+    for i in batch["file"].to_pylist():
+        yield from store.stored_band_rows(stores[i], i, cfg)
+
+
+def _candidates(block: pa.Table, cfg: NearDedupConfig, incremental: bool) -> pa.Table:
+    if cfg.verify:
+        return candidate_sets(block, cfg.max_set_docs, incremental)
+    return chain_edges(block, incremental)
+
+
+def _attach(block: pa.Table, files: list[str], cfg: NearDedupConfig) -> pa.Table:
+    texts: dict[str, str] = {}
+    for f in sorted(set(block["file"].to_pylist())):
+        rows = block.filter(pc.equal(block["file"], f))
+        texts.update(store.read_texts(files[f], set(vertex_ids(rows["vertex"], cfg.survivor).to_pylist())))
+    return with_shingles(block, texts, cfg)
+
+
+def _apply(block: pa.Table, root: str, files: list[str]) -> pa.Table:
+    rows: list[dict[str, Any]] = []
+    for f in sorted(set(block["file"].to_pylist())):
+        t = block.filter(pc.equal(block["file"], f))
+        rows += store.apply_drops(root, os.path.relpath(files[f], root), dict(zip(t["id"].to_pylist(),
+                                                                           t["survivor"].to_pylist())))
+    return pa.Table.from_pylist(rows, schema=pa.schema([("source", pa.string()), ("status", pa.string()),
+                                                       ("stage", pa.string()), ("reason", pa.string()),
+                                                       ("docs", pa.int64()), ("chars", pa.int64())]))
+
+
+@ray.remote(num_cpus=0.1)
+def _count(block: pa.Table, column: str) -> int:
+    return int(pc.sum(block[column].cast(pa.int64())).as_py() or 0)
+
+
+def _total(ds: ray.data.MaterializedDataset, column: str) -> int:
+    """How many rows of a materialized dataset have ``column`` true: plain tasks on its blocks."""
+    return sum(ray.get([_count.remote(ref, column) for ref in ds.to_arrow_refs()]))
+
+
+def _shuffle(ds: ray.data.Dataset, keys: list[str], parts: int, fn, **kwargs) -> ray.data.Dataset:
+    """Hash-shuffle on ``keys`` and run ``fn`` once per partition (each holds whole groups)."""
+    return ds.repartition(parts, keys=keys).map_batches(partial(fn, **kwargs), batch_size=None,
+                                                        batch_format="pyarrow")
+
+
+def _sizes(files: list[str]) -> tuple[int, int]:
+    """Documents and uncompressed text bytes of curated files, from their footers."""
+    docs = text = 0
+    for path in files:
+        meta = pq.ParquetFile(path).metadata
+        col = meta.schema.to_arrow_schema().get_field_index("text")
+        docs += meta.num_rows
+        text += sum(meta.row_group(g).column(col).total_uncompressed_size for g in range(meta.num_row_groups))
+    return docs, text
+
+
+def _partitions(cfg: NearDedupConfig, cpus: int, nbytes: float) -> int:
+    return cfg.partitions or max(cpus, min(4096, math.ceil(nbytes / (cfg.partition_mb << 20))))
+
+
+def _components(edges: ray.data.Dataset, parts: int, max_rounds: int) -> tuple[ray.data.Dataset, int]:
+    for rounds in range(1, max_rounds + 1):
+        directed = edges.map_batches(both_directions, batch_format="pyarrow", batch_size=None)
+        stars = _shuffle(directed, ["src"], parts, large_star)
+        edges = _shuffle(stars, ["v"], parts, small_star).materialize()
+        if _total(edges, "changed") == 0:
+            return edges, rounds
+    raise RuntimeError(f"near dedup: connected components did not converge in {max_rounds} rounds")
+
+
+def run_near_dedup(out_dir: str, cfg: NearDedupConfig, seed: int, cpus: int = 2) -> dict[str, Any]:
+    """Deduplicate ``<out_dir>/curated`` in place, after exact dedup, and keep its signatures.
+
+    Dropped documents move to ``rejects/<source>/near_dedup-part-N.parquet`` (reason
+    ``near_duplicate``, detail = the survivor's id). Returns ``counts`` (rows to add to the curate
+    pass's outcome counts: kept down, dropped up) and ``summary``."""
+    started, seed = time.time(), cfg.seed if cfg.seed is not None else seed
+    meta = store.store_meta(cfg, seed)
+    shutil.rmtree(os.path.join(out_dir, store.STORE), ignore_errors=True)
+    files = sorted(os.path.join(out_dir, "curated", s, f) for s in sorted(os.listdir(os.path.join(out_dir, "curated")))
+                   if s not in cfg.skip_sources for f in os.listdir(os.path.join(out_dir, "curated", s))
+                   if f.endswith(".parquet"))
+    stores: list[str] = [""] * len(files)
+    for prev in cfg.previous:
+        for rel in store.previous_files(prev, meta):
+            stores.append(os.path.join(prev, store.STORE, rel))
+            files.append(store.curated_path(prev, rel))
+    docs, text_bytes = _sizes(files)
+    parts = _partitions(cfg, cpus, docs * cfg.minhash.bands * BAND_ROW_BYTES)
+    current = [i for i, s in enumerate(stores) if not s]
+    if not current:
+        return _finish(out_dir, meta, [], {"documents": 0, "confirmed": 0, "checked": 0, "rounds": 0}, started)
+    bands = ray.data.from_items([{"file": i} for i in current], override_num_blocks=max(1, len(current))).map_batches(
+        partial(_sign, files=files, root=out_dir, cfg=cfg, seed=seed), batch_size=1, batch_format="pyarrow")
+    if len(current) < len(files):
+        old = [i for i, s in enumerate(stores) if s]
+        bands = bands.union(ray.data.from_items([{"file": i} for i in old], override_num_blocks=len(old)).map_batches(
+            partial(_stored, stores=stores, cfg=cfg), batch_size=1, batch_format="pyarrow"))
+    incremental = bool(cfg.previous)
+    found = _shuffle(bands, ["band", "bucket"], parts, _candidates, cfg=cfg, incremental=incremental)
+    summary: dict[str, Any] = {"documents": docs, "partitions": parts}
+    if cfg.verify:  # from here rows carry shingle sets: partitions sized on them (about 1.5 × the text)
+        found = found.materialize()
+        vparts = _partitions(cfg, cpus, found.count() * 1.5 * text_bytes / max(docs, 1))
+        found = _shuffle(found, ["file", "group"], vparts, _attach, files=files, cfg=cfg)
+        checks = _shuffle(found, ["set_id", "chunk"], vparts, verify_sets, threshold=cfg.threshold,
+                          max_leaders=cfg.max_leaders).materialize()
+        summary["confirmed"], summary["checked"] = _total(checks, "ok"), checks.count()
+        edges = checks.map_batches(lambda t: t.filter(t["ok"]).select(["u", "v"]).cast(EDGE_SCHEMA),
+                                   batch_format="pyarrow", batch_size=None)
+    else:
+        edges = found.materialize()
+        summary["confirmed"] = summary["checked"] = edges.count()
+    counts: list[dict[str, Any]] = []
+    summary["rounds"] = 0
+    if summary["confirmed"]:
+        stars, summary["rounds"] = _components(edges, parts, cfg.max_rounds)
+        dropped = stars.map_batches(lambda t: drops(t, cfg.survivor), batch_format="pyarrow", batch_size=None)
+        counts = _shuffle(dropped, ["file"], parts, _apply, root=out_dir, files=files).take_all()
+    return _finish(out_dir, meta, counts, summary, started)
+
+
+def _finish(out_dir: str, meta: dict[str, Any], counts: list[dict[str, Any]], summary: dict[str, Any],
+            started: float) -> dict[str, Any]:
+    """Write the store's ``_meta.json`` last: a store without it is incomplete and refused as ``previous``."""
+    summary["dropped"] = sum(c["docs"] for c in counts if c["status"] == "dropped")
+    os.makedirs(os.path.join(out_dir, store.STORE), exist_ok=True)
+    with open(os.path.join(out_dir, store.STORE, "_meta.json"), "w") as f:
+        json.dump({**meta, "summary": {k: v for k, v in summary.items() if k != "partitions"}}, f,
+                  indent=2, sort_keys=True)
+    summary["seconds"] = round(time.time() - started, 2)
+    log.info("near dedup: %s", summary)
+    return {"counts": counts, "summary": summary}
