@@ -6,10 +6,11 @@ reproduce its tokenizer's rules (whitespace chunks, then prefixes, suffixes, inf
 the English exceptions) in :func:`chunk_words`, run them once per *distinct* chunk of a batch
 (memoized across batches), and do the rest with Arrow kernels and numpy over the batch.
 
-The words are spaCy's on every document of benchmarks/web_filters.py (1,750 pages) and on all
-but 3 of 5.4 million distinct chunks of text found on disk. The known difference: our letter
-classes come from Python's Unicode tables, spaCy's list scripts one by one, so a hyphen between
-letters of a script spaCy does not list (Georgian, Armenian, Myanmar, Thai...) splits here only.
+The words are spaCy's on every page of benchmarks/web_filters.py (1,748) and on all but one of
+5.4 million distinct chunks of text found on a Debian machine (docs, man pages, package READMEs
+and data). The known difference: our letter classes come from Python's Unicode tables while
+spaCy lists scripts one by one, so a hyphen between letters of a script it does not list
+(Georgian, Armenian, Myanmar, Thai...) splits here only.
 """
 
 from __future__ import annotations
@@ -310,6 +311,8 @@ PUNCTUATION_SET = TERMINAL_PUNCTUATION | frozenset(
 
 _CACHE: dict[str, tuple[str, ...]] = {}  # chunk -> words, across batches: web text repeats its chunks
 _CACHE_MAX = 300_000  # about 60 MB of chunks and their words
+_LAST: dict[str, np.ndarray] = {}  # the last batch's texts and their words (indices into _LAST_DISTINCT)
+_LAST_DISTINCT = pa.array([], pa.string())
 _LINE_BREAKS = r"\r\n|[\n\r\x0b\x0c\x1c\x1d\x1e\x{85}\x{2028}\x{2029}]"  # what str.splitlines splits at
 _ODD_BREAKS = r"[\r\x0b\x0c\x1c\x1d\x1e\x{85}\x{2028}\x{2029}]"
 
@@ -421,7 +424,33 @@ class Words:
 
 
 def words(texts: pa.Array | pa.ChunkedArray) -> Words:
-    """spaCy's English words of every text (see :func:`chunk_words`), tokenized once per distinct chunk."""
+    """spaCy's English words of every text (see :func:`chunk_words`).
+
+    The stages of one batch (Gopher repetition, then quality, then FineWeb) read the same texts:
+    the words of the last call's texts are kept, and only the texts not among them are split.
+    """
+    global _LAST_DISTINCT
+    strings = texts.to_pylist()
+    known = [_LAST.get(t) for t in strings]
+    todo = [i for i, k in enumerate(known) if k is None]
+    distinct = _LAST_DISTINCT
+    if todo:
+        fresh = _split_words(texts.take(pa.array(todo)))
+        bounds = np.searchsorted(fresh.row, np.arange(len(todo) + 1))
+        for j, i in enumerate(todo):
+            known[i] = fresh.ids[bounds[j]:bounds[j + 1]] + len(distinct)
+        distinct = pa.concat_arrays([distinct, fresh.distinct]) if len(distinct) else fresh.distinct
+    sizes = np.fromiter(map(len, known), np.int64, len(known))
+    used, ids = np.unique(np.concatenate(known) if known else np.zeros(0, np.int64), return_inverse=True)
+    ids, distinct = ids.reshape(-1), distinct.take(pa.array(used))  # only this batch's words stay
+    _LAST.clear()
+    _LAST.update(zip(strings, np.split(ids, np.cumsum(sizes)[:-1])))
+    _LAST_DISTINCT = distinct
+    return Words(np.repeat(np.arange(len(known)), sizes), ids, distinct, len(known))
+
+
+def _split_words(texts: pa.Array | pa.ChunkedArray) -> Words:
+    """Split every text into words, one :func:`chunk_words` call per distinct chunk (memoized)."""
     chunks, chunk_row = explode(pc.utf8_split_whitespace(texts))
     n_rows = len(texts)
     if len(chunks) == 0:

@@ -53,3 +53,10 @@ def test_duplicates_count_every_later_occurrence_with_its_length():
     count, chars = duplicates(values, np.array([0, 0, 0, 0, 1, 1]), 3)
     assert count.tolist() == [2, 0, 0]  # row 1's "Home" is its first
     assert chars.tolist() == [8, 0, 0]
+
+
+def test_words_of_texts_seen_in_the_last_call_are_reused_correctly():
+    first = ["It's late.", "Walk on."]
+    assert _words_of(first) == [["It", "'s", "late", "."], ["Walk", "on", "."]]
+    assert _words_of(["Walk on.", "New text here!", "It's late."]) == [
+        ["Walk", "on", "."], ["New", "text", "here", "!"], ["It", "'s", "late", "."]]
