@@ -80,7 +80,7 @@ def _apply(block: pa.Table, root: str, files: list[str]) -> pa.Table:
                                                        ("docs", pa.int64()), ("chars", pa.int64())]))
 
 
-@ray.remote(num_cpus=0.1)
+@ray.remote
 def _count(block: pa.Table, column: str) -> int:
     return int(pc.sum(block[column].cast(pa.int64())).as_py() or 0)
 

@@ -8,9 +8,14 @@ Why not verify the chain: a chain through a false-positive member would be cut i
 checked by leader clustering instead: members in vertex order (the survivor order), each one
 compared with the set's leaders in turn and joined to the first within the threshold; one that
 matches none becomes a leader itself. A cluster polluted by a false positive therefore stays
-whole, at ``n - 1`` checks when the bucket is clean. Sets equal across bands (a duplicate pair
-usually shares several bands) share one ``set_id`` and are checked once. Large sets are cut into
-chunks of ``max_set_docs`` members, each led by the set's first member, to bound memory.
+whole, at ``n - 1`` checks when the bucket is clean.
+
+Buckets with the same first member (its vertex is the smallest of each) are one set: a document
+sits in up to ``bands`` buckets, mostly under the same first member, so merging them is what
+keeps each document's shingles shipped about once rather than once per band. Comparing more
+members than one bucket holds can only add edges that pass true Jaccard, never a false one.
+A set's members are spread over chunks (by a hash of the member) of about ``max_set_docs``, each
+led by the set's first member, to bound a group's memory.
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from pipeline.shingles import jaccard
+from pipeline.shingles import cut, jaccard
 from pipeline.survivors import is_new, vertex_files, vertex_groups
 
 BAND_SCHEMA = pa.schema([("band", pa.int32()), ("bucket", pa.uint64()), ("vertex", pa.string())])
@@ -76,32 +81,40 @@ def candidate_sets(block: pa.Table, max_set_docs: int, incremental: bool = False
         return SET_SCHEMA.empty_table()
     sizes = np.diff(np.r_[starts, t.num_rows])
     names = t["vertex"].to_pylist()
-    ids = np.array([int.from_bytes(hashlib.blake2b("\n".join(names[s : s + k]).encode(), digest_size=8).digest(),
-                                   "little") for s, k in zip(starts, sizes)], dtype=np.uint64)
+    ids = np.array([_hash(names[s]) for s in starts], dtype=np.uint64)  # the set: its first member
     rank = np.arange(t.num_rows) - np.repeat(starts, sizes)
-    member = rank > 0
-    chunks = -(-(sizes - 1) // max_set_docs)  # ceil; every set has at least one member after its first
+    member = np.flatnonzero(rank > 0)
+    chunks = -(-(sizes - 1) // max_set_docs)  # ceil; every bucket has a member after its first
+    per_member = np.repeat(chunks, sizes)[member]
+    member_chunk = np.zeros(len(member), dtype=np.int64)
+    for i in np.flatnonzero(per_member > 1):  # only sets larger than max_set_docs
+        member_chunk[i] = _hash(names[member[i]]) % int(per_member[i])
     lead_group = np.repeat(np.arange(len(starts)), chunks)
     lead_chunk = np.arange(len(lead_group)) - np.repeat(np.cumsum(chunks) - chunks, chunks)
-    rows = np.r_[np.repeat(starts, chunks), np.flatnonzero(member)]
+    rows = np.r_[starts[lead_group], member]
     group = np.r_[lead_group, np.repeat(np.arange(len(starts)), sizes)[member]]
-    chunk = np.r_[lead_chunk, (rank[member] - 1) // max_set_docs]
-    vertex = t["vertex"].take(pa.array(rows))
-    return pa.table({"set_id": pa.array(ids[group]), "chunk": pa.array(chunk.astype(np.int32)),
-                     "pos": pa.array(rank[rows].astype(np.int32)), "vertex": vertex,
+    vertex, chunk = t["vertex"].take(pa.array(rows)), np.r_[lead_chunk, member_chunk].astype(np.int32)
+    return pa.table({"set_id": pa.array(ids[group]), "chunk": pa.array(chunk),
+                     "pos": pa.array((np.arange(len(rows)) >= len(lead_group)).astype(np.int32)), "vertex": vertex,
                      "file": vertex_files(vertex), "group": vertex_groups(vertex)}, schema=SET_SCHEMA)
 
 
+def _hash(name: str) -> int:
+    return int.from_bytes(hashlib.blake2b(name.encode(), digest_size=8).digest(), "little")
+
+
 def verify_sets(block: pa.Table, threshold: float, max_leaders: int) -> pa.Table:
-    """Leader clustering inside each (set_id, chunk) by true Jaccard of the ``shingles`` column.
+    """Leader clustering inside each (set_id, chunk) by true Jaccard of the ``shingles`` column:
+    the set's first member (``pos`` 0), then the others in vertex order.
 
     Returns every comparison made, ``ok`` when it reached the threshold (ok edges join clusters)."""
-    t = block.sort_by([("set_id", "ascending"), ("chunk", "ascending"), ("pos", "ascending")])
+    t = block.sort_by([("set_id", "ascending"), ("chunk", "ascending"), ("pos", "ascending"), ("vertex", "ascending")])
     sid, chunk = t["set_id"].to_numpy(), t["chunk"].to_numpy()
     starts = np.flatnonzero(np.r_[True, (sid[1:] != sid[:-1]) | (chunk[1:] != chunk[:-1])])[: t.num_rows]
     names, new = t["vertex"].to_pylist(), is_new(t["vertex"]).to_pylist()
     sh = t["shingles"].combine_chunks()
     values, offsets = sh.values.to_numpy(), sh.offsets.to_numpy()
+    shift = t["sample"].to_pylist() if "sample" in t.column_names else [0] * t.num_rows
     us, vs, oks = [], [], []
     for s, e in zip(starts, np.r_[starts[1:], t.num_rows]):
         leaders: list[int] = []
@@ -110,7 +123,8 @@ def verify_sets(block: pa.Table, threshold: float, max_leaders: int) -> pa.Table
             for lead in leaders:
                 if not (new[i] or new[lead]):
                     continue  # two old documents: both stay published, never compared
-                ok = jaccard(values[offsets[lead] : offsets[lead + 1]], a) >= threshold
+                k = max(shift[lead], shift[i])
+                ok = jaccard(cut(values[offsets[lead] : offsets[lead + 1]], k), cut(a, k)) >= threshold
                 us.append(names[lead])
                 vs.append(names[i])
                 oks.append(ok)

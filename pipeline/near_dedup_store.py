@@ -24,7 +24,8 @@ from pipeline.near_dedup import NearDedupConfig, sign, signed_band_rows
 from pipeline.schema import DROPPED, KEPT
 
 STORE = os.path.join("near_dedup", "signatures")
-ROW_GROUP = 2048  # the curated files' row group size: signature files follow it, so bytes never vary
+ROW_GROUP = 2048  # rows per row group of the files written here, as in the curated files
+BATCH = 256  # documents read at once: bounds a task's memory when documents are long
 FORMAT = 1
 
 
@@ -55,48 +56,6 @@ def previous_files(root: str, meta: dict[str, Any]) -> list[str]:
     store = os.path.join(root, STORE)
     return sorted(os.path.relpath(os.path.join(d, f), store) for d, _, fs in os.walk(store)
                   for f in fs if f.endswith(".parquet"))
-
-
-def sign_file(curated: str, out: str, file_index: int, cfg: NearDedupConfig,
-              perm: tuple[np.ndarray, np.ndarray]) -> Iterator[pa.Table]:
-    """Sign one curated file row group by row group; write its signature file; yield band rows."""
-    os.makedirs(os.path.dirname(out), exist_ok=True)
-    tmp = f"{out}.tmp-{os.getpid()}"
-    writer, row = None, 0
-    for batch in pq.ParquetFile(curated).iter_batches(batch_size=ROW_GROUP, columns=["id", "source", "text", "meta"]):
-        sig = sign(pa.Table.from_batches([batch]), cfg, perm)
-        writer = writer or pq.ParquetWriter(tmp, sig.schema, compression="zstd")
-        writer.write_table(sig, row_group_size=ROW_GROUP)
-        yield signed_band_rows(sig, cfg, file_index, row, old=False)
-        row += sig.num_rows
-    if writer:
-        writer.close()
-        os.replace(tmp, out)
-
-
-def stored_band_rows(path: str, file_index: int, cfg: NearDedupConfig) -> Iterator[pa.Table]:
-    """Band rows of an earlier run's documents, straight from its signature file (rows in curated order)."""
-    columns, row = ["id", "source", "chars", "licence", "stars", "shingles", "bands"], 0
-    for batch in pq.ParquetFile(path).iter_batches(batch_size=ROW_GROUP, columns=columns):
-        yield signed_band_rows(pa.Table.from_batches([batch]), cfg, file_index, row, old=True)
-        row += batch.num_rows
-
-
-def read_texts(path: str, ids: set[str]) -> dict[str, str]:
-    """The texts of ``ids`` from a curated file, reading only row groups whose id range may hold one."""
-    f = pq.ParquetFile(path)
-    col = f.schema_arrow.get_field_index("id")
-    wanted, out = sorted(ids), {}
-    for g in range(f.metadata.num_row_groups):
-        stats = f.metadata.row_group(g).column(col).statistics
-        if stats is not None and stats.has_min_max:
-            lo = np.searchsorted(wanted, stats.min)
-            if lo == len(wanted) or wanted[lo] > stats.max:
-                continue
-        t = f.read_row_group(g, columns=["id", "text"])
-        t = t.filter(pc.is_in(t["id"], pa.array(wanted, pa.string())))
-        out.update(zip(t["id"].to_pylist(), t["text"].to_pylist()))
-    return out
 
 
 class _RowGroupWriter:
@@ -132,6 +91,43 @@ class _RowGroupWriter:
             os.remove(self.path)
 
 
+def sign_file(curated: str, out: str, file_index: int, cfg: NearDedupConfig,
+              perm: tuple[np.ndarray, np.ndarray]) -> Iterator[pa.Table]:
+    """Sign one curated file row group by row group; write its signature file; yield band rows."""
+    writer, row = _RowGroupWriter(out), 0
+    for batch in pq.ParquetFile(curated).iter_batches(batch_size=BATCH, columns=["id", "source", "text", "meta"]):
+        sig = sign(pa.Table.from_batches([batch]), cfg, perm)
+        writer.write(sig)
+        yield signed_band_rows(sig, cfg, file_index, row, old=False)
+        row += sig.num_rows
+    writer.close()
+
+
+def stored_band_rows(path: str, file_index: int, cfg: NearDedupConfig) -> Iterator[pa.Table]:
+    """Band rows of an earlier run's documents, straight from its signature file (rows in curated order)."""
+    columns, row = ["id", "source", "chars", "licence", "stars", "shingles", "bands"], 0
+    for batch in pq.ParquetFile(path).iter_batches(batch_size=BATCH, columns=columns):
+        yield signed_band_rows(pa.Table.from_batches([batch]), cfg, file_index, row, old=True)
+        row += batch.num_rows
+
+
+def read_texts(path: str, ids: set[str]) -> dict[str, str]:
+    """The texts of ``ids`` from a curated file, reading only row groups whose id range may hold one."""
+    f = pq.ParquetFile(path)
+    col = f.schema_arrow.get_field_index("id")
+    wanted, out = sorted(ids), {}
+    for g in range(f.metadata.num_row_groups):
+        stats = f.metadata.row_group(g).column(col).statistics
+        if stats is not None and stats.has_min_max:
+            lo = np.searchsorted(wanted, stats.min)
+            if lo == len(wanted) or wanted[lo] > stats.max:
+                continue
+        t = f.read_row_group(g, columns=["id", "text"])
+        t = t.filter(pc.is_in(t["id"], pa.array(wanted, pa.string())))
+        out.update(zip(t["id"].to_pylist(), t["text"].to_pylist()))
+    return out
+
+
 def apply_drops(root: str, curated_rel: str, dropped: dict[str, str]) -> list[dict[str, Any]]:
     """Move ``dropped`` (id → survivor id) from a curated file to rejects; trim its signature file.
 
@@ -142,7 +138,7 @@ def apply_drops(root: str, curated_rel: str, dropped: dict[str, str]) -> list[di
     curated, rejects = _RowGroupWriter(os.path.join(root, curated_rel) + ".new"), _RowGroupWriter(
         os.path.join(root, "rejects", source, f"near_dedup-{name}"))
     n = chars = 0
-    for batch in pq.ParquetFile(os.path.join(root, curated_rel)).iter_batches(batch_size=ROW_GROUP):
+    for batch in pq.ParquetFile(os.path.join(root, curated_rel)).iter_batches(batch_size=BATCH):
         t = pa.Table.from_batches([batch])
         hit = pc.is_in(t["id"], ids)
         curated.write(t.filter(pc.invert(hit)))
@@ -160,7 +156,7 @@ def apply_drops(root: str, curated_rel: str, dropped: dict[str, str]) -> list[di
     os.replace(path + ".new", path) if curated.rows else os.remove(path)
     sig_path = signature_path(root, curated_rel)
     signatures = _RowGroupWriter(sig_path + ".new")
-    for batch in pq.ParquetFile(sig_path).iter_batches(batch_size=ROW_GROUP):
+    for batch in pq.ParquetFile(sig_path).iter_batches(batch_size=BATCH):
         t = pa.Table.from_batches([batch])
         signatures.write(t.filter(pc.invert(pc.is_in(t["id"], ids))))
     signatures.close()

@@ -30,15 +30,20 @@ def _vertex(name: str) -> str:
     return f"1{name}\x1f0000000000000000"
 
 
-def test_candidate_sets_share_ids_across_bands_and_chunk_large_sets():
-    members = [_vertex(c) for c in "abcde"]
-    t = _bands([(0, 1, v) for v in members] + [(3, 5, v) for v in reversed(members)] + [(1, 2, members[0])])
+def test_candidate_sets_merge_buckets_under_their_first_member_and_chunk_large_ones():
+    members = [_vertex(c) for c in "abcdef"]
+    t = _bands([(0, 1, v) for v in members[:5]] + [(3, 5, v) for v in reversed(members[:5])]
+               + [(4, 9, members[0]), (4, 9, members[5]), (1, 2, members[0]), (6, 3, members[1]), (6, 3, members[2])])
     sets = candidate_sets(t, max_set_docs=2)
-    assert len(set(sets["set_id"].to_pylist())) == 1  # equal member sets in two bands
-    rows = sets.to_pylist()
-    assert len(rows) == 12  # per band: 4 members in chunks of 2, each chunk led by the set's first member
-    assert {(r["chunk"], r["pos"], r["vertex"][1]) for r in rows} == {
-        (0, 0, "a"), (0, 1, "b"), (0, 2, "c"), (1, 0, "a"), (1, 3, "d"), (1, 4, "e")}
+    by_set: dict[int, set] = {}
+    for r in sets.to_pylist():
+        by_set.setdefault(r["set_id"], set()).add((r["chunk"], r["pos"], r["vertex"][1]))
+    assert len(by_set) == 2  # led by a (three buckets, one of them of a and f) and by b
+    led_by_a = next(v for v in by_set.values() if (0, 0, "a") in v)
+    assert {x for x in led_by_a if x[1] == 0} == {(0, 0, "a"), (1, 0, "a")}  # 4 members in chunks of 2
+    assert sorted(x[2] for x in led_by_a if x[1] == 1) == ["b", "c", "d", "e", "f"]
+    assert all(len({x[0] for x in led_by_a if x[2] == m}) == 1 for m in "bcde")  # same chunk in both bands
+    assert next(v for v in by_set.values() if (0, 0, "b") in v) == {(0, 0, "b"), (0, 1, "c")}
 
 
 def _set_rows(texts: dict[str, str]) -> pa.Table:
