@@ -17,7 +17,7 @@ from pydantic import BaseModel, Field
 from pipeline.components import components_local
 from pipeline.lsh import EDGE_SCHEMA, SET_SCHEMA, band_rows, candidate_sets, chain_edges, verify_sets
 from pipeline.minhash import MinHashConfig, band_keys, permutations, signatures
-from pipeline.shingles import ShingleConfig, shingle_hashes, shingle_sets
+from pipeline.shingles import ShingleConfig, sample, shingle_hashes, shingle_sets
 from pipeline.survivors import SurvivorConfig, drops, meta_fields, vertex_ids, vertices
 
 GROUP_ROWS = 2048  # documents read back together for verification: a curated file's row group
@@ -45,6 +45,10 @@ class NearDedupConfig(BaseModel):
     seed: int | None = None  # permutations' seed; default: the run seed
     max_set_docs: int = Field(1000, gt=0)  # members per verification chunk: bounds a group's memory
     max_leaders: int = Field(16, gt=0)  # leaders a member is compared with inside one set
+    # Verification is exact up to this many distinct shingles (about 400 kB of text). A larger
+    # document keeps the shingles in the lowest 1/2^k of the hash space that fit (Broder's mod-m
+    # sample, 1997); a pair is compared on the coarser sample of the two, the same for both.
+    verify_max_shingles: int = Field(1 << 16, gt=0)
     partition_mb: int = Field(256, gt=0)  # target shuffle partition size
     partitions: int | None = Field(None, gt=0)  # shuffle partitions; default: from partition_mb
     max_rounds: int = Field(64, gt=0)  # connected-components rounds before giving up
@@ -88,11 +92,13 @@ def with_shingles(sets: pa.Table, texts: dict[str, str], cfg: NearDedupConfig) -
     sets = pa.table({c: sets["pos_min" if c == "pos" else c] for c in SET_SCHEMA.names}, schema=SET_SCHEMA)
     ids = vertex_ids(sets["vertex"], cfg.survivor).to_pylist()
     needed = sorted(set(ids))
-    found = dict(zip(needed, shingle_sets([texts[i] for i in needed], cfg.shingles)))
-    arrays = [found[i] for i in ids]
+    found = {i: sample(a, cfg.verify_max_shingles) for i, a in
+             zip(needed, shingle_sets([texts[i] for i in needed], cfg.shingles))}
+    arrays = [found[i][1] for i in ids]
     offsets = np.r_[0, np.cumsum([len(a) for a in arrays])].astype(np.int64)
     values = np.concatenate(arrays) if arrays else np.zeros(0, np.uint64)
-    return sets.append_column("shingles", pa.LargeListArray.from_arrays(pa.array(offsets), pa.array(values)))
+    return sets.append_column("shingles", pa.LargeListArray.from_arrays(pa.array(offsets), pa.array(values))
+                              ).append_column("sample", pa.array([found[i][0] for i in ids], pa.int8()))
 
 
 def candidate_edges(band: pa.Table, texts: dict[str, str], cfg: NearDedupConfig, incremental: bool) -> pa.Table:

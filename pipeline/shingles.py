@@ -195,6 +195,19 @@ def shingle_sets(texts: Sequence[str], cfg: ShingleConfig) -> list[np.ndarray]:
     return [np.unique(hashes[offsets[i] : offsets[i + 1]]) for i in range(len(texts))]
 
 
+def cut(hashes: np.ndarray, shift: int) -> np.ndarray:
+    """A sorted distinct set's hashes below 2^(64-shift): the same cut on two sets keeps Jaccard unbiased."""
+    return hashes if shift == 0 else hashes[: np.searchsorted(hashes, np.uint64(1 << (64 - shift)))]
+
+
+def sample(hashes: np.ndarray, cap: int) -> tuple[int, np.ndarray]:
+    """The smallest shift whose cut leaves at most ``cap`` hashes (0: all of them), and that cut."""
+    shift = 0
+    while len(cut(hashes, shift)) > cap:
+        shift += 1
+    return shift, cut(hashes, shift)
+
+
 def jaccard(a: np.ndarray, b: np.ndarray) -> float:
     """|A ∩ B| / |A ∪ B| of two sorted distinct hash arrays."""
     if len(a) > len(b):

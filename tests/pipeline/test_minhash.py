@@ -3,7 +3,7 @@ import pytest
 
 import pipeline.shingles as shingles_mod
 from pipeline.minhash import EMPTY, MinHashConfig, band_keys, catch_probability, permutations, s_curve, signatures
-from pipeline.shingles import ShingleConfig, jaccard, normalize, shingle_hashes, shingle_sets
+from pipeline.shingles import ShingleConfig, cut, jaccard, normalize, sample, shingle_hashes, shingle_sets
 
 M64 = 1 << 64
 
@@ -122,3 +122,14 @@ def test_s_curve_of_fineweb_setting():
     assert "0.80  0.9235" in table and "0.719" in table and len(table.splitlines()) == 12
     with pytest.raises(ValueError):
         MinHashConfig(bands=20, rows=8, num_perm=112)
+
+
+def test_large_sets_are_compared_on_one_consistent_cut_of_the_hash_space():
+    rng = np.random.default_rng(0)
+    a = np.unique(rng.integers(0, 1 << 64, 200_000, dtype=np.uint64))
+    b = np.unique(np.r_[rng.choice(a, 150_000, replace=False), rng.integers(0, 1 << 64, 30_000, dtype=np.uint64)])
+    (ka, sa), (kb, sb) = sample(a, 1 << 16), sample(b, 1 << 16)
+    assert ka == kb == 2 and len(sa) <= 1 << 16 and len(sb) <= 1 << 16
+    assert abs(jaccard(cut(a, 2), cut(b, 2)) - jaccard(a, b)) < 0.01
+    shift, small = sample(a[:100], 1 << 16)
+    assert shift == 0 and small.tolist() == a[:100].tolist()
