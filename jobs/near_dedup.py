@@ -9,11 +9,14 @@ bytes whatever the number of workers, blocks or partitions.
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import json
 import logging
 import math
 import os
 import shutil
+import sys
 import time
 from collections.abc import Iterator
 from functools import partial
@@ -33,6 +36,7 @@ from pipeline.near_dedup import NearDedupConfig, with_shingles
 from pipeline.survivors import drops, vertex_ids
 
 log = logging.getLogger("corpusmill")
+_LIBC = ctypes.CDLL(ctypes.util.find_library("c")) if sys.platform.startswith("linux") else None
 BAND_ROW_BYTES = 110  # band, bucket and a vertex name: what sizes the shuffles
 
 
@@ -43,11 +47,18 @@ def print_s_curve(cfg: NearDedupConfig) -> None:
           f"shingles: {cfg.shingles.n}-{cfg.shingles.unit} n-grams; scope: {cfg.scope}")
 
 
+def _trim() -> None:
+    """Hand freed heap back to the OS: workers run many tasks, and glibc would keep each one's peak."""
+    if _LIBC is not None:
+        _LIBC.malloc_trim(0)
+
+
 def _sign(batch: pa.Table, files: list[str], root: str, cfg: NearDedupConfig, seed: int) -> Iterator[pa.Table]:
     perm = permutations(seed, cfg.minhash.num_perm)
     for i in batch["file"].to_pylist():
         rel = os.path.relpath(files[i], root)
         yield from store.sign_file(files[i], store.signature_path(root, rel), i, cfg, perm)
+    _trim()
 
 
 def _stored(batch: pa.Table, stores: list[str], cfg: NearDedupConfig) -> Iterator[pa.Table]:
@@ -56,9 +67,9 @@ def _stored(batch: pa.Table, stores: list[str], cfg: NearDedupConfig) -> Iterato
 
 
 def _candidates(block: pa.Table, cfg: NearDedupConfig, incremental: bool) -> pa.Table:
-    if cfg.verify:
-        return candidate_sets(block, cfg.max_set_docs, incremental)
-    return chain_edges(block, incremental)
+    out = candidate_sets(block, cfg.max_set_docs, incremental) if cfg.verify else chain_edges(block, incremental)
+    _trim()
+    return out
 
 
 def _attach(block: pa.Table, files: list[str], cfg: NearDedupConfig) -> pa.Table:
@@ -66,7 +77,15 @@ def _attach(block: pa.Table, files: list[str], cfg: NearDedupConfig) -> pa.Table
     for f in sorted(set(block["file"].to_pylist())):
         rows = block.filter(pc.equal(block["file"], f))
         texts.update(store.read_texts(files[f], set(vertex_ids(rows["vertex"], cfg.survivor).to_pylist())))
-    return with_shingles(block, texts, cfg)
+    out = with_shingles(block, texts, cfg)
+    _trim()
+    return out
+
+
+def _verify(block: pa.Table, cfg: NearDedupConfig) -> pa.Table:
+    out = verify_sets(block, cfg.threshold, cfg.max_leaders)
+    _trim()
+    return out
 
 
 def _apply(block: pa.Table, root: str, files: list[str]) -> pa.Table:
@@ -75,6 +94,7 @@ def _apply(block: pa.Table, root: str, files: list[str]) -> pa.Table:
         t = block.filter(pc.equal(block["file"], f))
         rows += store.apply_drops(root, os.path.relpath(files[f], root), dict(zip(t["id"].to_pylist(),
                                                                            t["survivor"].to_pylist())))
+    _trim()
     return pa.Table.from_pylist(rows, schema=pa.schema([("source", pa.string()), ("status", pa.string()),
                                                        ("stage", pa.string()), ("reason", pa.string()),
                                                        ("docs", pa.int64()), ("chars", pa.int64())]))
@@ -156,8 +176,7 @@ def run_near_dedup(out_dir: str, cfg: NearDedupConfig, seed: int, cpus: int = 2)
         found = found.materialize()
         vparts = _partitions(cfg, cpus, found.count() * 1.5 * text_bytes / max(docs, 1))
         found = _shuffle(found, ["file", "group"], vparts, _attach, files=files, cfg=cfg)
-        checks = _shuffle(found, ["set_id", "chunk"], vparts, verify_sets, threshold=cfg.threshold,
-                          max_leaders=cfg.max_leaders).materialize()
+        checks = _shuffle(found, ["set_id", "chunk"], vparts, _verify, cfg=cfg).materialize()
         summary["confirmed"], summary["checked"] = _total(checks, "ok"), checks.count()
         edges = checks.map_batches(lambda t: t.filter(t["ok"]).select(["u", "v"]).cast(EDGE_SCHEMA),
                                    batch_format="pyarrow", batch_size=None)
