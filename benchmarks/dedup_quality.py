@@ -1,16 +1,17 @@
 """Near-dedup quality on real documents with controlled edits: recall, precision, false removals.
 
-Usage: python benchmarks/dedup_quality.py [--seed 0] [--out benchmarks/results/dedup_quality.json]
+Usage: python benchmarks/dedup_quality.py [--seed 0] [--variants 3] [--out benchmarks/results/dedup_quality.json]
 
 The labelled set. Base documents are the sample's web pages, books and code files (after the
 curation stages) with at least 50 words, made mutually distinct first: a document is left out
 when its true Jaccard with an earlier one reaches 0.3 (all pairs whose 448-permutation MinHash
 estimate reaches 0.1 are checked exactly; below that a pair at 0.3 is out of reach). Each base
-gets one variant by one edit, in turn: word substitutions, inserted runs of words (taken from
-another base document), deleted spans, reordered paragraphs, boilerplate added at the top and
-bottom (lines of another web page), or truncation; the edit's size is drawn so that similarities
-spread from about 0.2 to 1. Each pair's true Jaccard is measured exactly on the same shingles
-(5-word, normalized) the pass uses.
+gets ``--variants`` (3) copies, each by one edit, the edits taken in turn: word substitutions,
+inserted runs of words (taken from another base document), deleted spans, reordered paragraphs,
+boilerplate added at the top and bottom (lines of another web page), or truncation; the edit's
+size is drawn so that similarities spread from about 0.2 to 1. Each pair's true Jaccard is
+measured exactly on the same shingles (5-word, normalized) the pass uses. A labelled pair is a
+base and one of its copies.
 
 The pass (``pipeline.near_dedup.dedup_in_memory``: the Ray pass's functions on one block) runs on
 bases and variants together. A pair counts as found when both end in one cluster (one is the
@@ -113,6 +114,7 @@ def evaluate(truth: list[float], found: list[bool], cross: int) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--variants", type=int, default=3, help="edited copies per base document")
     parser.add_argument("--out", default="benchmarks/results/dedup_quality.json")
     args = parser.parse_args()
     rng, cfg = random.Random(args.seed), NearDedupConfig()
@@ -125,30 +127,31 @@ def main() -> None:
     web = [i for i in base if sources[i] == "web"]
     rows, pairs = [], []
     for k, i in enumerate(base):
-        kind = EDITS[k % len(EDITS)]
-        donor = texts[rng.choice(web)] if kind == "boilerplate" else texts[base[(k + 1) % len(base)]]
-        variant = edit(texts[i], kind, rng, donor)
-        rows += [{"id": f"base/{k:04d}", "source": sources[i], "text": texts[i], "meta": "{}"},
-                 {"id": f"var/{k:04d}", "source": sources[i], "text": variant, "meta": "{}"}]
-        pairs.append((kind, k))
+        rows.append({"id": f"base/{k:04d}", "source": sources[i], "text": texts[i], "meta": "{}"})
+        for v in range(args.variants):
+            kind = EDITS[(k * args.variants + v) % len(EDITS)]
+            donor = texts[rng.choice(web)] if kind == "boilerplate" else texts[base[(k + 1 + v) % len(base)]]
+            rows.append({"id": f"var/{k:04d}-{v}", "source": sources[i], "text": edit(texts[i], kind, rng, donor),
+                         "meta": "{}"})
+            pairs.append((kind, f"base/{k:04d}", f"var/{k:04d}-{v}"))
     table = pa.Table.from_pylist(rows, schema=pa.schema([("id", pa.string()), ("source", pa.string()),
                                                          ("text", pa.large_string()), ("meta", pa.string())]))
     sets = dict(zip(table["id"].to_pylist(), shingle_sets(table["text"].to_pylist(), cfg.shingles)))
-    truth = [jaccard(sets[f"base/{k:04d}"], sets[f"var/{k:04d}"]) for _, k in pairs]
+    truth = [jaccard(sets[a], sets[b]) for _, a, b in pairs]
 
-    result = {"bases": len(base), "documents": table.num_rows, "edits": EDITS,
+    result = {"bases": len(base), "documents": table.num_rows, "edits": EDITS, "pairs": len(pairs),
               "mb": round(sum(len(t.encode()) for t in table["text"].to_pylist()) / 1e6, 2)}
     for name, run_cfg in (("verified", cfg), ("unverified", cfg.model_copy(update={"verify": False}))):
         started = time.perf_counter()
         dropped = dedup_in_memory(table, run_cfg, seed=args.seed)
         label = dict(zip(dropped["id"].to_pylist(), dropped["survivor"].to_pylist()))
-        found = [label.get(f"base/{k:04d}", f"base/{k:04d}") == label.get(f"var/{k:04d}", f"var/{k:04d}")
-                 for _, k in pairs]
-        cross = sum(a.split("/")[1] != b.split("/")[1] for a, b in label.items())
+        found = [label.get(a, a) == label.get(b, b) for _, a, b in pairs]
+        cross = sum(a.split("/")[1][:4] != b.split("/")[1][:4] for a, b in label.items())
         result[name] = {**evaluate(truth, found, cross), "seconds": round(time.perf_counter() - started, 2)}
-        result[name]["by_edit"] = {e: round(float(np.mean([f for (kind, _), f, t in zip(pairs, found, truth)
+        result[name]["by_edit"] = {e: round(float(np.mean([f for (kind, _, _), f, t in zip(pairs, found, truth)
                                                            if kind == e and t >= 0.8] or [0])), 4) for e in EDITS}
-    print(f"{result['bases']} base documents + one edited copy each ({result['mb']} MB)")
+    print(f"{result['bases']} base documents + {args.variants} edited copies each ({result['mb']} MB, "
+          f"{len(pairs)} labelled pairs)")
     for name in ("verified", "unverified"):
         r = result[name]
         print(f"{name:>10}: recall@0.8 {r['recall_at_0.8']}  precision {r['precision']}  "

@@ -1,4 +1,5 @@
-"""The ``corpusmill`` command: ``run`` a config (the bundled sample by default), ``inspect`` shards."""
+"""The ``corpusmill`` command: ``run`` a config (the bundled sample by default), ``inspect`` and ``verify``
+shards, print the near-dedup S-curve."""
 
 from __future__ import annotations
 
@@ -21,9 +22,15 @@ def main(argv: list[str] | None = None) -> int:
     inspect.add_argument("--png", help="where --mask writes (default: mask-row-N.png)")
     verify = sub.add_parser("verify", help="check every shard's checksum, size, schema and row count")
     verify.add_argument("dir", help="a run's output directory or its shards/ directory")
+    curve = sub.add_parser("near-dedup-curve", help="print the chance near-dedup catches a pair at each Jaccard")
+    curve.add_argument("config", nargs="?", help="run config YAML (default: the bundled sample)")
+    curve.add_argument("--bands", type=int, help="override curate.near_dedup.minhash.bands")
+    curve.add_argument("--rows", type=int, help="override curate.near_dedup.minhash.rows")
     args = parser.parse_args(argv)
     if args.command == "run":
         return run_from_args(args)
+    if args.command == "near-dedup-curve":
+        return _curve(args)
     if args.command == "verify":
         return _verify(args.dir)
     from jobs.inspect_shards import describe, write_mask_png
@@ -32,6 +39,20 @@ def main(argv: list[str] | None = None) -> int:
         print(write_mask_png(args.dir, args.mask, args.png or f"mask-row-{args.mask}.png"))
         return 0
     print(describe(args.dir, args.shard, args.row))
+    return 0
+
+
+def _curve(args: argparse.Namespace) -> int:
+    from jobs.config import load_config
+    from jobs.near_dedup import print_s_curve
+    from pipeline.minhash import MinHashConfig
+    from pipeline.near_dedup import NearDedupConfig
+
+    cfg = load_config(args.config).curate.near_dedup or NearDedupConfig(enabled=False)
+    bands, rows = args.bands or cfg.minhash.bands, args.rows or cfg.minhash.rows
+    if (bands, rows) != (cfg.minhash.bands, cfg.minhash.rows):
+        cfg = cfg.model_copy(update={"minhash": MinHashConfig(bands=bands, rows=rows)})
+    print_s_curve(cfg)
     return 0
 
 

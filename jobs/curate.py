@@ -1,4 +1,5 @@
-"""The curation pass: read every source, clean, filter, deduplicate exactly, write curated files.
+"""The curation pass: read every source, clean, filter, deduplicate exactly, write curated files,
+then remove near duplicates from them (jobs/near_dedup.py).
 
 Per-row stages run in map tasks; exact dedup is one Ray Data hash shuffle on the content
 bucket, and each bucket's group writes its own files, so nothing on the driver grows with
@@ -23,6 +24,7 @@ import ray.data
 
 from jobs.config import RunConfig
 from jobs.markers import done, mark_done, reset
+from jobs.near_dedup import run_near_dedup
 from pipeline.accounting import build_stats
 from pipeline.curated_io import write_bucket
 from pipeline.exact_dedup import add_content_keys, bucket_of, dedup_group, drop_keys, id_hash
@@ -84,7 +86,7 @@ def _records_read(receipts: str) -> dict[str, int]:
     return read
 
 
-def run_curate(cfg: RunConfig, out_dir: str, force: bool = False) -> dict[str, Any]:
+def run_curate(cfg: RunConfig, out_dir: str, force: bool = False, cpus: int = 2) -> dict[str, Any]:
     """Run (or skip, when already done with these settings) the curation pass; return its stats."""
     config_hash = cfg.stage_hash("sources", "curate")
     if not force and (prev := done(out_dir, "curate", config_hash)):
@@ -110,7 +112,14 @@ def run_curate(cfg: RunConfig, out_dir: str, force: bool = False) -> dict[str, A
     ds = ds.groupby("bucket", num_partitions=min(buckets, 64)).map_groups(
         partial(_finish_bucket, out_dir=out_dir, dedup=cfg.curate.exact_dedup.enabled), batch_format="pyarrow")
     counts = ds.take_all()
+    near = cfg.curate.near_dedup
+    if near is not None and near.enabled:
+        log.info("curate: near-duplicate removal (MinHash LSH)")
+        result = run_near_dedup(out_dir, near, cfg.seed, cpus)
+        counts += result["counts"]
     stats = build_stats(counts, _records_read(receipts), stage_order(cfg.curate))
+    if near is not None and near.enabled:
+        stats["near_dedup"] = {k: v for k, v in result["summary"].items() if k != "seconds"}
     stats["seconds"] = round(time.time() - started, 2)
     if not stats["reconciled"]:
         raise RuntimeError(f"curation lost records: {json.dumps(stats['sources'])}")

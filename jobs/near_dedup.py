@@ -150,9 +150,9 @@ def run_near_dedup(out_dir: str, cfg: NearDedupConfig, seed: int, cpus: int = 2)
     started, seed = time.time(), cfg.seed if cfg.seed is not None else seed
     meta = store.store_meta(cfg, seed)
     shutil.rmtree(os.path.join(out_dir, store.STORE), ignore_errors=True)
-    files = sorted(os.path.join(out_dir, "curated", s, f) for s in sorted(os.listdir(os.path.join(out_dir, "curated")))
-                   if s not in cfg.skip_sources for f in os.listdir(os.path.join(out_dir, "curated", s))
-                   if f.endswith(".parquet"))
+    curated = os.path.join(out_dir, "curated")
+    files = sorted(os.path.join(curated, s, f) for s in (sorted(os.listdir(curated)) if os.path.isdir(curated) else [])
+                   if s not in cfg.skip_sources for f in os.listdir(os.path.join(curated, s)) if f.endswith(".parquet"))
     stores: list[str] = [""] * len(files)
     for prev in cfg.previous:
         for rel in store.previous_files(prev, meta):

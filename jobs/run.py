@@ -23,7 +23,7 @@ def run(cfg: RunConfig, out_dir: str, address: str | None = None, force: bool = 
     os.makedirs(out_dir, exist_ok=True)
     cpus = start_ray(cfg.ray, address)
     log.info("curate: reading %d source(s) with %d CPU(s)", len(cfg.sources), cpus)
-    curate = run_curate(cfg, out_dir, force)
+    curate = run_curate(cfg, out_dir, force, cpus)
     log.info("tokenizer: training")
     tokenizer = run_train_tokenizer(cfg, out_dir, curate, force)
     log.info("pack: tokenizing and packing")
@@ -46,6 +46,9 @@ def summary(stats: dict[str, Any]) -> str:
         built = f"  merged {s['merged']} -> {s['created']} documents" if s.get("merged") else ""
         lines.append(f"  {src:<11} in {s['in']:>6}  kept {s['kept']:>6}  dropped {s['dropped']:>5}  "
                      f"quarantined {s['quarantined']:>4}{built}")
+    if nd := c.get("near_dedup"):
+        lines.append(f"near dedup: {nd['documents']} documents signed, {nd['checked']} candidate pairs checked, "
+                     f"{nd['confirmed']} confirmed, {nd['dropped']} dropped ({nd['rounds']} component rounds)")
     for r in c["reasons"]:
         lines.append(f"  {r['status']:<11} {r['source']:<11} {r['stage']}:{r['reason']} x{r['docs']}")
     lines.append(f"tokenizer: vocab {stats['tokenizer']['vocab_size']}, sha256 {stats['tokenizer']['sha256'][:12]}")

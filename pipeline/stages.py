@@ -29,6 +29,7 @@ from pipeline.fineweb_filters import FineWebQualityConfig, fineweb_quality
 from pipeline.gopher_quality import GopherQualityConfig, gopher_quality
 from pipeline.gopher_repetition import GopherRepetitionConfig, gopher_repetition
 from pipeline.langid import LangIdConfig, langid
+from pipeline.near_dedup import NearDedupConfig
 from pipeline.pii import PiiConfig, pii_redact
 from pipeline.repo_documents import RepoDocConfig
 from pipeline.schema import DROPPED, KEPT
@@ -87,6 +88,7 @@ class CurateConfig(BaseModel):
     length: LengthConfig = Field(default_factory=LengthConfig)
     repo_documents: RepoDocConfig = Field(default_factory=RepoDocConfig)  # a shuffle by repository, after these
     exact_dedup: ExactDedupConfig = Field(default_factory=ExactDedupConfig)
+    near_dedup: NearDedupConfig | None = Field(default_factory=NearDedupConfig)  # MinHash LSH, after exact dedup
     scopes: dict[str, Scope] = Field(default_factory=dict)  # per stage name; replaces that stage's default
 
     def scope(self, stage: str) -> Scope:
@@ -135,7 +137,8 @@ def row_stages(cfg: CurateConfig) -> list[Stage]:
 def stage_order(cfg: CurateConfig) -> list[str]:
     """Every stage a record can leave at, in order: what stats.json reconciles along."""
     return (["read"] + [s.name for s in row_stages(cfg)] + (["repo_document"] if cfg.repo_documents.enabled else [])
-            + (["exact_dedup"] if cfg.exact_dedup.enabled else []))
+            + (["exact_dedup"] if cfg.exact_dedup.enabled else [])
+            + (["near_dedup"] if cfg.near_dedup is not None and cfg.near_dedup.enabled else []))
 
 
 def _record_rewrites(before: pa.Table, out: pa.Table, name: str) -> pa.Table:
