@@ -34,7 +34,7 @@ class LicenseFilterConfig(BaseModel):
     use_spdx_headers: bool = True  # look at the file's SPDX tag when meta has no licence
 
 
-def _norm(spdx: str) -> str:
+def normalize_spdx(spdx: str) -> str:
     spdx = spdx.strip().lower().removesuffix("+")
     return spdx.removesuffix("-only").removesuffix("-or-later")
 
@@ -70,7 +70,7 @@ def expression_allowed(expression: str, allowed: set[str]) -> bool:
             ok = disjunction()
             pos += pos < len(tokens) and tokens[pos] == ")"
         else:
-            ok = _norm(token) in allowed
+            ok = normalize_spdx(token) in allowed
         if pos < len(tokens) and tokens[pos].upper() == "WITH":
             pos += 2
         return ok
@@ -90,7 +90,7 @@ def license_reason(license_value: object, text: str, cfg: LicenseFilterConfig, a
 
 def license_filter(table: pa.Table, cfg: LicenseFilterConfig) -> pa.Table:
     """Filter stage: ``license_not_allowed`` outside the allow-list, ``license_unknown`` with no licence found."""
-    allowed = {_norm(a) for a in cfg.allowed}
+    allowed = {normalize_spdx(a) for a in cfg.allowed}
     heads = pc.utf8_slice_codeunits(table["text"], 0, HEADER_CHARS).to_pylist()
     reasons = [license_reason(json.loads(meta).get("license"), head, cfg, allowed)
                for meta, head in zip(table["meta"].to_pylist(), heads)]

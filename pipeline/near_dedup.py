@@ -115,6 +115,7 @@ def dedup_in_memory(docs: pa.Table, cfg: NearDedupConfig, seed: int, old: pa.Tab
 
     Returns the dropped documents: columns id, survivor."""
     perm = permutations(cfg.seed if cfg.seed is not None else seed, cfg.minhash.num_perm)
+    docs = docs.filter(pc.invert(pc.is_in(docs["source"], pa.array(cfg.skip_sources, pa.string()))))
     band = signed_band_rows(sign(docs, cfg, perm), cfg, 0, 0, False)
     texts = dict(zip(docs["id"].to_pylist(), docs["text"].to_pylist()))
     if old is not None:

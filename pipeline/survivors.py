@@ -15,6 +15,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pydantic import BaseModel, Field
 
+from pipeline.code_license_filter import PERMISSIVE, expression_allowed, normalize_spdx
+
 Criterion = Literal["permissive_licence", "stars", "longest", "shortest"]
 _WIDTH = {"permissive_licence": 1, "stars": 12, "longest": 15, "shortest": 15}
 FILE_DIGITS, GROUP_DIGITS = 9, 7  # where the document lives: curated file, then a block of its rows
@@ -26,9 +28,8 @@ class SurvivorConfig(BaseModel):
     # longest text (the most complete copy), then the smallest id. Documents without a licence
     # or stars in ``meta`` (web, books) tie on the first two and fall through to length.
     priority: list[Criterion] = Field(default_factory=lambda: ["permissive_licence", "stars", "longest"])
-    permissive_licences: list[str] = Field(default_factory=lambda: [
-        "mit", "mit-0", "apache-2.0", "bsd-2-clause", "bsd-3-clause", "0bsd", "isc", "unlicense", "cc0-1.0",
-        "zlib", "bsl-1.0", "psf-2.0", "python-2.0", "cc-by-4.0", "wtfpl", "artistic-2.0"])
+    # SPDX ids or expressions ("MIT OR Apache-2.0"), judged as the code licence filter judges them
+    permissive_licences: list[str] = Field(default_factory=lambda: list(PERMISSIVE))
     licence_fields: list[str] = Field(default_factory=lambda: ["license", "licence", "licenses"])
     stars_fields: list[str] = Field(default_factory=lambda: ["stars", "max_stars_count", "stars_count"])
 
@@ -43,8 +44,8 @@ def meta_fields(metas: list[str | None], cfg: SurvivorConfig) -> tuple[list[str 
     for i, raw in enumerate(metas):
         meta = json.loads(raw) if raw else {}
         lic = next((meta[f] for f in cfg.licence_fields if meta.get(f)), None)
-        if isinstance(lic, list):
-            lic = lic[0] if lic else None
+        if isinstance(lic, list):  # a repository's licences: every one applies
+            lic = " AND ".join(map(str, lic)) if lic else None
         licences[i] = str(lic).lower() if lic is not None else None
         star = next((meta[f] for f in cfg.stars_fields if meta.get(f) is not None), 0)
         stars[i] = int(star) if isinstance(star, (int, float)) else 0
@@ -57,14 +58,14 @@ def prefix_width(cfg: SurvivorConfig) -> int:
 
 def vertices(table: pa.Table, files: list[int], groups: list[int], old: bool, cfg: SurvivorConfig) -> pa.Array:
     """Vertex names for signature rows (columns id, chars, licence, stars) at ``(file, group)``."""
-    permissive = set(cfg.permissive_licences)
+    permissive = {normalize_spdx(x) for x in cfg.permissive_licences}
     names = []
     for ident, chars, lic, star, f, g in zip(table["id"].to_pylist(), table["chars"].to_pylist(),
                                             table["licence"].to_pylist(), table["stars"].to_pylist(), files, groups):
         parts = ["0" if old else "1"]
         for c in cfg.priority:
             if c == "permissive_licence":
-                parts.append("0" if lic in permissive else "1")
+                parts.append("0" if lic and expression_allowed(lic, permissive) else "1")
             elif c == "stars":
                 parts.append(f"{10**12 - 1 - min(max(star or 0, 0), 10**12 - 1):012d}")
             elif c == "longest":

@@ -1,0 +1,153 @@
+import json
+import random
+
+import pyarrow as pa
+import pytest
+
+from pipeline.survivors import (
+    SurvivorConfig,
+    drops,
+    is_new,
+    meta_fields,
+    prefix_width,
+    vertex_files,
+    vertex_groups,
+    vertex_ids,
+    vertices,
+)
+
+PERMISSIVE = {x.lower() for x in SurvivorConfig().permissive_licences}
+
+
+def _rows(rows: list[dict]) -> pa.Table:
+    return pa.table({"id": pa.array([r["id"] for r in rows], pa.string()),
+                     "chars": pa.array([r["chars"] for r in rows], pa.int64()),
+                     "licence": pa.array([r.get("licence") for r in rows], pa.string()),
+                     "stars": pa.array([r.get("stars", 0) for r in rows], pa.int64())})
+
+
+def _names(rows: list[dict], cfg: SurvivorConfig, files: list[int] | None = None) -> list[str]:
+    """Vertex names of rows, each with its own ``old`` flag."""
+    files = files or [0] * len(rows)
+    return [vertices(_rows([r]), [f], [0], r.get("old", False), cfg)[0].as_py() for r, f in zip(rows, files)]
+
+
+def _ranked(rows: list[dict], cfg: SurvivorConfig) -> list[str]:
+    by_name = dict(zip(_names(rows, cfg), (r["id"] for r in rows)))
+    return [by_name[n] for n in sorted(by_name)]
+
+
+def test_each_criterion_outranks_the_ones_after_it():
+    cfg = SurvivorConfig()
+    rows = [
+        {"id": "old-short", "chars": 3, "old": True},
+        {"id": "mit-short", "chars": 5, "licence": "mit"},
+        {"id": "apache-long", "chars": 90, "licence": "apache-2.0", "stars": 1},
+        {"id": "gpl-starred", "chars": 900, "licence": "gpl-3.0", "stars": 10_000},
+        {"id": "starred", "chars": 10, "stars": 2},
+        {"id": "longest", "chars": 1_000_000},
+        {"id": "b-long", "chars": 50},
+        {"id": "a-long", "chars": 50},
+        {"id": "short", "chars": 1},
+    ]
+    assert _ranked(rows, cfg) == ["old-short", "apache-long", "mit-short", "gpl-starred", "starred", "longest",
+                                  "a-long", "b-long", "short"]
+    assert _ranked(rows, SurvivorConfig(priority=["longest"])) == [
+        "old-short", "longest", "gpl-starred", "apache-long", "a-long", "b-long", "starred", "mit-short", "short"]
+    assert _ranked(rows, SurvivorConfig(priority=["shortest"]))[:3] == ["old-short", "short", "mit-short"]
+    assert _ranked(rows, SurvivorConfig(priority=[]))[:3] == ["old-short", "a-long", "apache-long"]  # id only
+
+
+def test_sort_order_equals_a_python_key_on_random_rows():
+    rng = random.Random(7)
+    licences = [None, "mit", "apache-2.0", "gpl-3.0", "unknown", "bsd-3-clause"]
+    rows = [{"id": f"{rng.choice(['web', 'code', 'b'])}/{rng.randrange(10**6)}", "chars": rng.choice([0, 1, 9, 10, 11,
+             rng.randrange(10**7), 10**15 - 1]), "licence": rng.choice(licences), "stars": rng.choice([0, 1, 9, 10, 99,
+             rng.randrange(10**9)]), "old": rng.random() < 0.2} for _ in range(400)]
+    rows = list({r["id"]: r for r in rows}.values())
+    for cfg, key in [
+        (SurvivorConfig(), lambda r: (not r["old"], r["licence"] not in PERMISSIVE, -r["stars"], -r["chars"], r["id"])),
+        (SurvivorConfig(priority=["stars", "shortest"]), lambda r: (not r["old"], -r["stars"], r["chars"], r["id"])),
+    ]:
+        assert _ranked(rows, cfg) == [r["id"] for r in sorted(rows, key=key)]
+
+
+def test_out_of_range_stars_and_lengths_are_clamped():
+    cfg = SurvivorConfig()
+    rows = [{"id": "a", "chars": 10**16, "stars": 10**13}, {"id": "b", "chars": 10**15 - 1, "stars": 10**12 - 1},
+            {"id": "c", "chars": 5, "stars": -4}, {"id": "d", "chars": 5, "stars": None}]
+    names = _names(rows, cfg)
+    assert len({len(n) for n in names}) == 1  # fixed width: the prefix never spills into the id
+    assert names[0][:prefix_width(cfg)] == names[1][:prefix_width(cfg)]  # clamped to the same rank
+    assert names[2][:prefix_width(cfg)] == names[3][:prefix_width(cfg)]  # negative or missing stars: none
+    assert _ranked(rows, cfg) == ["a", "b", "c", "d"]
+
+
+@pytest.mark.parametrize("cfg", [SurvivorConfig(), SurvivorConfig(priority=["shortest"]), SurvivorConfig(priority=[])])
+def test_ids_files_and_groups_round_trip(cfg):
+    rng = random.Random(1)
+    ids = ["web/00", "", "x", "code/ü/日本.py", "a\x1fb", "1234567890123456789", "ends-in-digits-0000001"]
+    ids += [f"book/{rng.randrange(10**9)}" for _ in range(50)]
+    files = [rng.choice([0, 1, 7, 10**9 - 1, rng.randrange(10**9)]) for _ in ids]
+    groups = [rng.choice([0, 1, 10**7 - 1, rng.randrange(10**7)]) for _ in ids]
+    t = _rows([{"id": i, "chars": rng.randrange(10**6), "licence": rng.choice([None, "mit"]),
+                "stars": rng.randrange(100)} for i in ids])
+    names = vertices(t, files, groups, False, cfg)
+    assert vertex_ids(names, cfg).to_pylist() == ids
+    assert vertex_files(names).to_pylist() == files
+    assert vertex_groups(names).to_pylist() == groups
+    chunked = pa.chunked_array([names.slice(0, 3), names.slice(3)])
+    assert vertex_ids(chunked, cfg).to_pylist() == ids and vertex_files(chunked).to_pylist() == files
+    assert vertex_groups(chunked).to_pylist() == groups
+    assert not any(is_new(vertices(t, files, groups, True, cfg)).to_pylist()) and all(is_new(names).to_pylist())
+
+
+def test_meta_fields_read_the_configured_fields():
+    cfg = SurvivorConfig()
+    metas = [
+        json.dumps({"license": "MIT", "stars": 12}),
+        json.dumps({"licence": "Apache-2.0", "max_stars_count": 7}),
+        json.dumps({"licenses": ["BSD-3-Clause", "MIT"], "stars_count": 3.9}),
+        json.dumps({"licenses": [], "stars": None, "max_stars_count": 5}),
+        json.dumps({"license": "", "licence": "ISC", "stars": "many"}),
+        json.dumps({"license": "GPL-3.0", "licence": "MIT", "stars": 0, "max_stars_count": 9}),
+        json.dumps({"url": "https://example.com"}),
+        "{}", "", None,
+    ]
+    licences, stars = meta_fields(metas, cfg)
+    assert licences == ["mit", "apache-2.0", "bsd-3-clause and mit", None, "isc", "gpl-3.0", None, None, None, None]
+    assert stars == [12, 7, 3, 5, 0, 0, 0, 0, 0, 0]
+    custom = SurvivorConfig(licence_fields=["spdx"], stars_fields=["watchers"])
+    assert meta_fields([json.dumps({"spdx": "Zlib", "license": "MIT", "watchers": 4, "stars": 8})], custom) == (
+        ["zlib"], [4])
+    length_only = SurvivorConfig(priority=["longest"])  # neither field is read when neither ranks
+    assert meta_fields([json.dumps({"license": "MIT", "stars": 8})], length_only) == ([None], [0])
+
+
+def test_drops_every_new_non_minimum_member_and_names_its_survivor():
+    cfg = SurvivorConfig()
+    old = _names([{"id": "old-a", "chars": 5, "old": True}, {"id": "old-b", "chars": 500, "old": True}], cfg, [3, 4])
+    new = _names([{"id": "n-long", "chars": 900}, {"id": "n-mid", "chars": 400}, {"id": "n-short", "chars": 40},
+                  {"id": "m-long", "chars": 80}, {"id": "m-short", "chars": 8}], cfg, [5, 6, 7, 8, 9])
+    # converged stars: an old-led component holding another old document and two new ones;
+    # a new-led component of two
+    stars = pa.table({"u": [old[0], old[0], old[0], new[3]], "v": [old[1], new[0], new[2], new[4]]})
+    got = drops(stars, cfg).to_pylist()
+    assert got == [{"file": 5, "id": "n-long", "survivor": "old-a"}, {"file": 7, "id": "n-short", "survivor": "old-a"},
+                   {"file": 9, "id": "m-short", "survivor": "m-long"}]
+    assert drops(stars.slice(0, 0), cfg).num_rows == 0
+
+
+def test_spdx_expressions_of_permissive_licences_rank_as_permissive():
+    """Licences as the project writes them: a repository document joins its files' licences with AND
+    (pipeline/repo_documents.py), SPDX headers give OR for dual licensing. The licence filter
+    (pipeline/code_license_filter.py) allows both; the survivor order must not rank them below an
+    unlicensed copy."""
+    cfg = SurvivorConfig()
+    metas = [json.dumps({"license": "MIT OR Apache-2.0"}), json.dumps({"license": "Apache-2.0 AND MIT"}),
+             json.dumps({"license": "BSD-3-Clause"}), "{}"]
+    licences, stars = meta_fields(metas, cfg)
+    rows = [{"id": i, "chars": 100, "licence": lic, "stars": s}
+            for i, lic, s in zip(["dual", "joined", "bsd", "unlicensed-longer"], licences, stars)]
+    rows[-1]["chars"] = 1000
+    assert _ranked(rows, cfg) == ["bsd", "dual", "joined", "unlicensed-longer"]
