@@ -213,6 +213,7 @@ class _Peak(threading.Thread):
         super().__init__(daemon=True)
         self.rss: dict[int, int] = {}
         self.private: dict[int, int] = {}
+        self.task: dict[int, str] = {}  # what the worker ran when its private memory peaked
         self.stop = threading.Event()
 
     def run(self) -> None:
@@ -222,8 +223,9 @@ class _Peak(threading.Thread):
                     continue
                 try:
                     with open(f"/proc/{pid}/cmdline", "rb") as f:
-                        if not f.read(5).startswith(b"ray::"):
-                            continue
+                        cmd = f.read(200)
+                    if not cmd.startswith(b"ray::"):
+                        continue
                     with open(f"/proc/{pid}/smaps_rollup") as f:
                         fields = {ln.split(":")[0]: int(ln.split()[1]) for ln in f if ln.split()[-1:] == ["kB"]}
                 except (OSError, ValueError, IndexError):
@@ -231,10 +233,12 @@ class _Peak(threading.Thread):
                 p = int(pid)
                 self.rss[p] = max(self.rss.get(p, 0), fields.get("Rss", 0))
                 private = fields.get("Private_Clean", 0) + fields.get("Private_Dirty", 0)
-                self.private[p] = max(self.private.get(p, 0), private)
+                if private > self.private.get(p, 0):
+                    self.private[p] = private
+                    self.task[p] = cmd.split(b"\0")[0].decode(errors="replace")
 
 
-def end_to_end(work: str, sizes_gb: list[float]) -> list[dict]:
+def end_to_end(work: str, sizes_gb: list[float], cfg: NearDedupConfig) -> list[dict]:
     from jobs.config import RayConfig
     from jobs.near_dedup import run_near_dedup
     from jobs.ray_session import start_ray
@@ -254,7 +258,7 @@ def end_to_end(work: str, sizes_gb: list[float]) -> list[dict]:
         peak = _Peak()
         peak.start()
         started = time.perf_counter()
-        out = run_near_dedup(run_dir, NearDedupConfig(), SEED, cpus=cpus)
+        out = run_near_dedup(run_dir, cfg, SEED, cpus=cpus)
         seconds = time.perf_counter() - started
         peak.stop.set()
         peak.join()
@@ -263,10 +267,12 @@ def end_to_end(work: str, sizes_gb: list[float]) -> list[dict]:
              "mb_per_s_per_cpu": round(total / 1e6 / seconds / cpus, 2),
              "peak_worker_rss_mb": round(max(peak.rss.values(), default=0) / 1024, 1),
              "peak_worker_private_mb": round(max(peak.private.values(), default=0) / 1024, 1),
+             "peak_task": peak.task.get(max(peak.private, key=peak.private.get, default=-1), ""),
              "driver_peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
              "summary": {k: v for k, v in out["summary"].items() if k != "seconds"}}
         print(f"{r['gb']} GB, {docs} documents: {r['seconds']} s, {r['mb_per_s']} MB/s ({r['mb_per_s_per_cpu']} per "
-              f"CPU); peak worker RSS {r['peak_worker_rss_mb']} MB (private {r['peak_worker_private_mb']} MB); "
+              f"CPU); peak worker RSS {r['peak_worker_rss_mb']} MB (private {r['peak_worker_private_mb']} MB, "
+              f"in {r['peak_task']}); "
               f"{r['summary']}")
         results.append(r)
     shutil.rmtree(os.path.join(work, "run"), ignore_errors=True)
@@ -278,7 +284,16 @@ def main() -> None:
     parser.add_argument("--e2e-gb", type=float, nargs="*", default=[1, 4])
     parser.add_argument("--work", default=os.path.join(tempfile.gettempdir(), "corpusmill-dedup-bench"))
     parser.add_argument("--out", default="benchmarks/results/dedup_speed.json")
+    parser.add_argument("--partition-mb", type=int, help="near_dedup.partition_mb (default: the config's)")
+    parser.add_argument("--skip-signatures", action="store_true", help="whole passes only")
     args = parser.parse_args()
+    cfg = NearDedupConfig(**({"partition_mb": args.partition_mb} if args.partition_mb else {}))
+    if args.skip_signatures:
+        result = {"partition_mb": cfg.partition_mb, "end_to_end": end_to_end(args.work, sorted(args.e2e_gb), cfg)}
+        os.makedirs(os.path.dirname(args.out), exist_ok=True)
+        with open(args.out, "w") as f:
+            json.dump(result, f, indent=2)
+        return
 
     sig = signature_speed()
     r = sig["mb_per_s"]
@@ -291,7 +306,8 @@ def main() -> None:
               "datatrove_mb_per_s": r["datatrove"], "speedup_vs_datasketch": round(r["ours"] / r["datasketch"], 2),
               "speedup_vs_datatrove": round(r["ours"] / r["datatrove"], 2)}
     if args.e2e_gb:
-        result["end_to_end"] = end_to_end(args.work, sorted(args.e2e_gb))
+        result["partition_mb"] = cfg.partition_mb
+        result["end_to_end"] = end_to_end(args.work, sorted(args.e2e_gb), cfg)
     os.makedirs(os.path.dirname(args.out), exist_ok=True)
     with open(args.out, "w") as f:
         json.dump(result, f, indent=2)

@@ -32,12 +32,13 @@ from pipeline import near_dedup_store as store
 from pipeline.components import both_directions, large_star, small_star
 from pipeline.lsh import EDGE_SCHEMA, candidate_sets, chain_edges, verify_sets
 from pipeline.minhash import permutations, s_curve
-from pipeline.near_dedup import NearDedupConfig, with_shingles
+from pipeline.near_dedup import NearDedupConfig, distinct_set_rows, with_shingles
 from pipeline.survivors import drops, vertex_ids
 
 log = logging.getLogger("corpusmill")
 _LIBC = ctypes.CDLL(ctypes.util.find_library("c")) if sys.platform.startswith("linux") else None
 BAND_ROW_BYTES = 110  # band, bucket and a vertex name: what sizes the shuffles
+ATTACH_DOCS = 256  # documents whose shingle sets travel in one block (each at most verify_max_shingles × 8 B)
 
 
 def print_s_curve(cfg: NearDedupConfig) -> None:
@@ -72,14 +73,22 @@ def _candidates(block: pa.Table, cfg: NearDedupConfig, incremental: bool) -> pa.
     return out
 
 
-def _attach(block: pa.Table, files: list[str], cfg: NearDedupConfig) -> pa.Table:
-    texts: dict[str, str] = {}
-    for f in sorted(set(block["file"].to_pylist())):
-        rows = block.filter(pc.equal(block["file"], f))
-        texts.update(store.read_texts(files[f], set(vertex_ids(rows["vertex"], cfg.survivor).to_pylist())))
-    out = with_shingles(block, texts, cfg)
-    _trim()
-    return out
+def _attach(block: pa.Table, files: list[str], cfg: NearDedupConfig) -> Iterator[pa.Table]:
+    """Set rows with their shingle sets, yielded ATTACH_DOCS documents at a time: a document sits in
+    up to ``bands`` sets and carries its set into each, so one output block would grow with the
+    corpus's duplication, and the shuffle after this step holds its input blocks whole."""
+    block = distinct_set_rows(block).sort_by("vertex")
+    vertex = block["vertex"].to_pylist()
+    cuts = [0] + [i for i in range(1, len(vertex)) if vertex[i] != vertex[i - 1]][ATTACH_DOCS - 1 :: ATTACH_DOCS]
+    for start, end in zip(cuts, cuts[1:] + [len(vertex)]):
+        part = block.slice(start, end - start)
+        texts: dict[str, str] = {}
+        for f in sorted(set(part["file"].to_pylist())):
+            rows = part.filter(pc.equal(part["file"], f))
+            texts.update(store.read_texts(files[f], set(vertex_ids(rows["vertex"], cfg.survivor).to_pylist())))
+        yield with_shingles(part, texts, cfg)
+        del texts
+        _trim()
 
 
 def _verify(block: pa.Table, cfg: NearDedupConfig) -> pa.Table:

@@ -86,10 +86,15 @@ def signed_band_rows(sig: pa.Table, cfg: NearDedupConfig, file: int, first_row: 
     return band_rows(vertices(sig, [file] * sig.num_rows, groups, old, cfg.survivor), keys, scopes)
 
 
+def distinct_set_rows(sets: pa.Table) -> pa.Table:
+    """Each (set, chunk, vertex) once: a member found through several buckets of one set is one member."""
+    sets = sets.group_by(["set_id", "chunk", "vertex", "file", "group"], use_threads=False).aggregate([("pos", "min")])
+    return pa.table({c: sets["pos_min" if c == "pos" else c] for c in SET_SCHEMA.names}, schema=SET_SCHEMA)
+
+
 def with_shingles(sets: pa.Table, texts: dict[str, str], cfg: NearDedupConfig) -> pa.Table:
     """Candidate set rows, each (set, chunk, vertex) once, with the document's shingle set attached."""
-    sets = sets.group_by(["set_id", "chunk", "vertex", "file", "group"], use_threads=False).aggregate([("pos", "min")])
-    sets = pa.table({c: sets["pos_min" if c == "pos" else c] for c in SET_SCHEMA.names}, schema=SET_SCHEMA)
+    sets = distinct_set_rows(sets)
     ids = vertex_ids(sets["vertex"], cfg.survivor).to_pylist()
     needed = sorted(set(ids))
     found = {i: sample(a, cfg.verify_max_shingles) for i, a in

@@ -53,6 +53,23 @@ def test_every_source_is_curated_and_every_record_accounted_for(sample_run):
     assert json.loads((out / "stats.json").read_text())["curate"]["totals"] == curate["totals"]
 
 
+def test_near_dedup_removes_a_second_edition_and_signs_whole_books_and_repositories(sample_run):
+    out, stats = sample_run
+    rejects = pq.read_table(out / "rejects" / "book" / "near_dedup-part-00000.parquet").to_pylist()
+    # two Gutenberg editions of Alice: the shorter leaves, naming the longer
+    assert [(r["id"], r["detail"], r["reason"]) for r in rejects] == [
+        ("book/books.jsonl.gz#0", "book/books.jsonl.gz#1", "near_duplicate")]
+    assert "Alice" in rejects[0]["text"][:5000] and len(rejects[0]["text"]) > 100_000  # the whole book
+    def ids(root: Path) -> set[str]:
+        return {i for p in root.rglob("*.parquet") for i in pq.read_table(p)["id"].to_pylist()}
+
+    signed, curated = ids(out / "near_dedup" / "signatures"), ids(out / "curated")
+    assert signed == {i for i in curated if not i.startswith("multimodal/")}
+    assert any(i.startswith("code/") and "#" not in i for i in signed)  # repository documents, not files
+    funnel = {(f["source"], f["stage"]): f for f in stats["curate"]["funnel"]}
+    assert funnel[("book", "near_dedup")]["dropped"] == 1 and stats["curate"]["near_dedup"]["dropped"] == 1
+
+
 def test_shards_match_manifest_and_design_schema(sample_run):
     out, stats = sample_run
     manifest = read_manifest(str(out / "shards"))
