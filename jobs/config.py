@@ -8,7 +8,7 @@ import os
 from importlib import resources
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from pipeline.readers import SourceSpec
 from pipeline.stages import CurateConfig
@@ -40,6 +40,11 @@ class RunConfig(BaseModel):
     pack: PackConfig = Field(default_factory=PackConfig)
     ray: RayConfig = Field(default_factory=RayConfig)
     base_dir: str = Field("", exclude=True)  # folder of the config file: relative source paths start here
+
+    @model_validator(mode="after")
+    def _image_spans_fit_rows(self) -> RunConfig:
+        self.tokenize.check_fits(self.pack.seq_len)  # an image span is never cut across rows
+        return self
 
     def stage_hash(self, *sections: str) -> str:
         """A digest of the settings a stage depends on, stored in its completion marker."""

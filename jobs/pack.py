@@ -139,6 +139,7 @@ def run_pack(cfg: RunConfig, out_dir: str, tokenizer: dict[str, Any], cpus: int,
                 "achieved": {s: round(n / total, 4) for s, n in sorted(achieved.items())}},
         "seed": cfg.seed,
         "images": images,
+        "image_tokens": cfg.tokenize.image_layout(),
     }
     manifest = write_manifest(shard_dir, shards, header)
     summary = {k: manifest[k] for k in ("rows", "tokens", "source_tokens")}

@@ -45,7 +45,7 @@ def _decompressed(path: str) -> BinaryIO:
     return raw
 
 
-def _tar_entries(path: str, cfg: ReadLimits) -> Iterator[Entry]:
+def tar_entries(path: str, cfg: ReadLimits) -> Iterator[Entry]:
     stream = CappedStream(_decompressed(path), ByteBudget(os.path.getsize(path), cfg))
     with stream, tarfile.open(fileobj=io.BufferedReader(stream), mode="r|") as tar:
         for count, member in enumerate(tar):
@@ -93,7 +93,7 @@ def _zip_entries(path: str, cfg: ReadLimits) -> Iterator[Entry]:
 
 def archive_entries(path: str, cfg: ReadLimits) -> list[Entry]:
     """Every entry of an archive, or a ``RecordError`` for the whole archive."""
-    read = _zip_entries if path.lower().endswith(".zip") else _tar_entries
+    read = _zip_entries if path.lower().endswith(".zip") else tar_entries
     try:
         entries = list(read(path, cfg))
     except RecordError:

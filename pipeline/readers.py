@@ -25,21 +25,27 @@ from pipeline.code_repos import repo_items, repo_name
 from pipeline.code_safety import ReadLimits
 from pipeline.compressed import open_binary
 from pipeline.html_file import html_file_items
+from pipeline.html_interleaved import HtmlImagesConfig, html_images_items
 from pipeline.records import FieldMap, Item, RecordError, rows_to_tables
 from pipeline.warc import warc_items
+from pipeline.webdataset import WebDatasetConfig, webdataset_items
 
-Format = Literal["auto", "jsonl", "parquet", "arrow", "hf_disk", "hf_load", "warc", "html", "book", "code_repo"]
+Format = Literal["auto", "jsonl", "parquet", "arrow", "hf_disk", "hf_load", "warc", "html", "book", "code_repo",
+                 "webdataset", "html_images"]
 _SUFFIXES: dict[str, Format] = {
     ".jsonl": "jsonl", ".json": "jsonl", ".ndjson": "jsonl", ".parquet": "parquet",
     ".arrow": "arrow", ".feather": "arrow", ".ipc": "arrow", ".warc": "warc", ".html": "html", ".htm": "html",
 }
-# The formats whose readers build the records themselves: (text field, content, meta fields
-# unless the source lists its own). WARC and HTML pages hold HTML under "html".
-_OWN_FIELDS: dict[str, tuple[str, str, list[str]]] = {
-    "warc": ("html", "html", ["url", "date", "record_id", "truncated"]),
-    "html": ("html", "html", ["url"]),
-    "book": ("text", "text", ["title", "author", "language"]),
-    "code_repo": ("content", "text", ["repo", "path", "language", "license"]),
+# The formats whose readers build the records themselves: the field map they fix; "meta_fields"
+# applies unless the source lists its own. WARC and HTML pages hold HTML under "html".
+_OWN_FIELDS: dict[str, dict[str, Any]] = {
+    "warc": {"text_field": "html", "content": "html", "meta_fields": ["url", "date", "record_id", "truncated"]},
+    "html": {"text_field": "html", "content": "html", "meta_fields": ["url"]},
+    "book": {"text_field": "text", "content": "text", "meta_fields": ["title", "author", "language"]},
+    "code_repo": {"text_field": "content", "content": "text", "meta_fields": ["repo", "path", "language", "license"]},
+    "webdataset": {"text_field": "caption", "content": "text", "image_field": "image", "meta_fields": ["key", "url"]},
+    "html_images": {"text_field": "text", "content": "text", "images_field": "images",
+                    "meta_fields": ["url", "title", "images_skipped", "images_skipped_reasons"]},
 }
 
 
@@ -50,13 +56,17 @@ class SourceSpec(FieldMap):
     paths: list[str]  # files, directories or globs; relative paths resolve against the config's folder
     # warc: HTML responses of .warc[.gz]; html: one page per .html/.htm file; book: one book per
     # .txt/.epub/.html file (the default for those in a book source); code_repo: each matched
-    # directory or archive is one repository (archives are found by themselves in a code source)
+    # directory or archive is one repository (archives are found by themselves in a code source);
+    # webdataset: image-caption samples of .tar/.tar.gz shards; html_images: one interleaved text-and-images
+    # document per .html/.htm page (both the default for those files in a multimodal source)
     format: Format = "auto"
     hf_builder: str | None = None  # for hf_load: "json", "csv", "text", "parquet", ...
     max_record_bytes: int = Field(64 << 20, gt=0)  # a longer JSONL line, WARC record or HTML file: quarantined unread
     batch_rows: int = Field(1000, gt=0)
     book: BookReadConfig = Field(default_factory=BookReadConfig)
     repo_limits: ReadLimits = Field(default_factory=ReadLimits)  # archive and checkout safety caps
+    webdataset: WebDatasetConfig = Field(default_factory=WebDatasetConfig)  # caption field, shard safety caps
+    html_images: HtmlImagesConfig = Field(default_factory=HtmlImagesConfig)  # image cap, alt text, page chrome
 
 
 @dataclass(frozen=True)
@@ -110,10 +120,14 @@ def detect_format(spec: SourceSpec, path: str) -> Format:
         return "code_repo"
     if spec.name == "book" and detect_book_format(path) is not None:
         return "book"
+    if spec.name == "multimodal" and is_archive(path) and not path.lower().endswith(".zip"):
+        return "webdataset"
     name = path
     for ext in (".gz", ".zst", ".zstd"):
         name = name.removesuffix(ext)
     fmt = _SUFFIXES.get(os.path.splitext(name)[1].lower())
+    if spec.name == "multimodal" and fmt == "html":
+        return "html_images"
     if fmt is None:
         raise RecordError("unknown_format", f"cannot tell the format of {os.path.basename(path)}; set `format`")
     return fmt
@@ -177,6 +191,14 @@ def _hf_batches(spec: SourceSpec, path: str, fmt: Format, cache_dir: str | None)
     yield from ds.data.table.to_batches(max_chunksize=spec.batch_rows)
 
 
+def _source_root(inp: InputFile) -> str:
+    """The folder the source's pattern starts in: what an HTML page's local images must stay below."""
+    rel = inp.rel.replace("/", os.sep)
+    if inp.path.endswith(os.sep + rel):
+        return inp.path[: -len(rel) - 1] or os.sep
+    return os.path.dirname(inp.path)
+
+
 def _items(spec: SourceSpec, inp: InputFile, cache_dir: str | None) -> Iterator[Item]:
     path = inp.path
     if not os.path.exists(path):
@@ -195,6 +217,10 @@ def _items(spec: SourceSpec, inp: InputFile, cache_dir: str | None) -> Iterator[
         yield from warc_items(path, spec.max_record_bytes)
     elif fmt == "html":
         yield from html_file_items(path, spec.max_record_bytes)
+    elif fmt == "webdataset":
+        yield from webdataset_items(path, spec.webdataset)
+    elif fmt == "html_images":
+        yield from html_images_items(path, _source_root(inp), spec.html_images, spec.extract, spec.max_record_bytes)
     elif fmt == "parquet":
         yield from _batches_items(pq.ParquetFile(path).iter_batches(batch_size=spec.batch_rows), spec.text_field)
     elif fmt == "arrow":
@@ -211,9 +237,9 @@ def _fields(spec: SourceSpec, path: str) -> FieldMap:
         return spec  # reading fails the same way and quarantines the file
     if fmt not in _OWN_FIELDS:
         return spec
-    text_field, content, meta_fields = _OWN_FIELDS[fmt]
-    return spec.model_copy(update={"text_field": text_field, "content": content,
-                                   "meta_fields": spec.meta_fields or meta_fields})
+    update = {"image_field": None, "images_field": None, **_OWN_FIELDS[fmt]}
+    update["meta_fields"] = spec.meta_fields or update["meta_fields"]
+    return spec.model_copy(update=update)
 
 
 def read_input(spec: SourceSpec, inp: InputFile, cache_dir: str | None = None) -> Iterator[pa.Table]:

@@ -33,7 +33,9 @@ class FieldMap(BaseModel):
     text_field: str = "text"
     content: Literal["text", "html"] = "text"  # html: extract the main-content text, title into meta
     extract: ExtractConfig = Field(default_factory=ExtractConfig)  # content: html only: extractor and guards
-    image_field: str | None = None  # bytes, {"bytes"|"path"} (HF Image) or a path
+    image_field: str | None = None  # bytes, {"bytes"|"path"} (HF Image) or a path; its marker goes first
+    # a list of images as image_field takes them, whose markers the text already holds, one each, in order
+    images_field: str | None = None
     meta_fields: list[str] = Field(default_factory=list)
 
 
@@ -42,13 +44,26 @@ def doc_id(source: str, rel: str, position: int | str) -> str:
     return f"{source}/{rel}#{position}"
 
 
-def _image(value: Any, base_dir: str) -> dict[str, Any]:
+class DecodedImage(dict):
+    """An image ``decode_image`` has checked: a reader that placed it passes it on as is (no second decode).
+
+    A dict from a file (JSON, Parquet) is never one, so input cannot skip the check.
+    """
+
+
+def decode_image(value: Any, base_dir: str) -> DecodedImage:
+    """The image struct of bytes, ``{"bytes"|"path"}`` or a path; raises ``RecordError`` when it cannot be decoded."""
+    if isinstance(value, DecodedImage):
+        return value
     if isinstance(value, dict):
         value = value.get("bytes") or value.get("path")
     if isinstance(value, str):
         path = value if os.path.isabs(value) else os.path.join(base_dir, value)
-        with open(path, "rb") as f:
-            value = f.read()
+        try:
+            with open(path, "rb") as f:
+                value = f.read()
+        except OSError as e:
+            raise RecordError("image_missing", f"{value}: {type(e).__name__}: {e.strerror}") from e
     if not isinstance(value, (bytes, bytearray)) or not value:
         raise RecordError("image_missing", f"no image bytes (got {type(value).__name__})")
     try:
@@ -58,7 +73,7 @@ def _image(value: Any, base_dir: str) -> dict[str, Any]:
     except Exception as e:  # Pillow raises many types for bad data
         raise RecordError("image_unreadable", f"{type(e).__name__}: {e}") from e
     data = bytes(value)
-    return {"sha256": hashlib.sha256(data).hexdigest(), "width": width, "height": height, "bytes": data}
+    return DecodedImage(sha256=hashlib.sha256(data).hexdigest(), width=width, height=height, bytes=data)
 
 
 def _jsonable(value: Any) -> Any:
@@ -95,8 +110,15 @@ def record_to_row(record: Any, fields: FieldMap, base_dir: str) -> dict[str, Any
             meta.setdefault("title", title)
     images = []
     if fields.image_field:
-        images.append(_image(record.get(fields.image_field), base_dir))
+        images.append(decode_image(record.get(fields.image_field), base_dir))
         text = f"{IMAGE_MARKER}\n{text}"
+    if fields.images_field:
+        values = record.get(fields.images_field) or []
+        if not isinstance(values, (list, tuple)):
+            raise RecordError("image_missing", f"field {fields.images_field!r} is {type(values).__name__}, not a list")
+        images += [decode_image(v, base_dir) for v in values]
+        if text.count(IMAGE_MARKER) != len(images):
+            raise RecordError("image_marker_mismatch", f"{text.count(IMAGE_MARKER)} markers for {len(images)} images")
     return {"text": text, "meta": json.dumps(meta, sort_keys=True, ensure_ascii=False), "images": images}
 
 

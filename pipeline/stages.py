@@ -1,11 +1,14 @@
 """The per-row curation stages, in order, the rows each one sees, and how their outcomes are recorded.
 
 A rewrite stage returns the same rows with new text (and, optionally, ``rewrite_tags``: one
-entry per event, such as an e-mail redacted); the rows whose text changed get the stage's
+entry per event, such as an e-mail redacted); the rows whose text or images changed get the stage's
 name in ``rewrites``, then ``stage:tag`` per event. A filter stage returns the rows with a
-``drop_reason`` column; rows with a reason leave with status ``dropped``. A stage sees only
-the rows still ``kept`` that fall in its scope: its sources and, for the English-tuned
-quality rules, the languages language identification found.
+``drop_reason`` column; rows with a reason leave with status ``dropped``, or ``quarantined``
+where an optional ``quarantine`` column is true (bad input rather than a judgement), with an
+optional ``drop_detail``. A stage of both kinds may rewrite the rows it keeps (text or images)
+and drop others. A stage sees only the rows still ``kept`` that fall in its scope: its
+sources, whether they carry images and, for the English-tuned quality rules, the languages
+language identification found.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from pydantic import BaseModel, Field, model_validator
 from pipeline.book_boilerplate import GutenbergConfig, gutenberg_boilerplate
 from pipeline.book_layout import BookLayoutConfig, book_layout
 from pipeline.c4_filters import C4Config, c4_document, c4_lines
+from pipeline.caption_filters import CaptionFilterConfig, caption_filter
 from pipeline.clean import CleanConfig, LengthConfig, clean, min_length
 from pipeline.code_filters import CodeFilterConfig, code_filter
 from pipeline.code_license_filter import LicenseFilterConfig, license_filter
@@ -28,14 +32,16 @@ from pipeline.exact_dedup import ExactDedupConfig
 from pipeline.fineweb_filters import FineWebQualityConfig, fineweb_quality
 from pipeline.gopher_quality import GopherQualityConfig, gopher_quality
 from pipeline.gopher_repetition import GopherRepetitionConfig, gopher_repetition
+from pipeline.image_checks import ImageCheckConfig, image_checks
 from pipeline.langid import LangIdConfig, langid
 from pipeline.near_dedup import NearDedupConfig
 from pipeline.pii import PiiConfig, pii_redact
 from pipeline.repo_documents import RepoDocConfig
-from pipeline.schema import DROPPED, KEPT
+from pipeline.schema import DROPPED, KEPT, QUARANTINED
 from pipeline.url_filter import UrlFilterConfig, url_filter
 
 StageFn = Callable[[pa.Table], pa.Table]
+Kind = Literal["rewrite", "filter", "rewrite_filter"]
 
 
 class Scope(BaseModel):
@@ -43,6 +49,7 @@ class Scope(BaseModel):
 
     sources: list[str] | None = None  # None: every source
     languages: list[str] | None = None  # None: every language (needs langid when set)
+    has_images: bool | None = None  # True: only rows with at least one image; None: any row
 
 
 # FineWeb's rules were tuned on English web text (Penedo et al. 2024); other languages and
@@ -53,6 +60,8 @@ DEFAULT_SCOPES: dict[str, Scope] = {
     "book_boilerplate": Scope(sources=["book"]),
     "book_layout": Scope(sources=["book"]),
     "langid": Scope(sources=["web", "book", "multimodal"]),  # code's language comes from its file name
+    "image_checks": Scope(has_images=True),  # any source's images
+    "caption_filter": Scope(sources=["multimodal"]),  # image-text pairs: their text is a caption
     "gopher_repetition": Scope(sources=["web", "book"], languages=["en"]),  # Gopher's rules cover books too
     "gopher_quality": _ENGLISH_WEB,
     "c4_lines": _ENGLISH_WEB,
@@ -77,6 +86,8 @@ class CurateConfig(BaseModel):
     book_boilerplate: GutenbergConfig | None = Field(default_factory=GutenbergConfig)
     book_layout: BookLayoutConfig | None = Field(default_factory=BookLayoutConfig)
     langid: LangIdConfig | None = Field(default_factory=LangIdConfig)
+    image_checks: ImageCheckConfig | None = Field(default_factory=ImageCheckConfig)
+    caption_filter: CaptionFilterConfig | None = Field(default_factory=CaptionFilterConfig)
     gopher_repetition: GopherRepetitionConfig | None = Field(default_factory=GopherRepetitionConfig)
     gopher_quality: GopherQualityConfig | None = Field(default_factory=GopherQualityConfig)
     c4: C4Config | None = Field(default_factory=C4Config)
@@ -107,18 +118,20 @@ class CurateConfig(BaseModel):
 @dataclass(frozen=True)
 class Stage:
     name: str
-    kind: Literal["rewrite", "filter"]
+    kind: Kind
     fn: StageFn
 
 
 def row_stages(cfg: CurateConfig) -> list[Stage]:
     """Every per-row stage that is on, in the order they run (FineWeb's order for the web rules)."""
-    candidates: list[tuple[str, Literal["rewrite", "filter"], object, Callable]] = [
+    candidates: list[tuple[str, Kind, object, Callable]] = [
         ("url_filter", "filter", cfg.url_filter, url_filter),
         ("clean", "rewrite", cfg.clean, clean),
         ("book_boilerplate", "rewrite", cfg.book_boilerplate, gutenberg_boilerplate),  # before langid: an
         ("book_layout", "rewrite", cfg.book_layout, book_layout),  # English licence must not sway it
         ("langid", "filter", cfg.langid, langid),
+        ("image_checks", "rewrite_filter", cfg.image_checks, image_checks),  # images first: a caption is judged
+        ("caption_filter", "filter", cfg.caption_filter, caption_filter),  # with the images its document kept
         ("gopher_repetition", "filter", cfg.gopher_repetition, gopher_repetition),
         ("gopher_quality", "filter", cfg.gopher_quality, gopher_quality),
         ("c4_lines", "rewrite", cfg.c4, c4_lines),
@@ -141,8 +154,20 @@ def stage_order(cfg: CurateConfig) -> list[str]:
             + (["near_dedup"] if cfg.near_dedup is not None and cfg.near_dedup.enabled else []))
 
 
+def _image_keys(images: pa.ChunkedArray) -> list[list[str]]:
+    """Each row's image hashes, without copying image bytes into Python."""
+    lengths = pc.fill_null(pc.list_value_length(images), 0).to_pylist()
+    flat = pc.struct_field(pc.list_flatten(images), "sha256").to_pylist()
+    starts = [0]
+    for n in lengths:
+        starts.append(starts[-1] + n)
+    return [flat[a:b] for a, b in zip(starts, starts[1:])]
+
+
 def _record_rewrites(before: pa.Table, out: pa.Table, name: str) -> pa.Table:
     changed = pc.not_equal(out["text"], before["text"]).to_pylist()
+    # a new or removed image counts as a rewrite too (image hashes only: no bytes compared)
+    changed = [c or a != b for c, a, b in zip(changed, _image_keys(before["images"]), _image_keys(out["images"]))]
     tags = out["rewrite_tags"].to_pylist() if "rewrite_tags" in out.schema.names else [None] * out.num_rows
     rewrites = [r + ([name] if c else []) + [f"{name}:{t}" for t in tg or []]
                 for r, c, tg in zip(out["rewrites"].to_pylist(), changed, tags)]
@@ -153,9 +178,13 @@ def _record_rewrites(before: pa.Table, out: pa.Table, name: str) -> pa.Table:
 
 def _record_drops(out: pa.Table, name: str) -> pa.Table:
     reason = out["drop_reason"]
-    out = out.drop_columns(["drop_reason"])
     dropped = pc.is_valid(reason)
-    for col, value in (("status", pa.scalar(DROPPED)), ("stage", pa.scalar(name)), ("reason", reason)):
+    status = pa.scalar(DROPPED)
+    if "quarantine" in out.schema.names:
+        status = pc.if_else(pc.fill_null(out["quarantine"], False), pa.scalar(QUARANTINED), status)
+    detail = out["drop_detail"] if "drop_detail" in out.schema.names else out["detail"]
+    out = out.drop_columns([c for c in ("drop_reason", "quarantine", "drop_detail") if c in out.schema.names])
+    for col, value in (("status", status), ("stage", pa.scalar(name)), ("reason", reason), ("detail", detail)):
         merged = pc.if_else(dropped, value, out[col])
         out = out.set_column(out.schema.get_field_index(col), col, merged.cast(pa.string()))
     return out
@@ -165,6 +194,9 @@ def _in_scope(table: pa.Table, scope: Scope) -> pa.ChunkedArray:
     mask = pc.equal(table["status"], KEPT)
     if scope.sources is not None:
         mask = pc.and_(mask, pc.is_in(table["source"], pa.array(scope.sources, pa.string())))
+    if scope.has_images is not None:
+        with_images = pc.greater(pc.fill_null(pc.list_value_length(table["images"]), 0), 0)
+        mask = pc.and_(mask, with_images if scope.has_images else pc.invert(with_images))
     if scope.languages is not None:
         mask = pc.and_kleene(mask, pc.fill_null(pc.is_in(table["language"], pa.array(scope.languages)), False))
     return mask
@@ -177,10 +209,9 @@ def run_row_stages(table: pa.Table, cfg: CurateConfig) -> pa.Table:
         todo, rest = table.filter(live), table.filter(pc.invert(live))
         if todo.num_rows:
             out = stage.fn(todo)
-            if stage.kind == "rewrite":
-                todo = _record_rewrites(todo, out, stage.name)
-            else:
-                todo = _record_drops(out, stage.name)
+            if stage.kind != "filter":
+                out = _record_rewrites(todo, out, stage.name)
+            todo = _record_drops(out, stage.name) if stage.kind != "rewrite" else out
             todo = todo.select(table.schema.names).cast(table.schema)
         table = pa.concat_tables([todo, rest]) if rest.num_rows else todo
     return table

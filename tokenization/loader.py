@@ -9,6 +9,7 @@ state is (epoch, batches already yielded), and a restored loader skips exactly t
 
 from __future__ import annotations
 
+import io
 from collections.abc import Iterator
 from functools import partial
 from typing import Any, Literal
@@ -23,6 +24,16 @@ from tokenization.shard_reader import PackedShards
 
 Remainder = Literal["drop", "pad"]
 Attention = Literal["varlen", "flex", "dense", "none"]
+Images = bool | Literal["bytes", "tensors"]  # True is "bytes"
+
+
+def decode_image(data: bytes) -> torch.Tensor:
+    """An image file's pixels as a uint8 ``[3, H, W]`` RGB tensor (Pillow's decompression-bomb limit applies)."""
+    from PIL import Image
+
+    with Image.open(io.BytesIO(data)) as image:
+        pixels = np.asarray(image.convert("RGB"))
+    return torch.from_numpy(np.ascontiguousarray(pixels.transpose(2, 0, 1)))
 
 
 class PackedDataset(Dataset):
@@ -30,14 +41,32 @@ class PackedDataset(Dataset):
 
     With ``attention`` ``flex`` or ``dense`` each row also carries its ``block_layout`` and
     ``segments`` (``masks.attention_segments``), from which the batch's mask is built; with
-    ``images`` its image spans (``sha256``, ``start``, ``length``) and their ``bytes``."""
+    ``images`` its image spans (``sha256``, ``start`` at ``<|image_start|>``, ``length`` N + 2)
+    with the image file's ``bytes`` (``True`` or ``"bytes"``) or its decoded ``pixels``
+    (``"tensors"``: uint8 ``[3, H, W]`` RGB, decoded in the DataLoader workers)."""
 
-    def __init__(self, shard_dir: str, attention: Attention = "varlen", images: bool = False) -> None:
+    def __init__(self, shard_dir: str, attention: Attention = "varlen", images: Images = False) -> None:
         self.shards = PackedShards(shard_dir)
         self.attention = attention
         self.policy = self.shards.manifest.get("mask", {}).get("policy", "document")
         manifest = self.shards.manifest
+        if images not in (False, True, "bytes", "tensors"):
+            raise ValueError(f"images must be False, True, 'bytes' or 'tensors', not {images!r}")
         self.images = ImageStore(shard_dir, manifest.get("images", []), self.shards.cache) if images else None
+        self.decode = images == "tensors"
+
+    def _images(self, indices: list[int]) -> list[list[dict[str, Any]]]:
+        """Per row, its image spans with the bytes or pixels; an image repeated in a batch is read once."""
+        found: dict[str, Any] = {}
+        out = []
+        for i in indices:
+            spans = self.shards.provenance(int(i))["images"]
+            for span in spans:
+                if span["sha256"] not in found:
+                    data = self.images.get(span["sha256"])
+                    found[span["sha256"]] = decode_image(data) if self.decode else data
+            out.append([dict(span, **{"pixels" if self.decode else "bytes": found[span["sha256"]]}) for span in spans])
+        return out
 
     def __len__(self) -> int:
         return len(self.shards)
@@ -49,9 +78,8 @@ class PackedDataset(Dataset):
                                                                         "loss_mask")}
         out["cu_seqlens"] = [torch.from_numpy(cu) for cu in rows["cu_seqlens"]]
         out["index"] = torch.tensor([int(i) for i in indices])
-        if self.images is not None:  # per row: the image placeholders' spans with the image bytes
-            out["images"] = [[dict(span, bytes=self.images.get(span["sha256"]))
-                              for span in self.shards.provenance(int(i))["images"]] for i in indices]
+        if self.images is not None:
+            out["images"] = self._images(indices)
         if self.attention in ("flex", "dense"):
             seq_len = self.shards.seq_len
             out["block_layout"] = torch.from_numpy(np.stack([self.shards.block_layout(int(i)) for i in indices]))
@@ -128,7 +156,7 @@ class PackedLoader:
 
     def __init__(self, shard_dir: str, batch_size: int, *, rank: int = 0, world_size: int = 1, num_workers: int = 0,
                  seed: int = 0, shuffle: bool = True, remainder: Remainder = "drop", attention: Attention = "varlen",
-                 pin_memory: bool = False, device: str | torch.device | None = None, images: bool = False) -> None:
+                 pin_memory: bool = False, device: str | torch.device | None = None, images: Images = False) -> None:
         self.dataset = PackedDataset(shard_dir, attention, images)
         self.sampler = EpochSampler(len(self.dataset), rank, world_size, seed, shuffle, remainder)
         self.batch_size, self.num_workers, self.pin_memory = batch_size, num_workers, pin_memory

@@ -4,16 +4,23 @@
 Truncations Improve Language Modeling"): documents longer than a row are cut into row-sized
 pieces — the only truncation — and each piece, longest first, goes into the open row whose
 free space fits it most tightly, found in O(log L) through a Fenwick tree over free space.
-``concat`` concatenates and chunks (every row full, documents cut at row ends); ``greedy``
+``concat`` concatenates and chunks (rows full, documents cut at row ends); ``greedy``
 fills rows in order and starts a new row when the next piece does not fit.
+
+``spans`` (per document, sorted ``(start, stop)`` token ranges: an image's tokens) are never
+cut: a cut that would fall inside one moves back to the span's start, so the span goes whole
+to the next piece (in ``concat``, the row closes early and the span opens the next one).
 """
 
 from __future__ import annotations
 
+from bisect import bisect_left
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
 Mode = Literal["best_fit", "concat", "greedy"]
+Spans = Mapping[int, Sequence[tuple[int, int]]]  # document -> sorted, disjoint (start, stop) kept whole
 
 
 @dataclass(frozen=True)
@@ -23,15 +30,37 @@ class Piece:
     length: int
 
 
-def split_long(lengths: list[int], seq_len: int) -> list[Piece]:
-    return [Piece(d, s, min(seq_len, n - s)) for d, n in enumerate(lengths) for s in range(0, n, seq_len)]
+def cut_before_span(end: int, spans: Sequence[tuple[int, int]]) -> int:
+    """``end``, or the start of the span that a cut at ``end`` would split."""
+    i = bisect_left(spans, (end,)) - 1  # the last span starting before the cut
+    return spans[i][0] if i >= 0 and spans[i][1] > end else end
 
 
-def pack_greedy(lengths: list[int], seq_len: int) -> list[list[Piece]]:
+def _span_too_long(doc: int, start: int, spans: Sequence[tuple[int, int]], seq_len: int) -> ValueError:
+    stop = next(b for a, b in spans if a == start)
+    return ValueError(f"document {doc}: a span of {stop - start} tokens at {start} is longer than a row ({seq_len})")
+
+
+def split_long(lengths: list[int], seq_len: int, spans: Spans | None = None, first: int = 0) -> list[Piece]:
+    """Row-sized pieces of every document (document ``d`` is ``first + d`` in the pieces and in ``spans``)."""
+    pieces = []
+    for d, n in enumerate(lengths):
+        keep, start = (spans or {}).get(first + d, ()), 0
+        while start < n:
+            end = min(start + seq_len, n)
+            end = cut_before_span(end, keep) if end < n and keep else end
+            if end == start:
+                raise _span_too_long(first + d, start, keep, seq_len)
+            pieces.append(Piece(first + d, start, end - start))
+            start = end
+    return pieces
+
+
+def pack_greedy(lengths: list[int], seq_len: int, spans: Spans | None = None) -> list[list[Piece]]:
     rows: list[list[Piece]] = []
     current: list[Piece] = []
     fill = 0
-    for piece in split_long(lengths, seq_len):
+    for piece in split_long(lengths, seq_len, spans):
         if fill + piece.length > seq_len:
             rows.append(current)
             current, fill = [], 0
@@ -40,18 +69,24 @@ def pack_greedy(lengths: list[int], seq_len: int) -> list[list[Piece]]:
     return rows + [current] if current else rows
 
 
-def pack_concat(lengths: list[int], seq_len: int) -> list[list[Piece]]:
+def pack_concat(lengths: list[int], seq_len: int, spans: Spans | None = None) -> list[list[Piece]]:
     rows: list[list[Piece]] = [[]]
     fill = 0
     for doc, n in enumerate(lengths):
-        start = 0
+        start, keep = 0, (spans or {}).get(doc, ())
         while start < n:
             if fill == seq_len:
                 rows.append([])
                 fill = 0
-            take = min(n - start, seq_len - fill)
-            rows[-1].append(Piece(doc, start, take))
-            start, fill = start + take, fill + take
+            end = start + min(n - start, seq_len - fill)
+            end = cut_before_span(end, keep) if end < n and keep else end
+            if end == start:  # a span that does not fit what is left of this row opens the next one
+                if not fill:
+                    raise _span_too_long(doc, start, keep, seq_len)
+                fill = seq_len
+                continue
+            rows[-1].append(Piece(doc, start, end - start))
+            start, fill = end, fill + end - start
     return rows if rows[0] else []
 
 
@@ -87,11 +122,12 @@ class _FreeSpace:
         return pos if pos < self.size else None  # Fenwick index pos + 1 holds free space pos
 
 
-def pack_best_fit(lengths: list[int], seq_len: int, window: int = 10_000) -> list[list[Piece]]:
+def pack_best_fit(lengths: list[int], seq_len: int, window: int = 10_000,
+                  spans: Spans | None = None) -> list[list[Piece]]:
     """Best-fit-decreasing over windows of ``window`` documents; rows of a window close with it."""
     rows: list[list[Piece]] = []
     for first in range(0, len(lengths), window):
-        pieces = [Piece(p.doc + first, p.start, p.length) for p in split_long(lengths[first : first + window], seq_len)]
+        pieces = split_long(lengths[first : first + window], seq_len, spans, first)
         pieces.sort(key=lambda p: (-p.length, p.doc, p.start))
         free, by_space = _FreeSpace(seq_len), {}
         opened: list[list[Piece]] = []
@@ -111,7 +147,8 @@ def pack_best_fit(lengths: list[int], seq_len: int, window: int = 10_000) -> lis
     return rows
 
 
-def pack(lengths: list[int], seq_len: int, mode: Mode = "best_fit", window: int = 10_000) -> list[list[Piece]]:
+def pack(lengths: list[int], seq_len: int, mode: Mode = "best_fit", window: int = 10_000,
+         spans: Spans | None = None) -> list[list[Piece]]:
     if mode == "best_fit":
-        return pack_best_fit(lengths, seq_len, window)
-    return pack_concat(lengths, seq_len) if mode == "concat" else pack_greedy(lengths, seq_len)
+        return pack_best_fit(lengths, seq_len, window, spans)
+    return pack_concat(lengths, seq_len, spans) if mode == "concat" else pack_greedy(lengths, seq_len, spans)

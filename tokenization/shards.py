@@ -20,9 +20,9 @@ from pydantic import BaseModel, Field, model_validator
 from tokenization import storage
 from tokenization.masks import MaskConfig, block_layout, pack_bits
 from tokenization.packing import Mode, pack
-from tokenization.special_tokens import IMAGE_ID, PAD_ID
+from tokenization.special_tokens import IMAGE_END_ID, IMAGE_START_ID, PAD_ID
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: an image is a span <|image_start|> N x <|image|> <|image_end|> (1: one <|image|>)
 MANIFEST = "manifest.json"
 
 
@@ -58,17 +58,38 @@ def shard_schema(cfg: PackConfig) -> pa.Schema:
     ])
 
 
+def image_spans(flat: np.ndarray, offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Every image span of a group's tokens: (first token, one past the last, document), in token order.
+
+    A span runs from ``<|image_start|>`` to its ``<|image_end|>``; the k-th span of a document is
+    its k-th image."""
+    starts, ends = np.flatnonzero(flat == IMAGE_START_ID), np.flatnonzero(flat == IMAGE_END_ID) + 1
+    docs = np.searchsorted(offsets, starts, side="right") - 1
+    if len(starts) != len(ends) or np.any(ends <= starts) or np.any(starts[1:] < ends[:-1]) or np.any(
+            ends > offsets[docs + 1]):
+        raise ValueError("image markers do not pair up as <|image_start|> ... <|image_end|> within documents")
+    return starts, ends, docs
+
+
 def build_rows(group: pa.Table, cfg: PackConfig, seed: int = 0, group_key: str = "") -> tuple[pa.Table, dict[str, Any]]:
     """Pack one group (in ``pack_key`` order) into shard rows; also return token counts.
 
-    Row ``r`` of the group has key ``{group_key}:{r}``: what its random mask blocks are drawn from."""
+    Image spans are never cut across rows; each row's ``images`` lists its spans as ``start``
+    (the ``<|image_start|>`` position) and ``length`` (N + 2). ``loss_mask`` is 0 on all of a
+    span's tokens: none of them is a target. Row ``r`` of the group has key ``{group_key}:{r}``:
+    what its random mask blocks are drawn from."""
     group = group.sort_by([("pack_key", "ascending"), ("id", "ascending")])
     offsets = group["token_ids"].combine_chunks().offsets.to_numpy()
     flat = group["token_ids"].combine_chunks().values.to_numpy(zero_copy_only=False)
     ids, sources = group["id"].to_pylist(), group["source"].to_pylist()
     shas = group["image_sha256"].to_pylist()
     lengths = np.diff(offsets).tolist()
-    rows = pack(lengths, cfg.seq_len, cfg.mode, cfg.window)
+    img_start, img_end, img_doc = image_spans(flat, offsets)
+    first_of_doc = np.searchsorted(img_start, offsets[:-1])  # index of each document's first span
+    spans: dict[int, list[tuple[int, int]]] = {}
+    for a, b, d in zip(img_start.tolist(), img_end.tolist(), img_doc.tolist()):
+        spans.setdefault(d, []).append((a - int(offsets[d]), b - int(offsets[d])))
+    rows = pack(lengths, cfg.seq_len, cfg.mode, cfg.window, spans)
     n = len(rows)
     input_ids = np.full((n, cfg.seq_len), PAD_ID, dtype=np.uint32)
     cols: dict[str, list] = {k: [] for k in ("cu_seqlens", "loss_mask", "block_layout", "doc_ids", "sources", "images")}
@@ -77,18 +98,21 @@ def build_rows(group: pa.Table, cfg: PackConfig, seed: int = 0, group_key: str =
         cu, pos, images = [0], 0, []
         for piece in row:
             start = offsets[piece.doc] + piece.start
-            tokens = flat[start : start + piece.length]
-            input_ids[r, pos : pos + piece.length] = tokens
-            image_pos = np.flatnonzero(tokens == IMAGE_ID)
-            before = int(np.count_nonzero(flat[offsets[piece.doc] : start] == IMAGE_ID))
-            images += [{"sha256": shas[piece.doc][before + k], "start": int(pos + p), "length": 1}
-                       for k, p in enumerate(image_pos)]
+            input_ids[r, pos : pos + piece.length] = flat[start : start + piece.length]
+            lo, hi = np.searchsorted(img_start, [start, start + piece.length])
+            if (hi > lo and img_end[hi - 1] > start + piece.length) or (lo and img_end[lo - 1] > start):
+                raise RuntimeError(f"{ids[piece.doc]}: a piece cuts an image span")  # the packer must not
+            images += [{"sha256": shas[piece.doc][k - first_of_doc[piece.doc]],
+                        "start": int(pos + img_start[k] - start), "length": int(img_end[k] - img_start[k])}
+                       for k in range(lo, hi)]
             pos += piece.length
             cu.append(pos)
             source_tokens[sources[piece.doc]] += piece.length
         cu_arr = np.array(cu, dtype=np.int32)
         loss = np.zeros(cfg.seq_len, dtype=bool)
-        loss[:pos] = input_ids[r, :pos] != IMAGE_ID
+        loss[:pos] = True
+        for span in images:
+            loss[span["start"] : span["start"] + span["length"]] = False
         cols["cu_seqlens"].append(cu_arr)
         cols["loss_mask"].append(pack_bits(loss))
         layout = block_layout(cu_arr, cfg.seq_len, cfg.mask, seed, f"{group_key}:{r}")

@@ -2,9 +2,10 @@
 
 Each document becomes segments — text to encode, or special ids — in the template
 ``<|bos|> [title <|sep|>] body <|eos|>``; a code body may be reordered for fill-in-the-middle
-and a multimodal body carries one ``<|image|>`` id per image. All text segments of a batch
-go through one batched encode. Literal special-token strings inside a document are encoded
-as plain text (a web page that contains ``<|eos|>`` must not end a document).
+and a multimodal body carries each image as ``<|image_start|>`` + N × ``<|image|>`` +
+``<|image_end|>`` at its marker (N from ``image_tokens``: ``image_tokens.py``). All text
+segments of a batch go through one batched encode. Literal special-token strings inside a
+document are encoded as plain text (a web page that contains ``<|eos|>`` must not end a document).
 """
 
 from __future__ import annotations
@@ -14,14 +15,16 @@ import json
 
 import numpy as np
 import pyarrow as pa
-from pydantic import BaseModel, Field
+from pydantic import Field
 from tokenizers import Tokenizer
 
 from pipeline.schema import IMAGE_MARKER
 from tokenization.fim import FimConfig, Segment, fim_segments
-from tokenization.special_tokens import BOS_ID, EOS_ID, IMAGE_ID, SEP, SPECIAL_IDS
+from tokenization.image_tokens import ImageTokenConfig, image_span_ids
+from tokenization.special_tokens import BOS_ID, EOS_ID, SEP, SPECIAL_IDS
 
 SEP_ID = SPECIAL_IDS[SEP]
+Part = Segment | np.ndarray  # text to encode, a special id, or a run of ids (an image span)
 
 TOKENS_SCHEMA = pa.schema([
     ("id", pa.string()),
@@ -33,7 +36,7 @@ TOKENS_SCHEMA = pa.schema([
 ])
 
 
-class TokenizeConfig(BaseModel):
+class TokenizeConfig(ImageTokenConfig):  # image_tokens, patch_size, patch_merge, max_image_tokens
     title_template: bool = True  # ``title <|sep|> content`` when meta has a title
     title_field: str = "title"
     fim: FimConfig = Field(default_factory=FimConfig)
@@ -44,17 +47,20 @@ def pack_key(seed: int, ident: str) -> str:
     return hashlib.blake2b(f"{seed}:{ident}".encode(), digest_size=8).hexdigest()
 
 
-def document_segments(text: str, title: str | None, n_images: int, source: str, ident: str, seed: int,
-                      cfg: TokenizeConfig) -> list[Segment]:
-    head: list[Segment] = [BOS_ID] + ([title, SEP_ID] if title else [])
-    body = fim_segments(text, ident, seed, cfg.fim) if source in cfg.fim.sources else None
-    if body is None and n_images:
+def document_segments(text: str, title: str | None, image_tokens: list[int], source: str, ident: str, seed: int,
+                      cfg: TokenizeConfig) -> list[Part]:
+    """``image_tokens``: N for each image, in marker order. A document with images is never
+    reordered for FIM (its image spans must stay where their markers are)."""
+    head: list[Part] = [BOS_ID] + ([title, SEP_ID] if title else [])
+    fim = source in cfg.fim.sources and not image_tokens
+    body: list[Part] | None = fim_segments(text, ident, seed, cfg.fim) if fim else None
+    if image_tokens:
         parts = text.split(IMAGE_MARKER)
-        if len(parts) != n_images + 1:
-            raise ValueError(f"{ident}: {len(parts) - 1} image markers for {n_images} images")
+        if len(parts) != len(image_tokens) + 1:
+            raise ValueError(f"{ident}: {len(parts) - 1} image markers for {len(image_tokens)} images")
         body = [parts[0]]
-        for part in parts[1:]:
-            body += [IMAGE_ID, part]
+        for n, part in zip(image_tokens, parts[1:]):
+            body += [image_span_ids(n), part]
     return head + (body if body is not None else [text]) + [EOS_ID]
 
 
@@ -67,13 +73,13 @@ class TokenizeStage:
         self.seed, self.num_pack_groups = seed, num_pack_groups
         self.cfg = TokenizeConfig.model_validate(config or {})
 
-    def encode_segments(self, docs: list[list[Segment]]) -> list[np.ndarray]:
+    def encode_segments(self, docs: list[list[Part]]) -> list[np.ndarray]:
         texts = [s for doc in docs for s in doc if isinstance(s, str)]
         encoded = iter(self.tokenizer.encode_batch_fast(texts, add_special_tokens=False))
         out = []
         for doc in docs:
-            parts = [np.asarray(next(encoded).ids, dtype=np.uint32) if isinstance(s, str)
-                     else np.array([s], dtype=np.uint32) for s in doc]
+            parts = [np.asarray(next(encoded).ids if isinstance(s, str) else s, dtype=np.uint32).reshape(-1)
+                     for s in doc]
             out.append(np.concatenate(parts))
         return out
 
@@ -86,12 +92,24 @@ class TokenizeStage:
             titles.append(value.strip() or None if isinstance(value, str) else None)
         return titles
 
+    def _images(self, images: pa.ChunkedArray) -> tuple[list[list[str]], list[list[int]]]:
+        """Per document: its images' sha256 and token counts (the bytes are not read)."""
+        images = images.combine_chunks()
+        flat = images.flatten()
+        ends = np.cumsum(images.value_lengths().fill_null(0).to_numpy(zero_copy_only=False))
+        shas = flat.field("sha256").to_pylist()
+        counts = [self.cfg.image_token_count(w, h) for w, h in zip(flat.field("width").to_pylist(),
+                                                                     flat.field("height").to_pylist())]
+        starts = np.concatenate([[0], ends[:-1]]).tolist()
+        return ([shas[a:b] for a, b in zip(starts, ends.tolist())],
+                [counts[a:b] for a, b in zip(starts, ends.tolist())])
+
     def __call__(self, table: pa.Table) -> pa.Table:
         ids, sources = table["id"].to_pylist(), table["source"].to_pylist()
-        shas = [[img["sha256"] for img in imgs or []] for imgs in table["images"].to_pylist()]
+        shas, counts = self._images(table["images"])
         metas = table["meta"].to_pylist() if "meta" in table.column_names else [None] * len(ids)
-        docs = [document_segments(text, title, len(s), src, ident, self.seed, self.cfg)
-                for text, title, s, src, ident in zip(table["text"].to_pylist(), self._titles(metas), shas,
+        docs = [document_segments(text, title, n, src, ident, self.seed, self.cfg)
+                for text, title, n, src, ident in zip(table["text"].to_pylist(), self._titles(metas), counts,
                                                       sources, ids)]
         tokens = self.encode_segments(docs)
         offsets = np.zeros(len(tokens) + 1, np.int64)

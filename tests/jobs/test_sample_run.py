@@ -193,18 +193,22 @@ def test_loader_gives_image_bytes_with_their_spans(sample_run):
     import torch
 
     from tokenization.loader import PackedLoader
-    from tokenization.special_tokens import IMAGE_ID
+    from tokenization.special_tokens import IMAGE_END_ID, IMAGE_ID, IMAGE_START_ID
 
     out, _ = sample_run
     manifest = read_manifest(str(out / "shards"))
     assert sum(e["images"] for e in manifest["images"]) > 0
+    assert manifest["schema_version"] == 2 and manifest["image_tokens"]["image_tokens"] == 64
     assert verify_shards(str(out / "shards")) == []
     seen = 0
     for batch in PackedLoader(str(out / "shards"), 16, shuffle=False, images=True, attention="none"):
-        for row, spans in zip(batch["input_ids"], batch["images"]):
-            assert int((row == IMAGE_ID).sum()) == len(spans)
-            for span in spans:
-                assert row[span["start"]] == IMAGE_ID and hashlib.sha256(span["bytes"]).hexdigest() == span["sha256"]
+        for r, (row, spans) in enumerate(zip(batch["input_ids"], batch["images"])):
+            assert int((row == IMAGE_START_ID).sum()) == int((row == IMAGE_END_ID).sum()) == len(spans)
+            for span in spans:  # whole spans only: <|image_start|> 64 x <|image|> <|image_end|>, no loss on any
+                a, n = span["start"], span["length"]
+                assert n == 66 and row[a] == IMAGE_START_ID and row[a + n - 1] == IMAGE_END_ID
+                assert bool((row[a + 1 : a + n - 1] == IMAGE_ID).all()) and not batch["loss_mask"][r, a : a + n].any()
+                assert hashlib.sha256(span["bytes"]).hexdigest() == span["sha256"]
                 seen += 1
     assert seen > 0 and isinstance(batch["input_ids"], torch.Tensor)
 

@@ -143,6 +143,38 @@ def test_image_records_get_marker_and_image_struct(tmp_path):
     assert "truncated" in table["detail"][2].as_py()
 
 
+def test_image_paths_resolve_against_the_data_file(tmp_path):
+    from tests.conftest import REPO
+
+    pairs = pq.read_table(f"{REPO}/data/sample/multimodal/pairs.parquet", filters=[("key", "=", "matplotlib/home")])
+    (tmp_path / "data" / "imgs").mkdir(parents=True)
+    (tmp_path / "data" / "imgs" / "home.png").write_bytes(pairs["image"][0].as_py())
+    pq.write_table(pa.table({"caption": ["path", "HF Image struct", "gone"],
+                             "image": ["imgs/home.png", None, "imgs/gone.png"],
+                             "hf": [None, {"bytes": None, "path": "imgs/home.png"}, None]}),
+                   tmp_path / "data" / "pairs.parquet")
+    table = _read(SourceSpec(name="multimodal", paths=[], text_field="caption", image_field="image"),
+                  str(tmp_path / "data" / "pairs.parquet"))
+    assert table["status"].to_pylist() == [KEPT, QUARANTINED, QUARANTINED]
+    assert (table["images"][0].as_py()[0]["width"], table["reason"][2].as_py()) == (24, "image_missing")
+    hf = _read(SourceSpec(name="multimodal", paths=[], text_field="caption", image_field="hf"),
+               str(tmp_path / "data" / "pairs.parquet"))
+    assert hf["images"][1].as_py()[0]["sha256"] == table["images"][0].as_py()[0]["sha256"]
+
+
+def test_images_field_holds_images_whose_markers_the_text_has(tmp_path):
+    from tests.conftest import REPO
+
+    rows = pq.read_table(f"{REPO}/data/sample/multimodal/pairs.parquet", columns=["key", "image"]).to_pylist()
+    png, gif = (next(r["image"] for r in rows if r["key"] == k) for k in ("matplotlib/home", "apache/down.gif"))
+    pq.write_table(pa.table({"text": ["a <|image|> b <|image|>", "one marker <|image|>"],
+                             "imgs": [[png, gif], [png, gif]]}), tmp_path / "i.parquet")
+    table = _read(SourceSpec(name="multimodal", paths=[], images_field="imgs"), str(tmp_path / "i.parquet"))
+    assert [(i["width"], i["height"]) for i in table["images"][0].as_py()] == [(24, 24), (11, 11)]
+    assert table["text"][0].as_py() == "a <|image|> b <|image|>"
+    assert table["reason"][1].as_py() == "image_marker_mismatch"
+
+
 @pytest.mark.parametrize("name", ["empty.jsonl", "empty.jsonl.zst", "empty.jsonl.gz"])
 def test_empty_files_give_no_rows_and_no_error(tmp_path, name):
     data = {"empty.jsonl": b"", "empty.jsonl.zst": zstandard.ZstdCompressor().compress(b""),

@@ -1,21 +1,27 @@
+import hashlib
+import io
 import json
 
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
+from PIL import Image
 
 from pipeline.accounting import build_stats, count_outcomes
 from pipeline.exact_dedup import add_content_keys, dedup_group
 from pipeline.pii import PiiConfig
 from pipeline.records import quarantine_row
 from pipeline.repo_documents import RepoDocConfig, repo_stage
-from pipeline.schema import DROPPED, KEPT, QUARANTINED, WORK_SCHEMA
+from pipeline.schema import DROPPED, IMAGE_MARKER, KEPT, QUARANTINED, WORK_SCHEMA
 from pipeline.stages import CurateConfig, Scope, run_row_stages, stage_order
+from tests.conftest import REPO
 
 
 def _bare() -> CurateConfig:
     """Only the stages every source gets: clean and min_length."""
     off = dict.fromkeys(["url_filter", "book_boilerplate", "book_layout", "langid", "gopher_repetition",
-                         "gopher_quality", "c4", "fineweb_quality", "pii", "code_license", "code_filter", "code_pii"])
+                         "gopher_quality", "c4", "fineweb_quality", "pii", "code_license", "code_filter", "code_pii",
+                         "image_checks", "caption_filter"])
     return CurateConfig(**off)
 
 
@@ -113,3 +119,37 @@ def test_merged_records_and_created_documents_reconcile():
         "reconciled": True, "merged": 3, "created": 1}
     assert stats["funnel"][-1]["out"] == 1
     assert not build_stats(counts, {"code": 4}, ["read", "repo_document"])["reconciled"]
+
+
+def test_multimodal_rows_get_language_then_image_then_caption_checks():
+    pairs = {r["key"]: r for r in pq.read_table(f"{REPO}/data/sample/multimodal/pairs.parquet").to_pylist()}
+
+    def pair(key: str, web_copy: bool = False) -> dict:
+        image = pairs[key]["image"]
+        with Image.open(io.BytesIO(image)) as im:
+            img = {"sha256": hashlib.sha256(image).hexdigest(), "width": im.width, "height": im.height, "bytes": image}
+        return _doc(key, f"{IMAGE_MARKER}\n{pairs[key]['caption']}", "web" if web_copy else "multimodal", [img])
+
+    rows = [pair("skimage/chelsea"), pair("matplotlib/home"), pair("matplotlib/grace_hopper"),
+            pair("handbook/fr-FR/inst-lang.png"), pair("matplotlib/back", web_copy=True)]
+    order = stage_order(CurateConfig())
+    assert order.index("langid") < order.index("image_checks") < order.index("caption_filter") < order.index(
+        "min_length")
+    out = {r["id"]: r for r in run_row_stages(_table(rows), CurateConfig()).to_pylist()}
+    assert out["skimage/chelsea"]["status"] == KEPT and out["skimage/chelsea"]["language"] == "en"
+    assert (out["matplotlib/home"]["stage"], out["matplotlib/home"]["reason"]) == ("image_checks", "too_small")
+    grace = out["matplotlib/grace_hopper"]  # a good photo, its comment stripped, but a file name for a caption
+    assert (grace["stage"], grace["reason"]) == ("caption_filter", "boilerplate_caption")
+    assert out["handbook/fr-FR/inst-lang.png"]["status"] == KEPT and out["handbook/fr-FR/inst-lang.png"][
+        "rewrites"] == ["image_checks", "image_checks:metadata_stripped"]
+    back = out["matplotlib/back"]  # any source's images are checked; captions only in multimodal
+    assert (back["status"], back["stage"], back["reason"]) == (DROPPED, "image_checks", "too_small")
+
+
+def test_has_images_scope_selects_rows_by_their_images():
+    img = {"sha256": "ab" * 32, "width": 1, "height": 1, "bytes": b"x"}
+    rows = [_doc("a", "text", "web", [img]), _doc("b", "text", "web")]
+    cfg = _bare().model_copy(update={"scopes": {"min_length": Scope(has_images=False)},
+                                     "length": _bare().length.model_copy(update={"min_chars": 100})})
+    out = {r["id"]: r["status"] for r in run_row_stages(_table(rows), cfg).to_pylist()}
+    assert out == {"a": KEPT, "b": DROPPED}

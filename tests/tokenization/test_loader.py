@@ -146,3 +146,69 @@ def test_bad_checksum_and_truncated_shard_are_named(tmp_path):
     assert dataset[0]["input_ids"].shape == (SEQ,)  # the intact shard still reads
     with pytest.raises(ShardError, match="shard-00001.arrow"):
         dataset[len(dataset) - 1]
+
+
+def _png(pixels: np.ndarray) -> bytes:
+    import io
+
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.fromarray(pixels).save(out, format="PNG")
+    return out.getvalue()
+
+
+def test_loader_gives_each_span_its_image_bytes_and_pixels(tmp_path, small_tokenizer):
+    import hashlib
+
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from pipeline.schema import DOCUMENT_SCHEMA
+    from tokenization.image_store import image_rows, write_image_part
+    from tokenization.special_tokens import IMAGE_END_ID, IMAGE_ID, IMAGE_START_ID
+    from tokenization.tokenize import TokenizeStage
+
+    rng = np.random.default_rng(0)
+    arrays = [rng.integers(0, 256, size=(h, w, 3), dtype=np.uint8) for h, w in [(12, 20), (30, 9), (7, 7)]]
+    arrays.append(rng.integers(0, 256, size=(5, 11), dtype=np.uint8))  # greyscale: decoded to RGB
+    images = [{"sha256": hashlib.sha256(b := _png(a)).hexdigest(), "width": a.shape[1], "height": a.shape[0],
+               "bytes": b} for a in arrays]
+    docs = pa.Table.from_pylist(
+        [{"id": f"m{i}", "source": "multimodal", "text": f"<|image|>\ncaption {i}<|image|> more",
+          "meta": "{}", "images": [images[i % 4], images[(i + 1) % 4]]} for i in range(8)]
+        + [{"id": f"w{i}", "source": "web", "text": "some words of text " * (i + 1), "meta": "{}", "images": []}
+           for i in range(6)], schema=DOCUMENT_SCHEMA)
+    stage = TokenizeStage(small_tokenizer, seed=3, num_pack_groups=1, config={"image_tokens": 5})
+    cfg = PackConfig(seq_len=SEQ, mask={"block_size": BLOCK})
+    table, info = build_rows(stage(docs), cfg, seed=3, group_key="0")
+    again, _ = build_rows(TokenizeStage(small_tokenizer, seed=3, num_pack_groups=1, config={"image_tokens": 5})(docs),
+                          cfg, seed=3, group_key="0")
+    assert table.equals(again)  # deterministic
+    entry = write_shard(table, str(tmp_path / "shard-00000.arrow"), batch_rows=4)
+    entry.update(rows=info["rows"], tokens=info["tokens"], source_tokens=info["source_tokens"])
+    rows = image_rows(docs)
+    store = [e for p in sorted(set(rows["prefix"].to_pylist()))
+             for e in write_image_part(rows.filter(pc.equal(rows["prefix"], p)), str(tmp_path / "images")).to_pylist()]
+    write_manifest(str(tmp_path), [entry], {"seq_len": SEQ, "mask": cfg.mask.model_dump(), "images": store})
+    assert verify_shards(str(tmp_path)) == []
+
+    by_sha = {img["sha256"]: (img["bytes"], a) for img, a in zip(images, arrays)}
+    as_bytes = next(iter(PackedLoader(str(tmp_path), 64, shuffle=False, images=True, attention="none")))
+    as_pixels = next(iter(PackedLoader(str(tmp_path), 64, shuffle=False, images="tensors", attention="none")))
+    assert sum(len(s) for s in as_bytes["images"]) == 16
+    for r, spans in enumerate(as_bytes["images"]):
+        ids, labels = as_bytes["input_ids"][r].tolist(), as_bytes["labels"][r]
+        for span, decoded in zip(spans, as_pixels["images"][r]):
+            a, n = span["start"], span["length"]
+            assert n == 7 and ids[a : a + n] == [IMAGE_START_ID] + [IMAGE_ID] * 5 + [IMAGE_END_ID]
+            assert not as_bytes["loss_mask"][r, a : a + n].any()
+            assert (labels[max(a - 1, 0) : a + n - 1] == -100).all()  # no image token is a target,
+            assert labels[a + n - 1] == ids[a + n]  # the text after the image is
+            data, pixels = by_sha[span["sha256"]]
+            assert span["bytes"] == data and "bytes" not in decoded
+            expected = np.repeat(pixels[..., None], 3, axis=2) if pixels.ndim == 2 else pixels
+            assert decoded["pixels"].dtype == torch.uint8 and np.array_equal(decoded["pixels"].numpy(),
+                                                                             expected.transpose(2, 0, 1))
+    with pytest.raises(ValueError, match="images must be"):
+        PackedDataset(str(tmp_path), images="pixels")

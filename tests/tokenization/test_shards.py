@@ -5,19 +5,24 @@ import pyarrow.ipc as ipc
 from tokenization.masks import document_layout, unpack_bits
 from tokenization.shard_reader import IGNORE_INDEX, PackedShards
 from tokenization.shards import PackConfig, build_rows, read_manifest, write_manifest, write_shard
-from tokenization.special_tokens import IMAGE_ID, PAD_ID
+from tokenization.special_tokens import IMAGE_END_ID, IMAGE_ID, IMAGE_START_ID, PAD_ID
 from tokenization.tokenize import TOKENS_SCHEMA
 
+IMAGE_TOKENS = (IMAGE_START_ID, IMAGE_ID, IMAGE_END_ID)
 
-def _group(lengths: list[int], seed: int = 0) -> pa.Table:
+
+def _group(lengths: list[int], seed: int = 0, n_image: int = 6) -> pa.Table:
+    """Random tokens; every 4th document has an image span at token 2 and, when long enough, a
+    second one over tokens 250..257 (across the 128- and 256-token row boundaries)."""
     rng = np.random.default_rng(seed)
     rows = []
     for i, n in enumerate(lengths):
         ids = rng.integers(20, 900, size=n).astype(np.uint32)
         shas = []
-        if i % 4 == 0 and n > 3:
-            ids[2] = IMAGE_ID
-            shas = [f"{i:064x}"]
+        for k, at in enumerate([2, 250]):
+            if i % 4 == 0 and n > at + n_image + 3:
+                ids[at : at + n_image + 2] = [IMAGE_START_ID] + [IMAGE_ID] * n_image + [IMAGE_END_ID]
+                shas.append(f"{i:062x}{k:02x}")
         rows.append({"id": f"d{i:03d}", "source": ["web", "code"][i % 2], "token_ids": ids.tolist(),
                      "image_sha256": shas, "pack_group": 0, "pack_key": f"{rng.integers(1 << 30):08x}"})
     return pa.Table.from_pylist(rows, schema=TOKENS_SCHEMA)
@@ -49,14 +54,21 @@ def test_shard_rows_schema_masks_and_reader(tmp_path):
         assert np.all(ids[cu[-1]:] == PAD_ID)
         for start, end in zip(cu[:-1], cu[1:]):
             assert np.array_equal(row["position_ids"][start:end], np.arange(end - start))
-            for t in range(start, end - 1):
-                expected = ids[t + 1] if ids[t + 1] != IMAGE_ID else IGNORE_INDEX
+            for t in range(start, end - 1):  # no image token is ever a target; the text after an image is
+                expected = ids[t + 1] if ids[t + 1] not in IMAGE_TOKENS else IGNORE_INDEX
                 assert row["labels"][t] == expected
             assert row["labels"][end - 1] == IGNORE_INDEX  # never predict across a document boundary
         assert np.all(row["labels"][cu[-1]:] == IGNORE_INDEX)
-        assert np.array_equal(row["loss_mask"][: cu[-1]], ids[: cu[-1]] != IMAGE_ID)
-        for image in rec["images"]:
-            assert ids[image["start"]] == IMAGE_ID
+        assert np.array_equal(row["loss_mask"][: cu[-1]], ~np.isin(ids[: cu[-1]], IMAGE_TOKENS))
+        covered = np.zeros(256, bool)
+        for image in rec["images"]:  # whole spans: <|image_start|> 6 x <|image|> <|image_end|>
+            a, n = image["start"], image["length"]
+            assert n == 8 and ids[a : a + n].tolist() == [IMAGE_START_ID] + [IMAGE_ID] * 6 + [IMAGE_END_ID]
+            covered[a : a + n] = True
+            doc = rec["doc_ids"][int(np.searchsorted(cu, a, side="right")) - 1]
+            assert image["sha256"].startswith(f"{int(doc[1:]):062x}")  # the span's own document's image
+        assert np.array_equal(covered, np.isin(ids, IMAGE_TOKENS))  # no token of an image outside a listed span
+    assert sum(len(rec["images"]) for rec in table.to_pylist()) == 4  # docs 0, 4, 8 (two) keep all their images
 
 
 def test_split_into_shards_by_rows_and_bytes_with_zstd(tmp_path):
@@ -80,3 +92,19 @@ def test_split_into_shards_by_rows_and_bytes_with_zstd(tmp_path):
     assert len(shards) == table.num_rows
     for r, rec in enumerate(table.to_pylist()):
         assert shards.row(r)["input_ids"].tolist()[: rec["cu_seqlens"][-1]] == rec["input_ids"][: rec["cu_seqlens"][-1]]
+
+
+def test_every_mode_keeps_image_spans_whole_and_refuses_unpaired_markers():
+    import pytest
+
+    lengths = [30, 300, 7, 120, 256, 64, 1, 90, 511, 260, 77, 31, 700]
+    for mode in ("best_fit", "concat", "greedy"):
+        table, _ = build_rows(_group(lengths), PackConfig(seq_len=256, mode=mode, mask={"block_size": 16}))
+        spans = [(rec["input_ids"], s) for rec in table.to_pylist() for s in rec["images"]]
+        assert len(spans) == 6  # docs 0, 4, 8, 12 at token 2; 8 and 12 at 250 (across the first row end)
+        assert all(ids[s["start"] : s["start"] + 8] == [IMAGE_START_ID] + [IMAGE_ID] * 6 + [IMAGE_END_ID]
+                   for ids, s in spans)
+    broken = _group([40]).to_pylist()
+    broken[0]["token_ids"][5] = IMAGE_START_ID  # a second start before the first span's end
+    with pytest.raises(ValueError, match="do not pair up"):
+        build_rows(pa.Table.from_pylist(broken, schema=TOKENS_SCHEMA), PackConfig(seq_len=256, mask={"block_size": 16}))
