@@ -93,8 +93,7 @@ def distinct_set_rows(sets: pa.Table) -> pa.Table:
 
 
 def with_shingles(sets: pa.Table, texts: dict[str, str], cfg: NearDedupConfig) -> pa.Table:
-    """Candidate set rows, each (set, chunk, vertex) once, with the document's shingle set attached."""
-    sets = distinct_set_rows(sets)
+    """Distinct candidate set rows (``distinct_set_rows``) with each document's shingle set attached."""
     ids = vertex_ids(sets["vertex"], cfg.survivor).to_pylist()
     needed = sorted(set(ids))
     found = {i: sample(a, cfg.verify_max_shingles) for i, a in
@@ -111,7 +110,7 @@ def candidate_edges(band: pa.Table, texts: dict[str, str], cfg: NearDedupConfig,
     if not cfg.verify:
         return chain_edges(band, incremental)
     sets = candidate_sets(band, cfg.max_set_docs, incremental)
-    checks = verify_sets(with_shingles(sets, texts, cfg), cfg.threshold, cfg.max_leaders)
+    checks = verify_sets(with_shingles(distinct_set_rows(sets), texts, cfg), cfg.threshold, cfg.max_leaders)
     return checks.filter(checks["ok"]).select(["u", "v"]).cast(EDGE_SCHEMA)
 
 

@@ -8,6 +8,7 @@ table until the runner routes them: ``status`` says where a row ended and ``stag
 from __future__ import annotations
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 SOURCES = ("web", "book", "code", "multimodal")
 
@@ -62,3 +63,14 @@ def empty_work_table() -> pa.Table:
 def to_documents(table: pa.Table) -> pa.Table:
     """Strip the work columns: what is written to ``curated/``."""
     return table.select(DOCUMENT_SCHEMA.names)
+
+
+def image_field_lists(images: pa.Array | pa.ChunkedArray, field: str) -> list[list]:
+    """One field of each document's images (``sha256``, ``width``…), per document: the bytes never reach Python."""
+    values = pc.struct_field(pc.list_flatten(images), field).to_pylist()
+    counts = pc.fill_null(pc.list_value_length(images), 0).to_pylist()
+    out, start = [], 0
+    for n in counts:
+        out.append(values[start : start + n])
+        start += n
+    return out

@@ -46,16 +46,21 @@ def _separators(punctuation: bool) -> np.ndarray:
     return sep
 
 
-def normalized_codepoints(texts: Sequence[str], cfg: ShingleConfig) -> tuple[np.ndarray, np.ndarray]:
-    """All texts normalized, as one uint32 code point array and each text's bounds (length n+1).
-
-    Words end up separated by exactly one space, with none leading or trailing."""
+def _code_points(texts: Sequence[str], cfg: ShingleConfig) -> tuple[np.ndarray, np.ndarray]:
+    """Each text's length and all texts' code points (uint32), after Unicode normalization and lowercasing."""
     if cfg.normalize != "none":
         texts = [unicodedata.normalize(cfg.normalize, t) for t in texts]
     if cfg.lowercase:
         texts = [t.lower() for t in texts]
     lens = np.array([len(t) for t in texts], dtype=np.int64)
-    cp = np.frombuffer("".join(texts).encode("utf-32-le"), dtype=np.uint32)
+    return lens, np.frombuffer("".join(texts).encode("utf-32-le"), dtype=np.uint32)
+
+
+def normalized_codepoints(texts: Sequence[str], cfg: ShingleConfig) -> tuple[np.ndarray, np.ndarray]:
+    """All texts normalized, as one uint32 code point array and each text's bounds (length n+1).
+
+    Words end up separated by exactly one space, with none leading or trailing."""
+    lens, cp = _code_points(texts, cfg)
     sep = _separators(cfg.strip_punctuation)[cp]
     keep = ~sep
     keep[1:] |= sep[1:] & keep[:-1]  # the first separator of each run stays, as one space
@@ -126,12 +131,7 @@ def _words(texts: Sequence[str], cfg: ShingleConfig) -> tuple[np.ndarray, np.nda
     """Hash of every word (a maximal run of non-separators), and words per text.
 
     Works on the texts before separators are collapsed: a word's characters are the same either way."""
-    if cfg.normalize != "none":
-        texts = [unicodedata.normalize(cfg.normalize, t) for t in texts]
-    if cfg.lowercase:
-        texts = [t.lower() for t in texts]
-    lens = np.array([len(t) for t in texts], dtype=np.int64)
-    cp = np.frombuffer("".join(texts).encode("utf-32-le"), dtype=np.uint32)
+    lens, cp = _code_points(texts, cfg)
     word = ~_separators(cfg.strip_punctuation)[cp]
     bounds = np.r_[0, np.cumsum(lens)]
     first, last = word.copy(), word.copy()

@@ -37,7 +37,7 @@ from pipeline.langid import LangIdConfig, langid
 from pipeline.near_dedup import NearDedupConfig
 from pipeline.pii import PiiConfig, pii_redact
 from pipeline.repo_documents import RepoDocConfig
-from pipeline.schema import DROPPED, KEPT, QUARANTINED
+from pipeline.schema import DROPPED, KEPT, QUARANTINED, image_field_lists
 from pipeline.url_filter import UrlFilterConfig, url_filter
 
 StageFn = Callable[[pa.Table], pa.Table]
@@ -154,20 +154,12 @@ def stage_order(cfg: CurateConfig) -> list[str]:
             + (["near_dedup"] if cfg.near_dedup is not None and cfg.near_dedup.enabled else []))
 
 
-def _image_keys(images: pa.ChunkedArray) -> list[list[str]]:
-    """Each row's image hashes, without copying image bytes into Python."""
-    lengths = pc.fill_null(pc.list_value_length(images), 0).to_pylist()
-    flat = pc.struct_field(pc.list_flatten(images), "sha256").to_pylist()
-    starts = [0]
-    for n in lengths:
-        starts.append(starts[-1] + n)
-    return [flat[a:b] for a, b in zip(starts, starts[1:])]
-
-
 def _record_rewrites(before: pa.Table, out: pa.Table, name: str) -> pa.Table:
     changed = pc.not_equal(out["text"], before["text"]).to_pylist()
-    # a new or removed image counts as a rewrite too (image hashes only: no bytes compared)
-    changed = [c or a != b for c, a, b in zip(changed, _image_keys(before["images"]), _image_keys(out["images"]))]
+    if pc.sum(pc.list_value_length(before["images"])).as_py() or pc.sum(pc.list_value_length(out["images"])).as_py():
+        # a new or removed image counts as a rewrite too (image hashes only: no bytes compared)
+        changed = [c or a != b for c, a, b in zip(changed, image_field_lists(before["images"], "sha256"),
+                                                  image_field_lists(out["images"], "sha256"))]
     tags = out["rewrite_tags"].to_pylist() if "rewrite_tags" in out.schema.names else [None] * out.num_rows
     rewrites = [r + ([name] if c else []) + [f"{name}:{t}" for t in tg or []]
                 for r, c, tg in zip(out["rewrites"].to_pylist(), changed, tags)]

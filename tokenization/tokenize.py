@@ -18,7 +18,7 @@ import pyarrow as pa
 from pydantic import Field
 from tokenizers import Tokenizer
 
-from pipeline.schema import IMAGE_MARKER
+from pipeline.schema import IMAGE_MARKER, image_field_lists
 from tokenization.fim import FimConfig, Segment, fim_segments
 from tokenization.image_tokens import ImageTokenConfig, image_span_ids
 from tokenization.special_tokens import BOS_ID, EOS_ID, SEP, SPECIAL_IDS
@@ -92,21 +92,14 @@ class TokenizeStage:
             titles.append(value.strip() or None if isinstance(value, str) else None)
         return titles
 
-    def _images(self, images: pa.ChunkedArray) -> tuple[list[list[str]], list[list[int]]]:
-        """Per document: its images' sha256 and token counts (the bytes are not read)."""
-        images = images.combine_chunks()
-        flat = images.flatten()
-        ends = np.cumsum(images.value_lengths().fill_null(0).to_numpy(zero_copy_only=False))
-        shas = flat.field("sha256").to_pylist()
-        counts = [self.cfg.image_token_count(w, h) for w, h in zip(flat.field("width").to_pylist(),
-                                                                     flat.field("height").to_pylist())]
-        starts = np.concatenate([[0], ends[:-1]]).tolist()
-        return ([shas[a:b] for a, b in zip(starts, ends.tolist())],
-                [counts[a:b] for a, b in zip(starts, ends.tolist())])
+    def _image_counts(self, images: pa.ChunkedArray) -> list[list[int]]:
+        """Per document: each image's token count, from its size."""
+        return [[self.cfg.image_token_count(w, h) for w, h in zip(ws, hs)]
+                for ws, hs in zip(image_field_lists(images, "width"), image_field_lists(images, "height"))]
 
     def __call__(self, table: pa.Table) -> pa.Table:
         ids, sources = table["id"].to_pylist(), table["source"].to_pylist()
-        shas, counts = self._images(table["images"])
+        shas, counts = image_field_lists(table["images"], "sha256"), self._image_counts(table["images"])
         metas = table["meta"].to_pylist() if "meta" in table.column_names else [None] * len(ids)
         docs = [document_segments(text, title, n, src, ident, self.seed, self.cfg)
                 for text, title, n, src, ident in zip(table["text"].to_pylist(), self._titles(metas), counts,

@@ -11,6 +11,7 @@ from pipeline.near_dedup import NearDedupConfig, dedup_in_memory
 from pipeline.shingles import ShingleConfig, jaccard, shingle_sets
 from pipeline.survivors import SurvivorConfig, vertex_files, vertex_groups, vertex_ids, vertices
 from tests.conftest import stdlib_sources
+from tests.pipeline.test_components import _union_find
 
 
 def _bands(rows: list[tuple[int, int, str]]) -> pa.Table:
@@ -67,20 +68,6 @@ def test_verification_keeps_a_cluster_whole_behind_a_false_positive_leader(stdli
     assert sum(not r["ok"] for r in checks) == 3  # b, c and d each checked against a first
 
 
-def _union_find(edges: list[tuple[str, str]]) -> dict[str, str]:
-    parent: dict[str, str] = {}
-
-    def find(x: str) -> str:
-        while parent.setdefault(x, x) != x:
-            x = parent[x]
-        return x
-
-    for u, v in edges:
-        a, b = find(u), find(v)
-        parent[max(a, b)] = min(a, b)
-    return {x: find(x) for x in parent}
-
-
 def test_components_are_stars_on_the_minimum_whatever_the_partitioning():
     rng = random.Random(5)
     nodes = [f"n{i:03d}" for i in range(300)]
@@ -88,7 +75,7 @@ def test_components_are_stars_on_the_minimum_whatever_the_partitioning():
                                                                           for i in range(200, 240)}  # a long path
     edges = pa.table({"u": [p[0] for p in pairs], "v": [p[1] for p in pairs]})
     stars, rounds = components_local(edges)
-    label = _union_find(list(pairs))
+    label = _union_find(sorted({x for p in pairs for x in p}), list(pairs))
     assert sorted((r["u"], r["v"]) for r in stars.to_pylist()) == sorted((m, x) for x, m in label.items() if x != m)
 
     def by(t: pa.Table, key: str, parts: int) -> list[pa.Table]:  # a hash shuffle, as the runner does
