@@ -58,7 +58,15 @@ class ExtractTimeout(BaseException):
     ``except Exception`` handlers cannot swallow it."""
 
 
+# Re-raise period after the first alarm: Python drops an exception raised while a finalizer or a
+# weakref callback runs ("Exception ignored in ..."), so one alarm can be lost mid-GC; the timer
+# repeats until the guard is disarmed, and ``deadline`` raises on exit if any alarm fired at all.
+_REPEAT_S = 0.05
+_fired = threading.local()
+
+
 def _on_alarm(signum: int, frame: object) -> None:
+    _fired.value = True
     raise ExtractTimeout
 
 
@@ -80,7 +88,8 @@ def deadline(seconds: float) -> Iterator[bool]:
         yield False
         return
     previous = signal.signal(signal.SIGALRM, _on_alarm)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
+    _fired.value = False
+    signal.setitimer(signal.ITIMER_REAL, seconds, _REPEAT_S)
     try:
         yield True
     finally:
@@ -88,6 +97,8 @@ def deadline(seconds: float) -> Iterator[bool]:
             signal.setitimer(signal.ITIMER_REAL, 0)
         finally:
             signal.signal(signal.SIGALRM, previous)
+    if _fired.value:  # every alarm was swallowed and the work ran to its end: still past the deadline
+        raise ExtractTimeout
 
 
 def _resiliparse(html: str, cfg: ExtractConfig) -> tuple[str, str | None]:

@@ -9,7 +9,7 @@ import trafilatura
 from pydantic import ValidationError
 from resiliparse.extract.html2text import extract_plain_text
 
-from pipeline.html_extract import ExtractConfig, ExtractError, deadline, extract_html
+from pipeline.html_extract import ExtractConfig, ExtractError, ExtractTimeout, deadline, extract_html
 from pipeline.readers import InputFile, SourceSpec, read_input
 from pipeline.schema import KEPT, QUARANTINED
 
@@ -126,3 +126,19 @@ def test_deadline_leaves_a_running_timer_alone():
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
+
+
+class _SlowFinalizer:
+    def __del__(self) -> None:
+        end = time.perf_counter() + 0.3
+        while time.perf_counter() < end:  # the alarm lands here, where Python can only print it
+            pass
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+def test_an_alarm_swallowed_by_a_finalizer_still_times_out():
+    start = time.perf_counter()
+    with pytest.raises(ExtractTimeout), deadline(0.02):
+        _SlowFinalizer()  # dropped at once: all the guarded time is spent in its __del__
+    assert time.perf_counter() - start < 1.0
+    assert signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)
