@@ -1,5 +1,6 @@
 """The curation pass: read every source, clean, filter, deduplicate exactly, write curated files,
-then remove near duplicates from them (jobs/near_dedup.py).
+then remove near duplicates from them (jobs/near_dedup.py) and deduplicate their images
+(jobs/image_dedup.py).
 
 Per-row stages run in map tasks; exact dedup is one Ray Data hash shuffle on the content
 bucket, and each bucket's group writes its own files, so nothing on the driver grows with
@@ -23,6 +24,7 @@ import pyarrow.compute as pc
 import ray.data
 
 from jobs.config import RunConfig
+from jobs.image_dedup import run_image_dedup
 from jobs.markers import done, mark_done, reset
 from jobs.near_dedup import run_near_dedup
 from pipeline.accounting import build_stats
@@ -117,9 +119,16 @@ def run_curate(cfg: RunConfig, out_dir: str, force: bool = False, cpus: int = 2)
         log.info("curate: near-duplicate removal (MinHash LSH)")
         result = run_near_dedup(out_dir, near, cfg.seed, cpus)
         counts += result["counts"]
+    images = cfg.curate.image_dedup
+    if images is not None and images.enabled:
+        log.info("curate: image dedup (exact, perceptual hash LSH, frequent images)")
+        image_result = run_image_dedup(out_dir, images, cpus)
+        counts += image_result["counts"]
     stats = build_stats(counts, _records_read(receipts), stage_order(cfg.curate))
     if near is not None and near.enabled:
         stats["near_dedup"] = {k: v for k, v in result["summary"].items() if k != "seconds"}
+    if images is not None and images.enabled:
+        stats["image_dedup"] = {k: v for k, v in image_result["summary"].items() if k != "seconds"}
     stats["seconds"] = round(time.time() - started, 2)
     if not stats["reconciled"]:
         raise RuntimeError(f"curation lost records: {json.dumps(stats['sources'])}")

@@ -9,14 +9,11 @@ bytes whatever the number of workers, blocks or partitions.
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import json
 import logging
 import math
 import os
 import shutil
-import sys
 import time
 from collections.abc import Iterator
 from functools import partial
@@ -25,18 +22,16 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
-import ray
 import ray.data
 
+from jobs.ray_steps import column_total, connected_components, shuffle_map, trim_heap
 from pipeline import near_dedup_store as store
-from pipeline.components import both_directions, large_star, small_star
 from pipeline.lsh import EDGE_SCHEMA, candidate_sets, chain_edges, verify_sets
 from pipeline.minhash import permutations, s_curve
 from pipeline.near_dedup import NearDedupConfig, distinct_set_rows, with_shingles
 from pipeline.survivors import drops, vertex_ids
 
 log = logging.getLogger("corpusmill")
-_LIBC = ctypes.CDLL(ctypes.util.find_library("c")) if sys.platform.startswith("linux") else None
 BAND_ROW_BYTES = 110  # band, bucket and a vertex name: what sizes the shuffles
 ATTACH_DOCS = 256  # documents whose shingle sets travel in one block (each at most verify_max_shingles × 8 B)
 
@@ -48,18 +43,12 @@ def print_s_curve(cfg: NearDedupConfig) -> None:
           f"shingles: {cfg.shingles.n}-{cfg.shingles.unit} n-grams; scope: {cfg.scope}")
 
 
-def _trim() -> None:
-    """Hand freed heap back to the OS: workers run many tasks, and glibc would keep each one's peak."""
-    if _LIBC is not None:
-        _LIBC.malloc_trim(0)
-
-
 def _sign(batch: pa.Table, files: list[str], root: str, cfg: NearDedupConfig, seed: int) -> Iterator[pa.Table]:
     perm = permutations(seed, cfg.minhash.num_perm)
     for i in batch["file"].to_pylist():
         rel = os.path.relpath(files[i], root)
         yield from store.sign_file(files[i], store.signature_path(root, rel), i, cfg, perm)
-    _trim()
+    trim_heap()
 
 
 def _stored(batch: pa.Table, stores: list[str], cfg: NearDedupConfig) -> Iterator[pa.Table]:
@@ -69,7 +58,7 @@ def _stored(batch: pa.Table, stores: list[str], cfg: NearDedupConfig) -> Iterato
 
 def _candidates(block: pa.Table, cfg: NearDedupConfig, incremental: bool) -> pa.Table:
     out = candidate_sets(block, cfg.max_set_docs, incremental) if cfg.verify else chain_edges(block, incremental)
-    _trim()
+    trim_heap()
     return out
 
 
@@ -88,12 +77,12 @@ def _attach(block: pa.Table, files: list[str], cfg: NearDedupConfig) -> Iterator
             texts.update(store.read_texts(files[f], set(vertex_ids(rows["vertex"], cfg.survivor).to_pylist())))
         yield with_shingles(part, texts, cfg)
         del texts
-        _trim()
+        trim_heap()
 
 
 def _verify(block: pa.Table, cfg: NearDedupConfig) -> pa.Table:
     out = verify_sets(block, cfg.threshold, cfg.max_leaders)
-    _trim()
+    trim_heap()
     return out
 
 
@@ -103,26 +92,10 @@ def _apply(block: pa.Table, root: str, files: list[str]) -> pa.Table:
         t = block.filter(pc.equal(block["file"], f))
         rows += store.apply_drops(root, os.path.relpath(files[f], root), dict(zip(t["id"].to_pylist(),
                                                                            t["survivor"].to_pylist())))
-    _trim()
+    trim_heap()
     return pa.Table.from_pylist(rows, schema=pa.schema([("source", pa.string()), ("status", pa.string()),
                                                        ("stage", pa.string()), ("reason", pa.string()),
                                                        ("docs", pa.int64()), ("chars", pa.int64())]))
-
-
-@ray.remote
-def _count(block: pa.Table, column: str) -> int:
-    return int(pc.sum(block[column].cast(pa.int64())).as_py() or 0)
-
-
-def _total(ds: ray.data.MaterializedDataset, column: str) -> int:
-    """How many rows of a materialized dataset have ``column`` true: plain tasks on its blocks."""
-    return sum(ray.get([_count.remote(ref, column) for ref in ds.to_arrow_refs()]))
-
-
-def _shuffle(ds: ray.data.Dataset, keys: list[str], parts: int, fn, **kwargs) -> ray.data.Dataset:
-    """Hash-shuffle on ``keys`` and run ``fn`` once per partition (each holds whole groups)."""
-    return ds.repartition(parts, keys=keys).map_batches(partial(fn, **kwargs), batch_size=None,
-                                                        batch_format="pyarrow")
 
 
 def _sizes(files: list[str]) -> tuple[int, int]:
@@ -138,16 +111,6 @@ def _sizes(files: list[str]) -> tuple[int, int]:
 
 def _partitions(cfg: NearDedupConfig, cpus: int, nbytes: float) -> int:
     return cfg.partitions or max(cpus, min(4096, math.ceil(nbytes / (cfg.partition_mb << 20))))
-
-
-def _components(edges: ray.data.Dataset, parts: int, max_rounds: int) -> tuple[ray.data.Dataset, int]:
-    for rounds in range(1, max_rounds + 1):
-        directed = edges.map_batches(both_directions, batch_format="pyarrow", batch_size=None)
-        stars = _shuffle(directed, ["src"], parts, large_star)
-        edges = _shuffle(stars, ["v"], parts, small_star).materialize()
-        if _total(edges, "changed") == 0:
-            return edges, rounds
-    raise RuntimeError(f"near dedup: connected components did not converge in {max_rounds} rounds")
 
 
 def run_near_dedup(out_dir: str, cfg: NearDedupConfig, seed: int, cpus: int = 2) -> dict[str, Any]:
@@ -179,14 +142,14 @@ def run_near_dedup(out_dir: str, cfg: NearDedupConfig, seed: int, cpus: int = 2)
         bands = bands.union(ray.data.from_items([{"file": i} for i in old], override_num_blocks=len(old)).map_batches(
             partial(_stored, stores=stores, cfg=cfg), batch_size=1, batch_format="pyarrow"))
     incremental = bool(cfg.previous)
-    found = _shuffle(bands, ["band", "bucket"], parts, _candidates, cfg=cfg, incremental=incremental)
+    found = shuffle_map(bands, ["band", "bucket"], parts, _candidates, cfg=cfg, incremental=incremental)
     summary: dict[str, Any] = {"documents": docs, "partitions": parts}
     if cfg.verify:  # from here rows carry shingle sets: partitions sized on them (about 1.5 × the text)
         found = found.materialize()
         vparts = _partitions(cfg, cpus, found.count() * 1.5 * text_bytes / max(docs, 1))
-        found = _shuffle(found, ["file", "group"], vparts, _attach, files=files, cfg=cfg)
-        checks = _shuffle(found, ["set_id", "chunk"], vparts, _verify, cfg=cfg).materialize()
-        summary["confirmed"], summary["checked"] = _total(checks, "ok"), checks.count()
+        found = shuffle_map(found, ["file", "group"], vparts, _attach, files=files, cfg=cfg)
+        checks = shuffle_map(found, ["set_id", "chunk"], vparts, _verify, cfg=cfg).materialize()
+        summary["confirmed"], summary["checked"] = column_total(checks, "ok"), checks.count()
         edges = checks.map_batches(lambda t: t.filter(t["ok"]).select(["u", "v"]).cast(EDGE_SCHEMA),
                                    batch_format="pyarrow", batch_size=None)
     else:
@@ -195,9 +158,9 @@ def run_near_dedup(out_dir: str, cfg: NearDedupConfig, seed: int, cpus: int = 2)
     counts: list[dict[str, Any]] = []
     summary["rounds"] = 0
     if summary["confirmed"]:
-        stars, summary["rounds"] = _components(edges, parts, cfg.max_rounds)
+        stars, summary["rounds"] = connected_components(edges, parts, cfg.max_rounds)
         dropped = stars.map_batches(lambda t: drops(t, cfg.survivor), batch_format="pyarrow", batch_size=None)
-        counts = _shuffle(dropped, ["file"], parts, _apply, root=out_dir, files=files).take_all()
+        counts = shuffle_map(dropped, ["file"], parts, _apply, root=out_dir, files=files).take_all()
     return _finish(out_dir, meta, counts, summary, started)
 
 

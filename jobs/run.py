@@ -49,6 +49,12 @@ def summary(stats: dict[str, Any]) -> str:
     if nd := c.get("near_dedup"):
         lines.append(f"near dedup: {nd['documents']} documents signed, {nd['checked']} candidate pairs checked, "
                      f"{nd['confirmed']} confirmed, {nd['dropped']} dropped ({nd['rounds']} component rounds)")
+    if im := c.get("image_dedup"):
+        lines.append(f"image dedup: {im['images']} images, {im['distinct']} distinct ({im['exact_duplicates']} exact "
+                     f"copies stored once), {im['near_duplicates']} near copies; {im['frequent_images']} frequent "
+                     f"images removed from {im['images_removed']} places; documents dropped: "
+                     f"{im['dropped_near_duplicate_image']} near duplicates, {im['dropped_frequent_image']} "
+                     "left without images")
     for r in c["reasons"]:
         lines.append(f"  {r['status']:<11} {r['source']:<11} {r['stage']}:{r['reason']} x{r['docs']}")
     lines.append(f"tokenizer: vocab {stats['tokenizer']['vocab_size']}, sha256 {stats['tokenizer']['sha256'][:12]}")

@@ -3,7 +3,8 @@
 A perceptual hash changes little when a picture is re-encoded, resized or lightly edited, so
 near-duplicate images sit a few bits apart while different pictures differ in about half of
 the 64. Both follow the ``imagehash`` package's definitions (grayscale, Lanczos resize, same
-bit order: the first bit is the most significant), so hashes compare with its ``str(hash)``.
+bit order: the first bit is the most significant), so hashes compare with its ``str(hash)``;
+one change: transparent images are first flattened onto white, as they are displayed.
 The DCT is a matrix product, which keeps scipy out of the dependencies.
 """
 
@@ -19,11 +20,22 @@ HASH_SIZE = 8  # 8x8 = 64 bits
 PHASH_FACTOR = 4  # pHash looks at the lowest 8x8 frequencies of a 32x32 image
 
 
+def on_white(im: Image.Image) -> Image.Image:
+    """The picture as a browser shows it on a white page. Converting a transparent PNG straight to
+    grayscale (what imagehash does) reads the colour hidden under transparent pixels, often black,
+    so a logo and its JPEG copy flattened onto white hashed 48-58 bits apart (benchmarks/multimodal.py)."""
+    if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
+        rgba = im.convert("RGBA")
+        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(white, rgba)
+    return im
+
+
 def _gray(image: bytes | Image.Image, size: tuple[int, int]) -> np.ndarray:
     if isinstance(image, (bytes, bytearray)):
         with Image.open(io.BytesIO(image)) as im:
             return _gray(im, size)
-    return np.asarray(image.convert("L").resize(size, Image.Resampling.LANCZOS), dtype=np.float64)
+    return np.asarray(on_white(image).convert("L").resize(size, Image.Resampling.LANCZOS), dtype=np.float64)
 
 
 @cache

@@ -58,7 +58,7 @@ def previous_files(root: str, meta: dict[str, Any]) -> list[str]:
                   for f in fs if f.endswith(".parquet"))
 
 
-class _RowGroupWriter:
+class RowGroupWriter:
     """Writes tables as they come in row groups of ROW_GROUP rows, then publishes the file (or none)."""
 
     def __init__(self, path: str) -> None:
@@ -94,7 +94,7 @@ class _RowGroupWriter:
 def sign_file(curated: str, out: str, file_index: int, cfg: NearDedupConfig,
               perm: tuple[np.ndarray, np.ndarray]) -> Iterator[pa.Table]:
     """Sign one curated file row group by row group; write its signature file; yield band rows."""
-    writer, row = _RowGroupWriter(out), 0
+    writer, row = RowGroupWriter(out), 0
     for batch in pq.ParquetFile(curated).iter_batches(batch_size=BATCH, columns=["id", "source", "text", "meta"]):
         sig = sign(pa.Table.from_batches([batch]), cfg, perm)
         writer.write(sig)
@@ -135,7 +135,7 @@ def apply_drops(root: str, curated_rel: str, dropped: dict[str, str]) -> list[di
     kept down and dropped up by the same documents and characters."""
     source, name = os.path.normpath(curated_rel).split(os.sep)[-2:]
     ids = pa.array(sorted(dropped), pa.string())
-    curated, rejects = _RowGroupWriter(os.path.join(root, curated_rel) + ".new"), _RowGroupWriter(
+    curated, rejects = RowGroupWriter(os.path.join(root, curated_rel) + ".new"), RowGroupWriter(
         os.path.join(root, "rejects", source, f"near_dedup-{name}"))
     n = chars = 0
     for batch in pq.ParquetFile(os.path.join(root, curated_rel)).iter_batches(batch_size=BATCH):
@@ -155,7 +155,7 @@ def apply_drops(root: str, curated_rel: str, dropped: dict[str, str]) -> list[di
     path = os.path.join(root, curated_rel)
     os.replace(path + ".new", path) if curated.rows else os.remove(path)
     sig_path = signature_path(root, curated_rel)
-    signatures = _RowGroupWriter(sig_path + ".new")
+    signatures = RowGroupWriter(sig_path + ".new")
     for batch in pq.ParquetFile(sig_path).iter_batches(batch_size=BATCH):
         t = pa.Table.from_batches([batch])
         signatures.write(t.filter(pc.invert(pc.is_in(t["id"], ids))))

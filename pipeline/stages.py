@@ -33,6 +33,7 @@ from pipeline.fineweb_filters import FineWebQualityConfig, fineweb_quality
 from pipeline.gopher_quality import GopherQualityConfig, gopher_quality
 from pipeline.gopher_repetition import GopherRepetitionConfig, gopher_repetition
 from pipeline.image_checks import ImageCheckConfig, image_checks
+from pipeline.image_dedup import ImageDedupConfig
 from pipeline.langid import LangIdConfig, langid
 from pipeline.near_dedup import NearDedupConfig
 from pipeline.pii import PiiConfig, pii_redact
@@ -100,6 +101,7 @@ class CurateConfig(BaseModel):
     repo_documents: RepoDocConfig = Field(default_factory=RepoDocConfig)  # a shuffle by repository, after these
     exact_dedup: ExactDedupConfig = Field(default_factory=ExactDedupConfig)
     near_dedup: NearDedupConfig | None = Field(default_factory=NearDedupConfig)  # MinHash LSH, after exact dedup
+    image_dedup: ImageDedupConfig | None = Field(default_factory=ImageDedupConfig)  # images, after near dedup
     scopes: dict[str, Scope] = Field(default_factory=dict)  # per stage name; replaces that stage's default
 
     def scope(self, stage: str) -> Scope:
@@ -151,7 +153,8 @@ def stage_order(cfg: CurateConfig) -> list[str]:
     """Every stage a record can leave at, in order: what stats.json reconciles along."""
     return (["read"] + [s.name for s in row_stages(cfg)] + (["repo_document"] if cfg.repo_documents.enabled else [])
             + (["exact_dedup"] if cfg.exact_dedup.enabled else [])
-            + (["near_dedup"] if cfg.near_dedup is not None and cfg.near_dedup.enabled else []))
+            + (["near_dedup"] if cfg.near_dedup is not None and cfg.near_dedup.enabled else [])
+            + (["image_dedup"] if cfg.image_dedup is not None and cfg.image_dedup.enabled else []))
 
 
 def _record_rewrites(before: pa.Table, out: pa.Table, name: str) -> pa.Table:

@@ -70,6 +70,21 @@ def test_near_dedup_removes_a_second_edition_and_signs_whole_books_and_repositor
     assert funnel[("book", "near_dedup")]["dropped"] == 1 and stats["curate"]["near_dedup"]["dropped"] == 1
 
 
+def test_image_dedup_drops_a_reencoded_copy_and_keeps_figures_under_their_own_captions(sample_run):
+    out, stats = sample_run
+    files = sorted((out / "rejects" / "multimodal").glob("image_dedup-*.parquet"))
+    rejects = {r["id"]: (r["reason"], r["detail"]) for f in files for r in pq.read_table(f).to_pylist()}
+    # the shard's Chelsea at 320 px and JPEG quality 40, with the original's caption, names the original
+    assert rejects["multimodal/shard-000000.tar#000000013"] == ("near_duplicate_image", "multimodal/pairs.parquet#4")
+    assert all(reason == "near_duplicate_image" for reason, _ in rejects.values())
+    kept = {i for p in (out / "curated" / "multimodal").glob("*.parquet") for i in pq.read_table(p)["id"].to_pylist()}
+    figures = {"multimodal/pairs.parquet#58", "multimodal/pairs.parquet#59"}  # ssh-L.png in English and Japanese
+    assert figures <= kept
+    summary = stats["curate"]["image_dedup"]
+    assert summary["near_duplicates"] >= 2 and summary["exact_duplicates"] >= 1
+    assert summary["dropped_near_duplicate_image"] == len(rejects)
+
+
 def test_shards_match_manifest_and_design_schema(sample_run):
     out, stats = sample_run
     manifest = read_manifest(str(out / "shards"))

@@ -1,0 +1,118 @@
+"""The image dedup pass over a run's curated image documents (pipeline/image_dedup.py says what it decides).
+
+Ray Data steps: image occurrences per curated file (hashed) → LSH key rows shuffled by key
+(confirmed edges) → components (jobs/ray_steps.py) → occurrences meet their labels by vertex →
+by label (frequent components, counts) → by document (keys) → by key (duplicates) → by file
+(files rewritten). Only metadata rows travel through the shuffles; image bytes stay in the
+curated files. Outputs are sorted, so the bytes written do not depend on the number of
+workers, blocks or partitions.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import time
+from collections.abc import Iterator
+from functools import partial
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+import ray.data
+
+from jobs.ray_steps import connected_components, shuffle_map, trim_heap
+from pipeline.image_dedup import (
+    ImageDedupConfig,
+    attach_roots,
+    bucket_block_edges,
+    key_rows,
+    occurrence_rows,
+    star_rows,
+)
+from pipeline.image_dedup_apply import DUPLICATE, FREQUENT, apply_image_dedup
+from pipeline.image_dedup_docs import SUMMARY_KEYS, component_labels, document_duplicates, document_keys, unkeyed
+from pipeline.near_dedup_store import BATCH
+
+log = logging.getLogger("corpusmill")
+ROWS_PER_PARTITION = 1 << 20  # occurrence rows (about 200 B each) per shuffle partition
+MAX_ROUNDS = 100
+
+
+def _occurrences(batch: pa.Table, files: list[str], cfg: ImageDedupConfig) -> Iterator[pa.Table]:
+    for f in batch["file"].to_pylist():
+        hashes: dict[str, int | None] = {}
+        for b in pq.ParquetFile(files[f]).iter_batches(batch_size=BATCH, columns=["id", "text", "images"]):
+            yield occurrence_rows(pa.Table.from_batches([b]), f, cfg, hashes)
+        trim_heap()
+
+
+def _apply(block: pa.Table, root: str, files: list[str], cfg: ImageDedupConfig) -> pa.Table:
+    rows: list[dict[str, Any]] = []
+    for f in sorted(set(block["file"].to_pylist())):
+        mine = block.filter(pc.equal(block["file"], f))
+        rows += apply_image_dedup(root, os.path.relpath(files[f], root), mine, cfg.max_documents)
+    trim_heap()
+    return pa.Table.from_pylist(rows, schema=pa.schema([("source", pa.string()), ("status", pa.string()),
+                                                       ("stage", pa.string()), ("reason", pa.string()),
+                                                       ("docs", pa.int64()), ("chars", pa.int64())]))
+
+
+def _files(out_dir: str, sources: list[str]) -> list[str]:
+    curated = os.path.join(out_dir, "curated")
+    return sorted(os.path.join(curated, s, f) for s in sources if os.path.isdir(os.path.join(curated, s))
+                  for f in os.listdir(os.path.join(curated, s)) if f.endswith(".parquet"))
+
+
+def _image_slots(path: str) -> int:
+    """Images in a curated file, from its footer (an empty list counts one): sizes the shuffles."""
+    meta = pq.ParquetFile(path).metadata
+    leaf = next(i for i in range(meta.num_columns) if meta.row_group(0).column(i).path_in_schema.endswith("sha256"))
+    return sum(meta.row_group(g).column(leaf).num_values for g in range(meta.num_row_groups))
+
+
+def run_image_dedup(out_dir: str, cfg: ImageDedupConfig, cpus: int = 2) -> dict[str, Any]:
+    """Deduplicate the images of ``<out_dir>/curated/<source>`` for ``cfg.sources``, in place.
+
+    Returns ``counts`` (rows for the curate pass's outcome counts: documents that leave move from
+    kept to dropped) and ``summary`` (SUMMARY_KEYS, documents dropped per reason, component rounds)."""
+    started = time.time()
+    files = _files(out_dir, cfg.sources)
+    images = sum(_image_slots(f) for f in files)
+    summary: dict[str, Any] = dict.fromkeys(SUMMARY_KEYS, 0)
+    if not images:
+        return _done({"counts": [], "summary": summary}, started)
+    parts = cfg.partitions or max(cpus, math.ceil(images * cfg.lsh.tables / ROWS_PER_PARTITION))
+    occ = ray.data.from_items([{"file": i} for i in range(len(files))], override_num_blocks=len(files)).map_batches(
+        partial(_occurrences, files=files, cfg=cfg), batch_size=1, batch_format="pyarrow").materialize()
+    keys = occ.map_batches(partial(key_rows, cfg=cfg), batch_size=None, batch_format="pyarrow")
+    edges = shuffle_map(keys, ["key"], parts, bucket_block_edges, cfg=cfg).materialize()
+    rounds = 0
+    if edges.count():
+        stars, rounds = connected_components(edges, parts, MAX_ROUNDS)
+        occ = occ.union(stars.map_batches(star_rows, batch_size=None, batch_format="pyarrow"))
+    labelled = shuffle_map(occ, ["vertex"], parts, attach_roots)
+    labels = shuffle_map(labelled, ["root"], parts, component_labels, cfg=cfg).materialize()
+    for row in labels.map_batches(lambda t: t.filter(pc.is_null(t["id"])).select(["vertex", "docs"]),
+                                  batch_size=None, batch_format="pyarrow").take_all():
+        summary[row["vertex"]] += row["docs"]
+    counts: list[dict[str, Any]] = []
+    if summary["frequent_images"] or (cfg.duplicate_documents and summary["near_duplicates"]):
+        labels = labels.map_batches(lambda t: t.filter(pc.is_valid(t["id"])), batch_size=None, batch_format="pyarrow")
+        docs = shuffle_map(labels, ["id"], parts, document_keys)
+        if not cfg.duplicate_documents:
+            docs = docs.map_batches(unkeyed, batch_size=None, batch_format="pyarrow")
+        changes = shuffle_map(docs, ["key"], parts, document_duplicates)
+        counts = shuffle_map(changes, ["file"], parts, _apply, root=out_dir, files=files, cfg=cfg).take_all()
+    summary["rounds"] = rounds
+    for reason in (FREQUENT, DUPLICATE):
+        summary[f"dropped_{reason}"] = sum(c["docs"] for c in counts if c["reason"] == reason)
+    return _done({"counts": counts, "summary": summary}, started)
+
+
+def _done(result: dict[str, Any], started: float) -> dict[str, Any]:
+    result["summary"]["seconds"] = round(time.time() - started, 2)
+    log.info("image dedup: %s", result["summary"])
+    return result

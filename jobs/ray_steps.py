@@ -1,0 +1,51 @@
+"""Ray Data steps the dedup passes share: a hash shuffle with one call per partition, connected
+components by star rounds, counts over materialized blocks, heap trimming in long-lived workers."""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import sys
+from functools import partial
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import ray
+import ray.data
+
+from pipeline.components import both_directions, large_star, small_star
+
+_LIBC = ctypes.CDLL(ctypes.util.find_library("c")) if sys.platform.startswith("linux") else None
+
+
+def trim_heap() -> None:
+    """Hand freed heap back to the OS: workers run many tasks, and glibc would keep each one's peak."""
+    if _LIBC is not None:
+        _LIBC.malloc_trim(0)
+
+
+@ray.remote
+def _count(block: pa.Table, column: str) -> int:
+    return int(pc.sum(block[column].cast(pa.int64())).as_py() or 0)
+
+
+def column_total(ds: ray.data.MaterializedDataset, column: str) -> int:
+    """The sum of a boolean or integer column of a materialized dataset: plain tasks on its blocks."""
+    return sum(ray.get([_count.remote(ref, column) for ref in ds.to_arrow_refs()]))
+
+
+def shuffle_map(ds: ray.data.Dataset, keys: list[str], parts: int, fn, **kwargs) -> ray.data.Dataset:
+    """Hash-shuffle on ``keys`` and run ``fn`` once per partition (each holds whole groups)."""
+    return ds.repartition(parts, keys=keys).map_batches(partial(fn, **kwargs), batch_size=None,
+                                                        batch_format="pyarrow")
+
+
+def connected_components(edges: ray.data.Dataset, parts: int, max_rounds: int) -> tuple[ray.data.Dataset, int]:
+    """Star edges (u = the component's minimum vertex, v = a member) and the rounds it took."""
+    for rounds in range(1, max_rounds + 1):
+        directed = edges.map_batches(both_directions, batch_format="pyarrow", batch_size=None)
+        stars = shuffle_map(directed, ["src"], parts, large_star)
+        edges = shuffle_map(stars, ["v"], parts, small_star).materialize()
+        if column_total(edges, "changed") == 0:
+            return edges, rounds
+    raise RuntimeError(f"connected components did not converge in {max_rounds} rounds")
