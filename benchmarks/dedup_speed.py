@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import itertools
 import json
 import os
 import resource
@@ -238,7 +239,10 @@ class _Peak(threading.Thread):
                     self.task[p] = cmd.split(b"\0")[0].decode(errors="replace")
 
 
-def end_to_end(work: str, sizes_gb: list[float], cfg: NearDedupConfig) -> list[dict]:
+def end_to_end(work: str, sizes_gb: list[float], cfg: NearDedupConfig, batch_mbs: list[int | None]) -> list[dict]:
+    """Whole passes per corpus size and per shuffle input batch (None: the RayConfig default), same Ray."""
+    import ray.data
+
     from jobs.config import RayConfig
     from jobs.near_dedup import run_near_dedup
     from jobs.ray_session import start_ray
@@ -248,13 +252,16 @@ def end_to_end(work: str, sizes_gb: list[float], cfg: NearDedupConfig) -> list[d
           f"(asked for up to {max(sizes_gb)} GB)")
     cpus = start_ray(RayConfig(num_cpus=2, object_store_mb=2048, spill_dir=os.path.join(work, "spill")))
     results, done = [], set()
-    for gb in sizes_gb:
+    ctx = ray.data.DataContext.get_current()
+    default_batch = ctx.shuffle_input_batch_bytes
+    for batch_mb, gb in itertools.product(batch_mbs, sizes_gb):
+        ctx.shuffle_input_batch_bytes = default_batch if batch_mb is None else batch_mb << 20
         run_dir = os.path.join(work, "run")
         total, docs = _corpus_prefix(work, int(gb * 1e9), run_dir)
-        if total in done:
+        if (batch_mb, total) in done:
             print(f"{gb} GB asked: only {total / 1e9:.2f} GB exist, already measured")
             continue
-        done.add(total)
+        done.add((batch_mb, total))
         peak = _Peak()
         peak.start()
         started = time.perf_counter()
@@ -263,6 +270,7 @@ def end_to_end(work: str, sizes_gb: list[float], cfg: NearDedupConfig) -> list[d
         peak.stop.set()
         peak.join()
         r = {"asked_gb": gb, "gb": round(total / 1e9, 3), "documents": docs, "cpus": cpus,
+             "shuffle_batch_mb": ctx.shuffle_input_batch_bytes >> 20,
              "seconds": round(seconds, 1), "mb_per_s": round(total / 1e6 / seconds, 2),
              "mb_per_s_per_cpu": round(total / 1e6 / seconds / cpus, 2),
              "peak_worker_rss_mb": round(max(peak.rss.values(), default=0) / 1024, 1),
@@ -270,7 +278,8 @@ def end_to_end(work: str, sizes_gb: list[float], cfg: NearDedupConfig) -> list[d
              "peak_task": peak.task.get(max(peak.private, key=peak.private.get, default=-1), ""),
              "driver_peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
              "summary": {k: v for k, v in out["summary"].items() if k != "seconds"}}
-        print(f"{r['gb']} GB, {docs} documents: {r['seconds']} s, {r['mb_per_s']} MB/s ({r['mb_per_s_per_cpu']} per "
+        print(f"{r['gb']} GB, {docs} documents, shuffle batch {r['shuffle_batch_mb']} MB: {r['seconds']} s, "
+              f"{r['mb_per_s']} MB/s ({r['mb_per_s_per_cpu']} per "
               f"CPU); peak worker RSS {r['peak_worker_rss_mb']} MB (private {r['peak_worker_private_mb']} MB, "
               f"in {r['peak_task']}); "
               f"{r['summary']}")
@@ -286,10 +295,13 @@ def main() -> None:
     parser.add_argument("--out", default="benchmarks/results/dedup_speed.json")
     parser.add_argument("--partition-mb", type=int, help="near_dedup.partition_mb (default: the config's)")
     parser.add_argument("--skip-signatures", action="store_true", help="whole passes only")
+    parser.add_argument("--shuffle-batch-mb", type=int, nargs="*", default=[None],
+                        help="shuffle input batches to compare (ray.shuffle_batch_mb; Ray Data's own default is 1024)")
     args = parser.parse_args()
     cfg = NearDedupConfig(**({"partition_mb": args.partition_mb} if args.partition_mb else {}))
     if args.skip_signatures:
-        result = {"partition_mb": cfg.partition_mb, "end_to_end": end_to_end(args.work, sorted(args.e2e_gb), cfg)}
+        result = {"partition_mb": cfg.partition_mb, "end_to_end": end_to_end(args.work, sorted(args.e2e_gb), cfg,
+                                                                                   args.shuffle_batch_mb)}
         os.makedirs(os.path.dirname(args.out), exist_ok=True)
         with open(args.out, "w") as f:
             json.dump(result, f, indent=2)
@@ -307,7 +319,7 @@ def main() -> None:
               "speedup_vs_datatrove": round(r["ours"] / r["datatrove"], 2)}
     if args.e2e_gb:
         result["partition_mb"] = cfg.partition_mb
-        result["end_to_end"] = end_to_end(args.work, sorted(args.e2e_gb), cfg)
+        result["end_to_end"] = end_to_end(args.work, sorted(args.e2e_gb), cfg, args.shuffle_batch_mb)
     os.makedirs(os.path.dirname(args.out), exist_ok=True)
     with open(args.out, "w") as f:
         json.dump(result, f, indent=2)

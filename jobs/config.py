@@ -19,12 +19,17 @@ from tokenization.tokenizer_train import TokenizerConfig
 
 
 class RayConfig(BaseModel):
-    """Local limits: a laptop run must never hang or swap. Ignored when attaching to a cluster."""
+    """Local limits: a laptop run must never hang or swap. Only ``shuffle_batch_mb`` applies when attaching
+    to a cluster."""
 
     num_cpus: int | None = Field(None, gt=0)  # default: every core of this machine
     object_store_mb: int = Field(1024, gt=64)
     spill_dir: str | None = None  # where the object store spills; default: Ray's temp folder
     dashboard: bool = False  # when on, it listens on 127.0.0.1 only
+    # Input a shuffle map task coalesces before partitioning it (Ray Data's shuffle_input_batch_bytes,
+    # 1 GiB by default). The task holds the batch and its partitioned copy, so this, not the corpus,
+    # bounds a worker's memory in a shuffle; applies on a cluster too (it is the driver's DataContext).
+    shuffle_batch_mb: int = Field(128, gt=0)
 
 
 class RunConfig(BaseModel):

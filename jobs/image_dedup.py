@@ -21,6 +21,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
+import ray
 import ray.data
 
 from jobs.ray_steps import connected_components, shuffle_map, trim_heap
@@ -33,7 +34,14 @@ from pipeline.image_dedup import (
     star_rows,
 )
 from pipeline.image_dedup_apply import DUPLICATE, FREQUENT, apply_image_dedup
-from pipeline.image_dedup_docs import SUMMARY_KEYS, component_labels, document_duplicates, document_keys, unkeyed
+from pipeline.image_dedup_docs import (
+    SUMMARY_KEYS,
+    component_labels,
+    dedup_images_in_memory,
+    document_duplicates,
+    document_keys,
+    unkeyed,
+)
 from pipeline.near_dedup_store import BATCH
 
 log = logging.getLogger("corpusmill")
@@ -87,6 +95,13 @@ def run_image_dedup(out_dir: str, cfg: ImageDedupConfig, cpus: int = 2) -> dict[
     parts = cfg.partitions or max(cpus, math.ceil(images * cfg.lsh.tables / ROWS_PER_PARTITION))
     occ = ray.data.from_items([{"file": i} for i in range(len(files))], override_num_blocks=len(files)).map_batches(
         partial(_occurrences, files=files, cfg=cfg), batch_size=1, batch_format="pyarrow").materialize()
+    if cfg.partitions is None and images <= cfg.one_task_images:
+        changes, tallies = ray.get(_decide.remote(cfg, *occ.to_arrow_refs()))
+        summary |= tallies
+        by_file = [changes.filter(pc.equal(changes["file"], f)) for f in sorted(set(changes["file"].to_pylist()))]
+        tasks = [_apply_task.remote(t, out_dir, files, cfg) for t in by_file]
+        counts = [row for rows in ray.get(tasks) for row in rows]
+        return _done({"counts": counts, "summary": _dropped(summary, counts, summary["rounds"])}, started)
     keys = occ.map_batches(partial(key_rows, cfg=cfg), batch_size=None, batch_format="pyarrow")
     edges = shuffle_map(keys, ["key"], parts, bucket_block_edges, cfg=cfg).materialize()
     rounds = 0
@@ -106,10 +121,24 @@ def run_image_dedup(out_dir: str, cfg: ImageDedupConfig, cpus: int = 2) -> dict[
             docs = docs.map_batches(unkeyed, batch_size=None, batch_format="pyarrow")
         changes = shuffle_map(docs, ["key"], parts, document_duplicates)
         counts = shuffle_map(changes, ["file"], parts, _apply, root=out_dir, files=files, cfg=cfg).take_all()
+    return _done({"counts": counts, "summary": _dropped(summary, counts, rounds)}, started)
+
+
+@ray.remote
+def _decide(cfg: ImageDedupConfig, *blocks: pa.Table) -> tuple[pa.Table, dict[str, int]]:
+    return dedup_images_in_memory(pa.concat_tables(blocks), cfg)
+
+
+@ray.remote
+def _apply_task(changes: pa.Table, root: str, files: list[str], cfg: ImageDedupConfig) -> list[dict[str, Any]]:
+    return _apply(changes, root, files, cfg).to_pylist()
+
+
+def _dropped(summary: dict[str, Any], counts: list[dict[str, Any]], rounds: int) -> dict[str, Any]:
     summary["rounds"] = rounds
     for reason in (FREQUENT, DUPLICATE):
         summary[f"dropped_{reason}"] = sum(c["docs"] for c in counts if c["reason"] == reason)
-    return _done({"counts": counts, "summary": summary}, started)
+    return summary
 
 
 def _done(result: dict[str, Any], started: float) -> dict[str, Any]:

@@ -43,6 +43,7 @@ def start_ray(cfg: RayConfig, address: str | None = None) -> int:
     ctx = ray.data.DataContext.get_current()
     ctx.enable_progress_bars = sys.stderr.isatty()
     ctx.print_on_execution_start = False
+    ctx.shuffle_input_batch_bytes = cfg.shuffle_batch_mb << 20
     return max(1, int(ray.cluster_resources().get("CPU", 1)))
 
 

@@ -45,6 +45,9 @@ class ImageDedupConfig(BaseModel):
     max_documents: int | None = Field(10, gt=0)
     duplicate_documents: bool = True  # drop documents repeating another's text with near copies of its images
     partitions: int | None = Field(None, gt=0)  # shuffle partitions (default: from the image count)
+    # up to this many images the graph is built in one task (about 250 B of metadata per image):
+    # a dozen shuffles cost seconds each whatever their size. Setting ``partitions`` forces the shuffles.
+    one_task_images: int = Field(200_000, ge=0)
 
 
 def vertex(sha256: str, width: int, height: int) -> str:

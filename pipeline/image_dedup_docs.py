@@ -106,11 +106,12 @@ def document_duplicates(block: pa.Table) -> pa.Table:
 
 
 def dedup_images_in_memory(occ: pa.Table, cfg: ImageDedupConfig) -> tuple[pa.Table, dict[str, int]]:
-    """The whole decision on one table of occurrence rows (tests, benchmarks): changed documents and counts."""
-    stars, _ = components_local(bucket_block_edges(key_rows(occ, cfg), cfg))
+    """The whole decision on one table of occurrence rows (small corpora, tests): changed documents, and
+    the counts (SUMMARY_KEYS and component rounds)."""
+    stars, rounds = components_local(bucket_block_edges(key_rows(occ, cfg), cfg))
     labels = component_labels(attach_roots(pa.concat_tables([occ, star_rows(stars)]).cast(OCCURRENCE_SCHEMA)), cfg)
     tallies = labels.filter(pc.is_null(labels["id"]))
-    counts = dict(zip(tallies["vertex"].to_pylist(), tallies["docs"].to_pylist()))
+    counts = dict(zip(tallies["vertex"].to_pylist(), tallies["docs"].to_pylist())) | {"rounds": rounds}
     keys = document_keys(labels.filter(pc.is_valid(labels["id"])))
     return document_duplicates(keys if cfg.duplicate_documents else unkeyed(keys)).sort_by("id"), counts
 

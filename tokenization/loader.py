@@ -76,7 +76,8 @@ class PackedDataset(Dataset):
         rows = self.shards.rows(indices)
         out: dict[str, Any] = {k: torch.from_numpy(rows[k]) for k in ("input_ids", "labels", "position_ids",
                                                                         "loss_mask")}
-        out["cu_seqlens"] = [torch.from_numpy(cu) for cu in rows["cu_seqlens"]]
+        if self.attention != "none":
+            out["cu_seqlens"] = [torch.from_numpy(cu) for cu in rows["cu_seqlens"]]
         out["index"] = torch.tensor([int(i) for i in indices])
         if self.images is not None:
             out["images"] = self._images(indices)

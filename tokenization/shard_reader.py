@@ -107,25 +107,31 @@ class PackedShards:
         """A batch: ``input_ids``, ``labels``, ``position_ids`` (int64) and ``loss_mask`` (bool), each
         ``[B, seq_len]``, computed for the whole batch at once; ``cu_seqlens`` a list of int32 arrays."""
         located = [self._locate(int(i)) for i in indices]
-        ids = np.stack([chunk.input_ids[r] for chunk, r in located]).astype(np.int64)
-        loss = np.unpackbits(np.stack([chunk.loss_mask[r] for chunk, r in located]), axis=1,
-                             count=self.seq_len).astype(bool)
-        cus = [chunk.cu_values[chunk.cu_offsets[r] : chunk.cu_offsets[r + 1]].astype(np.int32) for chunk, r in located]
-        # Each token's segment start: documents, then the padding (its own segment) up to seq_len.
-        seg_starts, seg_lengths = [], []
-        for cu in cus:
-            bounds = cu if cu[-1] == self.seq_len else np.append(cu, self.seq_len)
-            seg_starts.append(bounds[:-1])
-            seg_lengths.append(np.diff(bounds))
-        starts = np.repeat(np.concatenate(seg_starts), np.concatenate(seg_lengths)).reshape(ids.shape)
+        shape = (len(located), self.seq_len)
+        ids = np.empty(shape, dtype=np.int64)
+        packed = np.empty((len(located), located[0][0].loss_mask.shape[1] if located else 0), dtype=np.uint8)
+        # Each token's segment start (documents, then the padding as its own segment): marked at the
+        # starts, carried right by a running maximum.
+        starts = np.zeros(shape, dtype=np.int64)
+        cus, filled = [], np.empty((len(located), 1), dtype=np.int64)
+        for k, (chunk, r) in enumerate(located):
+            ids[k] = chunk.input_ids[r]
+            packed[k] = chunk.loss_mask[r]
+            cu = chunk.cu_values[chunk.cu_offsets[r] : chunk.cu_offsets[r + 1]]
+            cus.append(cu.astype(np.int32))
+            filled[k, 0] = cu[-1]
+            bounds = cu[:-1] if cu[-1] == self.seq_len else cu  # padding after cu[-1] is a segment of its own
+            starts[k, bounds] = bounds
+        np.maximum.accumulate(starts, axis=1, out=starts)
+        loss = np.unpackbits(packed, axis=1, count=self.seq_len).view(bool)
         pos = np.arange(self.seq_len)
-        position_ids = pos - starts
-        filled = np.array([cu[-1] for cu in cus])[:, None]
+        position_ids = np.subtract(pos, starts, out=starts)
         # The next token continues the same document: not a segment start, not padding, counted in the loss.
-        follows = (position_ids[:, 1:] > 0) & (pos[None, 1:] < filled) & loss[:, 1:]
-        labels = np.empty(ids.shape, dtype=np.int64)
+        stop = (position_ids[:, 1:] == 0) | (pos[1:] >= filled) | ~loss[:, 1:]
+        labels = np.empty(shape, dtype=np.int64)
         labels[:, -1] = IGNORE_INDEX
-        labels[:, :-1] = np.where(follows, ids[:, 1:], IGNORE_INDEX)
+        labels[:, :-1] = ids[:, 1:]
+        labels[:, :-1][stop] = IGNORE_INDEX
         return {"input_ids": ids, "labels": labels, "position_ids": position_ids, "loss_mask": loss,
                 "cu_seqlens": cus}
 
