@@ -25,6 +25,7 @@ import ray
 import ray.data
 
 from jobs.ray_steps import connected_components, shuffle_map, trim_heap
+from pipeline.accounting import COUNT_SCHEMA
 from pipeline.image_dedup import (
     ImageDedupConfig,
     attach_roots,
@@ -45,7 +46,7 @@ from pipeline.image_dedup_docs import (
 from pipeline.near_dedup_store import BATCH
 
 log = logging.getLogger("corpusmill")
-ROWS_PER_PARTITION = 1 << 20  # occurrence rows (about 200 B each) per shuffle partition
+ROWS_PER_PARTITION = 1 << 20  # occurrence rows (about 250 B each) per shuffle partition
 MAX_ROUNDS = 100
 
 
@@ -63,9 +64,7 @@ def _apply(block: pa.Table, root: str, files: list[str], cfg: ImageDedupConfig) 
         mine = block.filter(pc.equal(block["file"], f))
         rows += apply_image_dedup(root, os.path.relpath(files[f], root), mine, cfg.max_documents)
     trim_heap()
-    return pa.Table.from_pylist(rows, schema=pa.schema([("source", pa.string()), ("status", pa.string()),
-                                                       ("stage", pa.string()), ("reason", pa.string()),
-                                                       ("docs", pa.int64()), ("chars", pa.int64())]))
+    return pa.Table.from_pylist(rows, schema=COUNT_SCHEMA)
 
 
 def _files(out_dir: str, sources: list[str]) -> list[str]:
@@ -98,8 +97,9 @@ def run_image_dedup(out_dir: str, cfg: ImageDedupConfig, cpus: int = 2) -> dict[
     if cfg.partitions is None and images <= cfg.one_task_images:
         changes, tallies = ray.get(_decide.remote(cfg, *occ.to_arrow_refs()))
         summary |= tallies
-        by_file = [changes.filter(pc.equal(changes["file"], f)) for f in sorted(set(changes["file"].to_pylist()))]
-        tasks = [_apply_task.remote(t, out_dir, files, cfg) for t in by_file]
+        tasks = [_apply_file.remote(out_dir, os.path.relpath(files[f], out_dir),
+                                    changes.filter(pc.equal(changes["file"], f)), cfg.max_documents)
+                 for f in sorted(set(changes["file"].to_pylist()))]
         counts = [row for rows in ray.get(tasks) for row in rows]
         return _done({"counts": counts, "summary": _dropped(summary, counts, summary["rounds"])}, started)
     keys = occ.map_batches(partial(key_rows, cfg=cfg), batch_size=None, batch_format="pyarrow")
@@ -129,9 +129,7 @@ def _decide(cfg: ImageDedupConfig, *blocks: pa.Table) -> tuple[pa.Table, dict[st
     return dedup_images_in_memory(pa.concat_tables(blocks), cfg)
 
 
-@ray.remote
-def _apply_task(changes: pa.Table, root: str, files: list[str], cfg: ImageDedupConfig) -> list[dict[str, Any]]:
-    return _apply(changes, root, files, cfg).to_pylist()
+_apply_file = ray.remote(apply_image_dedup)
 
 
 def _dropped(summary: dict[str, Any], counts: list[dict[str, Any]], rounds: int) -> dict[str, Any]:

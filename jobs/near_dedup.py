@@ -26,6 +26,7 @@ import ray.data
 
 from jobs.ray_steps import column_total, connected_components, shuffle_map, trim_heap
 from pipeline import near_dedup_store as store
+from pipeline.accounting import COUNT_SCHEMA
 from pipeline.lsh import EDGE_SCHEMA, candidate_sets, chain_edges, verify_sets
 from pipeline.minhash import permutations, s_curve
 from pipeline.near_dedup import NearDedupConfig, distinct_set_rows, with_shingles
@@ -93,9 +94,7 @@ def _apply(block: pa.Table, root: str, files: list[str]) -> pa.Table:
         rows += store.apply_drops(root, os.path.relpath(files[f], root), dict(zip(t["id"].to_pylist(),
                                                                            t["survivor"].to_pylist())))
     trim_heap()
-    return pa.Table.from_pylist(rows, schema=pa.schema([("source", pa.string()), ("status", pa.string()),
-                                                       ("stage", pa.string()), ("reason", pa.string()),
-                                                       ("docs", pa.int64()), ("chars", pa.int64())]))
+    return pa.Table.from_pylist(rows, schema=COUNT_SCHEMA)
 
 
 def _sizes(files: list[str]) -> tuple[int, int]:

@@ -21,6 +21,12 @@ COUNT_SCHEMA = pa.schema([("source", pa.string()), ("status", pa.string()), ("st
                           ("reason", pa.string()), ("docs", pa.int64()), ("chars", pa.int64())])
 
 
+def moved_to_dropped(source: str, stage: str, reason: str, docs: int, chars: int) -> list[dict[str, Any]]:
+    """Count rows for documents a later pass takes out of ``curated/``: kept down, dropped up by the same."""
+    return [{"source": source, "status": KEPT, "stage": None, "reason": None, "docs": -docs, "chars": -chars},
+            {"source": source, "status": DROPPED, "stage": stage, "reason": reason, "docs": docs, "chars": chars}]
+
+
 def count_outcomes(table: pa.Table) -> pa.Table:
     """Docs and characters per (source, status, stage, reason).
 

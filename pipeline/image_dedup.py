@@ -29,7 +29,7 @@ from pydantic import BaseModel, Field
 from pipeline.image_hash import dhash, phash
 from pipeline.image_lsh import ImageLshConfig, bucket_edges, lsh_keys
 
-PIXEL_DIGITS, SHA_CHARS = 12, 64
+PIXEL_DIGITS = 12
 OCCURRENCE_SCHEMA = pa.schema([("file", pa.int32()), ("id", pa.string()), ("idx", pa.int32()),
                                ("sha256", pa.string()), ("width", pa.int32()), ("height", pa.int32()),
                                ("vertex", pa.string()), ("hash", pa.uint64()), ("text_hash", pa.string()),
@@ -53,10 +53,6 @@ class ImageDedupConfig(BaseModel):
 def vertex(sha256: str, width: int, height: int) -> str:
     """Sorts by most pixels, then sha256: the minimum of a component is its best copy."""
     return f"{10**PIXEL_DIGITS - 1 - min(width * height, 10**PIXEL_DIGITS - 1):0{PIXEL_DIGITS}d}{sha256}"
-
-
-def vertex_sha(v: str) -> str:
-    return v[PIXEL_DIGITS:]
 
 
 def occurrence_rows(docs: pa.Table, file: int, cfg: ImageDedupConfig, hashes: dict[str, int | None]) -> pa.Table:

@@ -15,10 +15,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from pipeline.accounting import moved_to_dropped
 from pipeline.curated_io import REJECT_COLUMNS
 from pipeline.image_checks import remove_markers
 from pipeline.near_dedup_store import BATCH, RowGroupWriter
-from pipeline.schema import DOCUMENT_SCHEMA, DROPPED, KEPT, WORK_SCHEMA
+from pipeline.schema import DOCUMENT_SCHEMA, DROPPED, WORK_SCHEMA
 
 STAGE, FREQUENT, DUPLICATE = "image_dedup", "frequent_image", "near_duplicate_image"
 REJECT_SCHEMA = pa.schema([WORK_SCHEMA.field(c) for c in REJECT_COLUMNS])
@@ -65,10 +66,5 @@ def apply_image_dedup(root: str, curated_rel: str, changes: pa.Table,
     curated.close()
     rejects.close()
     os.replace(path + ".new", path) if curated.rows else os.remove(path)
-    rows = []
-    for reason, (docs, chars) in out.items():
-        if docs:
-            rows += [{"source": source, "status": KEPT, "stage": None, "reason": None, "docs": -docs, "chars": -chars},
-                     {"source": source, "status": DROPPED, "stage": STAGE, "reason": reason, "docs": docs,
-                      "chars": chars}]
-    return rows
+    return [row for reason, (docs, chars) in out.items() if docs
+            for row in moved_to_dropped(source, STAGE, reason, docs, chars)]

@@ -7,6 +7,8 @@ documents sharing a key the lowest rank (best copies, then id) survives.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -30,6 +32,17 @@ SUMMARY_KEYS = ("images", "distinct", "exact_duplicates", "near_duplicates", "fr
                 "unhashed")
 
 
+def _runs(values: list) -> Iterator[tuple[int, int]]:
+    """``(start, end)`` of each run of equal values in a sorted list."""
+    start = 0
+    while start < len(values):
+        end = start + 1
+        while end < len(values) and values[end] == values[start]:
+            end += 1
+        yield start, end
+        start = end
+
+
 def component_labels(block: pa.Table, cfg: ImageDedupConfig) -> pa.Table:
     """Every occurrence with its label, whether its component is frequent and how many documents use it,
     for a block holding whole components; then one count row per SUMMARY_KEYS name."""
@@ -37,11 +50,7 @@ def component_labels(block: pa.Table, cfg: ImageDedupConfig) -> pa.Table:
     roots, verts, ids, hashes = (block[n].to_pylist() for n in ("root", "vertex", "id", "hash"))
     frequent, docs = [False] * len(roots), [0] * len(roots)
     counts = dict.fromkeys(SUMMARY_KEYS, 0)
-    start = 0
-    while start < len(roots):
-        end = start
-        while end < len(roots) and roots[end] == roots[start]:
-            end += 1
+    for start, end in _runs(roots):
         distinct = set(verts[start:end])
         used_by = len(set(ids[start:end]))
         hot = cfg.max_documents is not None and used_by > cfg.max_documents
@@ -53,7 +62,6 @@ def component_labels(block: pa.Table, cfg: ImageDedupConfig) -> pa.Table:
         counts["frequent_images"] += len(distinct) if hot else 0
         counts["images_removed"] += end - start if hot else 0
         counts["unhashed"] += len({v for v, h in zip(verts[start:end], hashes[start:end]) if h is None})
-        start = end
     labels = pa.table({"file": block["file"], "id": block["id"], "idx": block["idx"], "vertex": block["vertex"],
                        "root": block["root"], "text_hash": block["text_hash"], "frequent": pa.array(frequent),
                        "docs": pa.array(docs, pa.int64())}, schema=LABEL_SCHEMA)
@@ -70,11 +78,7 @@ def document_keys(block: pa.Table) -> pa.Table:
     out: dict[str, list] = {n: [] for n in DOC_SCHEMA.names}
     ids = block["id"].to_pylist()
     cols = {n: block[n].to_pylist() for n in ("file", "idx", "vertex", "root", "text_hash", "frequent", "docs")}
-    start = 0
-    while start < len(ids):
-        end = start
-        while end < len(ids) and ids[end] == ids[start]:
-            end += 1
+    for start, end in _runs(ids):
         rows = range(start, end)
         removed = [cols["idx"][i] for i in rows if cols["frequent"][i]]
         left = [i for i in rows if not cols["frequent"][i]]
@@ -84,7 +88,6 @@ def document_keys(block: pa.Table) -> pa.Table:
                             ("removed", removed), ("docs", max((cols["docs"][i] for i in rows if cols["frequent"][i]),
                                                                default=0)), ("duplicate_of", None)):
             out[name].append(value)
-        start = end
     return pa.table(out, schema=DOC_SCHEMA)
 
 

@@ -19,9 +19,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from pipeline.accounting import moved_to_dropped
 from pipeline.curated_io import REJECT_COLUMNS
 from pipeline.near_dedup import NearDedupConfig, sign, signed_band_rows
-from pipeline.schema import DROPPED, KEPT
+from pipeline.schema import DROPPED
 
 STORE = os.path.join("near_dedup", "signatures")
 ROW_GROUP = 2048  # rows per row group of the files written here, as in the curated files
@@ -161,6 +162,4 @@ def apply_drops(root: str, curated_rel: str, dropped: dict[str, str]) -> list[di
         signatures.write(t.filter(pc.invert(pc.is_in(t["id"], ids))))
     signatures.close()
     os.replace(sig_path + ".new", sig_path) if signatures.rows else os.remove(sig_path)
-    return [{"source": source, "status": KEPT, "stage": None, "reason": None, "docs": -n, "chars": -chars},
-            {"source": source, "status": DROPPED, "stage": "near_dedup", "reason": "near_duplicate",
-             "docs": n, "chars": chars}]
+    return moved_to_dropped(source, "near_dedup", "near_duplicate", n, chars)
