@@ -214,7 +214,12 @@ class _Peak(threading.Thread):
         super().__init__(daemon=True)
         self.rss: dict[int, int] = {}
         self.private: dict[int, int] = {}
+        self.heap: dict[int, int] = {}  # anonymous memory: the private part that is not object-store pages
         self.task: dict[int, str] = {}  # what the worker ran when its private memory peaked
+        self.heap_task: dict[int, str] = {}
+        self.heap_by_task: dict[str, int] = {}
+        self.last: dict[int, str] = {}  # the last task seen in each worker (an idle worker keeps its heap)
+        self.by_task: dict[str, int] = {}  # peak private memory of any worker while it ran (or idled after) a task
         self.stop = threading.Event()
 
     def run(self) -> None:
@@ -234,9 +239,20 @@ class _Peak(threading.Thread):
                 p = int(pid)
                 self.rss[p] = max(self.rss.get(p, 0), fields.get("Rss", 0))
                 private = fields.get("Private_Clean", 0) + fields.get("Private_Dirty", 0)
+                task = cmd.split(b"\0")[0].decode(errors="replace")
+                if task == "ray::IDLE" and p in self.last:
+                    task = f"ray::IDLE after {self.last[p]}"
+                elif task != "ray::IDLE":
+                    self.last[p] = task.removeprefix("ray::")
+                self.by_task[task] = max(self.by_task.get(task, 0), private)
+                heap = fields.get("Anonymous", 0)
+                self.heap_by_task[task] = max(self.heap_by_task.get(task, 0), heap)
+                if heap > self.heap.get(p, 0):
+                    self.heap[p] = heap
+                    self.heap_task[p] = task
                 if private > self.private.get(p, 0):
                     self.private[p] = private
-                    self.task[p] = cmd.split(b"\0")[0].decode(errors="replace")
+                    self.task[p] = task
 
 
 def end_to_end(work: str, sizes_gb: list[float], cfg: NearDedupConfig, batch_mbs: list[int | None]) -> list[dict]:
@@ -276,12 +292,18 @@ def end_to_end(work: str, sizes_gb: list[float], cfg: NearDedupConfig, batch_mbs
              "peak_worker_rss_mb": round(max(peak.rss.values(), default=0) / 1024, 1),
              "peak_worker_private_mb": round(max(peak.private.values(), default=0) / 1024, 1),
              "peak_task": peak.task.get(max(peak.private, key=peak.private.get, default=-1), ""),
+             "peak_worker_heap_mb": round(max(peak.heap.values(), default=0) / 1024, 1),
+             "peak_heap_task": peak.heap_task.get(max(peak.heap, key=peak.heap.get, default=-1), ""),
+             "peak_heap_mb_by_task": {k: round(v / 1024, 1) for k, v in sorted(peak.heap_by_task.items(),
+                                                                               key=lambda kv: -kv[1])},
+             "peak_private_mb_by_task": {k: round(v / 1024, 1) for k, v in sorted(peak.by_task.items(),
+                                                                                   key=lambda kv: -kv[1])[:8]},
              "driver_peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
              "summary": {k: v for k, v in out["summary"].items() if k != "seconds"}}
         print(f"{r['gb']} GB, {docs} documents, shuffle batch {r['shuffle_batch_mb']} MB: {r['seconds']} s, "
               f"{r['mb_per_s']} MB/s ({r['mb_per_s_per_cpu']} per "
               f"CPU); peak worker RSS {r['peak_worker_rss_mb']} MB (private {r['peak_worker_private_mb']} MB, "
-              f"in {r['peak_task']}); "
+              f"in {r['peak_task']}; heap {r['peak_worker_heap_mb']} MB in {r['peak_heap_task']}); "
               f"{r['summary']}")
         results.append(r)
     shutil.rmtree(os.path.join(work, "run"), ignore_errors=True)

@@ -29,12 +29,12 @@ from pipeline import near_dedup_store as store
 from pipeline.accounting import COUNT_SCHEMA
 from pipeline.lsh import EDGE_SCHEMA, candidate_sets, chain_edges, verify_sets
 from pipeline.minhash import permutations, s_curve
-from pipeline.near_dedup import NearDedupConfig, distinct_set_rows, with_shingles
+from pipeline.near_dedup import NearDedupConfig, distinct_set_rows, shingled_slices
 from pipeline.survivors import drops, vertex_ids
 
 log = logging.getLogger("corpusmill")
 BAND_ROW_BYTES = 110  # band, bucket and a vertex name: what sizes the shuffles
-ATTACH_DOCS = 256  # documents whose shingle sets travel in one block (each at most verify_max_shingles × 8 B)
+ATTACH_BYTES = 32 << 20  # shingle bytes per block out of the attach step (the next shuffle holds blocks whole)
 
 
 def print_s_curve(cfg: NearDedupConfig) -> None:
@@ -64,19 +64,14 @@ def _candidates(block: pa.Table, cfg: NearDedupConfig, incremental: bool) -> pa.
 
 
 def _attach(block: pa.Table, files: list[str], cfg: NearDedupConfig) -> Iterator[pa.Table]:
-    """Set rows with their shingle sets, yielded ATTACH_DOCS documents at a time: a document sits in
-    up to ``bands`` sets and carries its set into each, so one output block would grow with the
-    corpus's duplication, and the shuffle after this step holds its input blocks whole."""
-    block = distinct_set_rows(block).sort_by("vertex")
-    vertex = block["vertex"].to_pylist()
-    cuts = [0] + [i for i in range(1, len(vertex)) if vertex[i] != vertex[i - 1]][ATTACH_DOCS - 1 :: ATTACH_DOCS]
-    for start, end in zip(cuts, cuts[1:] + [len(vertex)]):
-        part = block.slice(start, end - start)
-        texts: dict[str, str] = {}
-        for f in sorted(set(part["file"].to_pylist())):
-            rows = part.filter(pc.equal(part["file"], f))
-            texts.update(store.read_texts(files[f], set(vertex_ids(rows["vertex"], cfg.survivor).to_pylist())))
-        yield with_shingles(part, texts, cfg)
+    """Set rows with their shingle sets, one curated row group's texts at a time, in slices of
+    about ATTACH_BYTES: what a worker holds is bounded by a row group and a slice, not the corpus."""
+    block = distinct_set_rows(block)
+    keys = block.select(["file", "group"]).group_by(["file", "group"], use_threads=False).aggregate([])
+    for f, g in sorted(zip(keys["file"].to_pylist(), keys["group"].to_pylist())):
+        part = block.filter(pc.and_(pc.equal(block["file"], f), pc.equal(block["group"], g)))
+        texts = store.read_texts(files[f], set(vertex_ids(part["vertex"], cfg.survivor).to_pylist()))
+        yield from shingled_slices(part, texts, cfg, ATTACH_BYTES)
         del texts
         trim_heap()
 

@@ -7,6 +7,7 @@ runs them on one table, for tests and the quality benchmark.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterator
 from typing import Literal
 
 import numpy as np
@@ -103,6 +104,24 @@ def with_shingles(sets: pa.Table, texts: dict[str, str], cfg: NearDedupConfig) -
     values = np.concatenate(arrays) if arrays else np.zeros(0, np.uint64)
     return sets.append_column("shingles", pa.LargeListArray.from_arrays(pa.array(offsets), pa.array(values))
                               ).append_column("sample", pa.array([found[i][0] for i in ids], pa.int8()))
+
+
+def shingled_slices(sets: pa.Table, texts: dict[str, str], cfg: NearDedupConfig, max_bytes: int) -> Iterator[pa.Table]:
+    """``with_shingles`` in slices of whole documents whose shingle sets take about ``max_bytes``.
+
+    A document sits in up to ``bands`` sets and carries its set (up to ``verify_max_shingles`` × 8 B)
+    into each, so slices are cut on bytes, not on rows or documents: the shuffle after the attach
+    step holds its input blocks whole. A document has at most ``len(text)`` shingles."""
+    sets = sets.sort_by("vertex")
+    ids = vertex_ids(sets["vertex"], cfg.survivor).to_pylist()
+    start = size = 0
+    for i in range(len(ids)):
+        if i > start and ids[i] != ids[i - 1] and size >= max_bytes:
+            yield with_shingles(sets.slice(start, i - start), texts, cfg)
+            start, size = i, 0
+        size += 8 * min(len(texts[ids[i]]), cfg.verify_max_shingles)
+    if start < len(ids):
+        yield with_shingles(sets.slice(start), texts, cfg)
 
 
 def candidate_edges(band: pa.Table, texts: dict[str, str], cfg: NearDedupConfig, incremental: bool) -> pa.Table:

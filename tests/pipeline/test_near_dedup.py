@@ -5,7 +5,17 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 
-from pipeline.near_dedup import NearDedupConfig, dedup_in_memory
+from pipeline.lsh import candidate_sets
+from pipeline.minhash import permutations
+from pipeline.near_dedup import (
+    NearDedupConfig,
+    dedup_in_memory,
+    distinct_set_rows,
+    shingled_slices,
+    sign,
+    signed_band_rows,
+    with_shingles,
+)
 from pipeline.shingles import ShingleConfig, jaccard, shingle_sets
 from pipeline.survivors import SurvivorConfig
 from tests.conftest import stdlib_sources
@@ -152,3 +162,21 @@ def test_incremental_never_drops_a_published_document(corpus):
     # a full run would keep a-long and c; published, the shorter copies stay and the new ones go
     assert _dropped(new, NearDedupConfig(), old=old) == {"web/a-long": "web/a-orig", "web/c": "web/c-edit"}
     assert _dropped(new, NearDedupConfig(verify=False), old=old) == {"web/a-long": "web/a-orig", "web/c": "web/c-edit"}
+
+
+def test_shingled_slices_cut_on_bytes_between_documents_and_lose_no_row(corpus):
+    """The attach step's slices: whole documents, about the byte budget each, together the same rows
+    as one ``with_shingles`` call."""
+    docs, texts = corpus
+    cfg = NearDedupConfig()
+    band = signed_band_rows(sign(docs, cfg, permutations(SEED, cfg.minhash.num_perm)), cfg, 0, 0, False)
+    sets = distinct_set_rows(candidate_sets(band, cfg.max_set_docs)).sort_by("vertex")
+    whole = with_shingles(sets, texts, cfg)
+    budget = 64 << 10
+    slices = list(shingled_slices(sets, texts, cfg, budget))
+    assert len(slices) > 2 and pa.concat_tables(slices).equals(whole)
+    names = [set(s["vertex"].to_pylist()) for s in slices]
+    assert all(a.isdisjoint(b) for i, a in enumerate(names) for b in names[i + 1 :])  # a document is never split
+    for s in slices:  # over the budget only by the document that crossed it
+        last = s.filter(pc.equal(s["vertex"], s["vertex"][-1]))
+        assert s["shingles"].combine_chunks().values.nbytes - last["shingles"].combine_chunks().values.nbytes < budget
