@@ -73,7 +73,7 @@ class PackedDataset(Dataset):
 
     def __getitems__(self, indices: list[int]) -> dict[str, Any]:
         """A whole batch at once (DataLoader calls this when it exists): vectorized over rows."""
-        rows = self.shards.rows(indices)
+        rows = self.shards.rows(indices, cu_seqlens=self.attention != "none")
         out: dict[str, Any] = {k: torch.from_numpy(rows[k]) for k in ("input_ids", "labels", "position_ids",
                                                                         "loss_mask")}
         if self.attention != "none":

@@ -7,6 +7,7 @@ its own memory maps on first use (DataLoader workers fork after construction).
 from __future__ import annotations
 
 import os
+from bisect import bisect_right
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,6 +34,8 @@ class _Chunk:
     block_layout: np.ndarray  # [rows, nb * nb / 8] uint8, bit-packed
     cu_offsets: np.ndarray
     cu_values: np.ndarray
+    bounds: list[list[int]]  # per row: cu_seqlens as Python ints, then seq_len when the row is padded
+    filled: list[int]  # per row: tokens before the padding
     batch: pa.RecordBatch
 
 
@@ -51,13 +54,13 @@ class PackedShards:
         self.manifest: dict[str, Any] = read_manifest(shard_dir)
         self.seq_len: int = self.manifest["seq_len"]
         self.entries = self.manifest["shards"]
-        self.offsets = np.cumsum([0] + [s["rows"] for s in self.entries])
+        self.offsets: list[int] = np.cumsum([0] + [s["rows"] for s in self.entries]).tolist()
         self.cache = cache if cache is not None or storage.is_local(shard_dir) else ShardCache()
-        self._open: dict[int, tuple[np.ndarray, list[_Chunk]]] = {}  # shard -> (chunk starts, chunks)
+        self._open: dict[int, tuple[list[int], list[_Chunk]]] = {}  # shard -> (chunk starts, chunks)
         self._pid = -1
 
     def __len__(self) -> int:
-        return int(self.offsets[-1])
+        return self.offsets[-1]
 
     def _local_file(self, shard: int) -> str:
         entry = self.entries[shard]
@@ -76,25 +79,29 @@ class PackedShards:
             except (OSError, pa.ArrowInvalid) as e:
                 raise ShardError(f"{self.entries[shard]['file']} ({path}): not a readable Arrow IPC file ({e}); "
                                  "run `corpusmill verify`") from e
-            chunks, start = [], int(self.offsets[shard])
+            chunks, start = [], self.offsets[shard]
             for b in range(reader.num_record_batches):
                 batch = reader.get_batch(b)
                 ids = batch.column("input_ids").flatten().to_numpy(zero_copy_only=False)
                 cu = batch.column("cu_seqlens")
+                offsets, values = cu.offsets.to_numpy(), cu.values.to_numpy()
+                flat, at = values.tolist(), offsets.tolist()
+                bounds = [flat[a:b] + ([self.seq_len] if flat[b - 1] < self.seq_len else [])
+                          for a, b in zip(at, at[1:])]
                 chunks.append(_Chunk(start, ids.reshape(batch.num_rows, self.seq_len),
                                      _fixed_binary(batch.column("loss_mask")),
-                                     _fixed_binary(batch.column("block_layout")), cu.offsets.to_numpy(),
-                                     cu.values.to_numpy(), batch))
+                                     _fixed_binary(batch.column("block_layout")), offsets, values, bounds,
+                                     [flat[b - 1] for b in at[1:]], batch))
                 start += batch.num_rows
-            self._open[shard] = (np.array([c.start for c in chunks]), chunks)
+            self._open[shard] = ([c.start for c in chunks], chunks)
         return self._open[shard]
 
     def _locate(self, index: int) -> tuple[_Chunk, int]:
         if not 0 <= index < len(self):
             raise IndexError(f"row {index} out of range [0, {len(self)})")
-        shard = int(np.searchsorted(self.offsets, index, side="right")) - 1
+        shard = bisect_right(self.offsets, index) - 1  # on lists: a batch locates each of its rows
         starts, chunks = self._chunks(shard)
-        k = int(np.searchsorted(starts, index, side="right")) - 1
+        k = bisect_right(starts, index) - 1
         return chunks[k], index - chunks[k].start
 
     def block_layout(self, index: int) -> np.ndarray:
@@ -103,37 +110,43 @@ class PackedShards:
         nb = self.seq_len // self.manifest["mask"]["block_size"]
         return np.unpackbits(chunk.block_layout[r], count=nb * nb).reshape(nb, nb).astype(bool)
 
-    def rows(self, indices: list[int]) -> dict[str, Any]:
+    def rows(self, indices: list[int], cu_seqlens: bool = True) -> dict[str, Any]:
         """A batch: ``input_ids``, ``labels``, ``position_ids`` (int64) and ``loss_mask`` (bool), each
-        ``[B, seq_len]``, computed for the whole batch at once; ``cu_seqlens`` a list of int32 arrays."""
+        ``[B, seq_len]``; ``cu_seqlens`` a list of int32 arrays (when asked). Whole-batch array
+        operations, and per row only its few segment boundaries: this runs once per training batch."""
         located = [self._locate(int(i)) for i in indices]
         shape = (len(located), self.seq_len)
         ids = np.empty(shape, dtype=np.int64)
         packed = np.empty((len(located), located[0][0].loss_mask.shape[1] if located else 0), dtype=np.uint8)
-        # Each token's segment start (documents, then the padding as its own segment): marked at the
-        # starts, carried right by a running maximum.
-        starts = np.zeros(shape, dtype=np.int64)
-        cus, filled = [], np.empty((len(located), 1), dtype=np.int64)
+        position_ids = np.empty(shape, dtype=np.int64)
+        labels = np.empty(shape, dtype=np.int64)
+        pos, ends, filled = np.arange(self.seq_len), [], np.empty((len(located), 1), dtype=np.int64)
         for k, (chunk, r) in enumerate(located):
             ids[k] = chunk.input_ids[r]
             packed[k] = chunk.loss_mask[r]
-            cu = chunk.cu_values[chunk.cu_offsets[r] : chunk.cu_offsets[r + 1]]
-            cus.append(cu.astype(np.int32))
-            filled[k, 0] = cu[-1]
-            bounds = cu[:-1] if cu[-1] == self.seq_len else cu  # padding after cu[-1] is a segment of its own
-            starts[k, bounds] = bounds
-        np.maximum.accumulate(starts, axis=1, out=starts)
+            bounds = chunk.bounds[r]  # documents, then the padding as a segment of its own
+            for a, b in zip(bounds, bounds[1:]):
+                position_ids[k, a:b] = pos[: b - a]
+            ends += [k * self.seq_len + e - 1 for e in bounds[1:-1]]
+            filled[k] = chunk.filled[r]
         loss = np.unpackbits(packed, axis=1, count=self.seq_len).view(bool)
-        pos = np.arange(self.seq_len)
-        position_ids = np.subtract(pos, starts, out=starts)
-        # The next token continues the same document: not a segment start, not padding, counted in the loss.
-        stop = (position_ids[:, 1:] == 0) | (pos[1:] >= filled) | ~loss[:, 1:]
-        labels = np.empty(shape, dtype=np.int64)
-        labels[:, -1] = IGNORE_INDEX
+        # A target is the next token when it is counted in the loss (not padding, not an image) and
+        # continues the same document: the last token of each document has none. Most rows count
+        # every token up to their padding; only the others need the mask token by token.
         labels[:, :-1] = ids[:, 1:]
-        labels[:, :-1][stop] = IGNORE_INDEX
-        return {"input_ids": ids, "labels": labels, "position_ids": position_ids, "loss_mask": loss,
-                "cu_seqlens": cus}
+        labels[:, -1] = IGNORE_INDEX
+        gaps = ~(loss == (pos < filled)).all(axis=1)
+        for k in range(len(located)):
+            if gaps[k]:
+                labels[k, :-1][~loss[k, 1:]] = IGNORE_INDEX
+            else:
+                labels[k, max(int(filled[k, 0]) - 1, 0) :] = IGNORE_INDEX
+        labels.reshape(-1)[ends] = IGNORE_INDEX
+        out = {"input_ids": ids, "labels": labels, "position_ids": position_ids, "loss_mask": loss}
+        if cu_seqlens:
+            out["cu_seqlens"] = [c.cu_values[c.cu_offsets[r] : c.cu_offsets[r + 1]].astype(np.int32)
+                                 for c, r in located]
+        return out
 
     def row(self, index: int) -> dict[str, np.ndarray]:
         """One row as ``rows`` gives it, without the batch dimension."""
