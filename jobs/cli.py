@@ -20,6 +20,17 @@ def main(argv: list[str] | None = None) -> int:
     inspect.add_argument("--mask", type=int, metavar="N", help="write a PNG of row N's attention mask (N counts "
                          "rows over all shards)")
     inspect.add_argument("--png", help="where --mask writes (default: mask-row-N.png)")
+    submit = sub.add_parser("submit", help="submit a run (or one pass) to a Ray cluster with `ray job submit`")
+    submit.add_argument("config", help="run config YAML, relative to the working directory")
+    submit.add_argument("--address", required=True, help="the cluster's dashboard, e.g. http://HEAD:8265")
+    submit.add_argument("--stage", default="run", choices=["run", "curate", "tokenizer", "pack"],
+                        help="the whole run (default) or one pass (and those before it, when not done)")
+    submit.add_argument("--working-dir", default=".", help="uploaded with the job (default: here)")
+    submit.add_argument("--runtime-env", help="runtime_env YAML (default: jobs/runtime_env.yaml)")
+    submit.add_argument("--no-wait", action="store_true", help="return once submitted; follow with `ray job logs`")
+    submit.add_argument("--submission-id", help="a name for the job (default: Ray's)")
+    submit.add_argument("--output", help="the job's output directory, as the cluster sees it (default: the config's)")
+    submit.add_argument("--force", action="store_true", help="rerun every pass even if its outputs exist")
     verify = sub.add_parser("verify", help="check every shard's checksum, size, schema and row count")
     verify.add_argument("dir", help="a run's output directory or its shards/ directory")
     curve = sub.add_parser("near-dedup-curve", help="print the chance near-dedup catches a pair at each Jaccard")
@@ -29,6 +40,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "run":
         return run_from_args(args)
+    if args.command == "submit":
+        from jobs.submit import submit as submit_job
+
+        return submit_job(args.config, args.address, stage=args.stage, working_dir=args.working_dir,
+                          runtime_env=args.runtime_env, wait=not args.no_wait, submission_id=args.submission_id,
+                          extra=(["--output", args.output] if args.output else []) + ["--force"] * args.force)
     if args.command == "near-dedup-curve":
         return _curve(args)
     if args.command == "verify":

@@ -134,3 +134,11 @@ def run_curate(cfg: RunConfig, out_dir: str, force: bool = False, cpus: int = 2)
         raise RuntimeError(f"curation lost records: {json.dumps(stats['sources'])}")
     mark_done(out_dir, "curate", config_hash, {"stats": stats})
     return stats
+
+
+if __name__ == "__main__":  # python -m jobs.curate --config …: this pass and, when not done yet, those before it
+    import sys
+
+    from jobs.run import main
+
+    sys.exit(main(until="curate"))

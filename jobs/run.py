@@ -1,4 +1,8 @@
-"""The whole run: curate → train tokenizer → tokenize, pack and shard. ``python -m jobs.run --config …``."""
+"""The whole run: curate → train tokenizer → tokenize, pack and shard. ``python -m jobs.run --config …``.
+
+Each pass also has its own entrypoint (``python -m jobs.curate``, ``jobs.train_tokenizer``,
+``jobs.pack``): it brings the passes before it up to date (skipped when their markers match the
+settings) and stops after its own, so a stage can be rerun or submitted on its own."""
 
 from __future__ import annotations
 
@@ -7,7 +11,7 @@ import json
 import logging
 import os
 import sys
-from typing import Any
+from typing import Any, Literal
 
 from jobs.config import RunConfig, load_config
 from jobs.curate import run_curate
@@ -18,17 +22,24 @@ from jobs.train_tokenizer import run_train_tokenizer
 log = logging.getLogger("corpusmill")
 
 
-def run(cfg: RunConfig, out_dir: str, address: str | None = None, force: bool = False) -> dict[str, Any]:
-    """Run every pass (each skipped when its outputs exist with the same settings); write ``stats.json``."""
+STAGES = ("curate", "tokenizer", "pack")
+Stage = Literal["curate", "tokenizer", "pack"]
+
+
+def run(cfg: RunConfig, out_dir: str, address: str | None = None, force: bool = False,
+        until: Stage = "pack") -> dict[str, Any]:
+    """Run the passes up to ``until`` (each skipped when its outputs exist with the same settings;
+    ``force`` reruns them); write ``stats.json`` with those that ran."""
     os.makedirs(out_dir, exist_ok=True)
     cpus = start_ray(cfg.ray, address)
     log.info("curate: reading %d source(s) with %d CPU(s)", len(cfg.sources), cpus)
-    curate = run_curate(cfg, out_dir, force, cpus)
-    log.info("tokenizer: training")
-    tokenizer = run_train_tokenizer(cfg, out_dir, curate, force)
-    log.info("pack: tokenizing and packing")
-    pack = run_pack(cfg, out_dir, tokenizer, cpus, force)
-    stats = {"curate": curate, "tokenizer": tokenizer, "pack": pack}
+    stats: dict[str, Any] = {"curate": run_curate(cfg, out_dir, force, cpus)}
+    if STAGES.index(until) >= 1:
+        log.info("tokenizer: training")
+        stats["tokenizer"] = run_train_tokenizer(cfg, out_dir, stats["curate"], force)
+    if STAGES.index(until) >= 2:
+        log.info("pack: tokenizing and packing")
+        stats["pack"] = run_pack(cfg, out_dir, stats["tokenizer"], cpus, force)
     with open(os.path.join(out_dir, "stats.json.tmp"), "w") as f:
         json.dump(stats, f, indent=2, sort_keys=True)
     os.replace(os.path.join(out_dir, "stats.json.tmp"), os.path.join(out_dir, "stats.json"))
@@ -36,7 +47,7 @@ def run(cfg: RunConfig, out_dir: str, address: str | None = None, force: bool = 
 
 
 def summary(stats: dict[str, Any]) -> str:
-    c, p = stats["curate"], stats["pack"]
+    c = stats["curate"]
     t = c["totals"]
     lines = [f"records: {t['in']} read -> {t['kept']} kept, {t['dropped']} dropped, "
              f"{t['quarantined']} quarantined ({'reconciled' if c['reconciled'] else 'NOT RECONCILED'})"]
@@ -57,7 +68,12 @@ def summary(stats: dict[str, Any]) -> str:
                      "left without images")
     for r in c["reasons"]:
         lines.append(f"  {r['status']:<11} {r['source']:<11} {r['stage']}:{r['reason']} x{r['docs']}")
-    lines.append(f"tokenizer: vocab {stats['tokenizer']['vocab_size']}, sha256 {stats['tokenizer']['sha256'][:12]}")
+    if "tokenizer" in stats:
+        tok = stats["tokenizer"]
+        lines.append(f"tokenizer: vocab {tok['vocab_size']}, sha256 {tok['sha256'][:12]}")
+    if "pack" not in stats:
+        return "\n".join(lines)
+    p = stats["pack"]
     lines.append(f"shards: {p['shards']} files, {p['rows']} rows, {p['tokens']} tokens, fill {p['fill']:.1%} "
                  f"-> {p['shard_dir']}")
     lines.append("tokens by source: " + ", ".join(f"{k} {v}" for k, v in p["source_tokens"].items()))
@@ -75,21 +91,22 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--force", action="store_true", help="rerun every pass even if its outputs exist")
 
 
-def run_from_args(args: argparse.Namespace) -> int:
+def run_from_args(args: argparse.Namespace, until: Stage = "pack") -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s corpusmill %(message)s", stream=sys.stderr)
     cfg = load_config(args.config_opt or args.config)
     if args.num_cpus:
         cfg.ray.num_cpus = args.num_cpus
     out_dir = os.path.abspath(args.output or cfg.output_dir)
-    stats = run(cfg, out_dir, args.address, args.force)
+    stats = run(cfg, out_dir, args.address, args.force, until)
     print(summary(stats))
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m jobs.run", description=__doc__)
+def main(argv: list[str] | None = None, until: Stage = "pack") -> int:
+    prog = "jobs.run" if until == "pack" else {"curate": "jobs.curate", "tokenizer": "jobs.train_tokenizer"}[until]
+    parser = argparse.ArgumentParser(prog=f"python -m {prog}", description=__doc__)
     add_run_arguments(parser)
-    return run_from_args(parser.parse_args(argv))
+    return run_from_args(parser.parse_args(argv), until)
 
 
 if __name__ == "__main__":

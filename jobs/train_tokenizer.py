@@ -31,3 +31,11 @@ def run_train_tokenizer(cfg: RunConfig, out_dir: str, curate_stats: dict[str, An
     summary = ray.get(task.remote(os.path.join(out_dir, "curated"), source_chars, cfg.tokenizer, cfg.seed, tok_dir))
     mark_done(out_dir, "tokenizer", config_hash, {"summary": summary})
     return summary
+
+
+if __name__ == "__main__":  # python -m jobs.train_tokenizer --config …: also curate, when not done yet
+    import sys
+
+    from jobs.run import main
+
+    sys.exit(main(until="tokenizer"))

@@ -15,24 +15,8 @@ from jobs.config import default_config_path, load_config
 from jobs.inspect_shards import describe
 from jobs.run import run
 from tests.conftest import REPO
+from tests.jobs.conftest import tree_digest
 from tokenization.shards import read_manifest, verify_shards
-
-
-@pytest.fixture(scope="module")
-def sample_run(tmp_path_factory, ray_local):
-    out = tmp_path_factory.mktemp("sample") / "out"
-    stats = run(load_config(), str(out))
-    return out, stats
-
-
-def _tree_digest(root: Path, subdirs: list[str]) -> dict[str, str]:
-    """sha256 of every output file that must be reproducible."""
-    digests = {}
-    for sub in subdirs:
-        for path in sorted((root / sub).rglob("*")):
-            if path.is_file():
-                digests[str(path.relative_to(root))] = hashlib.sha256(path.read_bytes()).hexdigest()
-    return digests
 
 
 def test_every_source_is_curated_and_every_record_accounted_for(sample_run):
@@ -127,10 +111,10 @@ def test_inspect_decodes_a_row_with_document_boundaries(sample_run):
 
 def test_rerun_skips_finished_passes(sample_run):
     out, stats = sample_run
-    before = _tree_digest(out, ["curated", "tokenizer", "shards"])
+    before = tree_digest(out, ["curated", "tokenizer", "shards"])
     again = run(load_config(), str(out))
     assert again["curate"] == stats["curate"] and again["pack"] == stats["pack"]
-    assert _tree_digest(out, ["curated", "tokenizer", "shards"]) == before
+    assert tree_digest(out, ["curated", "tokenizer", "shards"]) == before
 
 
 def test_byte_identical_outputs_with_other_cpus_and_blocks(sample_run, tmp_path):
@@ -147,7 +131,7 @@ def test_byte_identical_outputs_with_other_cpus_and_blocks(sample_run, tmp_path)
     subprocess.run([sys.executable, "-m", "jobs.run", str(config), "--num-cpus", "3", "--output", str(other)],
                    check=True, cwd=REPO, capture_output=True, timeout=900)
     subdirs = ["curated", "rejects", "tokenizer", "tokens", "shards"]
-    first, second = _tree_digest(out, subdirs), _tree_digest(other, subdirs)
+    first, second = tree_digest(out, subdirs), tree_digest(other, subdirs)
     assert first and first == second
 
 
@@ -237,8 +221,8 @@ def test_shards_written_through_fsspec_match_the_local_ones(sample_run, tmp_path
     cfg.pack.output = f"file://{tmp_path}/published"
     summary = run_pack(cfg, str(out), stats["tokenizer"], cpus=2, force=True)
     assert summary["rows"] == stats["pack"]["rows"]
-    local = _tree_digest(out, ["shards"])
-    remote = _tree_digest(tmp_path, ["published"])
+    local = tree_digest(out, ["shards"])
+    remote = tree_digest(tmp_path, ["published"])
     assert sorted(local.values()) == sorted(remote.values())
     assert verify_shards(cfg.pack.output) == []
     from tokenization.loader import PackedLoader
