@@ -3,6 +3,7 @@
 import hashlib
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -228,3 +229,18 @@ def test_shards_written_through_fsspec_match_the_local_ones(sample_run, tmp_path
     from tokenization.loader import PackedLoader
 
     assert sum(b["input_ids"].shape[0] for b in PackedLoader(cfg.pack.output, 64)) == summary["rows"]
+
+
+def test_a_pass_entrypoint_stops_after_its_pass_and_skips_finished_ones(sample_run, tmp_path):
+    """``python -m jobs.train_tokenizer`` on a finished run: curate and tokenizer skipped, no packing."""
+    out, stats = sample_run
+    copy = tmp_path / "out"
+    shutil.copytree(out, copy, ignore=shutil.ignore_patterns("shards", "tokens"))
+    done = subprocess.run([sys.executable, "-m", "jobs.train_tokenizer", "--config", default_config_path(),
+                           "--output", str(copy), "--num-cpus", "2"], cwd=REPO, capture_output=True, text=True,
+                          timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "curate: already done" in done.stderr and "tokenizer: already trained" in done.stderr
+    assert f"sha256 {stats['tokenizer']['sha256'][:12]}" in done.stdout and "shards:" not in done.stdout
+    assert not (copy / "shards").exists()
+    assert set(json.loads((copy / "stats.json").read_text())) == {"curate", "tokenizer"}
