@@ -103,8 +103,10 @@ def run_from_args(args: argparse.Namespace, until: Stage = "pack") -> int:
 
 
 def main(argv: list[str] | None = None, until: Stage = "pack") -> int:
-    prog = "jobs.run" if until == "pack" else {"curate": "jobs.curate", "tokenizer": "jobs.train_tokenizer"}[until]
-    parser = argparse.ArgumentParser(prog=f"python -m {prog}", description=__doc__)
+    from jobs.submit import ENTRYPOINTS  # the stage → module names `corpusmill submit` uses
+
+    parser = argparse.ArgumentParser(prog=f"python -m {ENTRYPOINTS['run' if until == 'pack' else until]}",
+                                     description=__doc__)
     add_run_arguments(parser)
     return run_from_args(parser.parse_args(argv), until)
 
