@@ -1,5 +1,5 @@
-"""The ``corpusmill`` command: ``run`` a config (the bundled sample by default), ``inspect`` and ``verify``
-shards, print the near-dedup S-curve."""
+"""The ``corpusmill`` command: ``run`` a config (the bundled sample by default), ``submit`` it to a
+cluster, ``inspect`` and ``verify`` shards, rebuild a run's ``report``, print the near-dedup S-curve."""
 
 from __future__ import annotations
 
@@ -31,6 +31,8 @@ def main(argv: list[str] | None = None) -> int:
     submit.add_argument("--submission-id", help="a name for the job (default: Ray's)")
     submit.add_argument("--output", help="the job's output directory, as the cluster sees it (default: the config's)")
     submit.add_argument("--force", action="store_true", help="rerun every pass even if its outputs exist")
+    report = sub.add_parser("report", help="rebuild report/report.html from a run's stats.json")
+    report.add_argument("dir", help="a run's output directory")
     verify = sub.add_parser("verify", help="check every shard's checksum, size, schema and row count")
     verify.add_argument("dir", help="a run's output directory or its shards/ directory")
     curve = sub.add_parser("near-dedup-curve", help="print the chance near-dedup catches a pair at each Jaccard")
@@ -50,6 +52,11 @@ def main(argv: list[str] | None = None) -> int:
         return _curve(args)
     if args.command == "verify":
         return _verify(args.dir)
+    if args.command == "report":
+        from jobs.report import write_report
+
+        print(write_report(args.dir))
+        return 0
     from jobs.inspect_shards import describe, write_mask_png
 
     if args.mask is not None:

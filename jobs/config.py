@@ -37,6 +37,10 @@ class RunConfig(BaseModel):
 
     output_dir: str = "out/sample"  # relative to the working directory
     seed: int = 1234
+    # A run that quarantines more than this share of the records it read still writes its outputs,
+    # then exits with code 3 (jobs.run.EXIT_QUARANTINED) so that a scheduler notices.
+    max_quarantined_share: float = Field(0.01, ge=0, le=1)
+    progress_interval_s: float = Field(30.0, gt=0)  # a progress line per running step this often
     sources: list[SourceSpec]
     curate: CurateConfig = Field(default_factory=CurateConfig)
     tokenizer: TokenizerConfig = Field(default_factory=TokenizerConfig)

@@ -2,9 +2,12 @@
 then remove near duplicates from them (jobs/near_dedup.py) and deduplicate their images
 (jobs/image_dedup.py).
 
-Per-row stages run in map tasks; exact dedup is one Ray Data hash shuffle on the content
-bucket, and each bucket's group writes its own files, so nothing on the driver grows with
-the corpus: it only sums small count tables and per-file read receipts.
+Each input file is read, cleaned and filtered by one map task into ``_staged/`` (every row, with
+its status), a receipt marking it done: a rerun after a crash or a stopped job skips the files
+already staged. Exact dedup is then one Ray Data hash shuffle of the staged rows on the content
+bucket, and each bucket's group writes its own files, so nothing on the driver grows with the
+corpus: it only sums small count tables and the per-file receipts. ``_staged/`` is removed once
+the pass is marked done.
 """
 
 from __future__ import annotations
@@ -14,23 +17,26 @@ import hashlib
 import json
 import logging
 import os
+import shutil
 import time
-from collections.abc import Iterator
 from functools import partial
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 import ray.data
 
 from jobs.config import RunConfig
 from jobs.image_dedup import run_image_dedup
-from jobs.markers import done, mark_done, reset
+from jobs.markers import done, mark_done, reset, resume_dir, write_json_atomic
 from jobs.near_dedup import run_near_dedup
+from jobs.progress import Progress, report
 from pipeline.accounting import build_stats
 from pipeline.curated_io import write_bucket
 from pipeline.exact_dedup import add_content_keys, bucket_of, dedup_group, drop_keys, id_hash
 from pipeline.readers import InputFile, SourceSpec, expand_inputs, read_input
+from pipeline.remote_inputs import is_remote, remote_size
 from pipeline.repo_documents import repo_keys, repo_stage
 from pipeline.schema import KEPT
 from pipeline.stages import CurateConfig, run_row_stages, stage_order
@@ -38,17 +44,36 @@ from pipeline.stages import CurateConfig, run_row_stages, stage_order
 log = logging.getLogger("corpusmill")
 
 
-def _read_files(batch: pa.Table, specs: list[SourceSpec], receipts: str, cache: str) -> Iterator[pa.Table]:
+def _stage_name(spec_index: int, rel: str) -> str:
+    return hashlib.sha1(f"{spec_index}:{rel}".encode()).hexdigest()
+
+
+def _stage_files(batch: pa.Table, specs: list[SourceSpec], cfg: CurateConfig, staged: str, cache: str,
+                 counter: Any) -> pa.Table:
+    """Read, clean and filter whole input files into ``staged/<name>.parquet``; the receipt beside it,
+    written last, marks the file done, so a rerun after a crash starts from the files without one."""
+    done = []
     for row in batch.to_pylist():
         spec = specs[row["spec"]]
         inp = InputFile(spec.name, row["path"], row["rel"])
-        records = 0
+        name = _stage_name(row["spec"], inp.rel)
+        tmp = os.path.join(staged, f"{name}.parquet.tmp-{os.getpid()}")
+        records, rows, writer = 0, 0, None
         for table in read_input(spec, inp, cache_dir=cache):
             records += table.num_rows
-            yield table
-        name = hashlib.sha1(f"{row['spec']}:{inp.rel}".encode()).hexdigest() + ".json"
-        with open(os.path.join(receipts, name), "w") as f:
-            json.dump({"source": spec.name, "rel": inp.rel, "records": records}, f)
+            table = run_row_stages(table, cfg)
+            rows += table.num_rows
+            writer = writer or pq.ParquetWriter(tmp, table.schema, compression="zstd")
+            writer.write_table(table)
+            report(counter, "curate/read", docs=table.num_rows)
+        if writer is not None:
+            writer.close()
+            os.replace(tmp, os.path.join(staged, f"{name}.parquet"))
+        write_json_atomic(os.path.join(staged, f"{name}.json"),
+                          {"source": spec.name, "rel": inp.rel, "records": records, "rows": rows})
+        report(counter, "curate/read", units=1, nbytes=row["bytes"])
+        done.append(rows)
+    return pa.table({"rows": pa.array(done, pa.int64())})
 
 
 def _add_repo_group(table: pa.Table, spread: int) -> pa.Table:
@@ -73,66 +98,105 @@ def _content_keys(table: pa.Table, cfg: CurateConfig) -> pa.Table:
     return add_content_keys(table, cfg.exact_dedup.num_buckets)
 
 
-def _finish_bucket(group: pa.Table, out_dir: str, dedup: bool) -> pa.Table:
+def _finish_bucket(group: pa.Table, out_dir: str, dedup: bool, counter: Any) -> pa.Table:
     bucket = group["bucket"][0].as_py()
     group = dedup_group(group) if dedup else group
-    return write_bucket(drop_keys(group), out_dir, bucket)
+    counts = write_bucket(drop_keys(group), out_dir, bucket)
+    report(counter, "curate/exact_dedup", units=1, docs=group.num_rows,
+           nbytes=int(pc.sum(pc.binary_length(group["text"].cast(pa.large_binary()))).as_py() or 0))
+    return counts
 
 
-def _records_read(receipts: str) -> dict[str, int]:
+def _records_read(staged: str) -> dict[str, int]:
     read: dict[str, int] = {}
-    for path in sorted(glob.glob(os.path.join(receipts, "*.json"))):
+    for path in sorted(glob.glob(os.path.join(staged, "*.json"))):
         with open(path) as f:
             r = json.load(f)
         read[r["source"]] = read.get(r["source"], 0) + r["records"]
     return read
 
 
-def run_curate(cfg: RunConfig, out_dir: str, force: bool = False, cpus: int = 2) -> dict[str, Any]:
+def _size(path: str) -> int:
+    if is_remote(path):
+        try:
+            return remote_size(path)
+        except FileNotFoundError:
+            return 0
+    return os.path.getsize(path) if os.path.isfile(path) else 0
+
+
+def _input_items(cfg: RunConfig) -> list[dict[str, Any]]:
+    items = [{"spec": i, "path": f.path, "rel": f.rel, "bytes": _size(f.path)}
+             for i, spec in enumerate(cfg.sources) for f in expand_inputs(spec, cfg.base_dir)]
+    if not any(is_remote(i["path"]) or os.path.exists(i["path"]) for i in items):
+        raise FileNotFoundError(f"no input exists: {[s.paths for s in cfg.sources]} (relative to {cfg.base_dir})")
+    return items
+
+
+def _stage_inputs(cfg: RunConfig, out_dir: str, progress: Progress, force: bool) -> list[str]:
+    """Stage every input not staged yet with these settings; return the staged files."""
+    staged, cache = os.path.join(out_dir, "_staged"), os.path.join(out_dir, "_cache")
+    resume_dir(staged, cfg.stage_hash("sources", "curate"), force)
+    items = _input_items(cfg)
+    todo = [i for i in items if not os.path.exists(os.path.join(staged, _stage_name(i["spec"], i["rel"]) + ".json"))]
+    if len(todo) < len(items):
+        log.info("curate: %d of %d input files already staged by an earlier attempt, skipped",
+                 len(items) - len(todo), len(items))
+    with progress.step("curate/read", "files", len(todo), sum(i["bytes"] for i in todo)):
+        if todo:
+            ray.data.from_items(todo, override_num_blocks=len(todo)).map_batches(
+                partial(_stage_files, specs=cfg.sources, cfg=cfg.curate, staged=staged, cache=cache,
+                        counter=progress.counter), batch_size=1, batch_format="pyarrow").materialize()
+    return sorted(glob.glob(os.path.join(staged, "*.parquet")))
+
+
+def run_curate(cfg: RunConfig, out_dir: str, progress: Progress, force: bool = False, cpus: int = 2
+               ) -> dict[str, Any]:
     """Run (or skip, when already done with these settings) the curation pass; return its stats."""
     config_hash = cfg.stage_hash("sources", "curate")
     if not force and (prev := done(out_dir, "curate", config_hash)):
         log.info("curate: already done with these settings, skipped")
         return prev["stats"]
-    receipts, cache = os.path.join(out_dir, "_receipts"), os.path.join(out_dir, "_cache")
-    reset(os.path.join(out_dir, "curated"), os.path.join(out_dir, "rejects"), receipts)
-    items = [{"spec": i, "path": f.path, "rel": f.rel}
-             for i, spec in enumerate(cfg.sources) for f in expand_inputs(spec, cfg.base_dir)]
-    if not any(os.path.exists(i["path"]) for i in items):
-        raise FileNotFoundError(f"no input exists: {[s.paths for s in cfg.sources]} (relative to {cfg.base_dir})")
     started = time.time()
+    staged = _stage_inputs(cfg, out_dir, progress, force)
+    reset(os.path.join(out_dir, "curated"), os.path.join(out_dir, "rejects"))
     buckets = cfg.curate.exact_dedup.num_buckets
-    ds = ray.data.from_items(items, override_num_blocks=len(items))
-    ds = ds.map_batches(partial(_read_files, specs=cfg.sources, receipts=receipts, cache=cache),
-                        batch_size=1, batch_format="pyarrow")
-    ds = ds.map_batches(partial(run_row_stages, cfg=cfg.curate), batch_format="pyarrow")
-    if cfg.curate.repo_documents.enabled and any(s.name == "code" for s in cfg.sources):
-        ds = ds.map_batches(partial(_add_repo_group, spread=64), batch_format="pyarrow")
-        ds = ds.groupby("_group", num_partitions=min(buckets, 64)).map_groups(
-            partial(_repo_group, cfg=cfg.curate), batch_format="pyarrow")
-    ds = ds.map_batches(partial(_content_keys, cfg=cfg.curate), batch_format="pyarrow")
-    ds = ds.groupby("bucket", num_partitions=min(buckets, 64)).map_groups(
-        partial(_finish_bucket, out_dir=out_dir, dedup=cfg.curate.exact_dedup.enabled), batch_format="pyarrow")
-    counts = ds.take_all()
+    with progress.step("curate/exact_dedup", "buckets", buckets):
+        counts = []
+        if staged:
+            ds = ray.data.read_parquet(staged)
+            if cfg.curate.repo_documents.enabled and any(s.name == "code" for s in cfg.sources):
+                ds = ds.map_batches(partial(_add_repo_group, spread=64), batch_format="pyarrow")
+                ds = ds.groupby("_group", num_partitions=min(buckets, 64)).map_groups(
+                    partial(_repo_group, cfg=cfg.curate), batch_format="pyarrow")
+            ds = ds.map_batches(partial(_content_keys, cfg=cfg.curate), batch_format="pyarrow")
+            ds = ds.groupby("bucket", num_partitions=min(buckets, 64)).map_groups(
+                partial(_finish_bucket, out_dir=out_dir, dedup=cfg.curate.exact_dedup.enabled,
+                        counter=progress.counter), batch_format="pyarrow")
+            counts = ds.take_all()
     near = cfg.curate.near_dedup
     if near is not None and near.enabled:
         log.info("curate: near-duplicate removal (MinHash LSH)")
-        result = run_near_dedup(out_dir, near, cfg.seed, cpus)
+        with progress.step("curate/near_dedup"):
+            result = run_near_dedup(out_dir, near, cfg.seed, cpus)
         counts += result["counts"]
     images = cfg.curate.image_dedup
     if images is not None and images.enabled:
         log.info("curate: image dedup (exact, perceptual hash LSH, frequent images)")
-        image_result = run_image_dedup(out_dir, images, cpus)
+        with progress.step("curate/image_dedup"):
+            image_result = run_image_dedup(out_dir, images, cpus)
         counts += image_result["counts"]
-    stats = build_stats(counts, _records_read(receipts), stage_order(cfg.curate))
+    stats = build_stats(counts, _records_read(os.path.join(out_dir, "_staged")), stage_order(cfg.curate))
     if near is not None and near.enabled:
         stats["near_dedup"] = {k: v for k, v in result["summary"].items() if k != "seconds"}
     if images is not None and images.enabled:
         stats["image_dedup"] = {k: v for k, v in image_result["summary"].items() if k != "seconds"}
     stats["seconds"] = round(time.time() - started, 2)
+    stats["timings"] = {k: v for k, v in progress.timings.items() if k.startswith("curate/")}
     if not stats["reconciled"]:
         raise RuntimeError(f"curation lost records: {json.dumps(stats['sources'])}")
     mark_done(out_dir, "curate", config_hash, {"stats": stats})
+    shutil.rmtree(os.path.join(out_dir, "_staged"), ignore_errors=True)  # the curated files replace it
     return stats
 
 

@@ -25,11 +25,16 @@ def done(out_dir: str, stage: str, config_hash: str) -> dict[str, Any] | None:
 
 
 def mark_done(out_dir: str, stage: str, config_hash: str, payload: dict[str, Any]) -> None:
-    path = _path(out_dir, stage)
+    write_json_atomic(_path(out_dir, stage), {"config_hash": config_hash, **payload})
+
+
+def write_json_atomic(path: str, payload: dict[str, Any]) -> None:
+    """Readers see the whole file or none: a receipt that exists is a finished piece of work."""
     os.makedirs(os.path.dirname(path), exist_ok=True)
-    with open(path + ".tmp", "w") as f:
-        json.dump({"config_hash": config_hash, **payload}, f, indent=2, sort_keys=True)
-    os.replace(path + ".tmp", path)
+    tmp = f"{path}.tmp-{os.getpid()}"
+    with open(tmp, "w") as f:
+        json.dump(payload, f, indent=2, sort_keys=True)
+    os.replace(tmp, path)
 
 
 def reset(*dirs: str) -> None:
@@ -37,3 +42,17 @@ def reset(*dirs: str) -> None:
     for d in dirs:
         shutil.rmtree(d, ignore_errors=True)
         os.makedirs(d, exist_ok=True)
+
+
+def resume_dir(work_dir: str, config_hash: str, force: bool) -> bool:
+    """Keep the finished pieces in ``work_dir`` when an earlier attempt made them with these settings
+    (and ``force`` is off); else empty it and record these settings. Returns whether pieces were kept."""
+    settings = os.path.join(work_dir, "_settings")
+    if not force and os.path.exists(settings):
+        with open(settings) as f:
+            if f.read() == config_hash:
+                return True
+    reset(work_dir)
+    with open(settings, "w") as f:
+        f.write(config_hash)
+    return False

@@ -18,16 +18,19 @@ from collections import Counter
 from functools import partial
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import ray.data
 
 from jobs.config import RunConfig
-from jobs.markers import done, mark_done, reset
+from jobs.markers import done, mark_done, reset, resume_dir, write_json_atomic
+from jobs.progress import Progress, report
 from jobs.ray_session import pool_size
 from pipeline.curated_io import write_parquet_atomic
 from tokenization import storage
+from tokenization.histograms import fill_counts, fill_edges, histogram, log2_counts, log2_edges, merge
 from tokenization.image_store import image_rows, write_image_part
 from tokenization.mixing import apply_mix, mixing_rates
 from tokenization.shards import PackConfig, build_rows, shard_counts, split_rows, write_manifest, write_shard
@@ -39,37 +42,68 @@ INFO_SCHEMA = pa.schema([("file", pa.string()), ("rows", pa.int64()), ("document
                          ("pieces", pa.int64()), ("truncated_documents", pa.int64()),
                          ("overlong_documents", pa.int64()), ("tokens", pa.int64()), ("source_tokens", pa.string()),
                          ("bytes", pa.int64()), ("sha256", pa.string())])
-COUNT_SCHEMA = pa.schema([("source", pa.string()), ("documents", pa.int64()), ("tokens", pa.int64())])
+COUNT_SCHEMA = pa.schema([("source", pa.string()), ("documents", pa.int64()), ("tokens", pa.int64()),
+                          ("token_bins", pa.list_(pa.int64())), ("char_bins", pa.list_(pa.int64()))])
 
 
-def _write_group(group: pa.Table, tokens_dir: str) -> pa.Table:
+class _TokenizeCountingChars(TokenizeStage):
+    """The tokenize stage, keeping each document's length in characters for the report."""
+
+    def __call__(self, table: pa.Table) -> pa.Table:
+        return super().__call__(table).append_column("chars", pc.utf8_length(table["text"]).cast(pa.int64()))
+
+
+def _write_group(group: pa.Table, tokens_dir: str, counter: Any) -> pa.Table:
     key = f"{group['pack_group'][0].as_py():05d}"
     group = group.sort_by([("pack_key", "ascending"), ("id", "ascending")])
-    write_parquet_atomic(group, os.path.join(tokens_dir, f"group-{key}.parquet"))
-    lengths = pc.list_value_length(group["token_ids"])
-    counts = pa.table({"source": group["source"], "tokens": lengths}).group_by("source", use_threads=False).aggregate(
-        [("tokens", "count"), ("tokens", "sum")])
-    return pa.table({"source": counts["source"], "documents": counts["tokens_count"],
-                     "tokens": counts["tokens_sum"]}, schema=COUNT_SCHEMA)
+    write_parquet_atomic(group.drop_columns(["chars"]), os.path.join(tokens_dir, f"group-{key}.parquet"))
+    lengths = pc.list_value_length(group["token_ids"]).to_numpy().astype(np.int64)
+    chars = group["chars"].to_numpy()
+    sources = np.asarray(group["source"].to_pylist(), dtype=object)
+    rows = []
+    for source in sorted(set(sources.tolist())):
+        mine = sources == source
+        rows.append({"source": source, "documents": int(mine.sum()), "tokens": int(lengths[mine].sum()),
+                     "token_bins": log2_counts(lengths[mine]), "char_bins": log2_counts(chars[mine])})
+    report(counter, "pack/tokenize", units=1, docs=group.num_rows, nbytes=int(chars.sum()))
+    return pa.Table.from_pylist(rows, schema=COUNT_SCHEMA)
 
 
-def _pack_files(batch: pa.Table, cfg: PackConfig, seed: int, rates: dict[str, float], shard_dir: str) -> pa.Table:
-    infos = []
+def _pack_files(batch: pa.Table, cfg: PackConfig, seed: int, rates: dict[str, float], shard_dir: str,
+                groups_dir: str, counter: Any) -> pa.Table:
+    """Mix, pack and shard whole group files; a group's receipt (its shards' entries and its
+    figures), written last, marks it done, so a rerun packs only the groups without one."""
     for path in batch["path"].to_pylist():
         key = os.path.basename(path).removeprefix("group-").removesuffix(".parquet")
         group = apply_mix(pq.read_table(path), rates, seed, partial(pack_key, seed))
-        if not group.num_rows:
-            continue
-        table, group_info = build_rows(group, cfg, seed, key)
-        for part, rows in enumerate(split_rows(table, cfg)):
-            info = dict.fromkeys(("documents", "pieces", "truncated_documents", "overlong_documents"), 0)
-            if part == 0:  # the group's packing figures, counted once
-                info.update({k: group_info[k] for k in info})
-            info.update(shard_counts(rows))
-            info.update(write_shard(rows, storage.join(shard_dir, f"shard-{key}-{part:04d}.arrow"), cfg.batch_rows,
-                                    cfg.compression))
-            infos.append(dict(info, source_tokens=json.dumps(info["source_tokens"])))
-    return pa.Table.from_pylist(infos, schema=INFO_SCHEMA)
+        infos, fills = [], np.zeros(0)
+        if group.num_rows:
+            table, group_info = build_rows(group, cfg, seed, key)
+            fills = np.array([cu[-1] for cu in table["cu_seqlens"].to_pylist()]) / cfg.seq_len
+            for part, rows in enumerate(split_rows(table, cfg)):
+                info = dict.fromkeys(("documents", "pieces", "truncated_documents", "overlong_documents"), 0)
+                if part == 0:  # the group's packing figures, counted once
+                    info.update({k: group_info[k] for k in info})
+                info.update(shard_counts(rows))
+                info.update(write_shard(rows, storage.join(shard_dir, f"shard-{key}-{part:04d}.arrow"),
+                                        cfg.batch_rows, cfg.compression))
+                infos.append(info)
+        lengths = pc.list_value_length(group["token_ids"]).to_numpy()
+        mixed = Counter()
+        for source, n in zip(group["source"].to_pylist(), lengths.tolist()):
+            mixed[source] += n
+        receipt = {"shards": infos, "fill_bins": fill_counts(fills), "mixed_tokens": dict(sorted(mixed.items()))}
+        write_json_atomic(os.path.join(groups_dir, f"group-{key}.json"), receipt)
+        report(counter, "pack/shards", units=1, docs=group.num_rows, nbytes=sum(i["bytes"] for i in infos))
+    return pa.table({"groups": [batch.num_rows]})
+
+
+def _group_receipts(groups_dir: str) -> list[dict[str, Any]]:
+    receipts = []
+    for path in sorted(glob.glob(os.path.join(groups_dir, "group-*.json"))):
+        with open(path) as f:
+            receipts.append(json.load(f))
+    return receipts
 
 
 def _curated_files(out_dir: str) -> list[str]:
@@ -79,52 +113,107 @@ def _curated_files(out_dir: str) -> list[str]:
     return files
 
 
-def _tokenize_to_groups(cfg: RunConfig, out_dir: str, cpus: int) -> dict[str, dict[str, int]]:
+def _tokenize_to_groups(cfg: RunConfig, out_dir: str, cpus: int, progress: Progress, force: bool
+                        ) -> dict[str, Any]:
+    """Tokenize into pack group files, or reuse them when an earlier attempt finished this step."""
     tokens_dir = os.path.join(out_dir, "tokens")
+    config_hash = cfg.stage_hash("sources", "curate", "tokenizer", "tokenize", "pack", "seed")
+    if not force and (prev := done(out_dir, "pack_tokens", config_hash)):
+        log.info("pack: tokens of an earlier attempt with these settings reused")
+        return prev["totals"]
     reset(tokens_dir)
-    ds = ray.data.read_parquet(_curated_files(out_dir)).select_columns(["id", "source", "text", "meta", "images"])
-    ds = ds.map_batches(TokenizeStage, batch_size=256, batch_format="pyarrow",
-                        compute=ray.data.ActorPoolStrategy(size=pool_size(cpus)),
-                        fn_constructor_kwargs={"tokenizer_path": os.path.join(out_dir, "tokenizer", "tokenizer.json"),
-                                               "seed": cfg.seed, "num_pack_groups": cfg.pack.num_pack_groups,
-                                               "config": cfg.tokenize.model_dump()})
-    ds = ds.groupby("pack_group", num_partitions=min(cfg.pack.num_pack_groups, 64)).map_groups(
-        partial(_write_group, tokens_dir=tokens_dir), batch_format="pyarrow")
+    files = _curated_files(out_dir)
+    total_docs = sum(pq.ParquetFile(f).metadata.num_rows for f in files)
+    stage_args = {"tokenizer_path": os.path.join(out_dir, "tokenizer", "tokenizer.json"), "seed": cfg.seed,
+                  "num_pack_groups": cfg.pack.num_pack_groups, "config": cfg.tokenize.model_dump()}
+    with progress.step("pack/tokenize", "groups", cfg.pack.num_pack_groups):
+        ds = ray.data.read_parquet(files).select_columns(["id", "source", "text", "meta", "images"])
+        ds = ds.map_batches(_TokenizeCountingChars, batch_size=256, batch_format="pyarrow",
+                            compute=ray.data.ActorPoolStrategy(size=pool_size(cpus)), fn_constructor_kwargs=stage_args)
+        ds = ds.groupby("pack_group", num_partitions=min(cfg.pack.num_pack_groups, 64)).map_groups(
+            partial(_write_group, tokens_dir=tokens_dir, counter=progress.counter), batch_format="pyarrow")
+        rows = ds.take_all()
     totals: dict[str, Counter] = {"documents": Counter(), "tokens": Counter()}
-    for row in ds.take_all():
+    bins: dict[str, dict[str, list[int]]] = {"token_bins": {}, "char_bins": {}}
+    for row in rows:
         totals["documents"][row["source"]] += row["documents"]
         totals["tokens"][row["source"]] += row["tokens"]
-    return {k: dict(sorted(v.items())) for k, v in totals.items()}
+        for name in bins:
+            merge(bins[name], {row["source"]: row[name]})
+    if sum(totals["documents"].values()) != total_docs:
+        raise RuntimeError(f"tokenized {sum(totals['documents'].values())} of {total_docs} curated documents")
+    result = {k: dict(sorted(v.items())) for k, v in totals.items()}
+    result["histograms"] = {"document_tokens": histogram("tokens per document", log2_edges(), bins["token_bins"]),
+                            "document_chars": histogram("characters per document", log2_edges(), bins["char_bins"])}
+    mark_done(out_dir, "pack_tokens", config_hash, {"totals": result})
+    return result
+
+
+def _image_partitions(files: list[str], partition_bytes: int = 256 << 20) -> int:
+    """Shuffle partitions for the image store: one per 256 MB of image columns (from the Parquet footers),
+    1 to 16 (one per first hex digit of the sha256 at most); a shuffle partition costs seconds even empty."""
+    nbytes = 0
+    for path in files:
+        meta = pq.ParquetFile(path).metadata
+        for g in range(meta.num_row_groups):
+            group = meta.row_group(g)
+            nbytes += sum(group.column(c).total_uncompressed_size for c in range(group.num_columns)
+                          if group.column(c).path_in_schema.startswith("images"))
+    return max(1, min(16, -(-nbytes // partition_bytes)))
 
 
 def _write_images(out_dir: str, shard_dir: str) -> list[dict[str, Any]]:
     """The image store beside the shards, from the curated documents' images (one shuffle by sha prefix)."""
     ds = ray.data.read_parquet(_curated_files(out_dir)).select_columns(["images"])
     ds = ds.map_batches(image_rows, batch_format="pyarrow")
-    ds = ds.groupby("prefix", num_partitions=16).map_groups(
+    ds = ds.groupby("prefix", num_partitions=_image_partitions(_curated_files(out_dir))).map_groups(
         partial(write_image_part, images_dir=storage.join(shard_dir, "images")), batch_format="pyarrow")
     return sorted(ds.take_all(), key=lambda e: e["file"])
 
 
-def run_pack(cfg: RunConfig, out_dir: str, tokenizer: dict[str, Any], cpus: int, force: bool = False) -> dict:
+def _pack_groups(cfg: RunConfig, out_dir: str, shard_dir: str, rates: dict[str, float], force: bool,
+                 progress: Progress) -> list[dict[str, Any]]:
+    """Pack every group file not packed yet with these settings; return every group's receipt."""
+    groups_dir = os.path.join(out_dir, "_pack_groups")
+    config_hash = cfg.stage_hash("sources", "curate", "tokenizer", "tokenize", "mix", "pack", "seed")
+    if not resume_dir(groups_dir, config_hash, force):
+        storage.reset_dir(shard_dir)
+    group_files = sorted(glob.glob(os.path.join(out_dir, "tokens", "group-*.parquet")))
+    todo = [p for p in group_files if not os.path.exists(os.path.join(groups_dir, os.path.basename(p)[:-8] + ".json"))]
+    if len(todo) < len(group_files):
+        log.info("pack: %d of %d groups already packed by an earlier attempt, skipped",
+                 len(group_files) - len(todo), len(group_files))
+    with progress.step("pack/shards", "groups", len(todo)):
+        if todo:
+            ray.data.from_items([{"path": p} for p in todo], override_num_blocks=len(todo)).map_batches(
+                partial(_pack_files, cfg=cfg.pack, seed=cfg.seed, rates=rates, shard_dir=shard_dir,
+                        groups_dir=groups_dir, counter=progress.counter),
+                batch_size=1, batch_format="pyarrow").materialize()
+    return _group_receipts(groups_dir)
+
+
+def run_pack(cfg: RunConfig, out_dir: str, tokenizer: dict[str, Any], cpus: int, progress: Progress,
+             force: bool = False) -> dict:
     shard_dir = cfg.pack.output or os.path.join(out_dir, "shards")
     config_hash = cfg.stage_hash("sources", "curate", "tokenizer", "tokenize", "mix", "pack", "seed")
     if not force and (prev := done(out_dir, "pack", config_hash)):
         log.info("pack: shards already written with these settings, skipped")
         return prev["manifest"]
-    storage.reset_dir(shard_dir)
-    tokenized = _tokenize_to_groups(cfg, out_dir, cpus)
+    tokenized = _tokenize_to_groups(cfg, out_dir, cpus, progress, force)
     rates = mixing_rates(tokenized["tokens"], cfg.mix)
     log.info("pack: tokens by source %s; mixing rates %s", tokenized["tokens"],
              {s: round(r, 3) for s, r in rates.items()})
-    group_files = sorted(glob.glob(os.path.join(out_dir, "tokens", "group-*.parquet")))
-    ds = ray.data.from_items([{"path": p} for p in group_files], override_num_blocks=len(group_files))
-    ds = ds.map_batches(partial(_pack_files, cfg=cfg.pack, seed=cfg.seed, rates=rates, shard_dir=shard_dir),
-                        batch_size=1, batch_format="pyarrow")
-    shards = [dict(r, source_tokens=json.loads(r["source_tokens"])) for r in ds.take_all()]
-    images = _write_images(out_dir, shard_dir)
+    receipts = _pack_groups(cfg, out_dir, shard_dir, rates, force, progress)
+    shards = [info for r in receipts for info in r["shards"]]
+    with progress.step("pack/images"):
+        images = _write_images(out_dir, shard_dir)
     storage.copy_local(os.path.join(out_dir, "tokenizer", "tokenizer.json"), storage.join(shard_dir, "tokenizer.json"))
     achieved: Counter[str] = Counter()
+    mixed: Counter[str] = Counter()
+    fill_bins: dict[str, list[int]] = {}
+    for r in receipts:
+        mixed.update(r["mixed_tokens"])
+        merge(fill_bins, {"all": r["fill_bins"]})
     for s in shards:
         achieved.update(s["source_tokens"])
     total = sum(achieved.values()) or 1
@@ -141,13 +230,18 @@ def run_pack(cfg: RunConfig, out_dir: str, tokenizer: dict[str, Any], cpus: int,
         "images": images,
         "image_tokens": cfg.tokenize.image_layout(),
     }
-    manifest = write_manifest(shard_dir, shards, header)
+    manifest = write_manifest(shard_dir, [dict(s) for s in shards], header)
     summary = {k: manifest[k] for k in ("rows", "tokens", "source_tokens")}
     summary["fill"] = round(manifest["tokens"] / max(1, manifest["rows"] * cfg.pack.seq_len), 4)
     for key in ("documents", "pieces", "truncated_documents", "overlong_documents"):
         summary[key] = sum(s[key] for s in shards)
     summary.update(shards=len(shards), mix=header["mix"], documents_before_mix=tokenized["documents"])
+    summary["token_funnel"] = {src: {"tokenized": tokenized["tokens"].get(src, 0), "after_mix": mixed.get(src, 0),
+                                     "packed": achieved.get(src, 0)} for src in sorted(tokenized["tokens"])}
+    summary["histograms"] = dict(tokenized["histograms"],
+                                 row_fill=histogram("share of the row's tokens", fill_edges(), fill_bins))
     summary["shard_dir"] = shard_dir
+    summary["timings"] = {k: v for k, v in progress.timings.items() if k.startswith("pack/")}
     mark_done(out_dir, "pack", config_hash, {"manifest": summary})
     return summary
 

@@ -7,7 +7,6 @@ settings) and stops after its own, so a stage can be rerun or submitted on its o
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import os
 import sys
@@ -15,14 +14,18 @@ from typing import Any, Literal
 
 from jobs.config import RunConfig, load_config
 from jobs.curate import run_curate
+from jobs.markers import write_json_atomic
 from jobs.pack import run_pack
+from jobs.progress import Progress
 from jobs.ray_session import start_ray
+from jobs.report import write_report
 from jobs.train_tokenizer import run_train_tokenizer
 
 log = logging.getLogger("corpusmill")
 
 
 STAGES = ("curate", "tokenizer", "pack")
+EXIT_QUARANTINED = 3  # the run finished and wrote its outputs, but quarantined more than the config allows
 Stage = Literal["curate", "tokenizer", "pack"]
 
 
@@ -33,17 +36,26 @@ def run(cfg: RunConfig, out_dir: str, address: str | None = None, force: bool = 
     os.makedirs(out_dir, exist_ok=True)
     cpus = start_ray(cfg.ray, address)
     log.info("curate: reading %d source(s) with %d CPU(s)", len(cfg.sources), cpus)
-    stats: dict[str, Any] = {"curate": run_curate(cfg, out_dir, force, cpus)}
-    if STAGES.index(until) >= 1:
-        log.info("tokenizer: training")
-        stats["tokenizer"] = run_train_tokenizer(cfg, out_dir, stats["curate"], force)
-    if STAGES.index(until) >= 2:
-        log.info("pack: tokenizing and packing")
-        stats["pack"] = run_pack(cfg, out_dir, stats["tokenizer"], cpus, force)
-    with open(os.path.join(out_dir, "stats.json.tmp"), "w") as f:
-        json.dump(stats, f, indent=2, sort_keys=True)
-    os.replace(os.path.join(out_dir, "stats.json.tmp"), os.path.join(out_dir, "stats.json"))
+    progress = Progress(cfg.progress_interval_s)
+    try:
+        stats: dict[str, Any] = {"curate": run_curate(cfg, out_dir, progress, force, cpus)}
+        if STAGES.index(until) >= 1:
+            log.info("tokenizer: training")
+            stats["tokenizer"] = run_train_tokenizer(cfg, out_dir, stats["curate"], progress, force)
+        if STAGES.index(until) >= 2:
+            log.info("pack: tokenizing and packing")
+            stats["pack"] = run_pack(cfg, out_dir, stats["tokenizer"], cpus, progress, force)
+    finally:
+        progress.close()
+    stats["timings"] = {k: v for s in stats.values() for k, v in s.get("timings", {}).items()}
+    write_json_atomic(os.path.join(out_dir, "stats.json"), stats)
+    log.info("report: %s", write_report(out_dir))
     return stats
+
+
+def quarantined_share(stats: dict[str, Any]) -> float:
+    totals = stats["curate"]["totals"]
+    return totals["quarantined"] / max(1, totals["in"])
 
 
 def summary(stats: dict[str, Any]) -> str:
@@ -68,6 +80,10 @@ def summary(stats: dict[str, Any]) -> str:
                      "left without images")
     for r in c["reasons"]:
         lines.append(f"  {r['status']:<11} {r['source']:<11} {r['stage']}:{r['reason']} x{r['docs']}")
+    share = quarantined_share(stats)
+    if t["quarantined"]:
+        lines.append(f"quarantined: {t['quarantined']} of {t['in']} records ({share:.2%}); reasons above, "
+                     "the records with their errors under rejects/")
     if "tokenizer" in stats:
         tok = stats["tokenizer"]
         lines.append(f"tokenizer: vocab {tok['vocab_size']}, sha256 {tok['sha256'][:12]}")
@@ -99,6 +115,12 @@ def run_from_args(args: argparse.Namespace, until: Stage = "pack") -> int:
     out_dir = os.path.abspath(args.output or cfg.output_dir)
     stats = run(cfg, out_dir, args.address, args.force, until)
     print(summary(stats))
+    print(f"report: {os.path.join(out_dir, 'report', 'report.html')}")
+    if quarantined_share(stats) > cfg.max_quarantined_share:
+        print(f"FAILED: {stats['curate']['totals']['quarantined']} records quarantined, "
+              f"{quarantined_share(stats):.2%} of those read, over max_quarantined_share "
+              f"{cfg.max_quarantined_share:.2%} (exit code {EXIT_QUARANTINED})")
+        return EXIT_QUARANTINED
     return 0
 
 

@@ -10,6 +10,7 @@ import ray
 
 from jobs.config import RunConfig
 from jobs.markers import done, mark_done, reset
+from jobs.progress import Progress
 from tokenization.tokenizer_train import TokenizerConfig, sample_texts, train_tokenizer
 
 log = logging.getLogger("corpusmill")
@@ -19,7 +20,8 @@ def _train(curated: str, source_chars: dict[str, int], cfg: TokenizerConfig, see
     return train_tokenizer(sample_texts(curated, source_chars, cfg, seed), cfg, out)
 
 
-def run_train_tokenizer(cfg: RunConfig, out_dir: str, curate_stats: dict[str, Any], force: bool = False) -> dict:
+def run_train_tokenizer(cfg: RunConfig, out_dir: str, curate_stats: dict[str, Any], progress: Progress,
+                        force: bool = False) -> dict:
     tok_dir = os.path.join(out_dir, "tokenizer")
     config_hash = cfg.stage_hash("sources", "curate", "tokenizer", "seed")
     if not force and (prev := done(out_dir, "tokenizer", config_hash)):
@@ -28,7 +30,10 @@ def run_train_tokenizer(cfg: RunConfig, out_dir: str, curate_stats: dict[str, An
     reset(tok_dir)
     source_chars = {s: v["kept_chars"] for s, v in curate_stats["sources"].items()}
     task = ray.remote(num_cpus=1)(_train)
-    summary = ray.get(task.remote(os.path.join(out_dir, "curated"), source_chars, cfg.tokenizer, cfg.seed, tok_dir))
+    with progress.step("tokenizer"):
+        summary = ray.get(task.remote(os.path.join(out_dir, "curated"), source_chars, cfg.tokenizer, cfg.seed,
+                                      tok_dir))
+    summary["timings"] = {"tokenizer": progress.timings["tokenizer"]}
     mark_done(out_dir, "tokenizer", config_hash, {"summary": summary})
     return summary
 

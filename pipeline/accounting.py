@@ -84,7 +84,10 @@ def build_stats(counts: list[dict[str, Any]], records_read: dict[str, int], orde
         for stage in order:
             d, q, r = n(DROPPED, stage), n(QUARANTINED, stage), n("rewritten", stage)
             m, c = n(MERGED, stage), created(stage)
-            step = {"source": src, "stage": stage, "in": docs_in, "dropped": d, "quarantined": q, "rewritten": r}
+            removed = sum(v[1] for k, v in total.items()
+                          if k[0] == src and k[2] == stage and k[1] in (DROPPED, QUARANTINED))
+            step = {"source": src, "stage": stage, "in": docs_in, "dropped": d, "quarantined": q, "rewritten": r,
+                    "chars_removed": removed}
             if m or c:
                 step.update(merged=m, created=c)
             docs_in += c - d - q - m

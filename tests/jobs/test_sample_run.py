@@ -1,11 +1,16 @@
 """The embedded default end to end on local Ray: the bundled sample corpus to shards the loader reads."""
 
+import glob
 import hashlib
 import json
+import logging
 import os
+import re
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -118,22 +123,91 @@ def test_rerun_skips_finished_passes(sample_run):
     assert tree_digest(out, ["curated", "tokenizer", "shards"]) == before
 
 
-def test_byte_identical_outputs_with_other_cpus_and_blocks(sample_run, tmp_path):
-    """A second run in its own Ray with 3 CPUs (2 tokenizer actors, not 1) and other block sizes: same bytes."""
+def _kill_when(cmd: list[str], pattern: str, at_least: int, log: Path) -> None:
+    """Start ``cmd`` and SIGKILL it (with the local Ray it started) once ``pattern`` matches ``at_least`` files."""
+    with open(log, "w") as err:
+        proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.DEVNULL, stderr=err, start_new_session=True)
+    try:
+        while len(glob.glob(pattern)) < at_least:
+            assert proc.poll() is None, f"the run ended before it could be stopped: {log.read_text()[-2000:]}"
+            time.sleep(0.02)
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+
+def test_a_killed_run_resumes_and_matches_with_other_cpus_and_blocks(sample_run, tmp_path):
+    """The driver is killed mid-curation; the same command rerun, in its own Ray with 3 CPUs (2 tokenizer
+    actors, not 1) on this 2-core machine, an 80 MB object store and other block sizes, skips the input
+    files staged before the kill: same bytes."""
     out, _ = sample_run
     raw = yaml.safe_load(Path(default_config_path()).read_text())
     base = os.path.dirname(default_config_path())
     for source in raw["sources"]:
         source["paths"] = [os.path.normpath(os.path.join(base, p)) for p in source["paths"]]
         source["batch_rows"] = 7
+    raw["ray"] = {"object_store_mb": 80, "spill_dir": str(tmp_path / "spill")}  # a small machine's store
     config = tmp_path / "other_blocks.yaml"
     config.write_text(yaml.safe_dump(raw))
     other = tmp_path / "out"
-    subprocess.run([sys.executable, "-m", "jobs.run", str(config), "--num-cpus", "3", "--output", str(other)],
-                   check=True, cwd=REPO, capture_output=True, timeout=900)
+    cmd = [sys.executable, "-m", "jobs.run", str(config), "--output", str(other)]
+    _kill_when(cmd + ["--num-cpus", "2"], str(other / "_staged" / "*.json"), 3, tmp_path / "killed.log")
+    assert not (other / "_markers" / "curate.json").exists()
+    done = subprocess.run(cmd + ["--num-cpus", "3"], cwd=REPO, capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stderr[-2000:]
+    skipped = re.search(r"curate: (\d+) of (\d+) input files already staged by an earlier attempt", done.stderr)
+    assert skipped and 3 <= int(skipped[1]) < int(skipped[2]), done.stderr[-2000:]
+    assert not (other / "_staged").exists()
     subdirs = ["curated", "rejects", "tokenizer", "tokens", "shards"]
     first, second = tree_digest(out, subdirs), tree_digest(other, subdirs)
     assert first and first == second
+
+
+def test_packing_resumes_from_the_groups_it_finished(sample_run, tmp_path, caplog):
+    """A pass stopped after two of four pack groups (their receipts written, the others' not; a shard
+    of an unfinished group left half written): the rerun packs only the other two, same bytes."""
+    out, stats = sample_run
+    copy = tmp_path / "out"
+    shutil.copytree(out, copy)
+    (copy / "_markers" / "pack.json").unlink()
+    receipts = sorted((copy / "_pack_groups").glob("group-*.json"))
+    assert len(receipts) == 4
+    for receipt in receipts[2:]:
+        for shard in json.loads(receipt.read_text())["shards"]:
+            (copy / "shards" / shard["file"]).write_bytes(b"half written")
+        receipt.unlink()
+    (copy / "shards" / "manifest.json").unlink()
+    caplog.set_level(logging.INFO, logger="corpusmill")
+    again = run(load_config(), str(copy))
+    assert "pack: 2 of 4 groups already packed by an earlier attempt, skipped" in caplog.text
+    assert "pack: tokens of an earlier attempt with these settings reused" in caplog.text
+    assert again["pack"]["rows"] == stats["pack"]["rows"]
+    assert tree_digest(copy, ["shards"]) == tree_digest(out, ["shards"])
+
+
+def test_stats_and_report_hold_histograms_token_funnel_and_timings_that_add_up(sample_run):
+    out, stats = sample_run
+    pack = stats["pack"]
+    hist = pack["histograms"]
+    for name in ("document_tokens", "document_chars"):
+        assert {s: sum(c) for s, c in hist[name]["counts"].items()} == pack["documents_before_mix"]
+    assert sum(hist["row_fill"]["counts"]["all"]) == pack["rows"]
+    funnel = pack["token_funnel"]
+    assert {s: f["tokenized"] for s, f in funnel.items()} == pack["mix"]["tokens_before_mix"]
+    assert {s: f["packed"] for s, f in funnel.items()} == pack["source_tokens"]
+    assert {s: f["after_mix"] for s, f in funnel.items()} == pack["source_tokens"]  # no token is cut away
+    assert set(stats["timings"]) == {"curate/read", "curate/exact_dedup", "curate/near_dedup", "curate/image_dedup",
+                                     "tokenizer", "pack/tokenize", "pack/shards", "pack/images"}
+    for source in stats["curate"]["sources"]:
+        removed = [f["chars_removed"] for f in stats["curate"]["funnel"] if f["source"] == source]
+        reasons = [r["chars"] for r in stats["curate"]["reasons"] if r["source"] == source]
+        assert sum(removed) == sum(reasons)
+    page = (out / "report" / "report.html").read_text()
+    assert f"{stats['curate']['totals']['in']:,} read" in page and f"{pack['rows']:,}" in page
+    rebuilt = subprocess.run([sys.executable, "-m", "jobs.cli", "report", str(out)], cwd=REPO, capture_output=True,
+                             text=True, timeout=120, check=True)
+    assert rebuilt.stdout.strip() == str(out / "report" / "report.html")
+    assert (out / "report" / "report.html").read_text() == page
 
 
 def test_tokenizer_roundtrips_every_sample_document(sample_run):
@@ -216,11 +290,18 @@ def test_loader_gives_image_bytes_with_their_spans(sample_run):
 def test_shards_written_through_fsspec_match_the_local_ones(sample_run, tmp_path):
     """pack.output as an fsspec URL: every Ray worker writes through fsspec; same bytes, verified, loadable."""
     from jobs.pack import run_pack
+    from jobs.progress import Progress
 
     out, stats = sample_run
     cfg = load_config()
     cfg.pack.output = f"file://{tmp_path}/published"
-    summary = run_pack(cfg, str(out), stats["tokenizer"], cpus=2, force=True)
+    copy = tmp_path / "run"  # the shared run stays as it is for the other tests
+    shutil.copytree(out, copy, ignore=shutil.ignore_patterns("shards"))
+    progress = Progress()
+    try:
+        summary = run_pack(cfg, str(copy), stats["tokenizer"], cpus=2, progress=progress, force=True)
+    finally:
+        progress.close()
     assert summary["rows"] == stats["pack"]["rows"]
     local = tree_digest(out, ["shards"])
     remote = tree_digest(tmp_path, ["published"])
@@ -243,4 +324,4 @@ def test_a_pass_entrypoint_stops_after_its_pass_and_skips_finished_ones(sample_r
     assert "curate: already done" in done.stderr and "tokenizer: already trained" in done.stderr
     assert f"sha256 {stats['tokenizer']['sha256'][:12]}" in done.stdout and "shards:" not in done.stdout
     assert not (copy / "shards").exists()
-    assert set(json.loads((copy / "stats.json").read_text())) == {"curate", "tokenizer"}
+    assert set(json.loads((copy / "stats.json").read_text())) == {"curate", "tokenizer", "timings"}
