@@ -10,6 +10,7 @@ from __future__ import annotations
 import glob
 import json
 import os
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -27,6 +28,7 @@ from pipeline.compressed import open_binary
 from pipeline.html_file import html_file_items
 from pipeline.html_interleaved import HtmlImagesConfig, html_images_items
 from pipeline.records import FieldMap, Item, RecordError, rows_to_tables
+from pipeline.remote_inputs import expand_remote, is_remote, local_copy
 from pipeline.warc import warc_items
 from pipeline.webdataset import WebDatasetConfig, webdataset_items
 
@@ -97,6 +99,11 @@ def expand_inputs(spec: SourceSpec, base_dir: str) -> list[InputFile]:
     """Every input of a source, sorted; a pattern that matches nothing is kept as a missing file."""
     out: list[InputFile] = []
     for pattern in spec.paths:
+        if is_remote(pattern):
+            found = expand_remote(pattern)
+            out += [InputFile(spec.name, url, rel) for url, rel in found] or [
+                InputFile(spec.name, pattern, os.path.basename(pattern))]
+            continue
         absolute = os.path.normpath(os.path.join(base_dir, os.path.expanduser(pattern)))
         root = _root_of(absolute)
         matches = sorted(glob.glob(absolute, recursive=True)) if glob.has_magic(absolute) else [absolute]
@@ -243,7 +250,15 @@ def _fields(spec: SourceSpec, path: str) -> FieldMap:
 
 
 def read_input(spec: SourceSpec, inp: InputFile, cache_dir: str | None = None) -> Iterator[pa.Table]:
-    """All rows of one input; a failure part-way keeps what was read and quarantines the rest."""
+    """All rows of one input; a failure part-way keeps what was read and quarantines the rest.
+    A remote input is read from a local copy, removed afterwards."""
+    if is_remote(inp.path):
+        try:
+            with local_copy(inp.path, os.path.join(cache_dir or tempfile.gettempdir(), "inputs")) as path:
+                yield from read_input(spec, InputFile(inp.source, path, inp.rel), cache_dir)
+            return
+        except FileNotFoundError:  # read below as a missing file: one quarantine row with the error
+            pass
     items = _items(spec, inp, cache_dir)
     yield from rows_to_tables(items, source=spec.name, rel=inp.rel, fields=_fields(spec, inp.path),
                               base_dir=os.path.dirname(inp.path), batch_rows=spec.batch_rows)

@@ -44,9 +44,11 @@ def can_create_namespaces() -> str | None:
 
 
 class NetnsCluster:
-    """``with NetnsCluster(tmp) as c: c.in_head([...])`` — a head and a worker node, torn down on exit."""
+    """``with NetnsCluster(tmp) as c: c.in_head([...])`` — a head and a worker node, torn down on exit.
+    One CPU slot per node by default: the cluster is no bigger than a 2-core machine, the smallest
+    the run must finish on without a deadlock."""
 
-    def __init__(self, cpus_per_node: int = 2, object_store_mb: int = 400) -> None:
+    def __init__(self, cpus_per_node: int = 1, object_store_mb: int = 400) -> None:
         # short: Ray's socket paths under it must fit AF_UNIX's 107 bytes
         self.temp = Path(tempfile.mkdtemp(prefix="cm-ray-", dir="/tmp"))
         self.worker_temp = self.temp / "worker"
@@ -88,13 +90,29 @@ class NetnsCluster:
             self._node(HEAD, ["--head", "--node-ip-address", HEAD_IP, "--port", str(GCS_PORT),
                               "--dashboard-host", "127.0.0.1", "--temp-dir", str(self.temp / "head")])
             self._wait(1)
-            self._node(WORKER, ["--address", f"{HEAD_IP}:{GCS_PORT}", "--node-ip-address", WORKER_IP,
-                                "--temp-dir", str(self.temp / "worker")])
+            self._start_worker(self.worker_temp)
             self._wait(2)
         except BaseException:
             self.__exit__()
             raise
         return self
+
+    def _start_worker(self, temp: Path) -> None:
+        self.worker = self._node(WORKER, ["--address", f"{HEAD_IP}:{GCS_PORT}", "--node-ip-address", WORKER_IP,
+                                          "--temp-dir", str(temp)])
+
+    def replace_worker(self) -> None:
+        """The worker machine dies at once (its PID namespace ends with its first process: no clean
+        shutdown) and a new one joins at the same address, as an autoscaler replaces a lost node."""
+        self.worker.kill()
+        self.worker.wait(timeout=60)
+        self.procs.remove(self.worker)
+        self._start_worker(self.temp / "worker2")
+        self._wait(2)
+
+    def in_head_background(self, cmd: list[str], cwd: str | None = None) -> subprocess.Popen:
+        return subprocess.Popen(["ip", "netns", "exec", HEAD, *cmd], env=self.env, stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, text=True, cwd=cwd)
 
     def _wait(self, nodes: int, seconds: float = 180) -> None:
         deadline = time.time() + seconds
