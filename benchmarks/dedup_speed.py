@@ -136,6 +136,21 @@ def _real_text() -> Iterator[tuple[str, str, bytes]]:
                         continue
 
 
+def distinct_utf8(items: Iterator[tuple[str, str, bytes]]) -> Iterator[tuple[str, str, bytes, str]]:
+    """``(source, where, bytes, text)`` of the items that decode as UTF-8, each content once."""
+    seen: set[bytes] = set()
+    for source, where, data in items:
+        key = hashlib.blake2b(data, digest_size=16).digest()
+        if key in seen:
+            continue
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError:
+            continue
+        seen.add(key)
+        yield source, where, data, text
+
+
 def build_corpus(work: str, limit_bytes: int) -> dict:
     """Curated files of real text up to ``limit_bytes``: exact duplicates and non-UTF-8 files left out."""
     manifest = os.path.join(work, "corpus.json")
@@ -145,7 +160,7 @@ def build_corpus(work: str, limit_bytes: int) -> dict:
         if info["limit"] == limit_bytes:
             return info
     shutil.rmtree(work, ignore_errors=True)
-    seen, size, parts, docs = set(), 0, {}, 0
+    size, parts, docs = 0, {}, 0
     buffers: dict[str, list[dict]] = {"code": [], "text": []}
     counter = {"code": 0, "text": 0}
 
@@ -160,17 +175,8 @@ def build_corpus(work: str, limit_bytes: int) -> dict:
             parts[source] += 1
 
     pending = {"code": 0, "text": 0}
-    for source, where, data in _real_text():
-        if len(data) < 200 or b"\0" in data[:4096]:
-            continue
-        key = hashlib.blake2b(data, digest_size=16).digest()
-        if key in seen:
-            continue
-        try:
-            text = data.decode("utf-8")
-        except UnicodeDecodeError:
-            continue
-        seen.add(key)
+    for source, where, data, text in distinct_utf8(i for i in _real_text() if len(i[2]) >= 200
+                                                   and b"\0" not in i[2][:4096]):
         buffers[source].append({"id": f"{source}/{counter[source]:09d}", "source": source, "text": text,
                                 "meta": json.dumps({"path": where}), "images": []})
         counter[source] += 1

@@ -117,7 +117,8 @@ def _tokenize_to_groups(cfg: RunConfig, out_dir: str, cpus: int, progress: Progr
                         ) -> dict[str, Any]:
     """Tokenize into pack group files, or reuse them when an earlier attempt finished this step."""
     tokens_dir = os.path.join(out_dir, "tokens")
-    config_hash = cfg.stage_hash("sources", "curate", "tokenizer", "tokenize", "pack", "seed")
+    # the token groups depend on the pack settings only through the number of groups
+    config_hash = cfg.stage_hash("sources", "curate", "tokenizer", "tokenize", "seed") + f"-{cfg.pack.num_pack_groups}"
     if not force and (prev := done(out_dir, "pack_tokens", config_hash)):
         log.info("pack: tokens of an earlier attempt with these settings reused")
         return prev["totals"]

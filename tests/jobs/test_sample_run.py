@@ -288,7 +288,9 @@ def test_loader_gives_image_bytes_with_their_spans(sample_run):
 
 
 def test_shards_written_through_fsspec_match_the_local_ones(sample_run, tmp_path):
-    """pack.output as an fsspec URL: every Ray worker writes through fsspec; same bytes, verified, loadable."""
+    """pack.output as an fsspec URL: every Ray worker writes through fsspec; same bytes, verified, loadable.
+    Another output is another pack setting, so the pass reruns; the token groups, which do not depend
+    on it, are reused."""
     from jobs.pack import run_pack
     from jobs.progress import Progress
 
@@ -299,7 +301,7 @@ def test_shards_written_through_fsspec_match_the_local_ones(sample_run, tmp_path
     shutil.copytree(out, copy, ignore=shutil.ignore_patterns("shards"))
     progress = Progress()
     try:
-        summary = run_pack(cfg, str(copy), stats["tokenizer"], cpus=2, progress=progress, force=True)
+        summary = run_pack(cfg, str(copy), stats["tokenizer"], cpus=2, progress=progress)
     finally:
         progress.close()
     assert summary["rows"] == stats["pack"]["rows"]
