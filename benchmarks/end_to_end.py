@@ -39,6 +39,7 @@ import logging  # noqa: E402  (after the path fix: benchmarks/tokenize.py would 
 
 import pyarrow as pa  # noqa: E402
 import pyarrow.parquet as pq  # noqa: E402
+import ray  # noqa: E402
 import zstandard  # noqa: E402
 
 from benchmarks.dedup_speed import CODE, PART_BYTES, ROOTS, _real_text, distinct_utf8  # noqa: E402
@@ -230,6 +231,7 @@ def main() -> None:
           + f"), ready in {time.perf_counter() - started:.0f} s")
     cfg = raw_config(args.work, info)
     runs.append(measure(f"raw {info['bytes'] / 1e9:.2f} GB", cfg, cfg.output_dir, args.cpus))
+    ray.shutdown()  # Ray's log forwarding prints until then: the JSON below must be the last line
     main_run, proj = runs[-1], projection(runs[-1]["mb_per_s_per_core"])
     print_tables(runs, proj)
     last = {k: main_run[k] for k in ("mb_per_s_per_core", "stage_share", "other_share_of_wall", "wall_s", "cores",

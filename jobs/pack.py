@@ -47,13 +47,22 @@ COUNT_SCHEMA = pa.schema([("source", pa.string()), ("documents", pa.int64()), ("
 
 
 class _TokenizeCountingChars(TokenizeStage):
-    """The tokenize stage, keeping each document's length in characters for the report."""
+    """The tokenize stage, keeping each document's length in characters for the report and
+    reporting its progress (documents and text bytes per batch)."""
+
+    def __init__(self, counter: Any = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.counter = counter
 
     def __call__(self, table: pa.Table) -> pa.Table:
-        return super().__call__(table).append_column("chars", pc.utf8_length(table["text"]).cast(pa.int64()))
+        chars = pc.utf8_length(table["text"]).cast(pa.int64())
+        out = super().__call__(table).append_column("chars", chars)
+        report(self.counter, "pack/tokenize", units=table.num_rows,
+               nbytes=int(pc.sum(pc.binary_length(table["text"].cast(pa.large_binary()))).as_py() or 0))
+        return out
 
 
-def _write_group(group: pa.Table, tokens_dir: str, counter: Any) -> pa.Table:
+def _write_group(group: pa.Table, tokens_dir: str) -> pa.Table:
     key = f"{group['pack_group'][0].as_py():05d}"
     group = group.sort_by([("pack_key", "ascending"), ("id", "ascending")])
     write_parquet_atomic(group.drop_columns(["chars"]), os.path.join(tokens_dir, f"group-{key}.parquet"))
@@ -65,7 +74,6 @@ def _write_group(group: pa.Table, tokens_dir: str, counter: Any) -> pa.Table:
         mine = sources == source
         rows.append({"source": source, "documents": int(mine.sum()), "tokens": int(lengths[mine].sum()),
                      "token_bins": log2_counts(lengths[mine]), "char_bins": log2_counts(chars[mine])})
-    report(counter, "pack/tokenize", units=1, docs=group.num_rows, nbytes=int(chars.sum()))
     return pa.Table.from_pylist(rows, schema=COUNT_SCHEMA)
 
 
@@ -126,13 +134,14 @@ def _tokenize_to_groups(cfg: RunConfig, out_dir: str, cpus: int, progress: Progr
     files = _curated_files(out_dir)
     total_docs = sum(pq.ParquetFile(f).metadata.num_rows for f in files)
     stage_args = {"tokenizer_path": os.path.join(out_dir, "tokenizer", "tokenizer.json"), "seed": cfg.seed,
-                  "num_pack_groups": cfg.pack.num_pack_groups, "config": cfg.tokenize.model_dump()}
-    with progress.step("pack/tokenize", "groups", cfg.pack.num_pack_groups):
+                  "num_pack_groups": cfg.pack.num_pack_groups, "config": cfg.tokenize.model_dump(),
+                  "counter": progress.counter}
+    with progress.step("pack/tokenize", "docs", total_docs):
         ds = ray.data.read_parquet(files).select_columns(["id", "source", "text", "meta", "images"])
         ds = ds.map_batches(_TokenizeCountingChars, batch_size=256, batch_format="pyarrow",
                             compute=ray.data.ActorPoolStrategy(size=pool_size(cpus)), fn_constructor_kwargs=stage_args)
         ds = ds.groupby("pack_group", num_partitions=min(cfg.pack.num_pack_groups, 64)).map_groups(
-            partial(_write_group, tokens_dir=tokens_dir, counter=progress.counter), batch_format="pyarrow")
+            partial(_write_group, tokens_dir=tokens_dir), batch_format="pyarrow")
         rows = ds.take_all()
     totals: dict[str, Counter] = {"documents": Counter(), "tokens": Counter()}
     bins: dict[str, dict[str, list[int]]] = {"token_bins": {}, "char_bins": {}}
