@@ -151,14 +151,20 @@ def distinct_utf8(items: Iterator[tuple[str, str, bytes]]) -> Iterator[tuple[str
         yield source, where, data, text
 
 
+def cached_corpus(manifest: str, limit_bytes: int) -> dict | None:
+    """The manifest of a corpus already built with this size limit, else None."""
+    if not os.path.exists(manifest):
+        return None
+    with open(manifest) as f:
+        info = json.load(f)
+    return info if info["limit"] == limit_bytes else None
+
+
 def build_corpus(work: str, limit_bytes: int) -> dict:
     """Curated files of real text up to ``limit_bytes``: exact duplicates and non-UTF-8 files left out."""
     manifest = os.path.join(work, "corpus.json")
-    if os.path.exists(manifest):
-        with open(manifest) as f:
-            info = json.load(f)
-        if info["limit"] == limit_bytes:
-            return info
+    if info := cached_corpus(manifest, limit_bytes):
+        return info
     shutil.rmtree(work, ignore_errors=True)
     size, parts, docs = 0, {}, 0
     buffers: dict[str, list[dict]] = {"code": [], "text": []}

@@ -42,7 +42,7 @@ import pyarrow.parquet as pq  # noqa: E402
 import ray  # noqa: E402
 import zstandard  # noqa: E402
 
-from benchmarks.dedup_speed import CODE, PART_BYTES, ROOTS, _real_text, distinct_utf8  # noqa: E402
+from benchmarks.dedup_speed import CODE, PART_BYTES, ROOTS, _real_text, cached_corpus, distinct_utf8  # noqa: E402
 from jobs.config import RunConfig, load_config  # noqa: E402
 from pipeline.code_language import code_language  # noqa: E402
 from pipeline.compressed import open_binary  # noqa: E402
@@ -80,11 +80,8 @@ def _kind(where: str, data: bytes) -> str | None:
 def build_raw_corpus(work: str, limit_bytes: int) -> dict:
     """Raw web (JSONL zstd), book (JSONL gzip) and code (Parquet) files under ``work/raw`` up to ``limit_bytes``."""
     raw, manifest = os.path.join(work, "raw"), os.path.join(work, "raw.json")
-    if os.path.exists(manifest):
-        with open(manifest) as f:
-            info = json.load(f)
-        if info["limit"] == limit_bytes:
-            return info
+    if info := cached_corpus(manifest, limit_bytes):
+        return info
     shutil.rmtree(raw, ignore_errors=True)
     parts, pending, by_source, files = ({s: 0 for s in FILES} for _ in range(4))
     handles: dict[str, IO[bytes]] = {}
