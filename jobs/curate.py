@@ -31,7 +31,7 @@ from jobs.config import RunConfig
 from jobs.image_dedup import run_image_dedup
 from jobs.markers import done, mark_done, reset, resume_dir, write_json_atomic
 from jobs.near_dedup import run_near_dedup
-from jobs.progress import Progress, report
+from jobs.progress import Progress, report, text_bytes
 from pipeline.accounting import build_stats
 from pipeline.curated_io import write_bucket
 from pipeline.exact_dedup import add_content_keys, bucket_of, dedup_group, drop_keys, id_hash
@@ -102,8 +102,7 @@ def _finish_bucket(group: pa.Table, out_dir: str, dedup: bool, counter: Any) -> 
     bucket = group["bucket"][0].as_py()
     group = dedup_group(group) if dedup else group
     counts = write_bucket(drop_keys(group), out_dir, bucket)
-    report(counter, "curate/exact_dedup", units=1, docs=group.num_rows,
-           nbytes=int(pc.sum(pc.binary_length(group["text"].cast(pa.large_binary()))).as_py() or 0))
+    report(counter, "curate/exact_dedup", units=1, docs=group.num_rows, nbytes=text_bytes(group))
     return counts
 
 
@@ -133,9 +132,8 @@ def _input_items(cfg: RunConfig) -> list[dict[str, Any]]:
     return items
 
 
-def _stage_inputs(cfg: RunConfig, out_dir: str, progress: Progress, force: bool) -> list[str]:
-    """Stage every input not staged yet with these settings; return the staged files."""
-    staged, cache = os.path.join(out_dir, "_staged"), os.path.join(out_dir, "_cache")
+def _stage_inputs(cfg: RunConfig, staged: str, cache: str, progress: Progress, force: bool) -> list[str]:
+    """Stage every input not staged yet with these settings into ``staged``; return the staged files."""
     resume_dir(staged, cfg.stage_hash("sources", "curate"), force)
     items = _input_items(cfg)
     todo = [i for i in items if not os.path.exists(os.path.join(staged, _stage_name(i["spec"], i["rel"]) + ".json"))]
@@ -158,7 +156,8 @@ def run_curate(cfg: RunConfig, out_dir: str, progress: Progress, force: bool = F
         log.info("curate: already done with these settings, skipped")
         return prev["stats"]
     started = time.time()
-    staged = _stage_inputs(cfg, out_dir, progress, force)
+    staged_dir = os.path.join(out_dir, "_staged")
+    staged = _stage_inputs(cfg, staged_dir, os.path.join(out_dir, "_cache"), progress, force)
     reset(os.path.join(out_dir, "curated"), os.path.join(out_dir, "rejects"))
     buckets = cfg.curate.exact_dedup.num_buckets
     with progress.step("curate/exact_dedup", "buckets", buckets):
@@ -186,7 +185,7 @@ def run_curate(cfg: RunConfig, out_dir: str, progress: Progress, force: bool = F
         with progress.step("curate/image_dedup"):
             image_result = run_image_dedup(out_dir, images, cpus)
         counts += image_result["counts"]
-    stats = build_stats(counts, _records_read(os.path.join(out_dir, "_staged")), stage_order(cfg.curate))
+    stats = build_stats(counts, _records_read(staged_dir), stage_order(cfg.curate))
     if near is not None and near.enabled:
         stats["near_dedup"] = {k: v for k, v in result["summary"].items() if k != "seconds"}
     if images is not None and images.enabled:
@@ -196,7 +195,7 @@ def run_curate(cfg: RunConfig, out_dir: str, progress: Progress, force: bool = F
     if not stats["reconciled"]:
         raise RuntimeError(f"curation lost records: {json.dumps(stats['sources'])}")
     mark_done(out_dir, "curate", config_hash, {"stats": stats})
-    shutil.rmtree(os.path.join(out_dir, "_staged"), ignore_errors=True)  # the curated files replace it
+    shutil.rmtree(staged_dir, ignore_errors=True)  # the curated files replace it
     return stats
 
 

@@ -26,7 +26,7 @@ import ray.data
 
 from jobs.config import RunConfig
 from jobs.markers import done, mark_done, reset, resume_dir, write_json_atomic
-from jobs.progress import Progress, report
+from jobs.progress import Progress, report, text_bytes
 from jobs.ray_session import pool_size
 from pipeline.curated_io import write_parquet_atomic
 from tokenization import storage
@@ -57,8 +57,7 @@ class _TokenizeCountingChars(TokenizeStage):
     def __call__(self, table: pa.Table) -> pa.Table:
         chars = pc.utf8_length(table["text"]).cast(pa.int64())
         out = super().__call__(table).append_column("chars", chars)
-        report(self.counter, "pack/tokenize", units=table.num_rows,
-               nbytes=int(pc.sum(pc.binary_length(table["text"].cast(pa.large_binary()))).as_py() or 0))
+        report(self.counter, "pack/tokenize", units=table.num_rows, nbytes=text_bytes(table))
         return out
 
 
@@ -87,7 +86,8 @@ def _pack_files(batch: pa.Table, cfg: PackConfig, seed: int, rates: dict[str, fl
         infos, fills = [], np.zeros(0)
         if group.num_rows:
             table, group_info = build_rows(group, cfg, seed, key)
-            fills = np.array([cu[-1] for cu in table["cu_seqlens"].to_pylist()]) / cfg.seq_len
+            cu = table["cu_seqlens"].combine_chunks()  # a row's fill is its last boundary
+            fills = cu.values.to_numpy()[cu.offsets.to_numpy()[1:] - 1] / cfg.seq_len
             for part, rows in enumerate(split_rows(table, cfg)):
                 info = dict.fromkeys(("documents", "pieces", "truncated_documents", "overlong_documents"), 0)
                 if part == 0:  # the group's packing figures, counted once
@@ -174,18 +174,18 @@ def _image_partitions(files: list[str], partition_bytes: int = 256 << 20) -> int
 
 def _write_images(out_dir: str, shard_dir: str) -> list[dict[str, Any]]:
     """The image store beside the shards, from the curated documents' images (one shuffle by sha prefix)."""
-    ds = ray.data.read_parquet(_curated_files(out_dir)).select_columns(["images"])
+    files = _curated_files(out_dir)
+    ds = ray.data.read_parquet(files).select_columns(["images"])
     ds = ds.map_batches(image_rows, batch_format="pyarrow")
-    ds = ds.groupby("prefix", num_partitions=_image_partitions(_curated_files(out_dir))).map_groups(
+    ds = ds.groupby("prefix", num_partitions=_image_partitions(files)).map_groups(
         partial(write_image_part, images_dir=storage.join(shard_dir, "images")), batch_format="pyarrow")
     return sorted(ds.take_all(), key=lambda e: e["file"])
 
 
-def _pack_groups(cfg: RunConfig, out_dir: str, shard_dir: str, rates: dict[str, float], force: bool,
-                 progress: Progress) -> list[dict[str, Any]]:
-    """Pack every group file not packed yet with these settings; return every group's receipt."""
+def _pack_groups(cfg: RunConfig, out_dir: str, shard_dir: str, rates: dict[str, float], config_hash: str,
+                 force: bool, progress: Progress) -> list[dict[str, Any]]:
+    """Pack every group file not packed yet with these settings (``config_hash``); return every group's receipt."""
     groups_dir = os.path.join(out_dir, "_pack_groups")
-    config_hash = cfg.stage_hash("sources", "curate", "tokenizer", "tokenize", "mix", "pack", "seed")
     if not resume_dir(groups_dir, config_hash, force):
         storage.reset_dir(shard_dir)
     group_files = sorted(glob.glob(os.path.join(out_dir, "tokens", "group-*.parquet")))
@@ -213,7 +213,7 @@ def run_pack(cfg: RunConfig, out_dir: str, tokenizer: dict[str, Any], cpus: int,
     rates = mixing_rates(tokenized["tokens"], cfg.mix)
     log.info("pack: tokens by source %s; mixing rates %s", tokenized["tokens"],
              {s: round(r, 3) for s, r in rates.items()})
-    receipts = _pack_groups(cfg, out_dir, shard_dir, rates, force, progress)
+    receipts = _pack_groups(cfg, out_dir, shard_dir, rates, config_hash, force, progress)
     shards = [info for r in receipts for info in r["shards"]]
     with progress.step("pack/images"):
         images = _write_images(out_dir, shard_dir)
@@ -240,7 +240,7 @@ def run_pack(cfg: RunConfig, out_dir: str, tokenizer: dict[str, Any], cpus: int,
         "images": images,
         "image_tokens": cfg.tokenize.image_layout(),
     }
-    manifest = write_manifest(shard_dir, [dict(s) for s in shards], header)
+    manifest = write_manifest(shard_dir, shards, header)
     summary = {k: manifest[k] for k in ("rows", "tokens", "source_tokens")}
     summary["fill"] = round(manifest["tokens"] / max(1, manifest["rows"] * cfg.pack.seq_len), 4)
     for key in ("documents", "pieces", "truncated_documents", "overlong_documents"):

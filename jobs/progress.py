@@ -16,6 +16,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+import pyarrow as pa
+import pyarrow.compute as pc
 import ray
 from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
@@ -35,6 +37,11 @@ class _Counts:
 
     def snapshot(self) -> dict[str, list[int]]:
         return self.steps
+
+
+def text_bytes(table: Any) -> int:
+    """UTF-8 bytes of a table's ``text`` column: the MB a progress line counts."""
+    return int(pc.sum(pc.binary_length(table["text"].cast(pa.large_binary()))).as_py() or 0)
 
 
 def report(counter: Any, step: str, units: int = 0, docs: int = 0, nbytes: int = 0) -> None:

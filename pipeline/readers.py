@@ -12,6 +12,7 @@ import json
 import os
 import tempfile
 from collections.abc import Iterator
+from contextlib import ExitStack, suppress
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -252,13 +253,12 @@ def _fields(spec: SourceSpec, path: str) -> FieldMap:
 def read_input(spec: SourceSpec, inp: InputFile, cache_dir: str | None = None) -> Iterator[pa.Table]:
     """All rows of one input; a failure part-way keeps what was read and quarantines the rest.
     A remote input is read from a local copy, removed afterwards."""
-    if is_remote(inp.path):
-        try:
-            with local_copy(inp.path, os.path.join(cache_dir or tempfile.gettempdir(), "inputs")) as path:
-                yield from read_input(spec, InputFile(inp.source, path, inp.rel), cache_dir)
-            return
-        except FileNotFoundError:  # read below as a missing file: one quarantine row with the error
-            pass
-    items = _items(spec, inp, cache_dir)
-    yield from rows_to_tables(items, source=spec.name, rel=inp.rel, fields=_fields(spec, inp.path),
-                              base_dir=os.path.dirname(inp.path), batch_rows=spec.batch_rows)
+    with ExitStack() as copies:
+        if is_remote(inp.path):
+            with suppress(FileNotFoundError):  # a missing object is read below as a missing file
+                local = copies.enter_context(local_copy(inp.path, os.path.join(cache_dir or tempfile.gettempdir(),
+                                                                               "inputs")))
+                inp = InputFile(inp.source, local, inp.rel)
+        items = _items(spec, inp, cache_dir)
+        yield from rows_to_tables(items, source=spec.name, rel=inp.rel, fields=_fields(spec, inp.path),
+                                  base_dir=os.path.dirname(inp.path), batch_rows=spec.batch_rows)
