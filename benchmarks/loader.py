@@ -6,8 +6,10 @@ over every row; corpusmill's batches carry input_ids, labels, position_ids and l
 HF baseline only input_ids as torch tensors. Throughput is steady state: tokens after the first
 batch over ``--epochs`` epochs of one loader (a training run lasts far longer than the sample's
 epoch of 64 batches, so start-up is reported apart, as time to first batch). Also: the cost per
-batch of each attention form. MosaicML ``streaming`` is not measured: on these machines its
-pins would replace the CPU torch with a multi-GB CUDA build. Last line: JSON.
+batch of each attention form. MosaicML ``streaming`` is not measured: with its pins it would
+replace the CPU torch with a CUDA build; installed without them, ``import streaming`` fails, as
+it imports torchvision, and no torchvision wheel on the registry loads its ops against the CPU
+torch. Last line: JSON.
 """
 
 from __future__ import annotations

@@ -78,7 +78,7 @@ class PackedDataset(Dataset):
                                                                         "loss_mask")}
         if self.attention != "none":
             out["cu_seqlens"] = [torch.from_numpy(cu) for cu in rows["cu_seqlens"]]
-        out["index"] = torch.tensor([int(i) for i in indices])
+        out["index"] = torch.from_numpy(np.asarray(indices, dtype=np.int64))
         if self.images is not None:
             out["images"] = self._images(indices)
         if self.attention in ("flex", "dense"):
