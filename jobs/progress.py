@@ -98,15 +98,17 @@ class Progress:
         self.interval_s = interval_s
         self.active: dict[str, _Step] = {}
         self.timings: dict[str, float] = {}
+        self._last: dict[str, list[int]] = {}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="corpusmill-progress", daemon=True)
         self._thread.start()
 
     def _counts(self) -> dict[str, list[int]]:
-        try:
-            return ray.get(self.counter.snapshot.remote(), timeout=10)
-        except Exception:  # noqa: BLE001 - a slow or lost counter skips one line
-            return {}
+        """The latest counts; while the counter does not answer (a cluster busy with a lost node),
+        the last ones it gave, so that a line never goes back to zero."""
+        with contextlib.suppress(Exception):  # a slow or lost counter repeats the last figures
+            self._last = ray.get(self.counter.snapshot.remote(), timeout=10)
+        return self._last
 
     def _loop(self) -> None:
         while not self._stop.wait(self.interval_s):

@@ -38,3 +38,25 @@ def test_tasks_report_to_the_driver_and_steps_are_timed(ray_local, caplog):
     assert any(m.startswith("done demo: 4/4 files (100%), 40 docs, 4.0 of 4.0 MB") for m in lines)
     assert progress.timings["demo"] >= 0.5
     report(None, "demo", units=1)  # outside a tracked run: nothing to do, no error
+
+
+def test_a_lost_counter_repeats_the_last_figures_and_fails_no_task(ray_local, caplog):
+    import ray
+
+    @ray.remote
+    def work(counter) -> int:
+        report(counter, "demo", units=1, docs=5, nbytes=1_000)
+        return 1
+
+    progress = Progress(interval_s=60)
+    caplog.set_level(logging.INFO, logger="corpusmill")
+    try:
+        with progress.step("demo", "files", total_units=4):
+            ray.get([work.remote(progress.counter) for _ in range(2)])
+            time.sleep(0.2)  # the reports are fire-and-forget: let them land
+            assert progress._counts()["demo"] == [2, 10, 2_000]
+            ray.kill(progress.counter)
+            assert ray.get([work.remote(progress.counter) for _ in range(2)]) == [1, 1]
+    finally:
+        progress.close()
+    assert any(r.getMessage().startswith("done demo: 2/4 files (50%), 10 docs") for r in caplog.records)
