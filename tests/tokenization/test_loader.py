@@ -130,6 +130,20 @@ def test_block_mask_built_on_gpu_equals_cpu(shard_dir):
     cpu = next(iter(PackedLoader(shard_dir, 4, shuffle=False, attention="flex", device="cpu")))["block_mask"]
     gpu = next(iter(PackedLoader(shard_dir, 4, shuffle=False, attention="flex", device="cuda")))["block_mask"]
     assert torch.equal(cpu.to_dense(), gpu.to_dense().cpu())
+    pinned = next(iter(PackedLoader(shard_dir, 4, shuffle=False, attention="none", pin_memory=True)))
+    assert pinned["input_ids"].is_pinned() and pinned["labels"].is_pinned()
+
+
+def test_pin_memory_without_an_accelerator_gives_the_same_batches(shard_dir):
+    import warnings
+
+    plain = list(PackedLoader(shard_dir, 4, shuffle=False, attention="varlen"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # torch warns that there is nothing to pin to
+        pinned = list(PackedLoader(shard_dir, 4, shuffle=False, attention="varlen", pin_memory=True))
+    assert len(plain) == len(pinned) > 1
+    for a, b in zip(plain, pinned):
+        assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a if isinstance(a[k], torch.Tensor))
 
 
 def test_bad_checksum_and_truncated_shard_are_named(tmp_path):
