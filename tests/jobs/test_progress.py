@@ -53,8 +53,10 @@ def test_a_lost_counter_repeats_the_last_figures_and_fails_no_task(ray_local, ca
     try:
         with progress.step("demo", "files", total_units=4):
             ray.get([work.remote(progress.counter) for _ in range(2)])
-            time.sleep(0.2)  # the reports are fire-and-forget: let them land
-            assert progress._counts()["demo"] == [2, 10, 2_000]
+            deadline = time.time() + 60  # the reports are fire-and-forget: wait until they land
+            while progress._counts().get("demo") != [2, 10, 2_000]:
+                assert time.time() < deadline, progress._counts()
+                time.sleep(0.05)
             ray.kill(progress.counter)
             assert ray.get([work.remote(progress.counter) for _ in range(2)]) == [1, 1]
     finally:
