@@ -31,6 +31,10 @@ def test_tasks_report_to_the_driver_and_steps_are_timed(ray_local, caplog):
         with progress.step("demo", "files", total_units=4, total_bytes=4_000_000):
             ray.get([work.remote(progress.counter, i) for i in range(4)])
             time.sleep(0.5)
+            deadline = time.time() + 60  # fire-and-forget reports: the done line waits for none of them
+            while progress._counts().get("demo") != [4, 40, 4_000_000]:
+                assert time.time() < deadline, progress._counts()
+                time.sleep(0.05)
     finally:
         progress.close()
     lines = [r.getMessage() for r in caplog.records]
