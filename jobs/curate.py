@@ -29,7 +29,7 @@ import ray.data
 
 from jobs.config import RunConfig
 from jobs.image_dedup import run_image_dedup
-from jobs.markers import done, mark_done, reset, resume_dir, write_json_atomic
+from jobs.markers import done, mark_done, read_receipts, reset, resume_dir, write_json_atomic
 from jobs.near_dedup import run_near_dedup
 from jobs.progress import Progress, report, text_bytes
 from pipeline.accounting import build_stats
@@ -108,9 +108,7 @@ def _finish_bucket(group: pa.Table, out_dir: str, dedup: bool, counter: Any) -> 
 
 def _records_read(staged: str) -> dict[str, int]:
     read: dict[str, int] = {}
-    for path in sorted(glob.glob(os.path.join(staged, "*.json"))):
-        with open(path) as f:
-            r = json.load(f)
+    for r in read_receipts(staged):
         read[r["source"]] = read.get(r["source"], 0) + r["records"]
     return read
 

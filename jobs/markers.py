@@ -4,6 +4,7 @@ stage's folder, so a stage may write to an object store while its marker stays w
 
 from __future__ import annotations
 
+import glob
 import json
 import os
 import shutil
@@ -35,6 +36,15 @@ def write_json_atomic(path: str, payload: dict[str, Any]) -> None:
     with open(tmp, "w") as f:
         json.dump(payload, f, indent=2, sort_keys=True)
     os.replace(tmp, path)
+
+
+def read_receipts(work_dir: str, pattern: str = "*.json") -> list[dict[str, Any]]:
+    """The receipts ``write_json_atomic`` left in ``work_dir``, in file-name order."""
+    receipts = []
+    for path in sorted(glob.glob(os.path.join(work_dir, pattern))):
+        with open(path) as f:
+            receipts.append(json.load(f))
+    return receipts
 
 
 def reset(*dirs: str) -> None:

@@ -11,7 +11,6 @@ writes the image store. No step depends on block or worker counts.
 from __future__ import annotations
 
 import glob
-import json
 import logging
 import os
 from collections import Counter
@@ -25,7 +24,7 @@ import pyarrow.parquet as pq
 import ray.data
 
 from jobs.config import RunConfig
-from jobs.markers import done, mark_done, reset, resume_dir, write_json_atomic
+from jobs.markers import done, mark_done, read_receipts, reset, resume_dir, write_json_atomic
 from jobs.progress import Progress, report, text_bytes
 from jobs.ray_session import pool_size
 from pipeline.curated_io import write_parquet_atomic
@@ -38,10 +37,6 @@ from tokenization.tokenize import TokenizeStage, pack_key
 
 log = logging.getLogger("corpusmill")
 
-INFO_SCHEMA = pa.schema([("file", pa.string()), ("rows", pa.int64()), ("documents", pa.int64()),
-                         ("pieces", pa.int64()), ("truncated_documents", pa.int64()),
-                         ("overlong_documents", pa.int64()), ("tokens", pa.int64()), ("source_tokens", pa.string()),
-                         ("bytes", pa.int64()), ("sha256", pa.string())])
 COUNT_SCHEMA = pa.schema([("source", pa.string()), ("documents", pa.int64()), ("tokens", pa.int64()),
                           ("token_bins", pa.list_(pa.int64())), ("char_bins", pa.list_(pa.int64()))])
 
@@ -104,14 +99,6 @@ def _pack_files(batch: pa.Table, cfg: PackConfig, seed: int, rates: dict[str, fl
         write_json_atomic(os.path.join(groups_dir, f"group-{key}.json"), receipt)
         report(counter, "pack/shards", units=1, docs=group.num_rows, nbytes=sum(i["bytes"] for i in infos))
     return pa.table({"groups": [batch.num_rows]})
-
-
-def _group_receipts(groups_dir: str) -> list[dict[str, Any]]:
-    receipts = []
-    for path in sorted(glob.glob(os.path.join(groups_dir, "group-*.json"))):
-        with open(path) as f:
-            receipts.append(json.load(f))
-    return receipts
 
 
 def _curated_files(out_dir: str) -> list[str]:
@@ -199,7 +186,7 @@ def _pack_groups(cfg: RunConfig, out_dir: str, shard_dir: str, rates: dict[str, 
                 partial(_pack_files, cfg=cfg.pack, seed=cfg.seed, rates=rates, shard_dir=shard_dir,
                         groups_dir=groups_dir, counter=progress.counter),
                 batch_size=1, batch_format="pyarrow").materialize()
-    return _group_receipts(groups_dir)
+    return read_receipts(groups_dir, "group-*.json")
 
 
 def run_pack(cfg: RunConfig, out_dir: str, tokenizer: dict[str, Any], cpus: int, progress: Progress,

@@ -93,7 +93,7 @@ class PackedShards:
                 filled = [flat[b - 1] for b in at[1:]]
                 loss_mask = _fixed_binary(batch.column("loss_mask"))
                 counted = np.unpackbits(loss_mask, axis=1, count=self.seq_len).view(bool)
-                gaps = (counted != (np.arange(self.seq_len) < np.array(filled)[:, None])).any(axis=1).tolist()
+                gaps = (counted != (self._positions < np.array(filled)[:, None])).any(axis=1).tolist()
                 chunks.append(_Chunk(start, ids.reshape(batch.num_rows, self.seq_len), loss_mask,
                                      _fixed_binary(batch.column("block_layout")), offsets, values, bounds,
                                      filled, gaps, batch))

@@ -15,9 +15,11 @@ from typing import Any
 
 import fsspec
 
+from pipeline.remote_inputs import is_remote
+
 
 def is_local(path: str) -> bool:
-    return "://" not in path or path.startswith("file://")
+    return not is_remote(path)
 
 
 def local_path(path: str) -> str:

@@ -6,6 +6,14 @@ import time
 from jobs.progress import Progress, _Step, fmt_seconds, progress_line, report
 
 
+def _wait_for_counts(progress: Progress, step: str, expected: list[int]) -> None:
+    """Reports are fire-and-forget, and a done line waits for none of them: wait until they land."""
+    deadline = time.time() + 60
+    while progress._counts().get(step) != expected:
+        assert time.time() < deadline, progress._counts()
+        time.sleep(0.05)
+
+
 def test_line_gives_units_docs_megabytes_rate_and_eta():
     step = _Step("files", total_units=120, total_bytes=1_800_000_000, started=100.0)
     line = progress_line("curate/read", step, [30, 12345, 450_000_000], now=200.0)
@@ -31,10 +39,7 @@ def test_tasks_report_to_the_driver_and_steps_are_timed(ray_local, caplog):
         with progress.step("demo", "files", total_units=4, total_bytes=4_000_000):
             ray.get([work.remote(progress.counter, i) for i in range(4)])
             time.sleep(0.5)
-            deadline = time.time() + 60  # fire-and-forget reports: the done line waits for none of them
-            while progress._counts().get("demo") != [4, 40, 4_000_000]:
-                assert time.time() < deadline, progress._counts()
-                time.sleep(0.05)
+            _wait_for_counts(progress, "demo", [4, 40, 4_000_000])
     finally:
         progress.close()
     lines = [r.getMessage() for r in caplog.records]
@@ -57,10 +62,7 @@ def test_a_lost_counter_repeats_the_last_figures_and_fails_no_task(ray_local, ca
     try:
         with progress.step("demo", "files", total_units=4):
             ray.get([work.remote(progress.counter) for _ in range(2)])
-            deadline = time.time() + 60  # the reports are fire-and-forget: wait until they land
-            while progress._counts().get("demo") != [2, 10, 2_000]:
-                assert time.time() < deadline, progress._counts()
-                time.sleep(0.05)
+            _wait_for_counts(progress, "demo", [2, 10, 2_000])
             ray.kill(progress.counter)
             assert ray.get([work.remote(progress.counter) for _ in range(2)]) == [1, 1]
     finally:
