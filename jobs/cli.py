@@ -7,6 +7,7 @@ import argparse
 import sys
 
 from jobs.run import add_run_arguments, run_from_args
+from jobs.usage import exit_on_usage_error
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -40,6 +41,10 @@ def main(argv: list[str] | None = None) -> int:
     curve.add_argument("--bands", type=int, help="override curate.near_dedup.minhash.bands")
     curve.add_argument("--rows", type=int, help="override curate.near_dedup.minhash.rows")
     args = parser.parse_args(argv)
+    return exit_on_usage_error(lambda: _dispatch(args))
+
+
+def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "run":
         return run_from_args(args)
     if args.command == "submit":

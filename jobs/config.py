@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import json
 import os
@@ -10,7 +11,9 @@ from importlib import resources
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from jobs.usage import UsageError
 from pipeline.readers import SourceSpec
+from pipeline.schema import SOURCES
 from pipeline.stages import CurateConfig
 from tokenization.mixing import MixConfig
 from tokenization.shards import PackConfig
@@ -32,6 +35,20 @@ class RayConfig(BaseModel):
     shuffle_batch_mb: int = Field(128, gt=0)
 
 
+# What each pass reads of the config: its marker hashes exactly these (with the hashes of the passes it
+# reads the outputs of), so changing any of them reruns the pass and those after it.
+PASS_SETTINGS: dict[str, tuple[str, ...]] = {
+    "curate": ("sources", "curate", "seed"),  # the seed: near dedup's MinHash permutations
+    "tokenizer": ("tokenizer", "seed"),  # the seed: which documents the training sample takes
+    "pack_tokens": ("tokenize", "seed", "pack.num_pack_groups"),  # the seed: FIM choices, pack groups
+    "pack": ("mix", "pack", "tokenize", "seed"),  # tokenize: the manifest's image token layout
+}
+PASS_INPUTS: dict[str, tuple[str, ...]] = {  # the passes whose outputs each pass reads
+    "curate": (), "tokenizer": ("curate",), "pack_tokens": ("curate", "tokenizer"), "pack": ("pack_tokens",)}
+# Settings that change how a run goes, never what it writes: no pass hashes them.
+RUN_ONLY_SETTINGS = ("output_dir", "max_quarantined_share", "progress_interval_s", "ray", "base_dir")
+
+
 class RunConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -41,7 +58,7 @@ class RunConfig(BaseModel):
     # then exits with code 3 (jobs.run.EXIT_QUARANTINED) so that a scheduler notices.
     max_quarantined_share: float = Field(0.01, ge=0, le=1)
     progress_interval_s: float = Field(30.0, gt=0)  # a progress line per running step this often
-    sources: list[SourceSpec]
+    sources: list[SourceSpec] = Field(min_length=1)  # at least one source
     curate: CurateConfig = Field(default_factory=CurateConfig)
     tokenizer: TokenizerConfig = Field(default_factory=TokenizerConfig)
     tokenize: TokenizeConfig = Field(default_factory=TokenizeConfig)
@@ -55,12 +72,35 @@ class RunConfig(BaseModel):
         self.tokenize.check_fits(self.pack.seq_len)  # an image span is never cut across rows
         return self
 
-    def stage_hash(self, *sections: str) -> str:
-        """A digest of the settings a stage depends on, stored in its completion marker."""
-        data = {s: getattr(self, s) for s in sections}
-        blob = json.dumps({k: v.model_dump() if isinstance(v, BaseModel) else
-                           [x.model_dump() for x in v] if isinstance(v, list) else v for k, v in data.items()},
-                          sort_keys=True)
+    @model_validator(mode="after")
+    def _mixes_name_sources(self) -> RunConfig:
+        """A mix key that names no source kind (a typo) would silently weigh nothing."""
+        read = {s.name for s in self.sources}
+        for key, weights in (("mix.weights", self.mix.weights), ("tokenizer.mix", self.tokenizer.mix)):
+            for name in weights:
+                if name not in SOURCES:
+                    hint = difflib.get_close_matches(name, SOURCES, n=1)
+                    raise ValueError(f"{key}: {name!r} is not a source; the sources are {', '.join(SOURCES)}"
+                                     + (f" (did you mean {hint[0]!r}?)" if hint else ""))
+            if not any(weights.get(name, 0) > 0 for name in read):
+                raise ValueError(f"{key} gives no weight to any source this config reads ({', '.join(sorted(read))})")
+        return self
+
+    def setting(self, dotted: str) -> object:
+        """The value at a dotted path (``pack.num_pack_groups``), as plain JSON data."""
+        value: object = self
+        for part in dotted.split("."):
+            value = getattr(value, part)
+        if isinstance(value, BaseModel):
+            return value.model_dump()
+        return [x.model_dump() if isinstance(x, BaseModel) else x for x in value] if isinstance(value, list) else value
+
+    def pass_hash(self, name: str, upstream: dict[str, str] | None = None, inputs: object = None) -> str:
+        """A digest of what pass ``name`` reads: its settings (PASS_SETTINGS), the hashes of the passes whose
+        outputs it reads (``upstream``), and, for the first pass, the state of its input files."""
+        data = {"settings": {s: self.setting(s) for s in PASS_SETTINGS[name]},
+                "upstream": {p: (upstream or {})[p] for p in PASS_INPUTS[name]}, "inputs": inputs}
+        blob = json.dumps(data, sort_keys=True, default=str)
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
@@ -70,10 +110,15 @@ def default_config_path() -> str:
 
 def load_config(path: str | None = None) -> RunConfig:
     path = os.path.abspath(path or default_config_path())
-    if not os.path.exists(path):
-        raise FileNotFoundError(f"config file not found: {path}")
+    if not os.path.isfile(path):
+        raise UsageError(f"config file not found: {path}")
     with open(path) as f:
-        raw = yaml.safe_load(f) or {}
+        try:
+            raw = yaml.safe_load(f) or {}
+        except yaml.YAMLError as e:
+            raise UsageError(f"config {path} is not valid YAML: {e}") from None
+    if not isinstance(raw, dict):
+        raise UsageError(f"config {path} must be a mapping of settings, not a {type(raw).__name__}")
     cfg = RunConfig.model_validate(raw)
     cfg.base_dir = os.path.dirname(path)
     return cfg

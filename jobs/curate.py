@@ -32,10 +32,11 @@ from jobs.image_dedup import run_image_dedup
 from jobs.markers import done, mark_done, read_receipts, reset, resume_dir, write_json_atomic
 from jobs.near_dedup import run_near_dedup
 from jobs.progress import Progress, report, text_bytes
+from jobs.usage import UsageError
 from pipeline.accounting import build_stats
 from pipeline.curated_io import write_bucket
 from pipeline.exact_dedup import add_content_keys, bucket_of, dedup_group, drop_keys, id_hash
-from pipeline.readers import InputFile, SourceSpec, expand_inputs, read_input
+from pipeline.readers import InputFile, SourceSpec, expand_sources, read_input
 from pipeline.remote_inputs import is_remote, remote_size
 from pipeline.repo_documents import repo_keys, repo_stage
 from pipeline.schema import KEPT
@@ -44,8 +45,9 @@ from pipeline.stages import CurateConfig, run_row_stages, stage_order
 log = logging.getLogger("corpusmill")
 
 
-def _stage_name(spec_index: int, rel: str) -> str:
-    return hashlib.sha1(f"{spec_index}:{rel}".encode()).hexdigest()
+def _stage_name(source: str, rel: str) -> str:
+    """The staged file of one input: ``rel`` is unique within its source name (readers.expand_sources)."""
+    return hashlib.sha1(f"{source}:{rel}".encode()).hexdigest()
 
 
 def _stage_files(batch: pa.Table, specs: list[SourceSpec], cfg: CurateConfig, staged: str, cache: str,
@@ -55,8 +57,8 @@ def _stage_files(batch: pa.Table, specs: list[SourceSpec], cfg: CurateConfig, st
     done = []
     for row in batch.to_pylist():
         spec = specs[row["spec"]]
-        inp = InputFile(spec.name, row["path"], row["rel"])
-        name = _stage_name(row["spec"], inp.rel)
+        inp = InputFile(spec.name, os.fsdecode(row["path"]), row["rel"], os.fsdecode(row["root"]))
+        name = _stage_name(spec.name, inp.rel)
         tmp = os.path.join(staged, f"{name}.parquet.tmp-{os.getpid()}")
         records, rows, writer = 0, 0, None
         for table in read_input(spec, inp, cache_dir=cache):
@@ -113,28 +115,37 @@ def _records_read(staged: str) -> dict[str, int]:
     return read
 
 
-def _size(path: str) -> int:
+def _size_and_mtime(path: str) -> tuple[int, int]:
+    """What tells a changed input: size and modification time (size alone for objects on a store)."""
     if is_remote(path):
         try:
-            return remote_size(path)
+            return remote_size(path), 0
         except FileNotFoundError:
-            return 0
-    return os.path.getsize(path) if os.path.isfile(path) else 0
+            return 0, 0
+    try:
+        st = os.stat(path)
+    except OSError:
+        return 0, 0
+    return (st.st_size if os.path.isfile(path) else 0), st.st_mtime_ns
 
 
 def _input_items(cfg: RunConfig) -> list[dict[str, Any]]:
-    items = [{"spec": i, "path": f.path, "rel": f.rel, "bytes": _size(f.path)}
-             for i, spec in enumerate(cfg.sources) for f in expand_inputs(spec, cfg.base_dir)]
-    if not any(is_remote(i["path"]) or os.path.exists(i["path"]) for i in items):
-        raise FileNotFoundError(f"no input exists: {[s.paths for s in cfg.sources]} (relative to {cfg.base_dir})")
+    # paths travel as bytes: a file name that is not UTF-8 cannot be an Arrow string
+    items = [{"spec": i, "path": os.fsencode(f.path), "root": os.fsencode(f.root), "rel": f.rel,
+              "bytes": size, "mtime_ns": mtime} for i, f in expand_sources(cfg.sources, cfg.base_dir)
+             for size, mtime in [_size_and_mtime(f.path)]]
+    if not any(is_remote(os.fsdecode(i["path"])) or os.path.exists(i["path"]) for i in items):
+        raise UsageError(f"no input exists: {[s.paths for s in cfg.sources]} (relative paths start at the config's "
+                         f"folder {cfg.base_dir}); check the sources' paths")
     return items
 
 
-def _stage_inputs(cfg: RunConfig, staged: str, cache: str, progress: Progress, force: bool) -> list[str]:
+def _stage_inputs(cfg: RunConfig, items: list[dict[str, Any]], config_hash: str, staged: str, cache: str,
+                  progress: Progress, force: bool) -> list[str]:
     """Stage every input not staged yet with these settings into ``staged``; return the staged files."""
-    resume_dir(staged, cfg.stage_hash("sources", "curate"), force)
-    items = _input_items(cfg)
-    todo = [i for i in items if not os.path.exists(os.path.join(staged, _stage_name(i["spec"], i["rel"]) + ".json"))]
+    resume_dir(staged, config_hash, force)
+    todo = [i for i in items
+            if not os.path.exists(os.path.join(staged, _stage_name(cfg.sources[i["spec"]].name, i["rel"]) + ".json"))]
     if len(todo) < len(items):
         log.info("curate: %d of %d input files already staged by an earlier attempt, skipped",
                  len(items) - len(todo), len(items))
@@ -149,13 +160,15 @@ def _stage_inputs(cfg: RunConfig, staged: str, cache: str, progress: Progress, f
 def run_curate(cfg: RunConfig, out_dir: str, progress: Progress, force: bool = False, cpus: int = 2
                ) -> dict[str, Any]:
     """Run (or skip, when already done with these settings) the curation pass; return its stats."""
-    config_hash = cfg.stage_hash("sources", "curate")
+    items = _input_items(cfg)
+    inputs = [[i["spec"], i["rel"], i["bytes"], i["mtime_ns"]] for i in items]
+    config_hash = cfg.pass_hash("curate", inputs=inputs)
     if not force and (prev := done(out_dir, "curate", config_hash)):
-        log.info("curate: already done with these settings, skipped")
+        log.info("curate: already done with these settings and inputs, skipped")
         return prev["stats"]
     started = time.time()
     staged_dir = os.path.join(out_dir, "_staged")
-    staged = _stage_inputs(cfg, staged_dir, os.path.join(out_dir, "_cache"), progress, force)
+    staged = _stage_inputs(cfg, items, config_hash, staged_dir, os.path.join(out_dir, "_cache"), progress, force)
     reset(os.path.join(out_dir, "curated"), os.path.join(out_dir, "rejects"))
     buckets = cfg.curate.exact_dedup.num_buckets
     with progress.step("curate/exact_dedup", "buckets", buckets):
@@ -192,7 +205,8 @@ def run_curate(cfg: RunConfig, out_dir: str, progress: Progress, force: bool = F
     stats["timings"] = {k: v for k, v in progress.timings.items() if k.startswith("curate/")}
     if not stats["reconciled"]:
         raise RuntimeError(f"curation lost records: {json.dumps(stats['sources'])}")
-    mark_done(out_dir, "curate", config_hash, {"stats": stats})
+    mark_done(out_dir, "curate", config_hash, {"stats": stats},
+              [os.path.join(out_dir, "curated"), os.path.join(out_dir, "rejects")])
     shutil.rmtree(staged_dir, ignore_errors=True)  # the curated files replace it
     return stats
 

@@ -89,8 +89,8 @@ def run_image_dedup(out_dir: str, cfg: ImageDedupConfig, cpus: int = 2) -> dict[
     files = _files(out_dir, cfg.sources)
     images = sum(_image_slots(f) for f in files)
     summary: dict[str, Any] = dict.fromkeys(SUMMARY_KEYS, 0)
-    if not images:
-        return _done({"counts": [], "summary": summary}, started)
+    if not images:  # a corpus without images: every counter still reads 0
+        return _done({"counts": [], "summary": _dropped(summary, [], 0)}, started)
     parts = cfg.partitions or max(cpus, math.ceil(images * cfg.lsh.tables / ROWS_PER_PARTITION))
     occ = ray.data.from_items([{"file": i} for i in range(len(files))], override_num_blocks=len(files)).map_batches(
         partial(_occurrences, files=files, cfg=cfg), batch_size=1, batch_format="pyarrow").materialize()

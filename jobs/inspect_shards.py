@@ -9,20 +9,25 @@ import pyarrow as pa
 import pyarrow.ipc as ipc
 from tokenizers import Tokenizer
 
+from jobs.usage import UsageError
 from tokenization.shards import read_manifest
 
 
 def shard_dir_of(path: str) -> str:
     """Accept a run's output directory or its ``shards/`` directory."""
     nested = os.path.join(path, "shards")
-    return nested if os.path.exists(os.path.join(nested, "manifest.json")) else path
+    if os.path.exists(os.path.join(nested, "manifest.json")):
+        return nested
+    if not os.path.exists(os.path.join(path, "manifest.json")):
+        raise UsageError(f"{path} holds no shards/manifest.json: pass a finished run's output directory")
+    return path
 
 
 def read_row(shard_path: str, row: int) -> dict:
     with pa.memory_map(shard_path) as source:
         table = ipc.open_file(source).read_all()
     if not 0 <= row < table.num_rows:
-        raise IndexError(f"row {row} out of range: {os.path.basename(shard_path)} has {table.num_rows} rows")
+        raise UsageError(f"--row {row}: {os.path.basename(shard_path)} has rows 0 to {table.num_rows - 1}")
     return table.slice(row, 1).to_pylist()[0]
 
 
@@ -38,6 +43,8 @@ def describe(path: str, shard: int = 0, row: int = 0, max_chars: int = 400) -> s
         lines.append(f"  {s['file']}: {s['rows']} rows, {s['tokens']} tokens, {s['bytes']} bytes")
     if not m["shards"]:
         return "\n".join(lines)
+    if not 0 <= shard < len(m["shards"]):
+        raise UsageError(f"--shard {shard}: {shard_dir} has shards 0 to {len(m['shards']) - 1}")
     entry = m["shards"][shard]
     record = read_row(os.path.join(shard_dir, entry["file"]), row)
     tok = Tokenizer.from_file(os.path.join(shard_dir, m["tokenizer"]["file"]))

@@ -1,32 +1,89 @@
 """Stage completion markers, ``<output_dir>/_markers/<stage>.json``: a stage whose marker holds the
-hash of its current settings is skipped on rerun. They live beside the outputs' root, not inside a
-stage's folder, so a stage may write to an object store while its marker stays with the run."""
+hash of its current settings and inputs is skipped on rerun, but only while the outputs it recorded
+are still as it wrote them. They live beside the outputs' root, not inside a stage's folder, so a
+stage may write to an object store while its marker stays with the run.
+
+The outputs are recorded by size and modification time (size alone on an object store): a file
+removed, added, cut or edited since is seen at the next run by one ``stat`` per file, without
+reading the outputs again, and the pass runs again."""
 
 from __future__ import annotations
 
 import glob
 import json
+import logging
 import os
 import shutil
 from typing import Any
+
+import fsspec
+from fsspec.implementations.local import LocalFileSystem
+
+from pipeline.input_listing import is_under
+
+log = logging.getLogger("corpusmill")
 
 
 def _path(out_dir: str, stage: str) -> str:
     return os.path.join(out_dir, "_markers", f"{stage}.json")
 
 
+def recorded_hash(out_dir: str, stage: str) -> str:
+    """The settings hash a finished stage recorded: what the passes reading its outputs hash in turn."""
+    with open(_path(out_dir, stage)) as f:
+        return json.load(f)["config_hash"]
+
+
+def outputs_state(out_dir: str, dirs: list[str]) -> dict[str, list[int]]:
+    """``{file: [size, mtime_ns]}`` of every file below ``dirs`` (local, relative to ``out_dir``, or fsspec
+    URLs; mtime 0 on object stores). Local names are kept relative to ``out_dir``: a moved run stays valid."""
+    state: dict[str, list[int]] = {}
+    for d in dirs:
+        fs, root = fsspec.core.url_to_fs(os.path.join(out_dir, d))
+        local = isinstance(fs, LocalFileSystem)
+        for path, info in sorted(fs.find(root, detail=True).items()):
+            if local:
+                state[os.path.relpath(path, out_dir)] = [int(info.get("size") or 0), os.stat(path).st_mtime_ns]
+            else:
+                state[fs.unstrip_protocol(path)] = [int(info.get("size") or 0), 0]
+    return state
+
+
+def _changed(recorded: dict[str, list[int]], now: dict[str, list[int]]) -> str | None:
+    """The first difference between two ``outputs_state`` results, in words."""
+    for path, value in recorded.items():
+        if path not in now:
+            return f"{path} is gone"
+        if now[path] != value:
+            return f"{path} changed (size {value[0]} -> {now[path][0]})"
+    extra = sorted(set(now) - set(recorded))
+    return f"{extra[0]} was added" if extra else None
+
+
 def done(out_dir: str, stage: str, config_hash: str) -> dict[str, Any] | None:
-    """The marker's payload when the stage finished with these settings, else None."""
+    """The marker's payload when the stage finished with these settings and its outputs are as it left
+    them, else None (the stage runs again)."""
     path = _path(out_dir, stage)
     if not os.path.exists(path):
         return None
     with open(path) as f:
         payload = json.load(f)
-    return payload if payload.get("config_hash") == config_hash else None
+    if payload.get("config_hash") != config_hash:
+        return None
+    now = outputs_state(out_dir, payload.get("output_dirs", []))
+    if (change := _changed(payload.get("outputs", {}), now)) is not None:
+        log.warning("%s: outputs changed since it finished (%s); running it again", stage, change)
+        return None
+    return payload
 
 
-def mark_done(out_dir: str, stage: str, config_hash: str, payload: dict[str, Any]) -> None:
-    write_json_atomic(_path(out_dir, stage), {"config_hash": config_hash, **payload})
+def mark_done(out_dir: str, stage: str, config_hash: str, payload: dict[str, Any],
+              output_dirs: list[str] | None = None) -> None:
+    """Record the stage as finished with ``config_hash``, and the state of what it wrote in ``output_dirs``."""
+    dirs = [os.path.relpath(d, out_dir) if os.path.isabs(d) and is_under(d, out_dir) else d
+            for d in output_dirs or []]
+    write_json_atomic(_path(out_dir, stage), {"config_hash": config_hash, "output_dirs": dirs,
+                                              "outputs": outputs_state(out_dir, dirs), **payload})
 
 
 def write_json_atomic(path: str, payload: dict[str, Any]) -> None:

@@ -24,7 +24,7 @@ import pyarrow.parquet as pq
 import ray.data
 
 from jobs.config import RunConfig
-from jobs.markers import done, mark_done, read_receipts, reset, resume_dir, write_json_atomic
+from jobs.markers import done, mark_done, read_receipts, recorded_hash, reset, resume_dir, write_json_atomic
 from jobs.progress import Progress, report, text_bytes
 from jobs.ray_session import pool_size
 from pipeline.curated_io import write_parquet_atomic
@@ -112,8 +112,7 @@ def _tokenize_to_groups(cfg: RunConfig, out_dir: str, cpus: int, progress: Progr
                         ) -> dict[str, Any]:
     """Tokenize into pack group files, or reuse them when an earlier attempt finished this step."""
     tokens_dir = os.path.join(out_dir, "tokens")
-    # the token groups depend on the pack settings only through the number of groups
-    config_hash = cfg.stage_hash("sources", "curate", "tokenizer", "tokenize", "seed") + f"-{cfg.pack.num_pack_groups}"
+    config_hash = cfg.pass_hash("pack_tokens", {p: recorded_hash(out_dir, p) for p in ("curate", "tokenizer")})
     if not force and (prev := done(out_dir, "pack_tokens", config_hash)):
         log.info("pack: tokens of an earlier attempt with these settings reused")
         return prev["totals"]
@@ -142,7 +141,7 @@ def _tokenize_to_groups(cfg: RunConfig, out_dir: str, cpus: int, progress: Progr
     result = {k: dict(sorted(v.items())) for k, v in totals.items()}
     result["histograms"] = {"document_tokens": histogram("tokens per document", log2_edges(), bins["token_bins"]),
                             "document_chars": histogram("characters per document", log2_edges(), bins["char_bins"])}
-    mark_done(out_dir, "pack_tokens", config_hash, {"totals": result})
+    mark_done(out_dir, "pack_tokens", config_hash, {"totals": result}, [tokens_dir])
     return result
 
 
@@ -192,11 +191,11 @@ def _pack_groups(cfg: RunConfig, out_dir: str, shard_dir: str, rates: dict[str, 
 def run_pack(cfg: RunConfig, out_dir: str, tokenizer: dict[str, Any], cpus: int, progress: Progress,
              force: bool = False) -> dict:
     shard_dir = cfg.pack.output or os.path.join(out_dir, "shards")
-    config_hash = cfg.stage_hash("sources", "curate", "tokenizer", "tokenize", "mix", "pack", "seed")
+    tokenized = _tokenize_to_groups(cfg, out_dir, cpus, progress, force)
+    config_hash = cfg.pass_hash("pack", {"pack_tokens": recorded_hash(out_dir, "pack_tokens")})
     if not force and (prev := done(out_dir, "pack", config_hash)):
         log.info("pack: shards already written with these settings, skipped")
         return prev["manifest"]
-    tokenized = _tokenize_to_groups(cfg, out_dir, cpus, progress, force)
     rates = mixing_rates(tokenized["tokens"], cfg.mix)
     log.info("pack: tokens by source %s; mixing rates %s", tokenized["tokens"],
              {s: round(r, 3) for s, r in rates.items()})
@@ -239,7 +238,7 @@ def run_pack(cfg: RunConfig, out_dir: str, tokenizer: dict[str, Any], cpus: int,
                                  row_fill=histogram("share of the row's tokens", fill_edges(), fill_bins))
     summary["shard_dir"] = shard_dir
     summary["timings"] = {k: v for k, v in progress.timings.items() if k.startswith("pack/")}
-    mark_done(out_dir, "pack", config_hash, {"manifest": summary})
+    mark_done(out_dir, "pack", config_hash, {"manifest": summary}, [shard_dir])
     return summary
 
 

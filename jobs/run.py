@@ -15,11 +15,13 @@ from typing import Any, Literal
 from jobs.config import RunConfig, load_config
 from jobs.curate import run_curate
 from jobs.markers import write_json_atomic
+from jobs.output_dir import check_output_dir, locked
 from jobs.pack import run_pack
 from jobs.progress import Progress
 from jobs.ray_session import start_ray
 from jobs.report import write_report
 from jobs.train_tokenizer import run_train_tokenizer
+from jobs.usage import exit_on_usage_error
 
 log = logging.getLogger("corpusmill")
 
@@ -33,23 +35,24 @@ def run(cfg: RunConfig, out_dir: str, address: str | None = None, force: bool = 
         until: Stage = "pack") -> dict[str, Any]:
     """Run the passes up to ``until`` (each skipped when its outputs exist with the same settings;
     ``force`` reruns them); write ``stats.json`` with those that ran."""
-    os.makedirs(out_dir, exist_ok=True)
-    cpus = start_ray(cfg.ray, address)
-    log.info("curate: reading %d source(s) with %d CPU(s)", len(cfg.sources), cpus)
-    progress = Progress(cfg.progress_interval_s)
-    try:
-        stats: dict[str, Any] = {"curate": run_curate(cfg, out_dir, progress, force, cpus)}
-        if STAGES.index(until) >= 1:
-            log.info("tokenizer: training")
-            stats["tokenizer"] = run_train_tokenizer(cfg, out_dir, stats["curate"], progress, force)
-        if STAGES.index(until) >= 2:
-            log.info("pack: tokenizing and packing")
-            stats["pack"] = run_pack(cfg, out_dir, stats["tokenizer"], cpus, progress, force)
-    finally:
-        progress.close()
-    stats["timings"] = {k: v for s in stats.values() for k, v in s.get("timings", {}).items()}
-    write_json_atomic(os.path.join(out_dir, "stats.json"), stats)
-    log.info("report: %s", write_report(out_dir))
+    check_output_dir(out_dir, cfg.sources, cfg.base_dir)
+    with locked(out_dir):
+        cpus = start_ray(cfg.ray, address)
+        log.info("curate: reading %d source(s) with %d CPU(s)", len(cfg.sources), cpus)
+        progress = Progress(cfg.progress_interval_s)
+        try:
+            stats: dict[str, Any] = {"curate": run_curate(cfg, out_dir, progress, force, cpus)}
+            if STAGES.index(until) >= 1:
+                log.info("tokenizer: training")
+                stats["tokenizer"] = run_train_tokenizer(cfg, out_dir, stats["curate"], progress, force)
+            if STAGES.index(until) >= 2:
+                log.info("pack: tokenizing and packing")
+                stats["pack"] = run_pack(cfg, out_dir, stats["tokenizer"], cpus, progress, force)
+        finally:
+            progress.close()
+        stats["timings"] = {k: v for s in stats.values() for k, v in s.get("timings", {}).items()}
+        write_json_atomic(os.path.join(out_dir, "stats.json"), stats)
+        log.info("report: %s", write_report(out_dir))
     return stats
 
 
@@ -108,6 +111,11 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run_from_args(args: argparse.Namespace, until: Stage = "pack") -> int:
+    """Run as the command line asked; a mistake in the config or paths is one line and exit code 2."""
+    return exit_on_usage_error(lambda: _run_from_args(args, until))
+
+
+def _run_from_args(args: argparse.Namespace, until: Stage) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s corpusmill %(message)s", stream=sys.stderr)
     cfg = load_config(args.config_opt or args.config)
     if args.num_cpus:

@@ -9,7 +9,7 @@ from typing import Any
 import ray
 
 from jobs.config import RunConfig
-from jobs.markers import done, mark_done, reset
+from jobs.markers import done, mark_done, recorded_hash, reset
 from jobs.progress import Progress
 from tokenization.tokenizer_train import TokenizerConfig, sample_texts, train_tokenizer
 
@@ -23,7 +23,7 @@ def _train(curated: str, source_chars: dict[str, int], cfg: TokenizerConfig, see
 def run_train_tokenizer(cfg: RunConfig, out_dir: str, curate_stats: dict[str, Any], progress: Progress,
                         force: bool = False) -> dict:
     tok_dir = os.path.join(out_dir, "tokenizer")
-    config_hash = cfg.stage_hash("sources", "curate", "tokenizer", "seed")
+    config_hash = cfg.pass_hash("tokenizer", {"curate": recorded_hash(out_dir, "curate")})
     if not force and (prev := done(out_dir, "tokenizer", config_hash)):
         log.info("tokenizer: already trained with these settings, skipped")
         return prev["summary"]
@@ -34,7 +34,7 @@ def run_train_tokenizer(cfg: RunConfig, out_dir: str, curate_stats: dict[str, An
         summary = ray.get(task.remote(os.path.join(out_dir, "curated"), source_chars, cfg.tokenizer, cfg.seed,
                                       tok_dir))
     summary["timings"] = {"tokenizer": progress.timings["tokenizer"]}
-    mark_done(out_dir, "tokenizer", config_hash, {"summary": summary})
+    mark_done(out_dir, "tokenizer", config_hash, {"summary": summary}, [tok_dir])
     return summary
 
 

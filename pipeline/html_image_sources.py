@@ -4,17 +4,17 @@ An image that cannot be had raises ``ImageSkipped`` with why: ``remote`` (http(s
 or any other URL scheme: not fetched), ``missing`` (no source, no such regular file),
 ``outside_root`` (an absolute path, or one that leaves the source root once ``..`` and symlinks
 are resolved: a page must not make the reader open files elsewhere on the machine),
-``too_large`` (over the byte cap) or ``unreadable`` (a bad data URI, or Pillow cannot decode it).
+``too_large`` (over the byte cap), ``too_many_pixels`` (a header over ``decode_image``'s pixel cap, refused
+before decoding) or ``unreadable`` (a bad data URI, or Pillow cannot decode it in full).
 """
 
 from __future__ import annotations
 
 import binascii
-import os
-import stat
 from urllib.parse import unquote, unquote_to_bytes, urlsplit
 
-from pipeline.records import DecodedImage, RecordError, decode_image
+from pipeline.image_decode import DecodedImage, decode_image, read_under_root
+from pipeline.record_error import RecordError
 
 
 class ImageSkipped(Exception):
@@ -50,24 +50,11 @@ def _data_uri(src: str, max_bytes: int) -> bytes:
 
 
 def _local_file(url_path: str, page_dir: str, root: str, max_bytes: int) -> bytes:
-    path = unquote(url_path)  # the query and fragment are not part of the file name
-    if not path:
-        raise ImageSkipped("missing")
-    if path.startswith("/") or os.path.isabs(path):
-        raise ImageSkipped("outside_root")
-    real, top = os.path.realpath(os.path.join(page_dir, path)), os.path.realpath(root)
-    if os.path.commonpath([real, top]) != top:
-        raise ImageSkipped("outside_root")
-    try:
-        info = os.stat(real)
-    except OSError as e:
-        raise ImageSkipped("missing") from e
-    if not stat.S_ISREG(info.st_mode):
-        raise ImageSkipped("missing")
-    if info.st_size > max_bytes:
-        raise ImageSkipped("too_large")
-    with open(real, "rb") as f:
-        return f.read(max_bytes + 1)
+    """The file a relative URL names, by the rule ``decode_image`` reads a record's image path with."""
+    try:  # the query and fragment are not part of the file name
+        return read_under_root(unquote(url_path), page_dir, root, max_bytes)
+    except RecordError as e:  # image_missing, image_outside_root, image_too_large
+        raise ImageSkipped(e.reason.removeprefix("image_")) from e
 
 
 def load_image(src: str, page_dir: str, root: str, max_bytes: int) -> DecodedImage:
@@ -85,6 +72,6 @@ def load_image(src: str, page_dir: str, root: str, max_bytes: int) -> DecodedIma
             raise ImageSkipped("remote")
         data = _local_file(parts.path, page_dir, root, max_bytes)
     try:
-        return decode_image(data, page_dir)
+        return decode_image(data, page_dir, max_bytes=max_bytes)
     except RecordError as e:
-        raise ImageSkipped("unreadable") from e
+        raise ImageSkipped("too_many_pixels" if e.reason == "image_too_many_pixels" else "unreadable") from e

@@ -32,7 +32,8 @@ from pipeline.compressed import open_binary
 from pipeline.html_extract import ExtractConfig, ExtractTimeout, deadline
 from pipeline.html_file import decode_html, page_url
 from pipeline.html_image_sources import ImageSkipped, image_source, load_image
-from pipeline.records import DecodedImage, Item, RecordError
+from pipeline.image_decode import DecodedImage
+from pipeline.records import Item, RecordError
 from pipeline.schema import IMAGE_MARKER
 
 _SKIP = frozenset({"head", "script", "style", "noscript", "template", "svg", "math", "canvas", "iframe", "object",

@@ -28,8 +28,9 @@ from pipeline.code_safety import ReadLimits
 from pipeline.compressed import open_binary
 from pipeline.html_file import html_file_items
 from pipeline.html_interleaved import HtmlImagesConfig, html_images_items
+from pipeline.input_listing import ListingError, is_under, match_pattern, pattern_root, walk_files
 from pipeline.records import FieldMap, Item, RecordError, rows_to_tables
-from pipeline.remote_inputs import expand_remote, is_remote, local_copy
+from pipeline.remote_inputs import canonical_url, expand_remote, is_remote, local_copy
 from pipeline.warc import warc_items
 from pipeline.webdataset import WebDatasetConfig, webdataset_items
 
@@ -65,6 +66,7 @@ class SourceSpec(FieldMap):
     format: Format = "auto"
     hf_builder: str | None = None  # for hf_load: "json", "csv", "text", "parquet", ...
     max_record_bytes: int = Field(64 << 20, gt=0)  # a longer JSONL line, WARC record or HTML file: quarantined unread
+    list_timeout_s: float = Field(600.0, gt=0)  # listing the paths takes longer: an error, not a silent hang
     batch_rows: int = Field(1000, gt=0)
     book: BookReadConfig = Field(default_factory=BookReadConfig)
     repo_limits: ReadLimits = Field(default_factory=ReadLimits)  # archive and checkout safety caps
@@ -75,44 +77,82 @@ class SourceSpec(FieldMap):
 @dataclass(frozen=True)
 class InputFile:
     source: str
-    path: str  # absolute
-    rel: str  # below the source root: what ids are built from, so they do not depend on the checkout
+    path: str  # absolute (a local path may hold undecodable bytes as surrogate escapes, os.fsdecode's form)
+    rel: str  # below the source's common root, UTF-8 safe: what ids are built from, unique within the source name
+    root: str = ""  # the pattern's root: the file, its links and the images it names must stay below it
 
 
-def _root_of(pattern: str) -> str:
-    head = pattern
-    while glob.has_magic(head):
-        head = os.path.dirname(head)
-    return head if os.path.isdir(head) else os.path.dirname(head)
+def _safe_text(name: str) -> str:
+    """A file name as UTF-8 text: bytes that are not UTF-8 (kept by os.fsdecode as surrogates) as ``\\xNN``."""
+    return os.fsencode(name).decode("utf-8", "backslashreplace") if not is_remote(name) else name
 
 
-def _walk(path: str) -> list[str]:
-    if _is_hf_disk(path):
-        return [path]
-    found = []
-    for dirpath, dirnames, filenames in os.walk(path):
-        dirnames.sort()
-        found += [os.path.join(dirpath, f) for f in sorted(filenames) if not f.startswith(".")]
-    return found
+def _local_matches(spec: SourceSpec, absolute: str) -> list[str]:
+    matches = match_pattern(absolute, spec.list_timeout_s)
+    if not matches and glob.has_magic(absolute):
+        raise ListingError(f"source {spec.name!r}: the pattern {absolute} matches no file; check the path "
+                           "(relative paths start at the config file's folder)")
+    if not matches:
+        return [absolute]  # a named file that is missing: read as one quarantined file, counted
+    if _is_hf_disk(absolute) or spec.format == "code_repo":  # a matched directory is one input, not a folder
+        return matches
+    return [f for m in matches for f in (walk_files(m, spec.list_timeout_s) if os.path.isdir(m) and not
+                                         _is_hf_disk(m) else [m])]
+
+
+def _pattern_files(spec: SourceSpec, pattern: str, base_dir: str) -> tuple[str, list[str]]:
+    """The pattern's root and the files (or input directories) it names."""
+    if is_remote(pattern):
+        found = expand_remote(pattern)
+        if not found and glob.has_magic(pattern):
+            raise ListingError(f"source {spec.name!r}: the pattern {pattern} matches no object")
+        if not found:  # a named object that is missing: read as one quarantined file, counted
+            url = canonical_url(pattern)
+            return os.path.dirname(url), [url]
+        url, rel = found[0]
+        return url.removesuffix("/" + rel), [u for u, _ in found]
+    absolute = os.path.normpath(os.path.join(base_dir, os.path.expanduser(pattern)))
+    return pattern_root(absolute), _local_matches(spec, absolute)
+
+
+def _common_root(roots: list[str]) -> list[str]:
+    parts = [r.rstrip("/").split("/") for r in roots]
+    common = parts[0]
+    for p in parts[1:]:
+        n = 0
+        while n < min(len(common), len(p)) and common[n] == p[n]:
+            n += 1
+        common = common[:n]
+    return common
+
+
+def expand_sources(specs: list[SourceSpec], base_dir: str) -> list[tuple[int, InputFile]]:
+    """Every input of every source as ``(source index, file)``, sorted by source then path.
+
+    ``rel`` is the path below the common root of every pattern of sources that share a name, so two
+    patterns (or two sources) holding ``data.jsonl`` give different ids; a file listed by two sources
+    of one name is an error (its records would be read twice under two settings)."""
+    listed: list[tuple[int, str, str]] = [
+        (i, root, f) for i, spec in enumerate(specs) for pattern in spec.paths
+        for root, files in [_pattern_files(spec, pattern, base_dir)] for f in files]
+    out: list[tuple[int, InputFile]] = []
+    for name in sorted({s.name for s in specs}):
+        mine = [x for x in listed if specs[x[0]].name == name]
+        common = _common_root([r for _, r, _ in mine])
+        owner: dict[str, int] = {}
+        for i, root, f in mine:
+            key = f if is_remote(f) else os.path.realpath(f)
+            if owner.setdefault(key, i) != i:
+                raise ListingError(f"{_safe_text(f)} is listed by sources {owner[key]} and {i}, both {name!r}: "
+                                   "list each file in one source")
+            rel = "/".join(f.split("/")[len(common):]) or os.path.basename(f)
+            out.append((i, InputFile(name, f, _safe_text(rel), root)))
+    return sorted(set(out), key=lambda x: (specs[x[0]].name, x[1].rel, x[0]))
 
 
 def expand_inputs(spec: SourceSpec, base_dir: str) -> list[InputFile]:
-    """Every input of a source, sorted; a pattern that matches nothing is kept as a missing file."""
-    out: list[InputFile] = []
-    for pattern in spec.paths:
-        if is_remote(pattern):
-            found = expand_remote(pattern)
-            out += [InputFile(spec.name, url, rel) for url, rel in found] or [
-                InputFile(spec.name, pattern, os.path.basename(pattern))]
-            continue
-        absolute = os.path.normpath(os.path.join(base_dir, os.path.expanduser(pattern)))
-        root = _root_of(absolute)
-        matches = sorted(glob.glob(absolute, recursive=True)) if glob.has_magic(absolute) else [absolute]
-        whole = spec.format == "code_repo"  # a matched directory is one repository, not a folder of inputs
-        files = [f for m in matches for f in (_walk(m) if os.path.isdir(m) and not whole else [m])]
-        for f in files or [absolute]:
-            out.append(InputFile(spec.name, f, os.path.relpath(f, root) if f != root else os.path.basename(f)))
-    return sorted(set(out), key=lambda i: i.rel)
+    """Every input of one source, sorted by ``rel``."""
+    return [f for _, f in expand_sources([spec], base_dir)]
 
 
 def _is_hf_disk(path: str) -> bool:
@@ -159,8 +199,8 @@ def _jsonl_items(path: str, max_bytes: int) -> Iterator[Item]:
                     yield position, json.loads(line.decode("utf-8")), line
                 except UnicodeDecodeError as e:
                     yield position, RecordError("invalid_utf8", str(e)), line
-                except ValueError as e:
-                    yield position, RecordError("invalid_json", str(e)), line
+                except (ValueError, RecursionError) as e:  # RecursionError: nested deeper than the decoder goes
+                    yield position, RecordError("invalid_json", f"{type(e).__name__}: {e}"), line
             position += 1
 
 
@@ -201,16 +241,20 @@ def _hf_batches(spec: SourceSpec, path: str, fmt: Format, cache_dir: str | None)
 
 def _source_root(inp: InputFile) -> str:
     """The folder the source's pattern starts in: what an HTML page's local images must stay below."""
+    if inp.root:
+        return inp.root
     rel = inp.rel.replace("/", os.sep)
     if inp.path.endswith(os.sep + rel):
         return inp.path[: -len(rel) - 1] or os.sep
     return os.path.dirname(inp.path)
 
 
-def _items(spec: SourceSpec, inp: InputFile, cache_dir: str | None) -> Iterator[Item]:
+def _items(spec: SourceSpec, inp: InputFile, html_root: str, cache_dir: str | None) -> Iterator[Item]:
     path = inp.path
     if not os.path.exists(path):
-        raise FileNotFoundError(f"no such file or directory: {path}")
+        raise FileNotFoundError(f"no such file or directory: {_safe_text(path)}")
+    if inp.root and not is_remote(inp.root) and not is_under(path, inp.root):
+        raise RecordError("outside_root", f"{inp.rel} links to a file outside its source root; not read")
     fmt = detect_format(spec, path)
     if fmt == "book":
         book_format = detect_book_format(path)
@@ -228,7 +272,7 @@ def _items(spec: SourceSpec, inp: InputFile, cache_dir: str | None) -> Iterator[
     elif fmt == "webdataset":
         yield from webdataset_items(path, spec.webdataset)
     elif fmt == "html_images":
-        yield from html_images_items(path, _source_root(inp), spec.html_images, spec.extract, spec.max_record_bytes)
+        yield from html_images_items(path, html_root, spec.html_images, spec.extract, spec.max_record_bytes)
     elif fmt == "parquet":
         yield from _batches_items(pq.ParquetFile(path).iter_batches(batch_size=spec.batch_rows), spec.text_field)
     elif fmt == "arrow":
@@ -253,12 +297,17 @@ def _fields(spec: SourceSpec, path: str) -> FieldMap:
 def read_input(spec: SourceSpec, inp: InputFile, cache_dir: str | None = None) -> Iterator[pa.Table]:
     """All rows of one input; a failure part-way keeps what was read and quarantines the rest.
     A remote input is read from a local copy, removed afterwards."""
+    # the folder a record's image paths must stay in, and the one an HTML page's images must: none for an
+    # object on a store (its local copy sits beside other inputs' copies)
+    remote = is_remote(inp.path)
+    image_dir = "" if remote else os.path.dirname(os.path.abspath(inp.path))
+    html_root = "" if remote else _source_root(inp)
     with ExitStack() as copies:
-        if is_remote(inp.path):
+        if remote:
             with suppress(FileNotFoundError):  # a missing object is read below as a missing file
                 local = copies.enter_context(local_copy(inp.path, os.path.join(cache_dir or tempfile.gettempdir(),
                                                                                "inputs")))
                 inp = InputFile(inp.source, local, inp.rel)
-        items = _items(spec, inp, cache_dir)
+        items = _items(spec, inp, html_root, cache_dir)
         yield from rows_to_tables(items, source=spec.name, rel=inp.rel, fields=_fields(spec, inp.path),
-                                  base_dir=os.path.dirname(inp.path), batch_rows=spec.batch_rows)
+                                  base_dir=image_dir, batch_rows=spec.batch_rows)

@@ -2,29 +2,24 @@
 
 from __future__ import annotations
 
-import hashlib
-import io
 import json
-import os
+import re
 from collections.abc import Iterable, Iterator
 from typing import Any, Literal
 
 import pyarrow as pa
-from PIL import Image
 from pydantic import BaseModel, Field
 
 from pipeline.html_extract import ExtractConfig, ExtractError, extract_html
+from pipeline.image_decode import decode_image
+from pipeline.record_error import RecordError
 from pipeline.schema import IMAGE_MARKER, KEPT, QUARANTINED, WORK_SCHEMA
 
 RAW_PREVIEW_CHARS = 4096  # how much of a bad record's payload its quarantine row keeps
-
-
-class RecordError(ValueError):
-    """A record that cannot become a document; ``reason`` is its short machine-readable name."""
-
-    def __init__(self, reason: str, detail: str, raw: str = "") -> None:
-        super().__init__(f"{reason}: {detail}")
-        self.reason, self.detail, self.raw = reason, detail, raw
+_SURROGATE = re.compile("[\ud800-\udfff]")
+# Rewrite events of the read step (``read:<tag>`` in ``rewrites``, counted in stats.json)
+LONE_SURROGATE = "lone_surrogate"  # an unpaired UTF-16 surrogate (JSON "\ud800"): not UTF-8, replaced by U+FFFD
+MARKER_STRIPPED = "image_marker_stripped"  # a literal image marker in text that holds no image
 
 
 class FieldMap(BaseModel):
@@ -42,38 +37,6 @@ class FieldMap(BaseModel):
 def doc_id(source: str, rel: str, position: int | str) -> str:
     """Stable id: the source, the file's path below its source root, and the record's position."""
     return f"{source}/{rel}#{position}"
-
-
-class DecodedImage(dict):
-    """An image ``decode_image`` has checked: a reader that placed it passes it on as is (no second decode).
-
-    A dict from a file (JSON, Parquet) is never one, so input cannot skip the check.
-    """
-
-
-def decode_image(value: Any, base_dir: str) -> DecodedImage:
-    """The image struct of bytes, ``{"bytes"|"path"}`` or a path; raises ``RecordError`` when it cannot be decoded."""
-    if isinstance(value, DecodedImage):
-        return value
-    if isinstance(value, dict):
-        value = value.get("bytes") or value.get("path")
-    if isinstance(value, str):
-        path = value if os.path.isabs(value) else os.path.join(base_dir, value)
-        try:
-            with open(path, "rb") as f:
-                value = f.read()
-        except OSError as e:
-            raise RecordError("image_missing", f"{value}: {type(e).__name__}: {e.strerror}") from e
-    if not isinstance(value, (bytes, bytearray)) or not value:
-        raise RecordError("image_missing", f"no image bytes (got {type(value).__name__})")
-    try:
-        with Image.open(io.BytesIO(value)) as im:
-            width, height = im.size
-            im.load()  # decode fully: a truncated file has a valid header; Pillow refuses decompression bombs
-    except Exception as e:  # Pillow raises many types for bad data
-        raise RecordError("image_unreadable", f"{type(e).__name__}: {e}") from e
-    data = bytes(value)
-    return DecodedImage(sha256=hashlib.sha256(data).hexdigest(), width=width, height=height, bytes=data)
 
 
 def _jsonable(value: Any) -> Any:
@@ -111,15 +74,37 @@ def record_to_row(record: Any, fields: FieldMap, base_dir: str) -> dict[str, Any
     images = []
     if fields.image_field:
         images.append(decode_image(record.get(fields.image_field), base_dir))
-        text = f"{IMAGE_MARKER}\n{text}"
     if fields.images_field:
         values = record.get(fields.images_field) or []
         if not isinstance(values, (list, tuple)):
             raise RecordError("image_missing", f"field {fields.images_field!r} is {type(values).__name__}, not a list")
         images += [decode_image(v, base_dir) for v in values]
-        if text.count(IMAGE_MARKER) != len(images):
-            raise RecordError("image_marker_mismatch", f"{text.count(IMAGE_MARKER)} markers for {len(images)} images")
-    return {"text": text, "meta": json.dumps(meta, sort_keys=True, ensure_ascii=False), "images": images}
+        markers = text.count(IMAGE_MARKER) + bool(fields.image_field)  # image_field's marker goes first, below
+        if markers != len(images):
+            raise RecordError("image_marker_mismatch", f"{markers} markers for {len(images)} images")
+    text, events = strip_image_markers(text, keep=bool(fields.images_field))
+    text, surrogates = utf8_safe(text)
+    meta_json, meta_surrogates = utf8_safe(json.dumps(meta, sort_keys=True, ensure_ascii=False))
+    events += [LONE_SURROGATE] * (surrogates or meta_surrogates)
+    if fields.image_field:
+        text = f"{IMAGE_MARKER}\n{text}"
+    rewrites = (["read"] + [f"read:{e}" for e in events]) if events else []
+    return {"text": text, "meta": meta_json, "images": images, "rewrites": rewrites}
+
+
+def strip_image_markers(text: str, keep: bool) -> tuple[str, list[str]]:
+    """Remove literal image markers from text that names its images otherwise: each marker stands for
+    one image downstream, so a caption or page that merely contains the string must not forge one."""
+    if keep or IMAGE_MARKER not in text:
+        return text, []
+    return text.replace(IMAGE_MARKER, ""), [MARKER_STRIPPED]
+
+
+def utf8_safe(text: str) -> tuple[str, bool]:
+    """``text`` with lone surrogates replaced by U+FFFD (they cannot be written as UTF-8), and whether any were."""
+    if not _SURROGATE.search(text):
+        return text, False
+    return _SURROGATE.sub("\ufffd", text), True
 
 
 def _preview(raw: Any) -> str:
@@ -127,12 +112,13 @@ def _preview(raw: Any) -> str:
         raw = bytes(raw[: RAW_PREVIEW_CHARS * 4]).decode("utf-8", errors="replace")
     elif isinstance(raw, (dict, list)):
         raw = json.dumps(_jsonable(raw), ensure_ascii=False)
-    return str(raw)[:RAW_PREVIEW_CHARS]
+    return utf8_safe(str(raw)[:RAW_PREVIEW_CHARS])[0]
 
 
 def quarantine_row(ident: str, source: str, stage: str, reason: str, detail: str, raw: Any = "") -> dict:
     return {"id": ident, "source": source, "text": _preview(raw), "meta": "{}", "images": [],
-            "status": QUARANTINED, "stage": stage, "reason": reason, "detail": detail[:2000], "rewrites": []}
+            "status": QUARANTINED, "stage": stage, "reason": reason, "detail": utf8_safe(detail[:2000])[0],
+            "rewrites": []}
 
 
 Item = tuple[int | str, Any, Any]  # (position, record or exception, raw payload for previews)
@@ -161,14 +147,31 @@ def rows_to_tables(
         else:
             try:
                 row = record_to_row(record, fields, base_dir)
-                row.update(id=ident, source=source, status=KEPT, stage=None, reason=None, detail=None, rewrites=[])
+                row.update(id=ident, source=source, status=KEPT, stage=None, reason=None, detail=None)
             except RecordError as e:
                 row = quarantine_row(ident, source, "read", e.reason, e.detail, raw or record)
             except Exception as e:  # a record must never take the job down
                 row = quarantine_row(ident, source, "read", type(e).__name__, str(e), raw or record)
             rows.append(row)
         if len(rows) >= batch_rows:
-            yield pa.Table.from_pylist(rows, schema=WORK_SCHEMA)
+            yield _to_table(rows)
             rows = []
     if rows:
-        yield pa.Table.from_pylist(rows, schema=WORK_SCHEMA)
+        yield _to_table(rows)
+
+
+def _to_table(rows: list[dict]) -> pa.Table:
+    """The rows as one table; a row Arrow refuses (a value of the wrong type) is quarantined alone."""
+    try:
+        return pa.Table.from_pylist(rows, schema=WORK_SCHEMA)
+    except (pa.ArrowException, ValueError, TypeError, OverflowError):
+        pass
+    good = []
+    for row in rows:
+        try:
+            pa.Table.from_pylist([row], schema=WORK_SCHEMA)
+            good.append(row)
+        except (pa.ArrowException, ValueError, TypeError, OverflowError) as e:
+            good.append(quarantine_row(row["id"], row["source"], "read", "unencodable_record",
+                                       f"{type(e).__name__}: {e}", row.get("text", "")))
+    return pa.Table.from_pylist(good, schema=WORK_SCHEMA)

@@ -36,6 +36,12 @@ def expand_remote(pattern: str) -> list[tuple[str, str]]:
     return sorted((fs.unstrip_protocol(p), os.path.relpath(p, root)) for p in found)
 
 
+def canonical_url(url: str) -> str:
+    """The URL as fsspec writes the objects it lists (``memory://a`` -> ``memory:///a``)."""
+    fs, path = fsspec.core.url_to_fs(url)
+    return fs.unstrip_protocol(path)
+
+
 def remote_size(url: str) -> int:
     fs, path = fsspec.core.url_to_fs(url)
     return int(fs.size(path) or 0)

@@ -19,8 +19,20 @@ transfer encodings undone, decoded by ``html_file.decode_html`` with the HTTP ch
 Damage: a payload that ends early (a file cut short) is quarantined as ``warc_truncated``. A
 corrupt stretch (a bad gzip member, a garbled header) becomes one ``warc_corrupt`` item whose
 position is its byte range "start-end", and reading resumes at the next sound record
-(``warc_resync``). When no sound record follows (trailing garbage, a zstd WARC), what was read is
-kept and the rest of the file is one file-level quarantine row.
+(``warc_resync``). So does a record whose Content-Length lies. A length that would make the
+reader skip bytes it has not read (one past max_record_bytes, one that runs past the end of the
+file, a non-document's at the end of the file) is first checked against the record's framing
+(``warc_resync.framed_end``: the closing blank lines are where the length says; in a .warc.gz the
+member inflates to exactly that size). When they disagree and a sound record follows, the length
+is a lie, not a file cut short: the record is ``warc_corrupt`` from its start to that record. Not
+``record_too_large``: its real size is unknown, and its range accounts for every byte up to the
+next record. An honest length past max_record_bytes stays ``record_too_large`` and reading goes
+on after it. A record's item is held until the reader is past it, so a record whose framing
+contradicts its length and is followed by garbage starts the corrupt stretch instead of becoming
+a document with its neighbour's bytes. With no sound record after it, a length past the end may
+be a file cut short: the record stays ``record_too_large`` or ``warc_truncated``. When no sound
+record follows a corrupt stretch (trailing garbage, a zstd WARC), what was read is kept and the
+rest of the file is one file-level quarantine row.
 """
 
 from __future__ import annotations
@@ -29,13 +41,13 @@ import io
 import os
 import zlib
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, BinaryIO
 
 from fastwarc.warc import ArchiveIterator, WarcRecord, WarcRecordType
 
 from pipeline.html_file import decode_html
 from pipeline.records import Item, RecordError
-from pipeline.warc_resync import kind_of, next_record, record_end
+from pipeline.warc_resync import Kind, framed_end, kind_of, next_record
 
 HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
 
@@ -83,37 +95,91 @@ def _document(record: WarcRecord, max_bytes: int) -> tuple[Any, Any]:
     except (zlib.error, OSError, ValueError, ImportError) as e:
         return RecordError("content_encoding", f"{type(e).__name__}: {e}"), raw
     h = record.headers
-    return {"html": html, "url": h.get("WARC-Target-URI"), "date": h.get("WARC-Date"),
-            "record_id": record.record_id, "truncated": h.get("WARC-Truncated")}, None
+    return {
+        "html": html,
+        "url": h.get("WARC-Target-URI"),
+        "date": h.get("WARC-Date"),
+        "record_id": record.record_id,
+        "truncated": h.get("WARC-Truncated"),
+    }, None
+
+
+class _LyingLength(Exception):
+    """A record whose framing contradicts its Content-Length, though a sound record follows it at ``resume``."""
+
+    def __init__(self, start: int, resume: int, declared: str | None) -> None:
+        super().__init__(f"the record at byte {start} does not end where its Content-Length {declared} says")
+        self.start, self.resume = start, resume
+
+
+def _check_length(probe: BinaryIO, start: int, kind: Kind, declared: str | None) -> None:
+    """Raise ``_LyingLength`` unless the record at ``start`` ends where it says, or nothing sound follows it.
+
+    With nothing sound after it the length may be true and the file cut short; with a sound record after it,
+    trusting the length would swallow that record and all after it.
+    """
+    if framed_end(probe, start, kind) is None and (resume := next_record(probe, start + 1, kind)) is not None:
+        raise _LyingLength(start, resume, declared)
+
+
+def _item(record: WarcRecord, probe: BinaryIO, kind: Kind, max_bytes: int) -> Item | None:
+    """The record's item, None for a non-document; a length that skips unread bytes is checked first."""
+    if record.content_length > max_bytes:  # skipped unread: a lie would take the rest of the file with it
+        _check_length(probe, record.stream_pos, kind, record.headers.get("Content-Length"))
+    if not _is_html_response(record):
+        return None
+    result, raw = _document(record, max_bytes)
+    if isinstance(result, RecordError) and result.reason == "warc_truncated":  # read to the end of the file
+        _check_length(probe, record.stream_pos, kind, record.headers.get("Content-Length"))
+    return record.stream_pos, result, raw
 
 
 def warc_items(path: str, max_record_bytes: int) -> Iterator[Item]:
-    """Items of one WARC file (plain, or gzip per record), resuming after corrupt stretches."""
+    """Items of one WARC file (plain, or gzip per record), resuming after corrupt stretches and lying lengths.
+
+    A record's item is held until the reader gets past the record: when garbage follows a record whose framing
+    contradicts its length, the record is part of the corrupt stretch, not a document with the next one's bytes.
+    """
     with open(path, "rb") as f:
         kind = kind_of(f)
     offset, gap = 0, None  # gap: (start, error) of a corrupt stretch not reported yet
     while True:
-        done = None  # offset of the last record handled in this pass
+        done = silent = held = None  # the last record handled in this pass; it if unread and unchecked; its item
         try:
-            with open(path, "rb") as f:
+            with open(path, "rb") as f, open(path, "rb") as probe:
                 f.seek(offset)
                 for record in ArchiveIterator(f, parse_http=True, fsspec_args=False):
+                    if held is not None:  # the reader got past it: its length was right
+                        yield held
                     if gap is not None:
                         yield _gap(gap, record.stream_pos)
-                        gap = None
-                    if _is_html_response(record):
-                        yield record.stream_pos, *_document(record, max_record_bytes)
+                    gap = held = None  # so an error in _item neither repeats one nor reports the other twice
+                    held = _item(record, probe, kind, max_record_bytes)
                     done = record.stream_pos
+                    unread = held is None and record.content_length <= max_record_bytes
+                    silent = (done, record.headers.get("Content-Length")) if unread else None
+                if silent is not None:  # FastWARC skips a non-document unread, to the end of the file if it lies
+                    _check_length(probe, silent[0], kind, silent[1])
+            if held is not None:
+                yield held
             if gap is not None:
                 yield _gap(gap, os.path.getsize(path))
             return
+        except _LyingLength as lie:
+            yield _gap((lie.start, str(lie)), lie.resume)
+            offset = lie.resume
+            continue
         except OSError as e:  # FastWARC: a bad gzip member, header or payload
             error = f"{type(e).__name__}: {e}"
         with open(path, "rb") as f:
             if done is None:  # nothing readable where this pass began
                 start, search = (gap[0] if gap else offset), offset + 1
-            else:
-                start = search = record_end(f, done, kind) or done + 1
+            elif (end := framed_end(f, done, kind)) is not None:  # a sound record, then garbage
+                if held is not None:
+                    yield held
+                start = search = end
+            else:  # its length is wrong: the record is where the corrupt stretch begins
+                start, search = done, done + 1
             gap = (start, error)
             offset = next_record(f, search, kind)
         if offset is None:

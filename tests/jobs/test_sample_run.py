@@ -17,6 +17,7 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 
+from jobs.cli import main
 from jobs.config import default_config_path, load_config
 from jobs.inspect_shards import describe
 from jobs.run import run
@@ -113,6 +114,16 @@ def test_inspect_decodes_a_row_with_document_boundaries(sample_run):
     out, _ = sample_run
     text = describe(str(out))
     assert "shard-00000-0000.arrow" in text and "──── document 0:" in text and "<|bos|>" in text
+
+
+@pytest.mark.parametrize(("args", "message"), [(["--shard", "99"], "--shard 99: .* has shards 0 to 3"),
+                                               (["--shard", "-1"], "--shard -1: .* has shards 0 to 3"),
+                                               (["--row", "9999"], "--row 9999: shard-00000-0000.arrow has rows 0 to")])
+def test_inspect_out_of_range_is_one_line_and_exit_2(sample_run, capsys, args, message):
+    out, _ = sample_run
+    assert main(["inspect", str(out), *args]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and re.search(message, err), err
 
 
 def test_rerun_skips_finished_passes(sample_run):
@@ -252,7 +263,6 @@ def test_fim_reorders_about_a_tenth_of_code_documents(sample_run):
 def test_inspect_draws_a_row_mask(sample_run, tmp_path):
     from PIL import Image
 
-    from jobs.cli import main
 
     out, _ = sample_run
     png = tmp_path / "mask.png"

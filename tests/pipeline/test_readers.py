@@ -8,6 +8,7 @@ import pyarrow.parquet as pq
 import pytest
 import zstandard
 
+from pipeline.input_listing import ListingError
 from pipeline.readers import InputFile, SourceSpec, expand_inputs, read_input
 from pipeline.schema import KEPT, QUARANTINED, WORK_SCHEMA
 from tests.conftest import stdlib_sources
@@ -118,9 +119,14 @@ def test_expand_inputs_sorted_relative_and_missing(tmp_path):
     (tmp_path / "d" / "sub").mkdir(parents=True)
     for name in ("d/b.jsonl", "d/a.jsonl", "d/sub/c.jsonl"):
         (tmp_path / name).write_text("")
-    spec = SourceSpec(name="web", paths=["d/**/*.jsonl", "gone/*.jsonl"])
+    spec = SourceSpec(name="web", paths=["d/**/*.jsonl", "d/missing.jsonl"])
     rels = [i.rel for i in expand_inputs(spec, str(tmp_path))]
-    assert rels == ["a.jsonl", "b.jsonl", "gone/*.jsonl", "sub/c.jsonl"]
+    assert rels == ["a.jsonl", "b.jsonl", "missing.jsonl", "sub/c.jsonl"]  # a named file that is missing: counted
+
+
+def test_a_glob_that_matches_nothing_is_an_error_naming_it(tmp_path):
+    with pytest.raises(ListingError, match=r"gone/\*\.jsonl matches no file"):
+        expand_inputs(SourceSpec(name="web", paths=["gone/*.jsonl"]), str(tmp_path))
 
 
 def test_image_records_get_marker_and_image_struct(tmp_path):
@@ -216,3 +222,53 @@ def test_html_files_one_document_each_with_url_and_title(tmp_path):
         {"title": "No address"}]
     assert set(table["text"].to_pylist()) == {extract_html(pages["a.html"], ExtractConfig())[0]}
     assert list(read_input(spec, InputFile("web", str(tmp_path / "empty.html"), "empty.html"))) == []
+
+
+def test_a_deeply_nested_json_line_is_quarantined_alone(tmp_path):
+    deep = b"[" * 100_000 + b"]" * 100_000  # past the decoder's recursion limit
+    path = tmp_path / "nested.jsonl"
+    path.write_bytes(_jsonl([{"text": "before"}]) + deep + b"\n" + _jsonl([{"text": "after"}, {"text": "last"}]))
+    table = _read(SourceSpec(name="web", paths=[]), str(path))
+    assert table["status"].to_pylist() == [KEPT, QUARANTINED, KEPT, KEPT]
+    assert table["reason"][1].as_py() == "invalid_json" and "RecursionError" in table["detail"][1].as_py()
+    assert table["text"].to_pylist()[2:] == ["after", "last"]
+
+
+def test_a_lone_surrogate_becomes_u_fffd_and_is_counted_as_a_rewrite(tmp_path):
+    path = tmp_path / "s.jsonl"
+    path.write_bytes(b'{"text": "half a pair \\ud800 here", "url": "u\\udfff"}\n{"text": "clean"}\n')
+    table = _read(SourceSpec(name="web", paths=[], meta_fields=["url"]), str(path))
+    assert table["status"].to_pylist() == [KEPT, KEPT]
+    assert table["text"].to_pylist() == ["half a pair \ufffd here", "clean"]
+    assert json.loads(table["meta"][0].as_py()) == {"url": "u\ufffd"}
+    assert table["rewrites"].to_pylist() == [["read", "read:lone_surrogate"], []]
+
+
+def test_a_literal_image_marker_in_text_is_stripped_for_every_reader(tmp_path):
+    import io
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.new("RGB", (300, 200), (10, 20, 30)).save(buf, "PNG")
+    pq.write_table(pa.table({"caption": ["a <|image|> forged marker"], "image": [buf.getvalue()]}),
+                   tmp_path / "p.parquet")
+    spec = SourceSpec(name="multimodal", paths=[], text_field="caption", image_field="image")
+    (row,) = _read(spec, str(tmp_path / "p.parquet")).to_pylist()
+    assert row["text"] == "<|image|>\na  forged marker" and len(row["images"]) == 1
+    assert row["rewrites"] == ["read", "read:image_marker_stripped"]
+    (tmp_path / "t.jsonl").write_bytes(_jsonl([{"text": "plain <|image|> text"}]))
+    (row,) = _read(SourceSpec(name="book", paths=[]), str(tmp_path / "t.jsonl")).to_pylist()
+    assert row["text"] == "plain  text"
+
+
+def test_a_row_arrow_refuses_is_quarantined_alone_not_its_batch():
+    """The safety net under the read step: whatever slips past the checks costs its own row only."""
+    from pipeline.records import _to_table, quarantine_row
+
+    good = quarantine_row("web/x#0", "web", "read", "r", "d") | {"status": KEPT, "reason": None, "stage": None}
+    bad = good | {"id": "web/x#1", "text": "unpaired \ud800"}  # not UTF-8: Arrow refuses the string
+    table = _to_table([good, bad, good | {"id": "web/x#2"}])
+    assert table["id"].to_pylist() == ["web/x#0", "web/x#1", "web/x#2"]
+    assert table["status"].to_pylist() == [KEPT, QUARANTINED, KEPT]
+    assert table["reason"][1].as_py() == "unencodable_record" and "\ufffd" in table["text"][1].as_py()

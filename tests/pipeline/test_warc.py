@@ -72,8 +72,8 @@ def build_warc(gz: bool = True, metadata_after_last: bool = True) -> tuple[bytes
     return b"".join(blobs), [(starts[i], starts[i + 1]) for i in html_members]
 
 
-def _read(path) -> pa.Table:
-    spec = SourceSpec(name="web", paths=[])
+def _read(path, **spec_fields) -> pa.Table:
+    spec = SourceSpec(name="web", paths=[], **spec_fields)
     return pa.concat_tables(read_input(spec, InputFile("web", str(path), path.name)))
 
 
@@ -147,3 +147,95 @@ def test_http_charset_decodes_a_page_that_declares_none(tmp_path):
         path.write_bytes(_response("https://e.org/ko", "200 OK", content_type, html.encode("euc-kr")))
         meta = json.loads(_read(path)["meta"][0].as_py())
         assert (meta["title"] == "안내") is ok  # without the header, cp1252 is the last resort
+
+
+MAX = 4000  # max_record_bytes for the tests below: of their pages' payloads only the second's is larger
+PAGES = (1, 4, 3, 2)  # sample pages of 2961, 4875, 3108 and 3388 bytes
+
+
+def _responses(request: bool = False) -> list[bytes]:
+    """Four HTML response records of PAGES, with a request record before the third one when ``request``."""
+    pages = [sample_pages()[i] for i in PAGES]
+    records = [_response(url, "200 OK", f"text/html; charset={cs}", html.encode(cs)) for url, html, cs in pages]
+    if request:
+        get = b"GET / HTTP/1.1\r\nHost: e.org\r\n\r\n"
+        records.insert(2, _record(WarcRecordType.request, pages[2][0], get, "application/http; msgtype=request"))
+    return records
+
+
+def _lie(record: bytes, length: int) -> bytes:
+    """The record with ``length`` as its WARC Content-Length (the first one: the WARC header comes first)."""
+    return re.sub(rb"Content-Length: \d+", b"Content-Length: %d" % length, record, count=1)
+
+
+def _write(path, records: list[bytes], gz: bool) -> list[int]:
+    """Writes the records (one gzip member each when ``gz``); returns each one's start offset."""
+    blobs = [gzip.compress(r) if gz else r for r in records]
+    path.write_bytes(b"".join(blobs))
+    return [sum(len(b) for b in blobs[:i]) for i in range(len(blobs))]
+
+
+def _rows(table: pa.Table) -> list[tuple[str, str, str]]:
+    return [(i.split("#")[1], s, r) for i, s, r in zip(*(table[c].to_pylist() for c in ("id", "status", "reason")))]
+
+
+CLAIMS = {  # a lying Content-Length for the second record, from the records; the max_record_bytes it is read with
+    "huge": (lambda records: 10**12, {}),
+    "absurd": (lambda records: 10**30, {}),  # FastWARC cannot even parse it: its header reads as garbage
+    "past_end": (lambda records: sum(len(r) for r in records[1:]), {}),  # not past max_record_bytes: read, then checked
+    "into_next": (lambda records: len(records[1]) + len(records[2]) // 2, {"max_record_bytes": MAX}),
+    # read (with half the next record), then garbage where the next header should be: no document of it
+    "into_next_read": (lambda records: len(records[1]) + len(records[2]) // 2, {}),
+}
+
+
+@pytest.mark.parametrize("claim", CLAIMS)
+@pytest.mark.parametrize("gz", [False, True])
+def test_lying_content_length_is_one_corrupt_stretch_and_the_records_after_it_are_read(tmp_path, gz, claim):
+    length, spec_fields = CLAIMS[claim]
+    records = _responses()
+    records[1] = _lie(records[1], length(records))
+    path = tmp_path / ("lie.warc.gz" if gz else "lie.warc")
+    starts = _write(path, records, gz)
+    table = _read(path, **spec_fields)
+    assert _rows(table) == [
+        (str(starts[0]), KEPT, None),
+        (f"{starts[1]}-{starts[2]}", QUARANTINED, "warc_corrupt"),  # the whole record, up to the next sound one
+        (str(starts[2]), KEPT, None),
+        (str(starts[3]), KEPT, None),
+    ]
+    assert [table["text"][i].as_py() for i in (0, 2, 3)] == [_expected_texts()[PAGES[i]] for i in (0, 2, 3)]
+
+
+@pytest.mark.parametrize("claim", ["huge", "past_end"])
+@pytest.mark.parametrize("gz", [False, True])
+def test_lying_content_length_of_a_non_document_is_a_corrupt_stretch_too(tmp_path, gz, claim):
+    records = _responses(request=True)
+    records[2] = _lie(records[2], CLAIMS[claim][0](records[1:]))
+    path = tmp_path / ("request.warc.gz" if gz else "request.warc")
+    starts = _write(path, records, gz)
+    rows = _rows(_read(path))
+    assert rows == [
+        (str(starts[0]), KEPT, None),
+        (str(starts[1]), KEPT, None),
+        (f"{starts[2]}-{starts[3]}", QUARANTINED, "warc_corrupt"),  # the request, which FastWARC skips unread
+        (str(starts[3]), KEPT, None),
+        (str(starts[4]), KEPT, None),
+    ]
+
+
+@pytest.mark.parametrize("gz", [False, True])
+def test_honest_length_past_max_record_bytes_is_too_large_and_reading_goes_on(tmp_path, gz):
+    records = _responses()
+    png = b"\x89PNG\r\n\x1a\n" + b"\0" * (1 << 20)  # a large non-document: skipped unread, nothing reported
+    records.insert(2, _response("https://e.org/big.png", "200 OK", "image/png", png))
+    path = tmp_path / ("big.warc.gz" if gz else "big.warc")
+    starts = _write(path, records, gz)
+    table = _read(path, max_record_bytes=MAX)
+    assert _rows(table) == [
+        (str(starts[0]), KEPT, None),
+        (str(starts[1]), QUARANTINED, "record_too_large"),
+        (str(starts[3]), KEPT, None),
+        (str(starts[4]), KEPT, None),
+    ]
+    assert [table["text"][i].as_py() for i in (0, 2, 3)] == [_expected_texts()[PAGES[i]] for i in (0, 2, 3)]
