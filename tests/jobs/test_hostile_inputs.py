@@ -151,3 +151,42 @@ def test_outputs_removed_between_runs_are_rebuilt_and_a_new_seed_reruns_curation
     assert run_main([_small_web(tmp_path, seed=99)], until="curate") == 0
     again = json.loads((out / "_markers" / "curate.json").read_text())
     assert again["config_hash"] != marker["config_hash"] and again["outputs"] != marker["outputs"]
+
+
+SAMPLE = os.path.join(os.path.dirname(__file__), "..", "..", "data", "sample")
+OPTIONAL = [name for name, field in __import__("pipeline.stages", fromlist=["CurateConfig"]).CurateConfig.model_fields
+            .items() if field.annotation.__class__.__name__ == "UnionType"]
+
+
+def _one_kind(root, kind: str) -> dict:
+    """A few real documents of one kind: Python modules as books or code, the sample's image pairs."""
+    if kind == "multimodal":
+        return {"name": kind, "paths": [f"{SAMPLE}/multimodal/*.parquet"], "text_field": "caption",
+                "image_field": "image"}
+    texts = [t for t in stdlib_sources(limit=40) if len(t) > 3000][:6]
+    rows = [{"text": t, "repo": "stdlib", "path": f"m{i}.py", "license": "psf-2.0", "language": "Python"}
+            for i, t in enumerate(texts)]
+    _jsonl(root / kind / "docs.jsonl", rows)
+    return {"name": kind, "paths": [f"{kind}/*.jsonl"], "meta_fields": ["repo", "path", "license", "language"]}
+
+
+@pytest.mark.parametrize("kind", ["book", "code"])  # no images: the image dedup summary still holds
+def test_a_corpus_of_one_kind_curates_to_exit_0_with_its_summary(tmp_path, ray_local, capsys, kind):
+    config = {"sources": [_one_kind(tmp_path, kind)], "output_dir": str(tmp_path / "out"),
+              "max_quarantined_share": 1.0, "mix": {"weights": {kind: 1.0}}, "tokenizer": {"mix": {kind: 1.0}}}
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump(config))
+    assert run_main([str(tmp_path / "c.yaml")], until="curate") == 0
+    printed = capsys.readouterr().out
+    assert f"  {kind} " in printed and "(reconciled)" in printed and "image dedup:" in printed
+
+
+def test_every_optional_stage_off_runs_the_whole_path(tmp_path, ray_local, capsys):
+    assert {"near_dedup", "image_dedup", "langid", "pii", "code_filter"} <= set(OPTIONAL)
+    sources = [_one_kind(tmp_path, k) for k in ("book", "code", "multimodal")]
+    sources.append(dict(_one_kind(tmp_path, "web"), meta_fields=[]))
+    config = {"sources": sources, "output_dir": str(tmp_path / "out"), "max_quarantined_share": 1.0,
+              "curate": dict.fromkeys(OPTIONAL), "tokenizer": {"vocab_size": 600}, "pack": {"num_pack_groups": 2}}
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump(config))
+    assert main(["run", str(tmp_path / "c.yaml")]) == 0
+    printed = capsys.readouterr().out
+    assert "near dedup" not in printed and "image dedup" not in printed and "shards:" in printed
