@@ -19,7 +19,7 @@ from typing import IO
 
 from jobs.usage import UsageError
 from pipeline.input_listing import is_under, pattern_root
-from pipeline.readers import SourceSpec
+from pipeline.readers import SourceSpec, local_pattern
 from pipeline.remote_inputs import is_remote
 
 LOCK_FILE = ".lock"
@@ -34,7 +34,7 @@ def check_output_dir(out_dir: str, sources: list[SourceSpec], base_dir: str) -> 
         for pattern in spec.paths:
             if is_remote(pattern):
                 continue
-            root = pattern_root(os.path.normpath(os.path.join(base_dir, os.path.expanduser(pattern))))
+            root = pattern_root(local_pattern(pattern, base_dir))
             if os.path.isdir(root) and is_under(out_dir, root):
                 raise UsageError(f"output_dir {out_dir} is inside the input folder {root} of sources[{i}] "
                                  f"({spec.name}): its outputs would be read as input; choose an output_dir outside it")

@@ -80,23 +80,27 @@ def _walk(root: str, deadline: float, seen: set[tuple[int, int]]) -> Iterator[tu
         yield from _walk(entry.path, deadline, seen)
 
 
+def _walk_bounded(root: str, timeout_s: float, what: str) -> Iterator[tuple[str, bool]]:
+    """``_walk`` from ``root`` with its deadline; running past it is a ``ListingError`` naming ``what``."""
+    top = os.stat(root)
+    try:
+        yield from _walk(root, time.monotonic() + timeout_s, {(top.st_dev, top.st_ino)})
+    except TimeoutError as e:
+        raise ListingError(f"listing {what} took over {timeout_s:g} s (stopped in {e}); "
+                           "narrow the path or raise list_timeout_s") from None
+
+
 def walk_files(directory: str, timeout_s: float) -> list[str]:
     """Every file below ``directory`` that is not hidden, each real file once."""
-    top = os.stat(directory)
-    deadline = time.monotonic() + timeout_s
     found, real = [], set()
-    try:
-        for path, is_dir in _walk(directory, deadline, {(top.st_dev, top.st_ino)}):
-            rel = os.path.relpath(path, directory).split(os.sep)
-            if is_dir or any(p.startswith(".") for p in rel):
-                continue
-            key = os.path.realpath(path)
-            if key not in real:
-                real.add(key)
-                found.append(path)
-    except TimeoutError as e:
-        raise ListingError(f"listing {directory} took over {timeout_s:g} s (stopped in {e}); "
-                           "narrow the path or raise list_timeout_s") from None
+    for path, is_dir in _walk_bounded(directory, timeout_s, directory):
+        rel = os.path.relpath(path, directory).split(os.sep)
+        if is_dir or any(p.startswith(".") for p in rel):
+            continue
+        key = os.path.realpath(path)
+        if key not in real:
+            real.add(key)
+            found.append(path)
     return found
 
 
@@ -108,13 +112,5 @@ def match_pattern(pattern: str, timeout_s: float) -> list[str]:
     if not os.path.isdir(root):
         return []
     segments = tuple(os.path.relpath(pattern, root).split(os.sep))
-    top = os.stat(root)
-    out: list[str] = []
-    try:
-        for path, _ in _walk(root, time.monotonic() + timeout_s, {(top.st_dev, top.st_ino)}):
-            if _matches(tuple(os.path.relpath(path, root).split(os.sep)), segments):
-                out.append(path)
-    except TimeoutError as e:
-        raise ListingError(f"matching {pattern} took over {timeout_s:g} s (stopped in {e}); "
-                           "narrow the pattern or raise list_timeout_s") from None
-    return sorted(out)
+    return sorted(path for path, _ in _walk_bounded(root, timeout_s, pattern)
+                  if _matches(tuple(os.path.relpath(path, root).split(os.sep)), segments))

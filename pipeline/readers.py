@@ -111,8 +111,13 @@ def _pattern_files(spec: SourceSpec, pattern: str, base_dir: str) -> tuple[str, 
             return os.path.dirname(url), [url]
         url, rel = found[0]
         return url.removesuffix("/" + rel), [u for u, _ in found]
-    absolute = os.path.normpath(os.path.join(base_dir, os.path.expanduser(pattern)))
+    absolute = local_pattern(pattern, base_dir)
     return pattern_root(absolute), _local_matches(spec, absolute)
+
+
+def local_pattern(pattern: str, base_dir: str) -> str:
+    """A local path or glob as an absolute, normalized pattern: relative ones start at ``base_dir``."""
+    return os.path.normpath(os.path.join(base_dir, os.path.expanduser(pattern)))
 
 
 def _common_root(roots: list[str]) -> list[str]:

@@ -66,7 +66,8 @@ def test_image_dedup_drops_a_reencoded_copy_and_keeps_figures_under_their_own_ca
     files = sorted((out / "rejects" / "multimodal").glob("image_dedup-*.parquet"))
     rejects = {r["id"]: (r["reason"], r["detail"]) for f in files for r in pq.read_table(f).to_pylist()}
     # the shard's Chelsea at 320 px and JPEG quality 40, with the original's caption, names the original
-    assert rejects["multimodal/webdataset/shard-000000.tar#000000013"] == ("near_duplicate_image", "multimodal/pairs.parquet#4")
+    assert rejects["multimodal/webdataset/shard-000000.tar#000000013"] == ("near_duplicate_image",
+                                                                            "multimodal/pairs.parquet#4")
     assert all(reason == "near_duplicate_image" for reason, _ in rejects.values())
     kept = {i for p in (out / "curated" / "multimodal").glob("*.parquet") for i in pq.read_table(p)["id"].to_pylist()}
     figures = {"multimodal/pairs.parquet#58", "multimodal/pairs.parquet#59"}  # ssh-L.png in English and Japanese
