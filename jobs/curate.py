@@ -36,6 +36,7 @@ from jobs.usage import UsageError
 from pipeline.accounting import build_stats
 from pipeline.curated_io import write_bucket
 from pipeline.exact_dedup import add_content_keys, bucket_of, dedup_group, drop_keys, id_hash
+from pipeline.image_decode import MAX_IMAGE_PIXELS
 from pipeline.readers import InputFile, SourceSpec, expand_sources, read_input
 from pipeline.remote_inputs import is_remote, remote_size
 from pipeline.repo_documents import repo_keys, repo_stage
@@ -50,6 +51,12 @@ def _stage_name(source: str, rel: str) -> str:
     return hashlib.sha1(f"{source}:{rel}".encode()).hexdigest()
 
 
+def _max_pixels(cfg: CurateConfig) -> int | None:
+    """The pixel cap images are decoded under: image_checks' own, else Pillow's (a guard on memory, not a filter)."""
+    checks = cfg.image_checks
+    return checks.max_pixels if checks is not None and checks.max_pixels is not None else MAX_IMAGE_PIXELS
+
+
 def _stage_files(batch: pa.Table, specs: list[SourceSpec], cfg: CurateConfig, staged: str, cache: str,
                  counter: Any) -> pa.Table:
     """Read, clean and filter whole input files into ``staged/<name>.parquet``; the receipt beside it,
@@ -61,7 +68,7 @@ def _stage_files(batch: pa.Table, specs: list[SourceSpec], cfg: CurateConfig, st
         name = _stage_name(spec.name, inp.rel)
         tmp = os.path.join(staged, f"{name}.parquet.tmp-{os.getpid()}")
         records, rows, writer = 0, 0, None
-        for table in read_input(spec, inp, cache_dir=cache):
+        for table in read_input(spec, inp, cache_dir=cache, max_pixels=_max_pixels(cfg)):
             records += table.num_rows
             table = run_row_stages(table, cfg)
             rows += table.num_rows

@@ -39,7 +39,7 @@ def outputs_state(out_dir: str, dirs: list[str]) -> dict[str, list[int]]:
     URLs; mtime 0 on object stores). Local names are kept relative to ``out_dir``: a moved run stays valid."""
     state: dict[str, list[int]] = {}
     for d in dirs:
-        fs, root = fsspec.core.url_to_fs(os.path.join(out_dir, d))
+        fs, root = fsspec.core.url_to_fs(d if "://" in d else os.path.join(out_dir, d))
         local = isinstance(fs, LocalFileSystem)
         for path, info in sorted(fs.find(root, detail=True).items()):
             if local:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import binascii
 from urllib.parse import unquote, unquote_to_bytes, urlsplit
 
-from pipeline.image_decode import DecodedImage, decode_image, read_under_root
+from pipeline.image_decode import MAX_IMAGE_PIXELS, DecodedImage, decode_image, read_under_root
 from pipeline.record_error import RecordError
 
 
@@ -57,7 +57,9 @@ def _local_file(url_path: str, page_dir: str, root: str, max_bytes: int) -> byte
         raise ImageSkipped(e.reason.removeprefix("image_")) from e
 
 
-def load_image(src: str, page_dir: str, root: str, max_bytes: int) -> DecodedImage:
+def load_image(
+    src: str, page_dir: str, root: str, max_bytes: int, max_pixels: int | None = MAX_IMAGE_PIXELS
+) -> DecodedImage:
     """The decoded image ``src`` names, relative to ``page_dir`` and confined to ``root``."""
     if not src:
         raise ImageSkipped("missing")
@@ -72,6 +74,6 @@ def load_image(src: str, page_dir: str, root: str, max_bytes: int) -> DecodedIma
             raise ImageSkipped("remote")
         data = _local_file(parts.path, page_dir, root, max_bytes)
     try:
-        return decode_image(data, page_dir, max_bytes=max_bytes)
+        return decode_image(data, page_dir, max_bytes=max_bytes, max_pixels=max_pixels)
     except RecordError as e:
         raise ImageSkipped("too_many_pixels" if e.reason == "image_too_many_pixels" else "unreadable") from e

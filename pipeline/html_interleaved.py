@@ -29,10 +29,10 @@ from lxml import etree
 from pydantic import BaseModel, Field
 
 from pipeline.compressed import open_binary
-from pipeline.html_extract import ExtractConfig, ExtractTimeout, deadline
+from pipeline.html_extract import ExtractConfig, ExtractError, ExtractTimeout, check_shape, deadline
 from pipeline.html_file import decode_html, page_url
 from pipeline.html_image_sources import ImageSkipped, image_source, load_image
-from pipeline.image_decode import DecodedImage
+from pipeline.image_decode import MAX_IMAGE_PIXELS, DecodedImage
 from pipeline.records import Item, RecordError
 from pipeline.schema import IMAGE_MARKER
 
@@ -60,8 +60,9 @@ def _squash(text: str) -> str:
 
 
 class _Walker:
-    def __init__(self, page_dir: str, root: str, cfg: HtmlImagesConfig) -> None:
+    def __init__(self, page_dir: str, root: str, cfg: HtmlImagesConfig, max_pixels: int | None) -> None:
         self.page_dir, self.root, self.cfg, self.chrome = page_dir, root, cfg, frozenset(cfg.chrome_names)
+        self.max_pixels = max_pixels
         self.blocks: list[tuple[int, str]] = []  # (newlines before, text)
         self.after = 1  # newlines the next block gets at least: 2 after a heading
         self.line: list[str | None] = []  # inline text of the open block; None: a <br>
@@ -89,7 +90,7 @@ class _Walker:
         src = image_source(dict(el.attrib))
         if src not in self.cache:
             try:
-                self.cache[src] = load_image(src, self.page_dir, self.root, self.cfg.max_image_bytes)
+                self.cache[src] = load_image(src, self.page_dir, self.root, self.cfg.max_image_bytes, self.max_pixels)
             except ImageSkipped as e:
                 self.cache[src] = e.reason
         found = self.cache[src]
@@ -137,10 +138,12 @@ class _Walker:
         return "".join(("\n" * gap if n else "") + text for n, (gap, text) in enumerate(self.blocks))
 
 
-def read_html_images(html: str, page_dir: str, root: str, cfg: HtmlImagesConfig) -> dict:
+def read_html_images(
+    html: str, page_dir: str, root: str, cfg: HtmlImagesConfig, max_pixels: int | None = MAX_IMAGE_PIXELS
+) -> dict:
     """The interleaved record of one page; raises ``RecordError`` for a page with no text and no images."""
     doc = lxml.html.document_fromstring(html.encode("utf-8"), parser=lxml.html.HTMLParser(encoding="utf-8"))
-    walker = _Walker(page_dir, root, cfg)
+    walker = _Walker(page_dir, root, cfg, max_pixels)
     walker.walk(doc)
     walker.flush()
     text, skipped = walker.text(), sum(walker.skipped.values())
@@ -152,7 +155,7 @@ def read_html_images(html: str, page_dir: str, root: str, cfg: HtmlImagesConfig)
 
 
 def html_images_items(path: str, root: str, cfg: HtmlImagesConfig, extract: ExtractConfig,
-                      max_bytes: int) -> Iterator[Item]:
+                      max_bytes: int, max_pixels: int | None = MAX_IMAGE_PIXELS) -> Iterator[Item]:
     """One item for the page in ``path`` (plain, .gz or .zst); images resolve below ``root``."""
     with open_binary(path) as f:
         data = f.read(max_bytes + 1)
@@ -167,10 +170,13 @@ def html_images_items(path: str, root: str, cfg: HtmlImagesConfig, extract: Extr
         return
     html = decode_html(data)
     try:
+        check_shape(html, extract)  # lxml's tree and the walk grow with nesting as resiliparse's do
         with deadline(extract.timeout_s):
-            record = read_html_images(html, os.path.dirname(path), root, cfg)
+            record = read_html_images(html, os.path.dirname(path), root, cfg, max_pixels)
     except ExtractTimeout:
         record = RecordError("extract_timeout", f"parsing and walking ran past timeout_s={extract.timeout_s}")
+    except ExtractError as e:
+        record = RecordError(e.reason, e.detail)
     except RecordError as e:
         record = e
     except (etree.ParserError, RecursionError) as e:

@@ -28,6 +28,7 @@ from pipeline.code_safety import ReadLimits
 from pipeline.compressed import open_binary
 from pipeline.html_file import html_file_items
 from pipeline.html_interleaved import HtmlImagesConfig, html_images_items
+from pipeline.image_decode import MAX_IMAGE_PIXELS
 from pipeline.input_listing import ListingError, is_under, match_pattern, pattern_root, walk_files
 from pipeline.records import FieldMap, Item, RecordError, rows_to_tables
 from pipeline.remote_inputs import canonical_url, expand_remote, is_remote, local_copy
@@ -254,7 +255,9 @@ def _source_root(inp: InputFile) -> str:
     return os.path.dirname(inp.path)
 
 
-def _items(spec: SourceSpec, inp: InputFile, html_root: str, cache_dir: str | None) -> Iterator[Item]:
+def _items(
+    spec: SourceSpec, inp: InputFile, html_root: str, cache_dir: str | None, max_pixels: int | None
+) -> Iterator[Item]:
     path = inp.path
     if not os.path.exists(path):
         raise FileNotFoundError(f"no such file or directory: {_safe_text(path)}")
@@ -277,7 +280,9 @@ def _items(spec: SourceSpec, inp: InputFile, html_root: str, cache_dir: str | No
     elif fmt == "webdataset":
         yield from webdataset_items(path, spec.webdataset)
     elif fmt == "html_images":
-        yield from html_images_items(path, html_root, spec.html_images, spec.extract, spec.max_record_bytes)
+        yield from html_images_items(
+            path, html_root, spec.html_images, spec.extract, spec.max_record_bytes, max_pixels=max_pixels
+        )
     elif fmt == "parquet":
         yield from _batches_items(pq.ParquetFile(path).iter_batches(batch_size=spec.batch_rows), spec.text_field)
     elif fmt == "arrow":
@@ -299,9 +304,12 @@ def _fields(spec: SourceSpec, path: str) -> FieldMap:
     return spec.model_copy(update=update)
 
 
-def read_input(spec: SourceSpec, inp: InputFile, cache_dir: str | None = None) -> Iterator[pa.Table]:
+def read_input(
+    spec: SourceSpec, inp: InputFile, cache_dir: str | None = None, max_pixels: int | None = MAX_IMAGE_PIXELS
+) -> Iterator[pa.Table]:
     """All rows of one input; a failure part-way keeps what was read and quarantines the rest.
-    A remote input is read from a local copy, removed afterwards."""
+    A remote input is read from a local copy, removed afterwards. An image whose header is over ``max_pixels``
+    is refused before any pixel is decoded (curation passes ``image_checks.max_pixels``)."""
     # the folder a record's image paths must stay in, and the one an HTML page's images must: none for an
     # object on a store (its local copy sits beside other inputs' copies)
     remote = is_remote(inp.path)
@@ -313,6 +321,6 @@ def read_input(spec: SourceSpec, inp: InputFile, cache_dir: str | None = None) -
                 local = copies.enter_context(local_copy(inp.path, os.path.join(cache_dir or tempfile.gettempdir(),
                                                                                "inputs")))
                 inp = InputFile(inp.source, local, inp.rel)
-        items = _items(spec, inp, html_root, cache_dir)
+        items = _items(spec, inp, html_root, cache_dir, max_pixels)
         yield from rows_to_tables(items, source=spec.name, rel=inp.rel, fields=_fields(spec, inp.path),
-                                  base_dir=image_dir, batch_rows=spec.batch_rows)
+                                  base_dir=image_dir, batch_rows=spec.batch_rows, max_pixels=max_pixels)

@@ -11,7 +11,7 @@ import pyarrow as pa
 from pydantic import BaseModel, Field
 
 from pipeline.html_extract import ExtractConfig, ExtractError, extract_html
-from pipeline.image_decode import decode_image
+from pipeline.image_decode import MAX_IMAGE_PIXELS, decode_image
 from pipeline.record_error import RecordError
 from pipeline.schema import IMAGE_MARKER, KEPT, QUARANTINED, WORK_SCHEMA
 
@@ -51,7 +51,9 @@ def _jsonable(value: Any) -> Any:
     return str(value)
 
 
-def record_to_row(record: Any, fields: FieldMap, base_dir: str) -> dict[str, Any]:
+def record_to_row(
+    record: Any, fields: FieldMap, base_dir: str, max_pixels: int | None = MAX_IMAGE_PIXELS
+) -> dict[str, Any]:
     """The document columns of one record; raises ``RecordError`` when it is malformed."""
     if not isinstance(record, dict):
         raise RecordError("not_an_object", f"record is a {type(record).__name__}")
@@ -73,12 +75,12 @@ def record_to_row(record: Any, fields: FieldMap, base_dir: str) -> dict[str, Any
             meta.setdefault("title", title)
     images = []
     if fields.image_field:
-        images.append(decode_image(record.get(fields.image_field), base_dir))
+        images.append(decode_image(record.get(fields.image_field), base_dir, max_pixels=max_pixels))
     if fields.images_field:
         values = record.get(fields.images_field) or []
         if not isinstance(values, (list, tuple)):
             raise RecordError("image_missing", f"field {fields.images_field!r} is {type(values).__name__}, not a list")
-        images += [decode_image(v, base_dir) for v in values]
+        images += [decode_image(v, base_dir, max_pixels=max_pixels) for v in values]
         markers = text.count(IMAGE_MARKER) + bool(fields.image_field)  # image_field's marker goes first, below
         if markers != len(images):
             raise RecordError("image_marker_mismatch", f"{markers} markers for {len(images)} images")
@@ -125,9 +127,17 @@ Item = tuple[int | str, Any, Any]  # (position, record or exception, raw payload
 
 
 def rows_to_tables(
-    items: Iterable[Item], *, source: str, rel: str, fields: FieldMap, base_dir: str, batch_rows: int
+    items: Iterable[Item],
+    *,
+    source: str,
+    rel: str,
+    fields: FieldMap,
+    base_dir: str,
+    batch_rows: int,
+    max_pixels: int | None = MAX_IMAGE_PIXELS,
 ) -> Iterator[pa.Table]:
-    """Group reader items into WORK_SCHEMA tables of at most ``batch_rows`` rows."""
+    """Group reader items into WORK_SCHEMA tables of at most ``batch_rows`` rows; images over ``max_pixels``
+    are refused from their header, before any pixel is decoded."""
     rows: list[dict] = []
     iterator = iter(items)
     while True:
@@ -146,7 +156,7 @@ def rows_to_tables(
             rows.append(quarantine_row(ident, source, "read", reason, str(record), raw))
         else:
             try:
-                row = record_to_row(record, fields, base_dir)
+                row = record_to_row(record, fields, base_dir, max_pixels)
                 row.update(id=ident, source=source, status=KEPT, stage=None, reason=None, detail=None)
             except RecordError as e:
                 row = quarantine_row(ident, source, "read", e.reason, e.detail, raw or record)

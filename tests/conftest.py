@@ -35,3 +35,13 @@ def ray_local():
     import ray
 
     ray.shutdown()
+
+
+# A test that starts Ray (directly or through the sample run) is slow: the fast subset (-m "not slow") leaves it out.
+_RAY_FIXTURES = frozenset({"ray_local", "sample_run"})
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if _RAY_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)

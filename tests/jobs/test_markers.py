@@ -68,3 +68,14 @@ def test_a_moved_run_directory_stays_valid(tmp_path):
     mark_done(str(tmp_path / "a"), "curate", "h", {}, [str(tmp_path / "a" / "curated")])
     os.rename(tmp_path / "a", tmp_path / "b")
     assert done(str(tmp_path / "b"), "curate", "h") is not None
+
+
+def test_outputs_behind_an_fsspec_url_are_recorded_and_checked(tmp_path):
+    """pack.output may be a URL: its files are recorded under the URL, not joined to the run directory."""
+    (tmp_path / "published").mkdir()
+    (tmp_path / "published" / "shard.arrow").write_bytes(b"1")
+    url = f"file://{tmp_path}/published"
+    mark_done(str(tmp_path / "run"), "pack", "h", {}, [url])
+    assert done(str(tmp_path / "run"), "pack", "h") is not None
+    os.remove(tmp_path / "published" / "shard.arrow")
+    assert done(str(tmp_path / "run"), "pack", "h") is None

@@ -162,3 +162,19 @@ def test_sample_page_figure_in_place():
     (row,) = next(read_input(spec, InputFile("multimodal", path, "handbook/en-US/sect.remote-login.html"))).to_pylist()
     assert (f"from one end to the other.\n{IMAGE_MARKER}\nForwarding a local port with SSH\n"
             "Figure\xa09.3.\xa0Forwarding a local port with SSH\n") in row["text"]
+
+
+def test_a_pathologically_nested_page_is_refused_before_lxml_parses_it(tmp_path):
+    page = _site(tmp_path, "<div>" * 100_000 + "deep" + "</div>" * 100_000, "deep.html")
+    row = _read(tmp_path, page)
+    assert row["status"] == QUARANTINED and row["reason"] == "extract_too_deep"
+
+
+def test_the_run_pixel_cap_reaches_a_page_images(tmp_path):
+    """Curation passes image_checks.max_pixels down: an image over it is left out from its header."""
+    _site(tmp_path, '<p>Text.</p><img src="img/home.png">', "capped.html")
+    spec = SourceSpec(name="multimodal", paths=["**/capped.html"])
+    (inp,) = expand_inputs(spec, str(tmp_path))
+    (row,) = pa.concat_tables(list(read_input(spec, inp, max_pixels=100))).to_pylist()
+    meta = json.loads(row["meta"])
+    assert row["images"] == [] and meta["images_skipped_reasons"] == {"too_many_pixels": 1}

@@ -149,6 +149,21 @@ def test_image_records_get_marker_and_image_struct(tmp_path):
     assert "truncated" in table["detail"][2].as_py()
 
 
+def test_the_run_pixel_cap_refuses_a_record_image_from_its_header(tmp_path):
+    import io
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.new("RGB", (300, 200)).save(buf, "PNG")
+    pq.write_table(pa.table({"caption": ["small enough"], "image": [buf.getvalue()]}), tmp_path / "p.parquet")
+    spec = SourceSpec(name="multimodal", paths=[], text_field="caption", image_field="image")
+    inp = InputFile("multimodal", str(tmp_path / "p.parquet"), "p.parquet")
+    capped = pa.concat_tables(list(read_input(spec, inp, max_pixels=300 * 200 - 1)))
+    assert capped["reason"].to_pylist() == ["image_too_many_pixels"]
+    assert pa.concat_tables(list(read_input(spec, inp, max_pixels=300 * 200)))["status"].to_pylist() == [KEPT]
+
+
 def test_image_paths_resolve_against_the_data_file(tmp_path):
     from tests.conftest import REPO
 
