@@ -76,13 +76,15 @@ class RunConfig(BaseModel):
     def _mixes_name_sources(self) -> RunConfig:
         """A mix key that names no source kind (a typo) would silently weigh nothing."""
         read = {s.name for s in self.sources}
-        for key, weights in (("mix.weights", self.mix.weights), ("tokenizer.mix", self.tokenizer.mix)):
+        named = (("mix.weights", self.mix.weights), ("tokenizer.mix", self.tokenizer.mix),
+                 ("mix.optional", dict.fromkeys(self.mix.optional, 1.0)))
+        for key, weights in named:
             for name in weights:
                 if name not in SOURCES:
                     hint = difflib.get_close_matches(name, SOURCES, n=1)
                     raise ValueError(f"{key}: {name!r} is not a source; the sources are {', '.join(SOURCES)}"
                                      + (f" (did you mean {hint[0]!r}?)" if hint else ""))
-            if not any(weights.get(name, 0) > 0 for name in read):
+            if key != "mix.optional" and not any(weights.get(name, 0) > 0 for name in read):
                 raise ValueError(f"{key} gives no weight to any source this config reads ({', '.join(sorted(read))})")
         return self
 

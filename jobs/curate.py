@@ -46,6 +46,14 @@ from pipeline.stages import CurateConfig, run_row_stages, stage_order
 log = logging.getLogger("corpusmill")
 
 
+def _shuffle_partitions(buckets: int, files: list[str], cpus: int, partition_bytes: int = 128 << 20) -> int:
+    """Partitions of a shuffle over the staged files: one per 128 MB (at least one per CPU), at most one per
+    bucket and 64. A partition is a task even when empty (about 0.1 s each); outputs are per bucket, so the
+    count changes no byte."""
+    nbytes = sum(os.path.getsize(f) for f in files)
+    return max(1, min(buckets, 64, max(cpus, -(-nbytes // partition_bytes))))
+
+
 def _stage_name(source: str, rel: str) -> str:
     """The staged file of one input: ``rel`` is unique within its source name (readers.expand_sources)."""
     return hashlib.sha1(f"{source}:{rel}".encode()).hexdigest()
@@ -182,12 +190,13 @@ def run_curate(cfg: RunConfig, out_dir: str, progress: Progress, force: bool = F
         counts = []
         if staged:
             ds = ray.data.read_parquet(staged)
+            partitions = _shuffle_partitions(buckets, staged, cpus)
             if cfg.curate.repo_documents.enabled and any(s.name == "code" for s in cfg.sources):
                 ds = ds.map_batches(partial(_add_repo_group, spread=64), batch_format="pyarrow")
-                ds = ds.groupby("_group", num_partitions=min(buckets, 64)).map_groups(
+                ds = ds.groupby("_group", num_partitions=partitions).map_groups(
                     partial(_repo_group, cfg=cfg.curate), batch_format="pyarrow")
             ds = ds.map_batches(partial(_content_keys, cfg=cfg.curate), batch_format="pyarrow")
-            ds = ds.groupby("bucket", num_partitions=min(buckets, 64)).map_groups(
+            ds = ds.groupby("bucket", num_partitions=partitions).map_groups(
                 partial(_finish_bucket, out_dir=out_dir, dedup=cfg.curate.exact_dedup.enabled,
                         counter=progress.counter), batch_format="pyarrow")
             counts = ds.take_all()

@@ -31,7 +31,7 @@ from pipeline.curated_io import write_parquet_atomic
 from tokenization import storage
 from tokenization.histograms import fill_counts, fill_edges, histogram, log2_counts, log2_edges, merge
 from tokenization.image_store import image_rows, write_image_part
-from tokenization.mixing import apply_mix, mixing_rates
+from tokenization.mixing import MixPlan, apply_mix, off_target, plan_mix
 from tokenization.shards import PackConfig, build_rows, shard_counts, split_rows, write_manifest, write_shard
 from tokenization.tokenize import TokenizeStage, pack_key
 
@@ -145,25 +145,42 @@ def _tokenize_to_groups(cfg: RunConfig, out_dir: str, cpus: int, progress: Progr
     return result
 
 
-def _image_partitions(files: list[str], partition_bytes: int = 256 << 20) -> int:
-    """Shuffle partitions for the image store: one per 256 MB of image columns (from the Parquet footers),
-    1 to 16 (one per first hex digit of the sha256 at most); a shuffle partition costs seconds even empty."""
-    nbytes = 0
+def _image_columns(files: list[str]) -> tuple[int, int]:
+    """(bytes of the image columns, images) from the Parquet footers, nothing read; a footer without statistics
+    counts its row group's images as present."""
+    nbytes = count = 0
     for path in files:
         meta = pq.ParquetFile(path).metadata
         for g in range(meta.num_row_groups):
             group = meta.row_group(g)
-            nbytes += sum(group.column(c).total_uncompressed_size for c in range(group.num_columns)
-                          if group.column(c).path_in_schema.startswith("images"))
+            for c in range(group.num_columns):
+                column = group.column(c)
+                if not column.path_in_schema.startswith("images"):
+                    continue
+                nbytes += column.total_uncompressed_size
+                if column.path_in_schema.endswith(".sha256"):
+                    stats = column.statistics
+                    known = stats is not None and stats.has_null_count
+                    count += column.num_values - stats.null_count if known else max(1, column.num_values)
+    return nbytes, count
+
+
+def _image_partitions(nbytes: int, partition_bytes: int = 256 << 20) -> int:
+    """Shuffle partitions for the image store: one per 256 MB of image columns, 1 to 16 (one per first hex digit
+    of the sha256 at most); a shuffle partition costs seconds even empty."""
     return max(1, min(16, -(-nbytes // partition_bytes)))
 
 
 def _write_images(out_dir: str, shard_dir: str) -> list[dict[str, Any]]:
-    """The image store beside the shards, from the curated documents' images (one shuffle by sha prefix)."""
+    """The image store beside the shards, from the curated documents' images (one shuffle by sha prefix); no
+    shuffle at all when no curated document holds an image."""
     files = _curated_files(out_dir)
+    nbytes, count = _image_columns(files)
+    if not count:
+        return []
     ds = ray.data.read_parquet(files).select_columns(["images"])
     ds = ds.map_batches(image_rows, batch_format="pyarrow")
-    ds = ds.groupby("prefix", num_partitions=_image_partitions(files)).map_groups(
+    ds = ds.groupby("prefix", num_partitions=_image_partitions(nbytes)).map_groups(
         partial(write_image_part, images_dir=storage.join(shard_dir, "images")), batch_format="pyarrow")
     return sorted(ds.take_all(), key=lambda e: e["file"])
 
@@ -188,6 +205,22 @@ def _pack_groups(cfg: RunConfig, out_dir: str, shard_dir: str, rates: dict[str, 
     return read_receipts(groups_dir, "group-*.json")
 
 
+def _mix_summary(cfg: RunConfig, plan: MixPlan, tokens: dict[str, int], achieved: dict[str, float]
+                 ) -> dict[str, Any]:
+    """The mix as planned and as packed, per source; a warning names each source off target by more than
+    ``mix.tolerance_pts`` and what bound it."""
+    gaps = off_target(plan.target, achieved, cfg.mix.tolerance_pts)
+    if gaps:
+        log.warning("mix: %s", "; ".join(f"{s} {g:+.1f} points from target ({plan.binding.get(s, 'no weight')})"
+                                          for s, g in gaps.items()))
+    return {"policy": plan.policy, "budget": plan.budget, "planned_tokens": round(plan.total),
+            "max_repeat": cfg.mix.max_repeat, "optional": cfg.mix.optional, "tolerance_pts": cfg.mix.tolerance_pts,
+            "target": {s: round(v, 4) for s, v in plan.target.items()},
+            "planned": {s: round(v, 4) for s, v in plan.planned.items()},
+            "achieved": {s: round(v, 4) for s, v in achieved.items()},
+            "binding": plan.binding, "off_target_pts": gaps, "rates": plan.rates, "tokens_before_mix": tokens}
+
+
 def run_pack(cfg: RunConfig, out_dir: str, tokenizer: dict[str, Any], cpus: int, progress: Progress,
              force: bool = False) -> dict:
     shard_dir = cfg.pack.output or os.path.join(out_dir, "shards")
@@ -196,9 +229,10 @@ def run_pack(cfg: RunConfig, out_dir: str, tokenizer: dict[str, Any], cpus: int,
     if not force and (prev := done(out_dir, "pack", config_hash)):
         log.info("pack: shards already written with these settings, skipped")
         return prev["manifest"]
-    rates = mixing_rates(tokenized["tokens"], cfg.mix)
-    log.info("pack: tokens by source %s; mixing rates %s", tokenized["tokens"],
-             {s: round(r, 3) for s, r in rates.items()})
+    plan = plan_mix(tokenized["tokens"], cfg.mix)
+    rates = plan.rates
+    log.info("pack: tokens by source %s; mix %s of %d planned tokens, rates %s", tokenized["tokens"], plan.policy,
+             round(plan.total), {s: round(r, 3) for s, r in rates.items()})
     receipts = _pack_groups(cfg, out_dir, shard_dir, rates, config_hash, force, progress)
     shards = [info for r in receipts for info in r["shards"]]
     with progress.step("pack/images"):
@@ -219,9 +253,7 @@ def run_pack(cfg: RunConfig, out_dir: str, tokenizer: dict[str, Any], cpus: int,
                       "special_tokens": tokenizer["special_tokens"]},
         "mask": cfg.pack.mask.model_dump(),
         "packing": {"mode": cfg.pack.mode, "window": cfg.pack.window, "compression": cfg.pack.compression},
-        "mix": {"target": cfg.mix.weights, "max_repeat": cfg.mix.max_repeat, "rates": rates,
-                "tokens_before_mix": tokenized["tokens"],
-                "achieved": {s: round(n / total, 4) for s, n in sorted(achieved.items())}},
+        "mix": _mix_summary(cfg, plan, tokenized["tokens"], {s: n / total for s, n in sorted(achieved.items())}),
         "seed": cfg.seed,
         "images": images,
         "image_tokens": cfg.tokenize.image_layout(),

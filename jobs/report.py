@@ -206,12 +206,14 @@ def _pack(p: dict[str, Any]) -> str:
         out += ["<h3>Mix: achieved vs target</h3>",
                 _columns_svg(srcs, {"target": [target.get(s, 0) for s in srcs],
                                     "achieved": [achieved.get(s, 0) for s in srcs]}, PALETTE[:2], _pct),
-                _table(["source", "target", "achieved", "rate", "documents before mix", "tokens before mix",
-                        "packed tokens"],
-                       [[s, _pct(target.get(s, 0)), _pct(achieved.get(s, 0)), f"{rates.get(s, 0):.3f}",
+                _table(["source", "target", "planned", "achieved", "bound by", "rate", "documents before mix",
+                        "tokens before mix", "packed tokens"],
+                       [[s, _pct(target.get(s, 0)), _pct(mix.get("planned", {}).get(s, 0)), _pct(achieved.get(s, 0)),
+                         _e(mix.get("binding", {}).get(s, "")), f"{rates.get(s, 0):.3f}",
                          *(_n(c.get(s, 0)) for c in counts)] for s in srcs]),
-                f"<p>Rate: how many times a source's tokens are used (below 1: sampled; above 1: repeated, "
-                f"at most {_e(mix.get('max_repeat', '?'))}).</p>"]
+                f"<p>Policy {_e(mix.get('policy', 'exact'))}, budget {_n(mix.get('budget', 0))} tokens. "
+                f"Rate: how many times a source's tokens are used (below 1: sampled; above 1: repeated, "
+                f"at most {_e(mix.get('max_repeat', '?'))}). Bound by: what decided the source's tokens.</p>"]
     funnel = p.get("token_funnel")
     if funnel:
         keys = ["tokenized", "after_mix", "packed"]

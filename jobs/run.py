@@ -96,8 +96,12 @@ def summary(stats: dict[str, Any]) -> str:
     lines.append(f"shards: {p['shards']} files, {p['rows']} rows, {p['tokens']} tokens, fill {p['fill']:.1%} "
                  f"-> {p['shard_dir']}")
     lines.append("tokens by source: " + ", ".join(f"{k} {v}" for k, v in p["source_tokens"].items()))
-    lines.append("mix achieved: " + ", ".join(f"{k} {v:.1%}" for k, v in p["mix"]["achieved"].items())
-                 + " (target " + ", ".join(f"{k} {v:.0%}" for k, v in p["mix"]["target"].items()) + ")")
+    mix = p["mix"]
+    lines.append(f"mix ({mix.get('policy', 'exact')}) achieved: "
+                 + ", ".join(f"{k} {v:.1%}" for k, v in mix["achieved"].items())
+                 + " (target " + ", ".join(f"{k} {v:.0%}" for k, v in mix["target"].items()) + ")")
+    for source, gap in mix.get("off_target_pts", {}).items():
+        lines.append(f"  warning: {source} {gap:+.1f} points from target ({mix['binding'].get(source, 'no weight')})")
     return "\n".join(lines)
 
 

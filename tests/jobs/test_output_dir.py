@@ -47,6 +47,8 @@ def _config(tmp_path, **update) -> str:
     ({"sources": []}, "sources: List should have at least 1 item"),
     ({"mix": {"weights": {"webb": 1.0}}}, "mix.weights: 'webb' is not a source; .* \\(did you mean 'web'\\?\\)"),
     ({"tokenizer": {"mix": {"wbe": 1.0}}}, "tokenizer.mix: 'wbe' is not a source"),
+    ({"mix": {"optional": ["multimodel"]}}, "mix.optional: 'multimodel' is not a source.*did you mean 'multimodal'"),
+    ({"mix": {"policy": "exactly"}}, "mix.policy"),
     ({"mix": {"weights": {"book": 1.0}}}, "mix.weights gives no weight to any source this config reads \\(web\\)"),
     ({"output_dir": "FILE"}, "is a file, not a directory"),
     ({"output_dir": "web/out"}, "inside the input folder"),

@@ -55,7 +55,8 @@ def _stats() -> dict[str, Any]:
             "shard_dir": "/runs/a/shards",
             "mix": {"target": {"code": 0.45, "web": 0.55}, "achieved": {"code": 0.439, "web": 0.561},
                     "rates": {"code": 0.655, "web": 3.723}, "tokens_before_mix": {"code": 1_409_309, "web": 313_084},
-                    "max_repeat": 4.0},
+                    "max_repeat": 4.0, "policy": "fill", "budget": 1_722_393, "planned": {"code": 0.45, "web": 0.55},
+                    "binding": {"code": "budget", "web": "cap"}},
             "token_funnel": {"code": {"tokenized": 1_409_309, "after_mix": 923_000, "packed": 921_929},
                              "web": {"tokenized": 313_084, "after_mix": 1_180_000, "packed": 1_178_171}},
             "histograms": {
@@ -95,6 +96,7 @@ def test_every_source_reason_and_mix_share_is_on_the_page():
     for share in ("45.0%", "43.9%", "55.0%", "56.1%"):
         assert f"<td>{share}</td>" in mix
     assert "1,178,171" in _section(page, "Token funnel") and "1,178,171" in mix
+    assert "<td>cap</td>" in mix and "Policy fill, budget 1,722,393 tokens" in mix
 
 
 def test_funnel_and_timings_tables():

@@ -85,7 +85,12 @@ def test_shards_match_manifest_and_design_schema(sample_run):
     assert set(manifest["source_tokens"]) == {"web", "book", "code", "multimodal"}
     mix = manifest["mix"]
     assert abs(sum(mix["achieved"].values()) - 1) < 1e-3 and mix["target"]["web"] == 0.45
-    assert mix["rates"]["multimodal"] == 4.0  # the sample's captions are far too few for 10 %: capped
+    # the sample's captions are far too few for 10 %: optional in its config, they take their cap; web's cap then
+    # sets the total, and the others keep their proportions among themselves
+    assert mix["rates"]["multimodal"] == 4.0 and mix["binding"]["multimodal"] == "cap"
+    assert mix["binding"]["web"] == "sets the total" and mix["binding"]["book"] == "total set by web"
+    assert abs(mix["achieved"]["book"] / mix["achieved"]["code"] - 2.0) < 0.1
+    assert set(mix["off_target_pts"]) >= {"multimodal"}  # named in a warning
     assert stats["pack"]["fill"] >= 0.99  # best-fit-decreasing
     assert stats["pack"]["truncated_documents"] <= stats["pack"]["overlong_documents"]
     for shard in manifest["shards"]:

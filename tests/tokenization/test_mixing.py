@@ -1,15 +1,103 @@
 import pyarrow as pa
+import pytest
 
-from tokenization.mixing import MixConfig, apply_mix, copies, mixing_rates
+from tokenization.mixing import MixConfig, apply_mix, copies, mixing_rates, off_target, plan_mix
 from tokenization.tokenize import TOKENS_SCHEMA, pack_key
+
+# corpora skewed each way: one source scarce, one dominant, one empty
+SKEWED = {
+    "scarce": {"web": 30_000, "book": 900_000, "code": 60_000, "multimodal": 10_000},
+    "dominant": {"web": 5_000_000, "book": 40_000, "code": 30_000, "multimodal": 20_000},
+    "empty": {"web": 500_000, "book": 0, "code": 100_000, "multimodal": 50_000},
+}
+
+
+def _water_filling(tokens: dict[str, int], shares: dict[str, float], budget: float, cap: float) -> dict[str, float]:
+    """An independent water-filling: cap the sources that overflow, share the rest, until none overflows."""
+    alloc: dict[str, float] = {}
+    free = dict(shares)
+    left = budget
+    while free:
+        norm = sum(free.values())
+        over = {s for s, p in free.items() if left * p / norm > cap * tokens[s]}
+        if not over:
+            return alloc | {s: left * p / norm for s, p in free.items()}
+        for s in over:
+            alloc[s] = cap * tokens[s]
+            left -= alloc[s]
+            del free[s]
+    return alloc
+
+
+def _present_shares(tokens: dict[str, int]) -> dict[str, float]:
+    weights = {s: w for s, w in MixConfig().weights.items() if tokens.get(s)}
+    return {s: w / sum(weights.values()) for s, w in weights.items()}
+
+
+@pytest.mark.parametrize("corpus", list(SKEWED))
+def test_exact_holds_every_share_within_the_caps(corpus):
+    tokens = SKEWED[corpus]
+    plan = plan_mix(tokens, MixConfig())
+    shares = _present_shares(tokens)
+    for source, share in shares.items():
+        assert abs(plan.planned[source] - share) < 0.01
+        assert plan.rates[source] <= 4.0 + 1e-9
+    assert plan.total <= sum(tokens.values()) + 1e-6
+    if corpus == "empty":
+        assert plan.binding["book"] == "empty" and plan.planned["book"] == 0
+    if corpus == "scarce":  # web, at 3 % of the corpus for a 45 % share, shrinks the whole mix
+        assert plan.binding["web"] == "sets the total" and plan.binding["book"] == "total set by web"
+        assert plan.total == pytest.approx(4 * 30_000 / shares["web"])
+
+
+def test_an_optional_scarce_source_does_not_shrink_the_rest():
+    tokens = {"web": 5_000_000, "book": 3_000_000, "code": 1_000_000, "multimodal": 20_000}
+    plan = plan_mix(tokens, MixConfig(optional=["multimodal"], total_tokens=1_000_000))
+    assert plan.rates["multimodal"] == 4.0 and plan.binding["multimodal"] == "cap"
+    required = {s: w for s, w in MixConfig().weights.items() if s != "multimodal"}
+    got = {s: plan.planned[s] for s in required}
+    for source, weight in required.items():  # the others hold their proportions among themselves
+        assert got[source] / sum(got.values()) == pytest.approx(weight / sum(required.values()), abs=1e-6)
+    assert plan.total == pytest.approx(1_000_000)  # without it, multimodal's cap holds the mix to 800k
+    assert plan_mix(tokens, MixConfig(total_tokens=1_000_000)).total == pytest.approx(800_000)
+
+
+@pytest.mark.parametrize("corpus", list(SKEWED))
+def test_fill_is_water_filling_under_the_budget(corpus):
+    tokens = SKEWED[corpus]
+    budget = sum(tokens.values())
+    plan = plan_mix(tokens, MixConfig(policy="fill"))
+    expected = _water_filling(tokens, _present_shares(tokens), budget, 4.0)
+    for source, want in expected.items():
+        assert abs(plan.planned[source] - want / sum(expected.values())) < 0.01
+        assert plan.rates[source] * tokens[source] == pytest.approx(want, rel=1e-6)
+    assert plan.total == pytest.approx(min(budget, 4.0 * budget), rel=1e-6)
 
 
 def test_rates_meet_budgets_and_cap_repetition():
     tokens = {"web": 1000, "book": 100, "code": 4000, "multimodal": 1}
-    rates = mixing_rates(tokens, MixConfig(total_tokens=2000, max_repeat=4.0))
-    assert rates["web"] == 2000 * 0.45 / 1000 and rates["code"] == 2000 * 0.15 / 4000
+    rates = mixing_rates(tokens, MixConfig(policy="fill", total_tokens=2000, max_repeat=4.0))
     assert rates["book"] == 4.0 and rates["multimodal"] == 4.0  # capped: not enough data for their share
+    assert rates["web"] * 1000 / (rates["code"] * 4000) == pytest.approx(0.45 / 0.15)
+    assert sum(rates[s] * n for s, n in tokens.items()) == pytest.approx(2000)
     assert mixing_rates({"web": 10, "code": 10}, MixConfig(weights={"web": 1.0}))["code"] == 0.0
+
+
+def test_mixed_documents_land_within_a_point_of_the_plan():
+    """The seeded copies of real-sized document sets reach the planned shares."""
+    tokens_per_doc = {"web": 700, "book": 900, "code": 1500, "multimodal": 300}
+    docs = {"web": 4000, "book": 5000, "code": 3000, "multimodal": 500}
+    plan = plan_mix({s: docs[s] * tokens_per_doc[s] for s in docs}, MixConfig())
+    got = {s: sum(copies(f"{s}/f#{i}", plan.rates[s], seed=3) for i in range(docs[s])) * tokens_per_doc[s]
+           for s in docs}
+    total = sum(got.values())
+    assert off_target(plan.planned, {s: n / total for s, n in got.items()}, tolerance_pts=1.0) == {}
+
+
+def test_off_target_names_the_sources_past_the_tolerance():
+    target = {"web": 0.45, "book": 0.30, "code": 0.15, "multimodal": 0.10}
+    achieved = {"web": 0.10, "book": 0.667, "code": 0.143, "multimodal": 0.09}
+    assert off_target(target, achieved, 2.0) == {"web": -35.0, "book": 36.7}
 
 
 def test_copies_have_the_rates_mean_and_do_not_depend_on_order():
