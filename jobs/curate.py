@@ -37,6 +37,7 @@ from pipeline.accounting import build_stats
 from pipeline.curated_io import write_bucket
 from pipeline.exact_dedup import add_content_keys, bucket_of, dedup_group, drop_keys, id_hash
 from pipeline.image_decode import MAX_IMAGE_PIXELS
+from pipeline.input_listing import tree_state
 from pipeline.readers import InputFile, SourceSpec, expand_sources, read_input
 from pipeline.remote_inputs import is_remote, remote_size
 from pipeline.repo_documents import repo_keys, repo_stage
@@ -130,8 +131,9 @@ def _records_read(staged: str) -> dict[str, int]:
     return read
 
 
-def _size_and_mtime(path: str) -> tuple[int, int]:
-    """What tells a changed input: size and modification time (size alone for objects on a store)."""
+def _size_and_mtime(path: str, timeout_s: float) -> tuple[int, int]:
+    """What tells a changed input: size and modification time (size alone for objects on a store); for a
+    directory (a repository), the bytes of its files and the latest change anywhere below it."""
     if is_remote(path):
         try:
             return remote_size(path), 0
@@ -141,14 +143,14 @@ def _size_and_mtime(path: str) -> tuple[int, int]:
         st = os.stat(path)
     except OSError:
         return 0, 0
-    return (st.st_size if os.path.isfile(path) else 0), st.st_mtime_ns
+    return tree_state(path, timeout_s) if os.path.isdir(path) else (st.st_size, st.st_mtime_ns)
 
 
 def _input_items(cfg: RunConfig) -> list[dict[str, Any]]:
     # paths travel as bytes: a file name that is not UTF-8 cannot be an Arrow string
     items = [{"spec": i, "path": os.fsencode(f.path), "root": os.fsencode(f.root), "rel": f.rel,
               "bytes": size, "mtime_ns": mtime} for i, f in expand_sources(cfg.sources, cfg.base_dir)
-             for size, mtime in [_size_and_mtime(f.path)]]
+             for size, mtime in [_size_and_mtime(f.path, cfg.sources[i].list_timeout_s)]]
     if not any(is_remote(os.fsdecode(i["path"])) or os.path.exists(i["path"]) for i in items):
         raise UsageError(f"no input exists: {[s.paths for s in cfg.sources]} (relative paths start at the config's "
                          f"folder {cfg.base_dir}); check the sources' paths")

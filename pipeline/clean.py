@@ -1,4 +1,5 @@
-"""Text cleaning every source gets: Unicode NFC, control characters removed, whitespace tidied.
+"""Text cleaning for prose (web, books, captions; code is kept byte for byte by the stage's default scope):
+Unicode NFC, control characters removed, whitespace tidied.
 
 NFC makes canonically equal strings byte-equal (so exact dedup and the tokenizer see one
 form); C0/C1 controls other than tab and newline carry no text and confuse tokenizers.

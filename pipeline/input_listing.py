@@ -114,3 +114,21 @@ def match_pattern(pattern: str, timeout_s: float) -> list[str]:
     segments = tuple(os.path.relpath(pattern, root).split(os.sep))
     return sorted(path for path, _ in _walk_bounded(root, timeout_s, pattern)
                   if _matches(tuple(os.path.relpath(path, root).split(os.sep)), segments))
+
+
+def tree_state(directory: str, timeout_s: float) -> tuple[int, int]:
+    """``(bytes, mtime_ns)`` of a directory input: the size of the files below it that are not hidden, and the
+    latest modification time of any of them or of a folder (an edit deep inside changes it, as does a file added,
+    removed or renamed). Its own mtime alone would miss an edit in a subfolder."""
+    top = os.stat(directory)
+    size, latest = 0, top.st_mtime_ns
+    for path, is_dir in _walk_bounded(directory, timeout_s, directory):
+        if any(p.startswith(".") for p in os.path.relpath(path, directory).split(os.sep)):
+            continue
+        try:
+            st = os.stat(path)
+        except OSError:  # a dangling link: the reader quarantines it
+            continue
+        latest = max(latest, st.st_mtime_ns)
+        size += 0 if is_dir else st.st_size
+    return size, latest

@@ -58,6 +58,9 @@ class Scope(BaseModel):
 _ENGLISH_WEB = Scope(sources=["web"], languages=["en"])
 DEFAULT_SCOPES: dict[str, Scope] = {
     "url_filter": Scope(sources=["web"]),
+    # code is kept byte for byte (as The Stack keeps it): NFC would rewrite string literals (Tamil in pygments'
+    # ezhil lexer), whitespace tidying would change what a diff or a Makefile means
+    "clean": Scope(sources=["web", "book", "multimodal"]),
     "book_boilerplate": Scope(sources=["book"]),
     "book_layout": Scope(sources=["book"]),
     "langid": Scope(sources=["web", "book", "multimodal"]),  # code's language comes from its file name

@@ -16,7 +16,7 @@ from typing import Literal
 
 import pyarrow.parquet as pq
 from pydantic import BaseModel, Field
-from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
+from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, trainers
 
 from tokenization.mixing import DEFAULT_MIX
 from tokenization.special_tokens import BOS, EOS, PAD, SPECIAL_TOKENS
@@ -60,8 +60,9 @@ def sample_texts(curated_dir: str, source_chars: dict[str, int], cfg: TokenizerC
 
 
 def new_tokenizer(digits: int = 3) -> tuple[Tokenizer, list]:
+    # no normalizer: curation already puts prose in NFC, and code must decode to the bytes it was (DeepSeek-V3's
+    # and GPT-4's byte-level tokenizers normalize nothing either)
     tok = Tokenizer(models.BPE(byte_fallback=False))
-    tok.normalizer = normalizers.NFC()
     tok.pre_tokenizer = pre_tokenizers.Sequence([
         pre_tokenizers.Split(Regex(pretokenize_pattern(digits)), behavior="isolated"),
         pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),

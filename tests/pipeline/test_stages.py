@@ -153,3 +153,22 @@ def test_has_images_scope_selects_rows_by_their_images():
                                      "length": _bare().length.model_copy(update={"min_chars": 100})})
     out = {r["id"]: r["status"] for r in run_row_stages(_table(rows), cfg).to_pylist()}
     assert out == {"a": KEPT, "b": DROPPED}
+
+
+def test_code_is_kept_byte_for_byte_and_prose_is_cleaned():
+    """pygments' Tamil lexer holds literals that NFC rewrites: as code they pass untouched, as web text they are
+    normalized; a config can still put code in clean's scope."""
+    import unicodedata
+
+    import pygments.lexers.ezhil as ezhil
+
+    with open(ezhil.__file__, encoding="utf-8", newline="") as f:
+        source = f.read() + "trailing   \r\n\n\n\n"
+    assert unicodedata.normalize("NFC", source) != source
+    rows = [_doc("code/ezhil.py", source, "code"), _doc("web/ezhil", source)]
+    out = {r["id"]: r for r in run_row_stages(_table(rows), _bare()).to_pylist()}
+    assert out["code/ezhil.py"]["text"] == source and out["code/ezhil.py"]["rewrites"] == []
+    assert out["web/ezhil"]["text"] == unicodedata.normalize("NFC", out["web/ezhil"]["text"])
+    assert out["web/ezhil"]["rewrites"] == ["clean"]
+    cleaned = _bare().model_copy(update={"scopes": {"clean": Scope(sources=["code"])}})
+    assert run_row_stages(_table(rows[:1]), cleaned)["text"][0].as_py() != source

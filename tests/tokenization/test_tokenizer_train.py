@@ -23,6 +23,19 @@ def test_roundtrip_code_cjk_emoji(small_tokenizer):
         assert tok.decode(tok.encode(text).ids) == text
 
 
+def test_code_that_is_not_nfc_decodes_to_its_own_bytes(small_tokenizer):
+    """No normalizer: a decomposed Tamil literal (pygments' ezhil lexer) comes back as written, not as NFC."""
+    import unicodedata
+
+    import pygments.lexers.ezhil as ezhil
+
+    with open(ezhil.__file__, encoding="utf-8") as f:
+        source = f.read()
+    assert unicodedata.normalize("NFC", source) != source
+    tok = Tokenizer.from_file(small_tokenizer)
+    assert tok.decode(tok.encode(source, add_special_tokens=False).ids) == source
+
+
 def test_digit_grouping_is_configurable(tmp_path):
     texts = stdlib_sources(limit=10) + ["1234567890 " * 50]
     for digits, longest in ((1, 1), (3, 3)):
