@@ -43,6 +43,7 @@ from pipeline.remote_inputs import is_remote, remote_size
 from pipeline.repo_documents import repo_keys, repo_stage
 from pipeline.schema import KEPT
 from pipeline.stages import CurateConfig, run_row_stages, stage_order
+from pipeline.survivors import SurvivorConfig
 
 log = logging.getLogger("corpusmill")
 
@@ -116,9 +117,9 @@ def _content_keys(table: pa.Table, cfg: CurateConfig) -> pa.Table:
     return add_content_keys(table, cfg.exact_dedup.num_buckets)
 
 
-def _finish_bucket(group: pa.Table, out_dir: str, dedup: bool, counter: Any) -> pa.Table:
+def _finish_bucket(group: pa.Table, out_dir: str, dedup: bool, survivor: SurvivorConfig, counter: Any) -> pa.Table:
     bucket = group["bucket"][0].as_py()
-    group = dedup_group(group) if dedup else group
+    group = dedup_group(group, survivor) if dedup else group
     counts = write_bucket(drop_keys(group), out_dir, bucket)
     report(counter, "curate/exact_dedup", units=1, docs=group.num_rows, nbytes=text_bytes(group))
     return counts
@@ -200,13 +201,13 @@ def run_curate(cfg: RunConfig, out_dir: str, progress: Progress, force: bool = F
             ds = ds.map_batches(partial(_content_keys, cfg=cfg.curate), batch_format="pyarrow")
             ds = ds.groupby("bucket", num_partitions=partitions).map_groups(
                 partial(_finish_bucket, out_dir=out_dir, dedup=cfg.curate.exact_dedup.enabled,
-                        counter=progress.counter), batch_format="pyarrow")
+                        survivor=cfg.curate.survivor, counter=progress.counter), batch_format="pyarrow")
             counts = ds.take_all()
     near = cfg.curate.near_dedup
     if near is not None and near.enabled:
         log.info("curate: near-duplicate removal (MinHash LSH)")
         with progress.step("curate/near_dedup"):
-            result = run_near_dedup(out_dir, near, cfg.seed, cpus)
+            result = run_near_dedup(out_dir, near, cfg.seed, cpus, cfg.curate.survivor)
         counts += result["counts"]
     images = cfg.curate.image_dedup
     if images is not None and images.enabled:

@@ -2,7 +2,8 @@
 
 Every global step is a Ray Data hash shuffle between small-table functions from pipeline/:
 band rows by (band, bucket) → candidate sets by document file (texts read back) → by set
-(verified edges) → Large-Star/Small-Star rounds by vertex → drops by file (files rewritten).
+(verified edges) → Large-Star/Small-Star rounds by vertex → drops by member, each told direct
+or chain → drops by file (files rewritten) → survivors' cluster sizes by file.
 The driver holds file lists and counts only. Outputs are sorted files, so they are the same
 bytes whatever the number of workers, blocks or partitions.
 """
@@ -30,7 +31,7 @@ from pipeline.accounting import COUNT_SCHEMA
 from pipeline.lsh import EDGE_SCHEMA, candidate_sets, chain_edges, verify_sets
 from pipeline.minhash import permutations, s_curve
 from pipeline.near_dedup import NearDedupConfig, distinct_set_rows, shingled_slices
-from pipeline.survivors import drops, vertex_ids
+from pipeline.survivors import SurvivorConfig, classify_drops, drop_links, drops, edge_links, vertex_ids
 
 log = logging.getLogger("corpusmill")
 BAND_ROW_BYTES = 110  # band, bucket and a vertex name: what sizes the shuffles
@@ -44,11 +45,12 @@ def print_s_curve(cfg: NearDedupConfig) -> None:
           f"shingles: {cfg.shingles.n}-{cfg.shingles.unit} n-grams; scope: {cfg.scope}")
 
 
-def _sign(batch: pa.Table, files: list[str], root: str, cfg: NearDedupConfig, seed: int) -> Iterator[pa.Table]:
+def _sign(batch: pa.Table, files: list[str], root: str, cfg: NearDedupConfig, seed: int,
+          survivor: SurvivorConfig) -> Iterator[pa.Table]:
     perm = permutations(seed, cfg.minhash.num_perm)
     for i in batch["file"].to_pylist():
         rel = os.path.relpath(files[i], root)
-        yield from store.sign_file(files[i], store.signature_path(root, rel), i, cfg, perm)
+        yield from store.sign_file(files[i], store.signature_path(root, rel), i, cfg, perm, survivor)
     trim_heap()
 
 
@@ -70,7 +72,7 @@ def _attach(block: pa.Table, files: list[str], cfg: NearDedupConfig) -> Iterator
     keys = block.select(["file", "group"]).group_by(["file", "group"], use_threads=False).aggregate([])
     for f, g in sorted(zip(keys["file"].to_pylist(), keys["group"].to_pylist())):
         part = block.filter(pc.and_(pc.equal(block["file"], f), pc.equal(block["group"], g)))
-        texts = store.read_texts(files[f], set(vertex_ids(part["vertex"], cfg.survivor).to_pylist()))
+        texts = store.read_texts(files[f], set(vertex_ids(part["vertex"]).to_pylist()))
         yield from shingled_slices(part, texts, cfg, ATTACH_BYTES)
         del texts
         trim_heap()
@@ -82,14 +84,44 @@ def _verify(block: pa.Table, cfg: NearDedupConfig) -> pa.Table:
     return out
 
 
+APPLY_SCHEMA = pa.schema(list(COUNT_SCHEMA) + [("survivor_file", pa.int32()), ("survivor", pa.string()),
+                                                ("copies", pa.int64())])
+
+
+def _classify(block: pa.Table, verified: bool) -> pa.Table:
+    out = classify_drops(block)
+    return out if verified else out.set_column(4, "direct", pa.array([True] * out.num_rows))  # no edges to judge by
+
+
 def _apply(block: pa.Table, root: str, files: list[str]) -> pa.Table:
-    rows: list[dict[str, Any]] = []
+    """Drops of whole files: count rows for stats, then one row per survivor its members grow."""
+    counts: list[dict[str, Any]] = []
+    grown: list[dict[str, Any]] = []
+    where = dict(zip(block["survivor"].to_pylist(), block["survivor_file"].to_pylist()))
     for f in sorted(set(block["file"].to_pylist())):
         t = block.filter(pc.equal(block["file"], f))
-        rows += store.apply_drops(root, os.path.relpath(files[f], root), dict(zip(t["id"].to_pylist(),
-                                                                           t["survivor"].to_pylist())))
+        dropped = {i: (s, d) for i, s, d in zip(t["id"].to_pylist(), t["survivor"].to_pylist(),
+                                                t["direct"].to_pylist())}
+        rows, members = store.apply_drops(root, os.path.relpath(files[f], root), dropped)
+        counts += rows
+        grown += [{"survivor_file": where[s], "survivor": s, "copies": n, "docs": 0, "chars": 0}
+                  for s, n in members.items()]
     trim_heap()
-    return pa.Table.from_pylist(rows, schema=COUNT_SCHEMA)
+    return pa.Table.from_pylist(counts + grown, schema=APPLY_SCHEMA)
+
+
+def _grow(block: pa.Table, root: str, files: list[str], current: int) -> pa.Table:
+    """Survivors' dup_cluster_size, file by file (survivors in an earlier run's files stay as published)."""
+    for f in sorted(set(block["survivor_file"].to_pylist())):
+        if f >= current:
+            continue
+        t = block.filter(pc.equal(block["survivor_file"], f))
+        grown: dict[str, int] = {}
+        for s, n in zip(t["survivor"].to_pylist(), t["copies"].to_pylist()):
+            grown[s] = grown.get(s, 0) + n
+        store.grow_survivors(root, os.path.relpath(files[f], root), grown)
+    trim_heap()
+    return pa.table({"files": pa.array([block.num_rows], pa.int64())})
 
 
 def _sizes(files: list[str]) -> tuple[int, int]:
@@ -107,12 +139,16 @@ def _partitions(cfg: NearDedupConfig, cpus: int, nbytes: float) -> int:
     return cfg.partitions or max(cpus, min(4096, math.ceil(nbytes / (cfg.partition_mb << 20))))
 
 
-def run_near_dedup(out_dir: str, cfg: NearDedupConfig, seed: int, cpus: int = 2) -> dict[str, Any]:
+def run_near_dedup(out_dir: str, cfg: NearDedupConfig, seed: int, cpus: int = 2,
+                   survivor: SurvivorConfig | None = None) -> dict[str, Any]:
     """Deduplicate ``<out_dir>/curated`` in place, after exact dedup, and keep its signatures.
 
     Dropped documents move to ``rejects/<source>/near_dedup-part-N.parquet`` (reason
-    ``near_duplicate``, detail = the survivor's id). Returns ``counts`` (rows to add to the curate
-    pass's outcome counts: kept down, dropped up) and ``summary``."""
+    ``near_duplicate``, or ``near_duplicate_chain`` when joined to the survivor only through other
+    members; detail = the survivor's id), and each survivor's ``meta.dup_cluster_size`` counts what
+    it stands for. Returns ``counts`` (rows to add to the curate pass's outcome counts: kept down,
+    dropped up) and ``summary``."""
+    survivor = survivor or SurvivorConfig()
     started, seed = time.time(), cfg.seed if cfg.seed is not None else seed
     meta = store.store_meta(cfg, seed)
     shutil.rmtree(os.path.join(out_dir, store.STORE), ignore_errors=True)
@@ -130,7 +166,8 @@ def run_near_dedup(out_dir: str, cfg: NearDedupConfig, seed: int, cpus: int = 2)
     if not current:
         return _finish(out_dir, meta, [], {"documents": 0, "confirmed": 0, "checked": 0, "rounds": 0}, started)
     bands = ray.data.from_items([{"file": i} for i in current], override_num_blocks=max(1, len(current))).map_batches(
-        partial(_sign, files=files, root=out_dir, cfg=cfg, seed=seed), batch_size=1, batch_format="pyarrow")
+        partial(_sign, files=files, root=out_dir, cfg=cfg, seed=seed, survivor=survivor), batch_size=1,
+        batch_format="pyarrow")
     if len(current) < len(files):
         old = [i for i, s in enumerate(stores) if s]
         bands = bands.union(ray.data.from_items([{"file": i} for i in old], override_num_blocks=len(old)).map_batches(
@@ -152,16 +189,32 @@ def run_near_dedup(out_dir: str, cfg: NearDedupConfig, seed: int, cpus: int = 2)
     counts: list[dict[str, Any]] = []
     summary["rounds"] = 0
     if summary["confirmed"]:
-        stars, summary["rounds"] = connected_components(edges, parts, cfg.max_rounds)
-        dropped = stars.map_batches(lambda t: drops(t, cfg.survivor), batch_format="pyarrow", batch_size=None)
-        counts = shuffle_map(dropped, ["file"], parts, _apply, root=out_dir, files=files).take_all()
+        counts, summary["rounds"] = _drop_members(edges, parts, cfg, out_dir, files, len(current))
     return _finish(out_dir, meta, counts, summary, started)
+
+
+def _drop_members(edges: ray.data.Dataset, parts: int, cfg: NearDedupConfig, out_dir: str, files: list[str],
+                  current: int) -> tuple[list[dict[str, Any]], int]:
+    """Components → drops told direct or chain → files rewritten → survivors grown; the count rows, rounds."""
+    edges = edges.materialize()
+    stars, rounds = connected_components(edges, parts, cfg.max_rounds)
+    dropped = stars.map_batches(drops, batch_format="pyarrow", batch_size=None)
+    links = edges.map_batches(edge_links, batch_format="pyarrow", batch_size=None).union(
+        dropped.map_batches(drop_links, batch_format="pyarrow", batch_size=None))
+    told = shuffle_map(links, ["key"], parts, _classify, verified=cfg.verify)
+    applied = shuffle_map(told, ["file"], parts, _apply, root=out_dir, files=files).materialize()
+    grow = applied.filter(lambda r: r["survivor"] is not None)
+    if grow.count():
+        shuffle_map(grow, ["survivor_file"], parts, _grow, root=out_dir, files=files, current=current).materialize()
+    counts = applied.filter(lambda r: r["survivor"] is None).take_all()
+    return [{k: c[k] for k in COUNT_SCHEMA.names} for c in counts], rounds
 
 
 def _finish(out_dir: str, meta: dict[str, Any], counts: list[dict[str, Any]], summary: dict[str, Any],
             started: float) -> dict[str, Any]:
     """Write the store's ``_meta.json`` last: a store without it is incomplete and refused as ``previous``."""
     summary["dropped"] = sum(c["docs"] for c in counts if c["status"] == "dropped")
+    summary["chain_dropped"] = sum(c["docs"] for c in counts if c["status"] == "dropped" and c["reason"] == store.CHAIN)
     os.makedirs(os.path.join(out_dir, store.STORE), exist_ok=True)
     with open(os.path.join(out_dir, store.STORE, "_meta.json"), "w") as f:
         json.dump({**meta, "summary": {k: v for k, v in summary.items() if k != "partitions"}}, f,

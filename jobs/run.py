@@ -74,7 +74,8 @@ def summary(stats: dict[str, Any]) -> str:
                      f"quarantined {s['quarantined']:>4}{built}")
     if nd := c.get("near_dedup"):
         lines.append(f"near dedup: {nd['documents']} documents signed, {nd['checked']} candidate pairs checked, "
-                     f"{nd['confirmed']} confirmed, {nd['dropped']} dropped ({nd['rounds']} component rounds)")
+                     f"{nd['confirmed']} confirmed, {nd['dropped']} dropped, {nd.get('chain_dropped', 0)} of them "
+                     f"through a chain ({nd['rounds']} component rounds)")
     if im := c.get("image_dedup"):
         lines.append(f"image dedup: {im['images']} images, {im['distinct']} distinct ({im['exact_duplicates']} exact "
                      f"copies stored once), {im['near_duplicates']} near copies; {im['frequent_images']} frequent "

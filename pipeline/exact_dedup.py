@@ -1,18 +1,24 @@
 """Exact deduplication: one survivor per identical content, chosen the same way on every run.
 
 The runner shuffles rows by ``content_bucket`` so that every copy of a content meets in
-one group; ``dedup_group`` then keeps the smallest id per hash. Image documents hash their
-text together with their images' sha256, so one caption on two images is not a duplicate.
+one group; ``dedup_group`` then keeps the first copy in survivor order (``pipeline/survivors.py``:
+an original over a vendored copy, a declared language, then the earliest id) and records on it
+how many copies it stands for (``meta.dup_cluster_size``, as FineWeb-2 does for rehydration).
+Image documents hash their text together with their images' sha256, so one caption on two
+images is not a duplicate.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 
 import pyarrow as pa
+import pyarrow.compute as pc
 from pydantic import BaseModel, Field
 
 from pipeline.schema import DROPPED, KEPT
+from pipeline.survivors import SurvivorConfig, ranks
 
 
 class ExactDedupConfig(BaseModel):
@@ -50,21 +56,39 @@ def add_content_keys(table: pa.Table, num_buckets: int) -> pa.Table:
     )
 
 
-def dedup_group(table: pa.Table) -> pa.Table:
-    """Mark all but the smallest-id copy of each content hash as dropped ``exact_duplicate``."""
-    table = table.sort_by([("content_hash", "ascending"), ("id", "ascending")])
-    hashes = table["content_hash"].to_pylist()
+def with_cluster_size(meta: str | None, size: int) -> str:
+    """``meta`` JSON with ``dup_cluster_size`` set (serialized as the readers write meta)."""
+    fields = json.loads(meta) if meta else {}
+    fields["dup_cluster_size"] = size
+    return json.dumps(fields, sort_keys=True, ensure_ascii=False)
+
+
+def dedup_group(table: pa.Table, survivor: SurvivorConfig | None = None) -> pa.Table:
+    """Mark all but the first copy in survivor order of each content hash as dropped ``exact_duplicate``; the
+    survivor's ``meta.dup_cluster_size`` counts the copies (itself included) when there are several."""
+    chars = pc.utf8_length(table["text"]).cast(pa.int64()).to_pylist()
+    rank = ranks(table["id"].to_pylist(), table["meta"].to_pylist(), chars, survivor or SurvivorConfig())
+    table = table.append_column("_rank", pa.array(rank, pa.string()))
+    table = table.sort_by([("content_hash", "ascending"), ("_rank", "ascending"), ("id", "ascending")])
+    table = table.drop_columns(["_rank"])
+    hashes, metas = table["content_hash"].to_pylist(), table["meta"].to_pylist()
     ids, status = table["id"].to_pylist(), table["status"].to_pylist()
     stage, reason, detail = (table[c].to_pylist() for c in ("stage", "reason", "detail"))
-    survivor: dict[str, str] = {}
+    survivor_at: dict[str, int] = {}
+    copies: dict[int, int] = {}
     for i, h in enumerate(hashes):
         if h is None or status[i] != KEPT:
             continue
-        if h in survivor:
-            status[i], stage[i], reason[i], detail[i] = DROPPED, "exact_dedup", "exact_duplicate", survivor[h]
+        if h in survivor_at:
+            first = survivor_at[h]
+            status[i], stage[i], reason[i], detail[i] = DROPPED, "exact_dedup", "exact_duplicate", ids[first]
+            copies[first] = copies.get(first, 1) + 1
         else:
-            survivor[h] = ids[i]
-    for name, values in (("status", status), ("stage", stage), ("reason", reason), ("detail", detail)):
+            survivor_at[h] = i
+    for i, n in copies.items():
+        metas[i] = with_cluster_size(metas[i], n)
+    for name, values in (("status", status), ("stage", stage), ("reason", reason), ("detail", detail),
+                         ("meta", metas)):
         table = table.set_column(table.schema.get_field_index(name), name, pa.array(values, pa.string()))
     return table
 

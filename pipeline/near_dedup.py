@@ -19,7 +19,7 @@ from pipeline.components import components_local
 from pipeline.lsh import EDGE_SCHEMA, SET_SCHEMA, band_rows, candidate_sets, chain_edges, verify_sets
 from pipeline.minhash import MinHashConfig, band_keys, permutations, signatures
 from pipeline.shingles import ShingleConfig, sample, shingle_hashes, shingle_sets
-from pipeline.survivors import SurvivorConfig, drops, meta_fields, vertex_ids, vertices
+from pipeline.survivors import SurvivorConfig, drops, ranks, vertex_ids, vertices
 
 GROUP_ROWS = 2048  # documents read back together for verification: a curated file's row group
 
@@ -41,7 +41,6 @@ class NearDedupConfig(BaseModel):
     # Captions are short and their images differ: near-identical captions are not duplicates
     # (exact dedup already hashes caption and image together).
     skip_sources: list[str] = Field(default_factory=lambda: ["multimodal"])
-    survivor: SurvivorConfig = Field(default_factory=SurvivorConfig)
     previous: list[str] = Field(default_factory=list)  # earlier runs' output dirs: published, never dropped
     seed: int | None = None  # permutations' seed; default: the run seed
     max_set_docs: int = Field(1000, gt=0)  # members per verification chunk: bounds a group's memory
@@ -55,18 +54,19 @@ class NearDedupConfig(BaseModel):
     max_rounds: int = Field(64, gt=0)  # connected-components rounds before giving up
 
 
-def sign(docs: pa.Table, cfg: NearDedupConfig, perm: tuple[np.ndarray, np.ndarray]) -> pa.Table:
-    """Signature rows for documents (columns id, source, text, meta)."""
+def sign(docs: pa.Table, cfg: NearDedupConfig, perm: tuple[np.ndarray, np.ndarray], survivor: SurvivorConfig
+         ) -> pa.Table:
+    """Signature rows for documents (columns id, source, text, meta): each with its survivor rank."""
     hashes, offsets = shingle_hashes(docs["text"].to_pylist(), cfg.shingles)
     sig = signatures(hashes, offsets, perm)
     shingles = np.diff(offsets).astype(np.int32)
     keys = band_keys(sig, cfg.minhash.bands, cfg.minhash.rows)
-    licences, stars = meta_fields(docs["meta"].to_pylist(), cfg.survivor)
+    chars = pc.utf8_length(docs["text"]).cast(pa.int64())
+    rank = ranks(docs["id"].to_pylist(), docs["meta"].to_pylist(), chars.to_pylist(), survivor)
     k, b = sig.shape[1], keys.shape[1]
     return pa.table({
         "id": docs["id"], "source": docs["source"],
-        "chars": pc.utf8_length(docs["text"]).cast(pa.int64()),
-        "licence": pa.array(licences, pa.string()), "stars": pa.array(stars, pa.int64()),
+        "chars": chars, "rank": pa.array(rank, pa.string()),
         "shingles": pa.array(shingles),
         "signature": pa.FixedSizeListArray.from_arrays(pa.array(sig.reshape(-1)), k),
         "bands": pa.FixedSizeListArray.from_arrays(pa.array(keys.reshape(-1)), b)})
@@ -84,7 +84,7 @@ def signed_band_rows(sig: pa.Table, cfg: NearDedupConfig, file: int, first_row: 
     keys = sig["bands"].combine_chunks().values.to_numpy().reshape(sig.num_rows, cfg.minhash.bands)
     scopes = (np.array([scope_key(s) for s in sig["source"].to_pylist()], dtype=np.uint64)
               if cfg.scope == "source" else None)
-    return band_rows(vertices(sig, [file] * sig.num_rows, groups, old, cfg.survivor), keys, scopes)
+    return band_rows(vertices(sig, [file] * sig.num_rows, groups, old), keys, scopes)
 
 
 def distinct_set_rows(sets: pa.Table) -> pa.Table:
@@ -95,7 +95,7 @@ def distinct_set_rows(sets: pa.Table) -> pa.Table:
 
 def with_shingles(sets: pa.Table, texts: dict[str, str], cfg: NearDedupConfig) -> pa.Table:
     """Distinct candidate set rows (``distinct_set_rows``) with each document's shingle set attached."""
-    ids = vertex_ids(sets["vertex"], cfg.survivor).to_pylist()
+    ids = vertex_ids(sets["vertex"]).to_pylist()
     needed = sorted(set(ids))
     found = {i: sample(a, cfg.verify_max_shingles) for i, a in
              zip(needed, shingle_sets([texts[i] for i in needed], cfg.shingles))}
@@ -113,7 +113,7 @@ def shingled_slices(sets: pa.Table, texts: dict[str, str], cfg: NearDedupConfig,
     into each, so slices are cut on bytes, not on rows or documents: the shuffle after the attach
     step holds its input blocks whole. A document has at most ``len(text)`` shingles."""
     sets = sets.sort_by("vertex")
-    ids = vertex_ids(sets["vertex"], cfg.survivor).to_pylist()
+    ids = vertex_ids(sets["vertex"]).to_pylist()
     start = size = 0
     for i in range(len(ids)):
         if i > start and ids[i] != ids[i - 1] and size >= max_bytes:
@@ -133,17 +133,19 @@ def candidate_edges(band: pa.Table, texts: dict[str, str], cfg: NearDedupConfig,
     return checks.filter(checks["ok"]).select(["u", "v"]).cast(EDGE_SCHEMA)
 
 
-def dedup_in_memory(docs: pa.Table, cfg: NearDedupConfig, seed: int, old: pa.Table | None = None) -> pa.Table:
+def dedup_in_memory(docs: pa.Table, cfg: NearDedupConfig, seed: int, old: pa.Table | None = None,
+                    survivor: SurvivorConfig | None = None) -> pa.Table:
     """The whole pass on one table (and, incremental, the already published ``old`` documents).
 
     Returns the dropped documents: columns id, survivor."""
     perm = permutations(cfg.seed if cfg.seed is not None else seed, cfg.minhash.num_perm)
     docs = docs.filter(pc.invert(pc.is_in(docs["source"], pa.array(cfg.skip_sources, pa.string()))))
-    band = signed_band_rows(sign(docs, cfg, perm), cfg, 0, 0, False)
+    survivor = survivor or SurvivorConfig()
+    band = signed_band_rows(sign(docs, cfg, perm, survivor), cfg, 0, 0, False)
     texts = dict(zip(docs["id"].to_pylist(), docs["text"].to_pylist()))
     if old is not None:
-        band = pa.concat_tables([band, signed_band_rows(sign(old, cfg, perm), cfg, 1, 0, True)])
+        band = pa.concat_tables([band, signed_band_rows(sign(old, cfg, perm, survivor), cfg, 1, 0, True)])
         texts.update(zip(old["id"].to_pylist(), old["text"].to_pylist()))
     edges = candidate_edges(band, texts, cfg, old is not None)
     stars, _ = components_local(edges, cfg.max_rounds)
-    return drops(stars, cfg.survivor).select(["id", "survivor"]).sort_by("id")
+    return drops(stars).select(["id", "survivor"]).sort_by("id")

@@ -21,13 +21,16 @@ import pyarrow.parquet as pq
 
 from pipeline.accounting import moved_to_dropped
 from pipeline.curated_io import REJECT_COLUMNS
+from pipeline.exact_dedup import with_cluster_size
 from pipeline.near_dedup import NearDedupConfig, sign, signed_band_rows
 from pipeline.schema import DROPPED
+from pipeline.survivors import SurvivorConfig
 
 STORE = os.path.join("near_dedup", "signatures")
 ROW_GROUP = 2048  # rows per row group of the files written here, as in the curated files
 BATCH = 256  # documents read at once: bounds a task's memory when documents are long
-FORMAT = 1
+FORMAT = 2  # 2: a survivor rank per row instead of licence and stars
+CHAIN = "near_duplicate_chain"  # dropped through other members: no verified edge to its survivor
 
 
 def signature_path(root: str, curated_rel: str) -> str:
@@ -93,11 +96,11 @@ class RowGroupWriter:
 
 
 def sign_file(curated: str, out: str, file_index: int, cfg: NearDedupConfig,
-              perm: tuple[np.ndarray, np.ndarray]) -> Iterator[pa.Table]:
+              perm: tuple[np.ndarray, np.ndarray], survivor: SurvivorConfig) -> Iterator[pa.Table]:
     """Sign one curated file row group by row group; write its signature file; yield band rows."""
     writer, row = RowGroupWriter(out), 0
     for batch in pq.ParquetFile(curated).iter_batches(batch_size=BATCH, columns=["id", "source", "text", "meta"]):
-        sig = sign(pa.Table.from_batches([batch]), cfg, perm)
+        sig = sign(pa.Table.from_batches([batch]), cfg, perm, survivor)
         writer.write(sig)
         yield signed_band_rows(sig, cfg, file_index, row, old=False)
         row += sig.num_rows
@@ -106,7 +109,7 @@ def sign_file(curated: str, out: str, file_index: int, cfg: NearDedupConfig,
 
 def stored_band_rows(path: str, file_index: int, cfg: NearDedupConfig) -> Iterator[pa.Table]:
     """Band rows of an earlier run's documents, straight from its signature file (rows in curated order)."""
-    columns, row = ["id", "source", "chars", "licence", "stars", "shingles", "bands"], 0
+    columns, row = ["id", "source", "rank", "shingles", "bands"], 0
     for batch in pq.ParquetFile(path).iter_batches(batch_size=BATCH, columns=columns):
         yield signed_band_rows(pa.Table.from_batches([batch]), cfg, file_index, row, old=True)
         row += batch.num_rows
@@ -129,27 +132,41 @@ def read_texts(path: str, ids: set[str]) -> dict[str, str]:
     return out
 
 
-def apply_drops(root: str, curated_rel: str, dropped: dict[str, str]) -> list[dict[str, Any]]:
-    """Move ``dropped`` (id → survivor id) from a curated file to rejects; trim its signature file.
+def _copies(meta: str | None) -> int:
+    """The documents a curated document stands for: itself and the exact copies dropped for it."""
+    size = json.loads(meta).get("dup_cluster_size", 1) if meta else 1
+    return size if isinstance(size, int) and size > 0 else 1
 
-    Streams both files row group by row group. Returns count rows for stats.json: per source,
-    kept down and dropped up by the same documents and characters."""
+
+def apply_drops(root: str, curated_rel: str, dropped: dict[str, tuple[str, bool]]
+                ) -> tuple[list[dict[str, Any]], dict[str, int]]:
+    """Move ``dropped`` (id → (survivor id, direct)) from a curated file to rejects (reason ``near_duplicate``,
+    or ``near_duplicate_chain`` when no verified edge joins it to its survivor); trim its signature file.
+
+    Streams both files row group by row group. Returns count rows for stats.json (per source and reason, kept
+    down and dropped up by the same documents and characters) and, per survivor, the documents its dropped
+    members stood for."""
     source, name = os.path.normpath(curated_rel).split(os.sep)[-2:]
     ids = pa.array(sorted(dropped), pa.string())
     curated, rejects = RowGroupWriter(os.path.join(root, curated_rel) + ".new"), RowGroupWriter(
         os.path.join(root, "rejects", source, f"near_dedup-{name}"))
-    n = chars = 0
+    totals: dict[str, list[int]] = {}
+    grown: dict[str, int] = {}
     for batch in pq.ParquetFile(os.path.join(root, curated_rel)).iter_batches(batch_size=BATCH):
         t = pa.Table.from_batches([batch])
         hit = pc.is_in(t["id"], ids)
         curated.write(t.filter(pc.invert(hit)))
         gone = t.filter(hit)
-        k = gone.num_rows
-        n, chars = n + k, chars + int(pc.sum(pc.utf8_length(gone["text"])).as_py() or 0)
+        reasons = [CHAIN if not dropped[i][1] else "near_duplicate" for i in gone["id"].to_pylist()]
+        for i, meta, reason, n in zip(gone["id"].to_pylist(), gone["meta"].to_pylist(), reasons,
+                                      pc.utf8_length(gone["text"]).to_pylist()):
+            total = totals.setdefault(reason, [0, 0])
+            total[0], total[1] = total[0] + 1, total[1] + n
+            grown[dropped[i][0]] = grown.get(dropped[i][0], 0) + _copies(meta)
         rejects.write(pa.table({
-            "id": gone["id"], "source": gone["source"], "status": pa.array([DROPPED] * k, pa.string()),
-            "stage": pa.array(["near_dedup"] * k, pa.string()), "reason": pa.array(["near_duplicate"] * k, pa.string()),
-            "detail": pa.array([dropped[i] for i in gone["id"].to_pylist()], pa.string()),
+            "id": gone["id"], "source": gone["source"], "status": pa.array([DROPPED] * gone.num_rows, pa.string()),
+            "stage": pa.array(["near_dedup"] * gone.num_rows, pa.string()), "reason": pa.array(reasons, pa.string()),
+            "detail": pa.array([dropped[i][0] for i in gone["id"].to_pylist()], pa.string()),
             "text": gone["text"], "meta": gone["meta"]}).select(REJECT_COLUMNS))
     curated.close()
     rejects.close()
@@ -162,4 +179,20 @@ def apply_drops(root: str, curated_rel: str, dropped: dict[str, str]) -> list[di
         signatures.write(t.filter(pc.invert(pc.is_in(t["id"], ids))))
     signatures.close()
     os.replace(sig_path + ".new", sig_path) if signatures.rows else os.remove(sig_path)
-    return moved_to_dropped(source, "near_dedup", "near_duplicate", n, chars)
+    counts = [row for reason, (n, chars) in sorted(totals.items())
+              for row in moved_to_dropped(source, "near_dedup", reason, n, chars)]
+    return counts, grown
+
+
+def grow_survivors(root: str, curated_rel: str, grown: dict[str, int]) -> None:
+    """Add to each survivor's ``meta.dup_cluster_size`` the documents its near duplicates stood for (the file is
+    rewritten in place, rows in their order: its signature file stays aligned)."""
+    path = os.path.join(root, curated_rel)
+    out = RowGroupWriter(path + ".new")
+    for batch in pq.ParquetFile(path).iter_batches(batch_size=BATCH):
+        t = pa.Table.from_batches([batch])
+        metas = [with_cluster_size(m, _copies(m) + grown[i]) if i in grown else m
+                 for i, m in zip(t["id"].to_pylist(), t["meta"].to_pylist())]
+        out.write(t.set_column(t.schema.get_field_index("meta"), "meta", pa.array(metas, pa.string())))
+    out.close()
+    os.replace(path + ".new", path)

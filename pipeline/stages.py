@@ -39,6 +39,7 @@ from pipeline.near_dedup import NearDedupConfig
 from pipeline.pii import PiiConfig, pii_redact
 from pipeline.repo_documents import RepoDocConfig
 from pipeline.schema import DROPPED, KEPT, QUARANTINED, image_field_lists
+from pipeline.survivors import SurvivorConfig
 from pipeline.url_filter import UrlFilterConfig, url_filter
 
 StageFn = Callable[[pa.Table], pa.Table]
@@ -103,6 +104,8 @@ class CurateConfig(BaseModel):
     length: LengthConfig = Field(default_factory=LengthConfig)
     repo_documents: RepoDocConfig = Field(default_factory=RepoDocConfig)  # a shuffle by repository, after these
     exact_dedup: ExactDedupConfig = Field(default_factory=ExactDedupConfig)
+    # which copy of a duplicate cluster survives, in exact and near dedup alike: originals first
+    survivor: SurvivorConfig = Field(default_factory=SurvivorConfig)
     near_dedup: NearDedupConfig | None = Field(default_factory=NearDedupConfig)  # MinHash LSH, after exact dedup
     image_dedup: ImageDedupConfig | None = Field(default_factory=ImageDedupConfig)  # images, after near dedup
     scopes: dict[str, Scope] = Field(default_factory=dict)  # per stage name; replaces that stage's default

@@ -16,7 +16,7 @@ from pipeline.schema import DOCUMENT_SCHEMA
 from tests.conftest import stdlib_sources
 
 SEED = 1234
-NEW = {"web/50", "book/00", "web/51", "code/1", "web/05"}  # what the incremental run adds
+NEW = {"web/50", "web/01", "web/51", "code/1", "web/05"}  # what the incremental run adds (survivors stay old)
 
 
 def _edit(text: str, every: int) -> str:
@@ -69,17 +69,21 @@ def full_run(tmp_path_factory, ray_local):
 def test_near_duplicates_leave_curated_for_rejects_with_their_survivor(full_run):
     root, result = full_run
     dropped = _dropped(root)
-    assert dropped == {"web/50": "web/00", "book/00": "web/01", "web/03": "code/0", "code/1": "code/0"}
+    # the survivor order: a permissive licence (code/0), else the earliest id (web/00, book/00)
+    assert dropped == {"web/50": "web/00", "web/01": "book/00", "web/03": "code/0", "code/1": "code/0"}
     kept = pa.concat_tables([pq.read_table(p) for p in sorted((root / "curated").rglob("*.parquet"))])
     assert sorted(kept["id"].to_pylist()) == sorted(d["id"] for d in _corpus() if d["id"] not in dropped)
     by_source = {}
     for c in result["counts"]:
         by_source[(c["source"], c["status"])] = by_source.get((c["source"], c["status"]), 0) + c["docs"]
-    assert by_source == {("web", "kept"): -2, ("web", "dropped"): 2, ("book", "kept"): -1, ("book", "dropped"): 1,
-                         ("code", "kept"): -1, ("code", "dropped"): 1}
+    assert by_source == {("web", "kept"): -3, ("web", "dropped"): 3, ("code", "kept"): -1, ("code", "dropped"): 1}
     signed = pa.concat_tables([pq.read_table(p) for p in sorted((root / "near_dedup").rglob("part-*.parquet"))])
     assert sorted(signed["id"].to_pylist()) == sorted(kept["id"].to_pylist())  # the store holds what was published
     assert result["summary"]["dropped"] == 4 and result["summary"]["confirmed"] >= 4
+    sizes = {i: json.loads(m).get("dup_cluster_size") for i, m in zip(kept["id"].to_pylist(), kept["meta"].to_pylist())}
+    assert {i: n for i, n in sizes.items() if n} == {"web/00": 2, "book/00": 2, "code/0": 3}  # FineWeb-2's rehydration
+    reasons = pa.concat_tables([pq.read_table(f) for f in sorted((root / "rejects").rglob("near_dedup-*.parquet"))])
+    assert set(reasons["reason"].to_pylist()) <= {"near_duplicate", "near_duplicate_chain"}
 
 
 def test_same_bytes_with_other_partitions_blocks_and_cpus(full_run, tmp_path):

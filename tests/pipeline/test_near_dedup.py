@@ -68,12 +68,17 @@ def _true(texts: dict[str, str], a: str, b: str) -> float:
     return jaccard(sa, sb)
 
 
-def _dropped(docs: pa.Table, cfg: NearDedupConfig, old: pa.Table | None = None) -> dict[str, str]:
-    result = dedup_in_memory(docs, cfg, SEED, old=old)
+# the survivor order this corpus was built to check: licence, stars, then the most complete copy
+LONGEST = SurvivorConfig(priority=["permissive_licence", "stars", "longest"])
+
+
+def _dropped(docs: pa.Table, cfg: NearDedupConfig, old: pa.Table | None = None,
+             survivor: SurvivorConfig = LONGEST) -> dict[str, str]:
+    result = dedup_in_memory(docs, cfg, SEED, old=old, survivor=survivor)
     return dict(zip(result["id"].to_pylist(), result["survivor"].to_pylist()))
 
 
-# in one web cluster the longest copy survives; across sources one member of three survives (the
+# with LONGEST: in one web cluster the longest copy survives; across sources one member of three survives (the
 # longest); a permissive licence outranks length, and stars outrank length; equal texts fall to the id
 EXPECTED = {"web/a-orig": "web/a-long", "web/a-edit": "web/a-long", "web/b": "code/b", "book/b": "code/b",
             "web/c-edit": "web/c", "code/d-none": "code/d-mit", "code/e-long": "code/e-star", "web/f2": "web/f1"}
@@ -126,8 +131,9 @@ def test_licence_and_stars_rank_before_length_unless_configured_otherwise(corpus
     docs, texts = corpus
     code = docs.filter(pc.equal(docs["source"], "code"))
     assert _dropped(code, NearDedupConfig()) == {"code/d-none": "code/d-mit", "code/e-long": "code/e-star"}
-    length_only = NearDedupConfig(survivor=SurvivorConfig(priority=["longest"]))
-    assert _dropped(code, length_only) == {"code/d-mit": "code/d-none", "code/e-star": "code/e-long"}
+    length_only = SurvivorConfig(priority=["longest"])
+    assert _dropped(code, NearDedupConfig(), survivor=length_only) == {"code/d-mit": "code/d-none",
+                                                                        "code/e-star": "code/e-long"}
     web_copy = _docs([("web/d", "web", texts["code/d-none"] + " and a longer web copy", {})])
     assert _dropped(pa.concat_tables([code, web_copy]), NearDedupConfig()) == {
         "code/d-none": "code/d-mit", "web/d": "code/d-mit", "code/e-long": "code/e-star"}
@@ -169,7 +175,7 @@ def test_shingled_slices_cut_on_bytes_between_documents_and_lose_no_row(corpus):
     as one ``with_shingles`` call."""
     docs, texts = corpus
     cfg = NearDedupConfig()
-    band = signed_band_rows(sign(docs, cfg, permutations(SEED, cfg.minhash.num_perm)), cfg, 0, 0, False)
+    band = signed_band_rows(sign(docs, cfg, permutations(SEED, cfg.minhash.num_perm), LONGEST), cfg, 0, 0, False)
     sets = distinct_set_rows(candidate_sets(band, cfg.max_set_docs)).sort_by("vertex")
     whole = with_shingles(sets, texts, cfg)
     budget = 64 << 10
@@ -180,3 +186,18 @@ def test_shingled_slices_cut_on_bytes_between_documents_and_lose_no_row(corpus):
     for s in slices:  # over the budget only by the document that crossed it
         last = s.filter(pc.equal(s["vertex"], s["vertex"][-1]))
         assert s["shingles"].combine_chunks().values.nbytes - last["shingles"].combine_chunks().values.nbytes < budget
+
+
+def test_the_default_order_keeps_originals_and_the_declared_language(corpus):
+    """A vendored copy loses to its original, a translation to the declared language; else the earliest id."""
+    _, texts = corpus
+    rows = [("code/scipy.tar#scipy/_lib/_vendor/pep440.py", "code", texts["code/d-mit"], {"license": "MIT"}),
+            ("code/numpy.tar#numpy/pep440.py", "code", texts["code/d-none"], {}),
+            ("web/doc/el-GR/guide.html", "web", texts["web/a-long"], {"language": "el"}),
+            ("web/doc/en-US/guide.html", "web", texts["web/a-orig"], {"language": "en"}),
+            ("web/doc/zz/guide.html", "web", texts["web/a-edit"], {"language": "en"}),
+            ("web/x/b", "web", texts["web/c-edit"], {}), ("web/x/a", "web", texts["web/c"], {})]
+    dropped = _dropped(_docs(rows), NearDedupConfig(), survivor=SurvivorConfig())
+    assert dropped == {"code/scipy.tar#scipy/_lib/_vendor/pep440.py": "code/numpy.tar#numpy/pep440.py",
+                       "web/doc/el-GR/guide.html": "web/doc/en-US/guide.html",
+                       "web/doc/zz/guide.html": "web/doc/en-US/guide.html", "web/x/b": "web/x/a"}

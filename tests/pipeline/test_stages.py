@@ -44,7 +44,7 @@ def test_row_stages_record_rewrites_drops_and_pass_quarantined_rows():
     assert out["d"]["status"] == QUARANTINED and out["d"]["stage"] == "read"
 
 
-def test_exact_dedup_keeps_smallest_id_and_names_the_survivor():
+def test_exact_dedup_names_the_survivor_and_counts_its_copies():
     img = [{"sha256": "ab" * 32, "width": 1, "height": 1, "bytes": b"x"}]
     rows = [_doc("web/b#1", "same"), _doc("book/a#0", "same", "book"), _doc("web/c#2", "other"),
             _doc("mm/x#0", "same", "multimodal", img)]
@@ -53,6 +53,21 @@ def test_exact_dedup_keeps_smallest_id_and_names_the_survivor():
     assert got["book/a#0"] == (KEPT, None, None)
     assert got["web/b#1"] == (DROPPED, "exact_duplicate", "book/a#0")
     assert got["web/c#2"][0] == KEPT and got["mm/x#0"][0] == KEPT  # an image makes the content differ
+    metas = {r["id"]: json.loads(r["meta"]) for r in table.to_pylist()}
+    assert metas["book/a#0"]["dup_cluster_size"] == 2 and "dup_cluster_size" not in metas["web/c#2"]
+
+
+def test_exact_dedup_keeps_the_original_over_a_vendored_copy_and_a_translation():
+    """Real duplicates: pip vendors its own copy of a module (the earliest id would pick it), and a documentation
+    page copied into a translation's folder is told by the language it declares."""
+    rows = [_doc("code/a.tar#pip/_vendor/six.py", "same", "code"), _doc("code/z.tar#six.py", "same", "code"),
+            _doc("web/el-GR/x#0", "page", "web"), _doc("web/en-US/x#0", "page", "web"),
+            _doc("web/zz/x#0", "page", "web")]
+    rows[2]["meta"], rows[3]["meta"], rows[4]["meta"] = '{"language": "el"}', '{"language": "en"}', "{}"
+    got = {r["id"]: (r["status"], r["detail"]) for r in dedup_group(add_content_keys(_table(rows), 4)).to_pylist()}
+    assert got["code/z.tar#six.py"] == (KEPT, None) and got["code/a.tar#pip/_vendor/six.py"][1] == "code/z.tar#six.py"
+    assert got["web/en-US/x#0"] == (KEPT, None)
+    assert got["web/el-GR/x#0"] == got["web/zz/x#0"] == (DROPPED, "web/en-US/x#0")
 
 
 def test_exact_dedup_result_does_not_depend_on_row_order():
