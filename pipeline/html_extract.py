@@ -25,6 +25,7 @@ that runs past ``timeout_s`` is interrupted (``extract_timeout``) as soon as the
 
 from __future__ import annotations
 
+import ctypes
 import re
 import signal
 import threading
@@ -70,7 +71,7 @@ class ExtractConfig(BaseModel):
     # count of '<x' and '</' does not clear, and on every page with over 19,000 '<'s (at the default max_tree_work).
     # A smaller page can hide its depth from the count behind end tags that close nothing (<div>x</span>): 9,000
     # such divs took 3.1 s. "full": the exact scan on every page. Extraction time on the sample, with vs without
-    # the check (benchmarks/extractors.py --shape-check): gated +4.5-7 %, full +25-28 %.
+    # the check (benchmarks/extractors.py --shape-check): gated +7 %, full +27 %.
     shape_check: Literal["gated", "full"] = "gated"
 
 
@@ -182,10 +183,15 @@ _NOT_PUSHED, _RAW, _FMT, _ONE, _SELECT, _OPTION, _FOREIGN, _HEADING = 1, 2, 4, 8
 # Weights that give pages at max_tree_work about the same time whichever term dominates (measured here: re-created
 # formatting 1.9-2.5 s, <option>s 1.7-2.5 s, div blocks 1.5-3.8 s).
 _RECREATE_STEPS, _OPTION_PAIRS_PER_STEP = 11, 6
-_TAG = re.compile(r"""<[A-Za-z][^\t\n\f\r />]*((?:[^>"']++|"[^"]*+"|'[^']*+')*+)""")
+_TAG = re.compile(rb"""<[A-Za-z][^\t\n\f\r />]*((?:[^>"']++|"[^"]*+"|'[^']*+')*+)""")
 _ATTRIBUTE = re.compile(
-    r"""[^\t\n\f\r />=][^\t\n\f\r />=]*(?:[\t\n\f\r ]*=[\t\n\f\r ]*(?:"[^"]*"|'[^']*'|[^\t\n\f\r >]*))?"""
+    rb"""[^\t\n\f\r />=][^\t\n\f\r />=]*(?:[\t\n\f\r ]*=[\t\n\f\r ]*(?:"[^"]*"|'[^']*'|[^\t\n\f\r >]*))?"""
 )
+# CPython keeps a str's UTF-8 once asked for it, and the parser asks for the same bytes: reading them through the
+# C API (stable ABI) costs the check no copy, and the parser then finds them made
+_AS_UTF8 = ctypes.pythonapi.PyUnicode_AsUTF8AndSize
+_AS_UTF8.restype = ctypes.c_void_p
+_AS_UTF8.argtypes = [ctypes.py_object, ctypes.POINTER(ctypes.c_ssize_t)]
 
 
 def _name_table() -> tuple[np.ndarray, np.ndarray]:
@@ -219,20 +225,21 @@ _STEP[65:] = 1
 _STEP[47] = -1
 
 
-def _code_units(html: str) -> np.ndarray:
-    """The page as integers indexed like the str: ASCII bytes, else UTF-16 or (past the BMP) UTF-32 units."""
-    if html.isascii():
-        return np.frombuffer(html.encode("ascii"), np.uint8)
-    data = html.encode("utf-16-le", "surrogatepass")
-    if len(data) == 2 * len(html):  # no character outside the BMP: one unit each
-        return np.frombuffer(data, np.uint16)
-    return np.frombuffer(html.encode("utf-32-le", "surrogatepass"), np.uint32)
+def utf8_units(html: str) -> np.ndarray:
+    """The page's UTF-8 bytes, read in place from the str's own cache (a copy only for a str with lone
+    surrogates, which has none to cache). Valid while ``html`` lives."""
+    size = ctypes.c_ssize_t()
+    try:
+        address = _AS_UTF8(html, ctypes.byref(size))
+    except UnicodeEncodeError:
+        return np.frombuffer(html.encode("utf-8", "surrogatepass"), np.uint8)
+    return np.frombuffer((ctypes.c_char * size.value).from_address(address), np.uint8)
 
 
 def _ascii_padded(units: np.ndarray) -> np.ndarray:
-    """The units as bytes (non-ASCII ones as 127, a name character), then 16 zeros: room to read past a '<'."""
+    """The bytes with non-ASCII ones as 127 (a name character), then 16 zeros: room to read past a '<'."""
     chars = np.zeros(len(units) + 16, np.uint8)
-    np.minimum(units, 127, out=chars[: len(units)], casting="unsafe")
+    np.minimum(units, 127, out=chars[: len(units)])
     return chars
 
 
@@ -260,8 +267,6 @@ def _upper_bounds(units: np.ndarray, lt: np.ndarray) -> tuple[int, float]:
     after = lt + 1
     after[-1] = min(after[-1], len(units) - 1)  # a '<' that ends the page: read itself (not a letter or '/')
     following = units[after]
-    if units.dtype != np.uint8:
-        np.minimum(following, 255, out=following)
     total = np.cumsum(_STEP[following])
     n, deepest = len(lt), int(total.max()) - min(int(total.min()), 0) + 2  # + html and body, when a page has none
     coarse = n * deepest * (deepest + 1 + _RECREATE_STEPS) + n * n / 2 / _OPTION_PAIRS_PER_STEP
@@ -367,7 +372,7 @@ def _option_pairs(flags: np.ndarray, starts: np.ndarray, delta: np.ndarray) -> f
     return float((seen - seen[last_select])[options].sum())
 
 
-def _tree_shape(html: str, units: np.ndarray, lt: np.ndarray) -> tuple[int, float]:
+def _tree_shape(units: np.ndarray, lt: np.ndarray) -> tuple[int, float]:
     """Depth and work by tag name: void, implied and raw-text elements do not nest, comments and raw text hide
     tags, '/>' closes only in svg and math, and an end tag closes only an open element of its own name."""
     chars = _ascii_padded(units)
@@ -388,58 +393,53 @@ def _tree_shape(html: str, units: np.ndarray, lt: np.ndarray) -> tuple[int, floa
     return int(depth.max()), _work(depth, formatting, _option_pairs(flags, starts, delta))
 
 
-def _attributes_over(html: str, lt: np.ndarray, limit: int) -> int:
+def _attributes_over(units: np.ndarray, lt: np.ndarray, limit: int) -> int:
     """The attribute count of the first element with more than ``limit``, else 0. Only a start tag followed by
     2 * limit characters without a '<' can hold that many, so only those are parsed (an element whose attribute
     values hold '<'s is not: a page made to hide from this check, not one seen in the wild)."""
     span = 2 * limit
     long_tags = lt[(lt[1:] - lt[:-1] > span).nonzero()[0]].tolist()
-    if len(lt) and len(html) - lt[-1] > span:
+    if len(lt) and len(units) - lt[-1] > span:
         long_tags.append(int(lt[-1]))
+    page = memoryview(units)
     for start in long_tags:
-        tag = _TAG.match(html, start)
+        tag = _TAG.match(page, start)
         if tag and tag.end() - start > span and (count := len(_ATTRIBUTE.findall(tag.group(1)))) > limit:
             return count
     return 0
 
 
-def check_shape(html: str, cfg: ExtractConfig) -> None:
-    """Raise ``ExtractError`` for a page whose tags would keep a parser busy far past ``timeout_s``.
+def check_shape(html: str | np.ndarray, cfg: ExtractConfig) -> None:
+    """Raise ``ExtractError`` for a page (a str, or its ``utf8_units``) whose tags would keep a parser busy far
+    past ``timeout_s``.
 
     Linear in the page: a count of '<'s bounds depth and work from above; only a page it does not clear (or
     every page with ``shape_check="full"``) gets the exact scan by tag name.
     """
-    units = _code_units(html)
+    units = utf8_units(html) if isinstance(html, str) else html
     lt = (units == 60).nonzero()[0]
     depth, work = _upper_bounds(units, lt)
     over = (cfg.max_html_depth and depth > cfg.max_html_depth) or (cfg.max_tree_work and work > cfg.max_tree_work)
     if cfg.shape_check == "full" or over:
-        depth, work = _tree_shape(html, units, lt)
+        depth, work = _tree_shape(units, lt)
         if cfg.max_html_depth and depth > cfg.max_html_depth:
             raise ExtractError("extract_too_deep", f"tags nest {depth} deep > max_html_depth={cfg.max_html_depth}")
         if cfg.max_tree_work and work > cfg.max_tree_work:
             raise ExtractError(
                 "extract_too_complex", f"{work:.3g} steps of tree work > max_tree_work={cfg.max_tree_work}"
             )
-    if cfg.max_html_attributes and (count := _attributes_over(html, lt, cfg.max_html_attributes)):
+    if cfg.max_html_attributes and (count := _attributes_over(units, lt, cfg.max_html_attributes)):
         raise ExtractError(
             "extract_too_complex", f"{count} attributes on one element > max_html_attributes={cfg.max_html_attributes}"
         )
 
 
-def _utf8_size_above(html: str, limit: int) -> int | None:
-    """The page's UTF-8 size when it is above ``limit``, without encoding pages that cannot be."""
-    if len(html) * 4 <= limit:
-        return None
-    size = len(html) if len(html) > limit else len(html.encode("utf-8", errors="surrogatepass"))
-    return size if size > limit else None
-
-
 def extract_html(html: str, cfg: ExtractConfig) -> tuple[str, str]:
     """``(text, title)`` of a page; raises ``ExtractError`` when a guard stops it or the extractor fails."""
-    if (size := _utf8_size_above(html, cfg.max_html_bytes)) is not None:
-        raise ExtractError("extract_too_large", f"{size} bytes of HTML > max_html_bytes={cfg.max_html_bytes}")
-    check_shape(html, cfg)
+    units = utf8_units(html)  # the parser reads the same cached bytes
+    if len(units) > cfg.max_html_bytes:
+        raise ExtractError("extract_too_large", f"{len(units)} bytes of HTML > max_html_bytes={cfg.max_html_bytes}")
+    check_shape(units, cfg)
     try:
         with deadline(cfg.timeout_s):
             text, title = EXTRACTORS[cfg.extractor](html, cfg)

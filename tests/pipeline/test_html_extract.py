@@ -146,13 +146,18 @@ def test_sample_pages_extract_as_without_the_check(sample_pages, monkeypatch):
     assert with_check == [extract_html(p, ExtractConfig()) for p in pages]
 
 
+def test_utf8_units_are_the_pages_bytes_read_in_place():
+    for html in ["ascii <p>", "Grüße <b>日本</b> 🚀", "", "a lone \ud800 surrogate"]:
+        assert bytes(html_extract.utf8_units(html)) == html.encode("utf-8", "surrogatepass")
+
+
 def test_the_count_of_angle_brackets_bounds_the_exact_scan(sample_pages):
     pages = [*sample_pages[::8], *(page(body) for body in BENIGN.values())]
     pages += [page(body) for body, _ in PATHOLOGICAL.values() if "</span>" not in body]  # end tags match: bounded
     for html in pages:
-        units = html_extract._code_units(html)
+        units = html_extract.utf8_units(html)
         lt = html_extract.np.flatnonzero(units == 60)
-        bound, exact = html_extract._upper_bounds(units, lt), html_extract._tree_shape(html, units, lt)
+        bound, exact = html_extract._upper_bounds(units, lt), html_extract._tree_shape(units, lt)
         assert bound[0] >= exact[0] and bound[1] >= exact[1]
 
 
