@@ -23,7 +23,6 @@ from functools import partial
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import ray.data
 
@@ -32,16 +31,15 @@ from jobs.image_dedup import run_image_dedup
 from jobs.markers import done, mark_done, read_receipts, reset, resume_dir, write_json_atomic
 from jobs.near_dedup import run_near_dedup
 from jobs.progress import Progress, report, text_bytes
+from jobs.repo_pass import run_repo_documents
 from jobs.usage import UsageError
 from pipeline.accounting import build_stats
 from pipeline.curated_io import write_bucket
-from pipeline.exact_dedup import add_content_keys, bucket_of, dedup_group, drop_keys, id_hash
+from pipeline.exact_dedup import add_content_keys, dedup_group, drop_keys
 from pipeline.image_decode import MAX_IMAGE_PIXELS
 from pipeline.input_listing import tree_state
 from pipeline.readers import InputFile, SourceSpec, expand_sources, read_input
 from pipeline.remote_inputs import is_remote, remote_size
-from pipeline.repo_documents import repo_keys, repo_stage
-from pipeline.schema import KEPT
 from pipeline.stages import CurateConfig, run_row_stages, stage_order
 from pipeline.survivors import SurvivorConfig
 
@@ -93,24 +91,6 @@ def _stage_files(batch: pa.Table, specs: list[SourceSpec], cfg: CurateConfig, st
         report(counter, "curate/read", units=1, nbytes=row["bytes"])
         done.append(rows)
     return pa.table({"rows": pa.array(done, pa.int64())})
-
-
-def _add_repo_group(table: pa.Table, spread: int) -> pa.Table:
-    """Kept code rows group by repository; every other row by a hash of its id (bounded groups)."""
-    repos = repo_keys(table).to_pylist()
-    keys = [f"repo:{repo}" if src == "code" and st == KEPT and repo else f"id:{bucket_of(id_hash(i), spread)}"
-            for src, st, repo, i in zip(table["source"].to_pylist(), table["status"].to_pylist(), repos,
-                                        table["id"].to_pylist())]
-    return table.append_column("_group", pa.array(keys, pa.string()))
-
-
-def _repo_group(group: pa.Table, cfg: CurateConfig) -> pa.Table:
-    group = group.drop_columns(["_group"])
-    live = pc.and_(pc.equal(group["status"], KEPT), pc.equal(group["source"], "code"))
-    files, rest = group.filter(live), group.filter(pc.invert(live))
-    if not files.num_rows:
-        return group
-    return pa.concat_tables([repo_stage(files, cfg.repo_documents), rest])
 
 
 def _content_keys(table: pa.Table, cfg: CurateConfig) -> pa.Table:
@@ -175,6 +155,55 @@ def _stage_inputs(cfg: RunConfig, items: list[dict[str, Any]], config_hash: str,
     return sorted(glob.glob(os.path.join(staged, "*.parquet")))
 
 
+def _exact_dedup(cfg: RunConfig, out_dir: str, staged: list[str], progress: Progress, cpus: int
+                 ) -> list[dict[str, Any]]:
+    """Content-hash shuffle of every staged row (code as files), one survivor per content, buckets written."""
+    buckets = cfg.curate.exact_dedup.num_buckets
+    with progress.step("curate/exact_dedup", "buckets", buckets):
+        if not staged:
+            return []
+        ds = ray.data.read_parquet(staged).map_batches(partial(_content_keys, cfg=cfg.curate), batch_format="pyarrow")
+        ds = ds.groupby("bucket", num_partitions=_shuffle_partitions(buckets, staged, cpus)).map_groups(
+            partial(_finish_bucket, out_dir=out_dir, dedup=cfg.curate.exact_dedup.enabled,
+                    survivor=cfg.curate.survivor, counter=progress.counter), batch_format="pyarrow")
+        return ds.take_all()
+
+
+def _dedup_passes(cfg: RunConfig, out_dir: str, staged: list[str], progress: Progress, cpus: int
+                  ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Exact and near dedup with code as files, then code's repository documents and their own near dedup
+    (The Stack v2's file-level dedup, DeepSeek-Coder's repository level), then images; count rows, summaries."""
+    curate, summaries = cfg.curate, {}
+    counts = _exact_dedup(cfg, out_dir, staged, progress, cpus)
+    near = curate.near_dedup if curate.near_dedup is not None and curate.near_dedup.enabled else None
+    if near is not None:
+        log.info("curate: near-duplicate removal (MinHash LSH)")
+        with progress.step("curate/near_dedup"):
+            result = run_near_dedup(out_dir, near, cfg.seed, cpus, curate.survivor)
+        counts += result["counts"]
+        summaries["near_dedup"] = result["summary"]
+    if curate.repo_documents.enabled and any(s.name == "code" for s in cfg.sources):
+        log.info("curate: repository documents from the surviving code files")
+        with progress.step("curate/repo_documents"):
+            counts += run_repo_documents(out_dir, curate.repo_documents, curate.exact_dedup.num_buckets,
+                                         max(1, cpus), progress.counter)
+        if near is not None and "code" not in near.skip_sources:
+            others = sorted({s.name for s in cfg.sources} - {"code"})
+            with progress.step("curate/repo_near_dedup"):
+                result = run_near_dedup(out_dir, near.model_copy(update={"skip_sources": others}), cfg.seed, cpus,
+                                        curate.survivor, stage="repo_near_dedup")
+            counts += result["counts"]
+            summaries["repo_near_dedup"] = result["summary"]
+    images = curate.image_dedup
+    if images is not None and images.enabled:
+        log.info("curate: image dedup (exact, perceptual hash LSH, frequent images)")
+        with progress.step("curate/image_dedup"):
+            result = run_image_dedup(out_dir, images, cpus)
+        counts += result["counts"]
+        summaries["image_dedup"] = result["summary"]
+    return counts, summaries
+
+
 def run_curate(cfg: RunConfig, out_dir: str, progress: Progress, force: bool = False, cpus: int = 2
                ) -> dict[str, Any]:
     """Run (or skip, when already done with these settings) the curation pass; return its stats."""
@@ -187,39 +216,11 @@ def run_curate(cfg: RunConfig, out_dir: str, progress: Progress, force: bool = F
     started = time.time()
     staged_dir = os.path.join(out_dir, "_staged")
     staged = _stage_inputs(cfg, items, config_hash, staged_dir, os.path.join(out_dir, "_cache"), progress, force)
-    reset(os.path.join(out_dir, "curated"), os.path.join(out_dir, "rejects"))
-    buckets = cfg.curate.exact_dedup.num_buckets
-    with progress.step("curate/exact_dedup", "buckets", buckets):
-        counts = []
-        if staged:
-            ds = ray.data.read_parquet(staged)
-            partitions = _shuffle_partitions(buckets, staged, cpus)
-            if cfg.curate.repo_documents.enabled and any(s.name == "code" for s in cfg.sources):
-                ds = ds.map_batches(partial(_add_repo_group, spread=64), batch_format="pyarrow")
-                ds = ds.groupby("_group", num_partitions=partitions).map_groups(
-                    partial(_repo_group, cfg=cfg.curate), batch_format="pyarrow")
-            ds = ds.map_batches(partial(_content_keys, cfg=cfg.curate), batch_format="pyarrow")
-            ds = ds.groupby("bucket", num_partitions=partitions).map_groups(
-                partial(_finish_bucket, out_dir=out_dir, dedup=cfg.curate.exact_dedup.enabled,
-                        survivor=cfg.curate.survivor, counter=progress.counter), batch_format="pyarrow")
-            counts = ds.take_all()
-    near = cfg.curate.near_dedup
-    if near is not None and near.enabled:
-        log.info("curate: near-duplicate removal (MinHash LSH)")
-        with progress.step("curate/near_dedup"):
-            result = run_near_dedup(out_dir, near, cfg.seed, cpus, cfg.curate.survivor)
-        counts += result["counts"]
-    images = cfg.curate.image_dedup
-    if images is not None and images.enabled:
-        log.info("curate: image dedup (exact, perceptual hash LSH, frequent images)")
-        with progress.step("curate/image_dedup"):
-            image_result = run_image_dedup(out_dir, images, cpus)
-        counts += image_result["counts"]
+    reset(os.path.join(out_dir, "curated"), os.path.join(out_dir, "rejects"), os.path.join(out_dir, "near_dedup"))
+    counts, summaries = _dedup_passes(cfg, out_dir, staged, progress, cpus)
     stats = build_stats(counts, _records_read(staged_dir), stage_order(cfg.curate))
-    if near is not None and near.enabled:
-        stats["near_dedup"] = {k: v for k, v in result["summary"].items() if k != "seconds"}
-    if images is not None and images.enabled:
-        stats["image_dedup"] = {k: v for k, v in image_result["summary"].items() if k != "seconds"}
+    for name, summary in summaries.items():
+        stats[name] = {k: v for k, v in summary.items() if k != "seconds"}
     stats["seconds"] = round(time.time() - started, 2)
     stats["timings"] = {k: v for k, v in progress.timings.items() if k.startswith("curate/")}
     if not stats["reconciled"]:

@@ -53,7 +53,7 @@ MAX_ROUNDS = 100
 def _occurrences(batch: pa.Table, files: list[str], cfg: ImageDedupConfig) -> Iterator[pa.Table]:
     for f in batch["file"].to_pylist():
         hashes: dict[str, int | None] = {}
-        for b in pq.ParquetFile(files[f]).iter_batches(batch_size=BATCH, columns=["id", "text", "images"]):
+        for b in pq.ParquetFile(files[f]).iter_batches(batch_size=BATCH, columns=["id", "text", "images", "meta"]):
             yield occurrence_rows(pa.Table.from_batches([b]), f, cfg, hashes)
         trim_heap()
 

@@ -93,7 +93,7 @@ def _classify(block: pa.Table, verified: bool) -> pa.Table:
     return out if verified else out.set_column(4, "direct", pa.array([True] * out.num_rows))  # no edges to judge by
 
 
-def _apply(block: pa.Table, root: str, files: list[str]) -> pa.Table:
+def _apply(block: pa.Table, root: str, files: list[str], stage: str) -> pa.Table:
     """Drops of whole files: count rows for stats, then one row per survivor its members grow."""
     counts: list[dict[str, Any]] = []
     grown: list[dict[str, Any]] = []
@@ -102,7 +102,7 @@ def _apply(block: pa.Table, root: str, files: list[str]) -> pa.Table:
         t = block.filter(pc.equal(block["file"], f))
         dropped = {i: (s, d) for i, s, d in zip(t["id"].to_pylist(), t["survivor"].to_pylist(),
                                                 t["direct"].to_pylist())}
-        rows, members = store.apply_drops(root, os.path.relpath(files[f], root), dropped)
+        rows, members = store.apply_drops(root, os.path.relpath(files[f], root), dropped, stage)
         counts += rows
         grown += [{"survivor_file": where[s], "survivor": s, "copies": n, "docs": 0, "chars": 0}
                   for s, n in members.items()]
@@ -140,21 +140,25 @@ def _partitions(cfg: NearDedupConfig, cpus: int, nbytes: float) -> int:
 
 
 def run_near_dedup(out_dir: str, cfg: NearDedupConfig, seed: int, cpus: int = 2,
-                   survivor: SurvivorConfig | None = None) -> dict[str, Any]:
+                   survivor: SurvivorConfig | None = None, stage: str = "near_dedup") -> dict[str, Any]:
     """Deduplicate ``<out_dir>/curated`` in place, after exact dedup, and keep its signatures.
 
     Dropped documents move to ``rejects/<source>/near_dedup-part-N.parquet`` (reason
     ``near_duplicate``, or ``near_duplicate_chain`` when joined to the survivor only through other
     members; detail = the survivor's id), and each survivor's ``meta.dup_cluster_size`` counts what
     it stands for. Returns ``counts`` (rows to add to the curate pass's outcome counts: kept down,
-    dropped up) and ``summary``."""
+    dropped up) and ``summary``. ``stage`` names the pass in rejects and stats (``repo_near_dedup``:
+    the second pass, over code's repository documents); the signatures of the sources it signs are
+    replaced, the others' kept."""
     survivor = survivor or SurvivorConfig()
     started, seed = time.time(), cfg.seed if cfg.seed is not None else seed
     meta = store.store_meta(cfg, seed)
-    shutil.rmtree(os.path.join(out_dir, store.STORE), ignore_errors=True)
     curated = os.path.join(out_dir, "curated")
-    files = sorted(os.path.join(curated, s, f) for s in (sorted(os.listdir(curated)) if os.path.isdir(curated) else [])
-                   if s not in cfg.skip_sources for f in os.listdir(os.path.join(curated, s)) if f.endswith(".parquet"))
+    sources = [s for s in (sorted(os.listdir(curated)) if os.path.isdir(curated) else []) if s not in cfg.skip_sources]
+    for source in sources:
+        shutil.rmtree(os.path.join(out_dir, store.STORE, source), ignore_errors=True)
+    files = sorted(os.path.join(curated, s, f) for s in sources for f in os.listdir(os.path.join(curated, s))
+                   if f.endswith(".parquet"))
     stores: list[str] = [""] * len(files)
     for prev in cfg.previous:
         for rel in store.previous_files(prev, meta):
@@ -189,12 +193,12 @@ def run_near_dedup(out_dir: str, cfg: NearDedupConfig, seed: int, cpus: int = 2,
     counts: list[dict[str, Any]] = []
     summary["rounds"] = 0
     if summary["confirmed"]:
-        counts, summary["rounds"] = _drop_members(edges, parts, cfg, out_dir, files, len(current))
+        counts, summary["rounds"] = _drop_members(edges, parts, cfg, out_dir, files, len(current), stage)
     return _finish(out_dir, meta, counts, summary, started)
 
 
 def _drop_members(edges: ray.data.Dataset, parts: int, cfg: NearDedupConfig, out_dir: str, files: list[str],
-                  current: int) -> tuple[list[dict[str, Any]], int]:
+                  current: int, stage: str) -> tuple[list[dict[str, Any]], int]:
     """Components → drops told direct or chain → files rewritten → survivors grown; the count rows, rounds."""
     edges = edges.materialize()
     stars, rounds = connected_components(edges, parts, cfg.max_rounds)
@@ -202,7 +206,7 @@ def _drop_members(edges: ray.data.Dataset, parts: int, cfg: NearDedupConfig, out
     links = edges.map_batches(edge_links, batch_format="pyarrow", batch_size=None).union(
         dropped.map_batches(drop_links, batch_format="pyarrow", batch_size=None))
     told = shuffle_map(links, ["key"], parts, _classify, verified=cfg.verify)
-    applied = shuffle_map(told, ["file"], parts, _apply, root=out_dir, files=files).materialize()
+    applied = shuffle_map(told, ["file"], parts, _apply, root=out_dir, files=files, stage=stage).materialize()
     grow = applied.filter(lambda r: r["survivor"] is not None)
     if grow.count():
         shuffle_map(grow, ["survivor_file"], parts, _grow, root=out_dir, files=files, current=current).materialize()

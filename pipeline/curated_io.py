@@ -27,8 +27,9 @@ def write_parquet_atomic(table: pa.Table, path: str) -> int:
     return os.path.getsize(path)
 
 
-def write_bucket(table: pa.Table, out_dir: str, bucket: int) -> pa.Table:
-    """Write the bucket's files; return its outcome counts (see ``accounting.count_outcomes``)."""
+def write_bucket(table: pa.Table, out_dir: str, bucket: int, rejects_prefix: str = "") -> pa.Table:
+    """Write the bucket's files; return its outcome counts (see ``accounting.count_outcomes``). A later pass
+    that rejects rows names its rejects files with ``rejects_prefix``, beside the earlier passes' files."""
     for source in sorted(set(table["source"].to_pylist())):
         rows = table.filter(pc.equal(table["source"], source)).sort_by("id")
         kept = rows.filter(pc.equal(rows["status"], KEPT))
@@ -38,5 +39,6 @@ def write_bucket(table: pa.Table, out_dir: str, bucket: int) -> pa.Table:
         if kept.num_rows:
             write_parquet_atomic(to_documents(kept), os.path.join(out_dir, "curated", source, name))
         if rejected.num_rows:
-            write_parquet_atomic(rejected.select(REJECT_COLUMNS), os.path.join(out_dir, "rejects", source, name))
+            write_parquet_atomic(rejected.select(REJECT_COLUMNS),
+                                 os.path.join(out_dir, "rejects", source, rejects_prefix + name))
     return count_outcomes(table)

@@ -19,7 +19,9 @@ Debian handbook's figures with English, French and Japanese labels, which differ
 from __future__ import annotations
 
 import hashlib
+import json
 from typing import Literal
+from urllib.parse import urlsplit
 
 import numpy as np
 import pyarrow as pa
@@ -33,7 +35,7 @@ PIXEL_DIGITS = 12
 OCCURRENCE_SCHEMA = pa.schema([("file", pa.int32()), ("id", pa.string()), ("idx", pa.int32()),
                                ("sha256", pa.string()), ("width", pa.int32()), ("height", pa.int32()),
                                ("vertex", pa.string()), ("hash", pa.uint64()), ("text_hash", pa.string()),
-                               ("root", pa.string())])
+                               ("root", pa.string()), ("site", pa.string())])
 
 
 class ImageDedupConfig(BaseModel):
@@ -41,8 +43,14 @@ class ImageDedupConfig(BaseModel):
     sources: list[str] = Field(default_factory=lambda: ["multimodal"])  # curated sources whose images are judged
     hash: Literal["phash", "dhash"] = "phash"
     lsh: ImageLshConfig = Field(default_factory=ImageLshConfig)  # Hamming <= 10 of 64 bits
-    # OBELICS removes images that appear more than 10 times across the dataset (Laurençon et al. 2023)
+    # OBELICS removes images that appear more than 10 times across the dataset (Laurençon et al. 2023): logos,
+    # icons, buttons, the same on every page of many sites. Counted in sites by default, so that a documentation
+    # figure repeated in its 26 translations (one site) stays; "documents" counts documents as OBELICS did.
     max_documents: int | None = Field(10, gt=0)
+    frequent_by: Literal["sites", "documents"] = "sites"
+    # an image no larger than this on its longer side is an icon or a button wherever it repeats: counted in
+    # documents whatever frequent_by says (None: no such rule)
+    small_side_px: int | None = Field(200, gt=0)
     duplicate_documents: bool = True  # drop documents repeating another's text with near copies of its images
     partitions: int | None = Field(None, gt=0)  # shuffle partitions (default: from the image count)
     # up to this many images the graph is built in one task (about 250 B of metadata per image):
@@ -55,13 +63,30 @@ def vertex(sha256: str, width: int, height: int) -> str:
     return f"{10**PIXEL_DIGITS - 1 - min(width * height, 10**PIXEL_DIGITS - 1):0{PIXEL_DIGITS}d}{sha256}"
 
 
+def site_of(ident: str, meta: str | None) -> str:
+    """Where a document comes from: its URL's host (``meta.url``), else its source and the first folder (or file)
+    below the source root, from its id."""
+    fields = json.loads(meta) if meta else {}
+    url = next((fields[k] for k in ("url", "page_url", "source_url") if isinstance(fields.get(k), str)), None)
+    try:
+        host = urlsplit(url).hostname if url else None
+    except ValueError:
+        host = None
+    if host:
+        return host.removeprefix("www.")
+    return "/".join(ident.partition("#")[0].split("/")[:2])
+
+
 def occurrence_rows(docs: pa.Table, file: int, cfg: ImageDedupConfig, hashes: dict[str, int | None]) -> pa.Table:
-    """One row per image of each document (columns id, text, images); ``hashes`` caches per sha256 (None:
+    """One row per image of each document (columns id, text, images, meta); ``hashes`` caches per sha256 (None:
     undecodable)."""
     fn = phash if cfg.hash == "phash" else dhash
     rows: dict[str, list] = {n: [] for n in OCCURRENCE_SCHEMA.names}
-    for ident, text, images in zip(docs["id"].to_pylist(), docs["text"].to_pylist(), docs["images"].to_pylist()):
+    metas = docs["meta"].to_pylist() if "meta" in docs.column_names else [None] * docs.num_rows
+    for ident, text, images, meta in zip(docs["id"].to_pylist(), docs["text"].to_pylist(), docs["images"].to_pylist(),
+                                         metas):
         text_hash = hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
+        site = site_of(ident, meta)
         for idx, img in enumerate(images or []):
             sha = img["sha256"]
             if sha not in hashes:
@@ -71,7 +96,7 @@ def occurrence_rows(docs: pa.Table, file: int, cfg: ImageDedupConfig, hashes: di
                     hashes[sha] = None
             for name, value in (("file", file), ("id", ident), ("idx", idx), ("sha256", sha), ("width", img["width"]),
                                 ("height", img["height"]), ("vertex", vertex(sha, img["width"], img["height"])),
-                                ("hash", hashes[sha]), ("text_hash", text_hash), ("root", None)):
+                                ("hash", hashes[sha]), ("text_hash", text_hash), ("root", None), ("site", site)):
                 rows[name].append(value)
     return pa.table(rows, schema=OCCURRENCE_SCHEMA)
 

@@ -1,7 +1,8 @@
 """Image dedup's decisions per component and per document (pipeline/image_dedup.py builds the graph).
 
-A component used by more than ``max_documents`` documents is frequent: its images leave every
-document. A document is keyed by its text and its remaining images' component labels; among
+A component used on more than ``max_documents`` sites (or documents, ``frequent_by``), or a
+small one (``small_side_px``) used by more than ``max_documents`` documents, is frequent: its
+images leave every document. A document is keyed by its text and its remaining images' component labels; among
 documents sharing a key the lowest rank (best copies, then id) survives.
 """
 
@@ -43,17 +44,26 @@ def _runs(values: list) -> Iterator[tuple[int, int]]:
         start = end
 
 
+def _frequent(documents: int, sites: int, side: int, cfg: ImageDedupConfig) -> bool:
+    """OBELICS' rule where it was meant: an image repeated across sites, or a small one repeated at all."""
+    if cfg.max_documents is None:
+        return False
+    small = cfg.small_side_px is not None and side <= cfg.small_side_px
+    return (sites if cfg.frequent_by == "sites" and not small else documents) > cfg.max_documents
+
+
 def component_labels(block: pa.Table, cfg: ImageDedupConfig) -> pa.Table:
     """Every occurrence with its label, whether its component is frequent and how many documents use it,
     for a block holding whole components; then one count row per SUMMARY_KEYS name."""
     block = block.sort_by([("root", "ascending"), ("vertex", "ascending"), ("id", "ascending"), ("idx", "ascending")])
-    roots, verts, ids, hashes = (block[n].to_pylist() for n in ("root", "vertex", "id", "hash"))
+    roots, verts, ids, hashes, sites = (block[n].to_pylist() for n in ("root", "vertex", "id", "hash", "site"))
+    sides = pc.max_element_wise(block["width"], block["height"]).to_pylist()
     frequent, docs = [False] * len(roots), [0] * len(roots)
     counts = dict.fromkeys(SUMMARY_KEYS, 0)
     for start, end in _runs(roots):
         distinct = set(verts[start:end])
         used_by = len(set(ids[start:end]))
-        hot = cfg.max_documents is not None and used_by > cfg.max_documents
+        hot = _frequent(used_by, len(set(sites[start:end])), max(s or 0 for s in sides[start:end]), cfg)
         frequent[start:end], docs[start:end] = [hot] * (end - start), [used_by] * (end - start)
         counts["images"] += end - start
         counts["distinct"] += len(distinct)

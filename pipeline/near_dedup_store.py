@@ -138,7 +138,7 @@ def _copies(meta: str | None) -> int:
     return size if isinstance(size, int) and size > 0 else 1
 
 
-def apply_drops(root: str, curated_rel: str, dropped: dict[str, tuple[str, bool]]
+def apply_drops(root: str, curated_rel: str, dropped: dict[str, tuple[str, bool]], stage: str = "near_dedup"
                 ) -> tuple[list[dict[str, Any]], dict[str, int]]:
     """Move ``dropped`` (id → (survivor id, direct)) from a curated file to rejects (reason ``near_duplicate``,
     or ``near_duplicate_chain`` when no verified edge joins it to its survivor); trim its signature file.
@@ -149,7 +149,7 @@ def apply_drops(root: str, curated_rel: str, dropped: dict[str, tuple[str, bool]
     source, name = os.path.normpath(curated_rel).split(os.sep)[-2:]
     ids = pa.array(sorted(dropped), pa.string())
     curated, rejects = RowGroupWriter(os.path.join(root, curated_rel) + ".new"), RowGroupWriter(
-        os.path.join(root, "rejects", source, f"near_dedup-{name}"))
+        os.path.join(root, "rejects", source, f"{stage}-{name}"))
     totals: dict[str, list[int]] = {}
     grown: dict[str, int] = {}
     for batch in pq.ParquetFile(os.path.join(root, curated_rel)).iter_batches(batch_size=BATCH):
@@ -165,7 +165,7 @@ def apply_drops(root: str, curated_rel: str, dropped: dict[str, tuple[str, bool]
             grown[dropped[i][0]] = grown.get(dropped[i][0], 0) + _copies(meta)
         rejects.write(pa.table({
             "id": gone["id"], "source": gone["source"], "status": pa.array([DROPPED] * gone.num_rows, pa.string()),
-            "stage": pa.array(["near_dedup"] * gone.num_rows, pa.string()), "reason": pa.array(reasons, pa.string()),
+            "stage": pa.array([stage] * gone.num_rows, pa.string()), "reason": pa.array(reasons, pa.string()),
             "detail": pa.array([dropped[i][0] for i in gone["id"].to_pylist()], pa.string()),
             "text": gone["text"], "meta": gone["meta"]}).select(REJECT_COLUMNS))
     curated.close()
@@ -180,7 +180,7 @@ def apply_drops(root: str, curated_rel: str, dropped: dict[str, tuple[str, bool]
     signatures.close()
     os.replace(sig_path + ".new", sig_path) if signatures.rows else os.remove(sig_path)
     counts = [row for reason, (n, chars) in sorted(totals.items())
-              for row in moved_to_dropped(source, "near_dedup", reason, n, chars)]
+              for row in moved_to_dropped(source, stage, reason, n, chars)]
     return counts, grown
 
 

@@ -6,6 +6,10 @@ imports (``repo_order``), and concatenated, each under a comment line naming its
 the path as a comment: the model sees a file's context before it. A repository longer than
 ``max_chars`` splits at file boundaries into ``#part-N`` documents.
 
+Licence files (``LICENSE``, ``COPYING``...) stay out of the text: the repository's licence is in
+the document's ``meta.license``, and a model has no use for the same Apache-2.0 text at the head of
+thousands of documents. Such a file leaves as dropped, reason ``licence_file``.
+
 Accounting: a merged file row leaves with status ``merged`` at stage ``repo_document`` and the
 document's id as ``detail``; a document row is ``kept`` and carries the ``repo_document:created``
 event, so stats.json reconciles ``in - merged + created == kept + dropped + quarantined``.
@@ -21,8 +25,9 @@ import pyarrow.compute as pc
 from pydantic import BaseModel, Field
 
 from pipeline.code_deps import file_dependencies
+from pipeline.code_licenses import is_license_file
 from pipeline.repo_order import dependency_order
-from pipeline.schema import CREATED_EVENT, KEPT, MERGED
+from pipeline.schema import CREATED_EVENT, DROPPED, KEPT, MERGED
 
 STAGE = "repo_document"
 _C_STYLE = {"C", "C++", "C#", "Java", "JavaScript", "TypeScript", "Go", "Rust", "Swift", "Kotlin", "Scala", "Dart",
@@ -122,10 +127,27 @@ def mark_merged(files: pa.Table, documents: pa.Table) -> pa.Table:
     return files
 
 
+def _licence_files(files: pa.Table) -> pa.Array:
+    """Which file rows are licence texts (by ``meta.path``): their licence is in the document's meta."""
+    paths = [json.loads(m).get("path") or "" for m in files["meta"].to_pylist()]
+    return pa.array([is_license_file(p) for p in paths], pa.bool_())
+
+
+def _mark_dropped(files: pa.Table, reason: str, detail: str) -> pa.Table:
+    n = files.num_rows
+    for col, value in (("status", DROPPED), ("stage", STAGE), ("reason", reason), ("detail", detail)):
+        files = files.set_column(files.schema.get_field_index(col), col, pa.array([value] * n, pa.string()))
+    return files
+
+
 def repo_stage(files: pa.Table, cfg: RepoDocConfig) -> pa.Table:
-    """A repository's kept file rows in; out, its documents (kept) then the file rows (``merged``)."""
-    documents = repo_document(files, cfg)
-    if documents is files:
+    """A repository's kept file rows in; out, its documents (kept), the file rows (``merged``) and its licence
+    files (dropped ``licence_file``)."""
+    if not cfg.enabled or files.num_rows == 0:
         return files
+    licence = _licence_files(files)
+    code = files.filter(pc.invert(licence))
+    documents = repo_document(code, cfg)
     made = documents.filter(pc.fill_null(pc.equal(documents["stage"], STAGE), False))
-    return pa.concat_tables([made, mark_merged(files, made)])
+    dropped = _mark_dropped(files.filter(licence), "licence_file", "the licence is in the document's meta.license")
+    return pa.concat_tables([made, mark_merged(code, made), dropped])

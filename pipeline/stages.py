@@ -157,9 +157,10 @@ def row_stages(cfg: CurateConfig) -> list[Stage]:
 
 def stage_order(cfg: CurateConfig) -> list[str]:
     """Every stage a record can leave at, in order: what stats.json reconciles along."""
-    return (["read"] + [s.name for s in row_stages(cfg)] + (["repo_document"] if cfg.repo_documents.enabled else [])
-            + (["exact_dedup"] if cfg.exact_dedup.enabled else [])
-            + (["near_dedup"] if cfg.near_dedup is not None and cfg.near_dedup.enabled else [])
+    near = cfg.near_dedup is not None and cfg.near_dedup.enabled
+    return (["read"] + [s.name for s in row_stages(cfg)] + (["exact_dedup"] if cfg.exact_dedup.enabled else [])
+            + (["near_dedup"] if near else []) + (["repo_document"] if cfg.repo_documents.enabled else [])
+            + (["repo_near_dedup"] if near and cfg.repo_documents.enabled else [])
             + (["image_dedup"] if cfg.image_dedup is not None and cfg.image_dedup.enabled else []))
 
 

@@ -103,3 +103,25 @@ def test_an_undecodable_image_is_counted_not_fatal():
 
 def test_vertices_sort_the_best_copy_first():
     assert vertex("f" * 64, 451, 300) < vertex("0" * 64, 320, 213) < vertex("1" * 64, 320, 213)
+
+
+def _site_docs(image_bytes: bytes, ids: list[str]) -> pa.Table:
+    return pa.Table.from_pylist([{"id": i, "source": "multimodal", "text": f"{IMAGE_MARKER}\nPage {n}", "meta": "{}",
+                                  "images": [image(image_bytes)]} for n, i in enumerate(ids)], schema=DOCUMENT_SCHEMA)
+
+
+def test_a_figure_repeated_in_its_translations_stays_and_one_repeated_across_sites_goes():
+    """OBELICS meant logos repeated across the web: a documentation figure in 12 translations of one manual
+    (one site) is content; the same picture on 12 sites is boilerplate; a small icon repeated anywhere is too."""
+    figure = samples()["handbook/en-US/ssh-L.png"]
+    assert max(image(figure)["width"], image(figure)["height"]) > 200
+    translations = _site_docs(figure, [f"multimodal/handbook/{lang}/ssh.html#0" for lang in range(12)])
+    assert decide(translations)[0] == {}
+    assert set(decide(translations, frequent_by="documents")[0]) == set(translations["id"].to_pylist())
+    sites = _site_docs(figure, [f"multimodal/site{n}/page.html#0" for n in range(12)])
+    assert set(decide(sites)[0]) == set(sites["id"].to_pylist())
+    by_url = translations.set_column(3, "meta", pa.array([f'{{"url": "https://www.s{n}.org/a"}}' for n in range(12)]))
+    assert len(decide(by_url)[0]) == 12  # the URL's host is the site when there is one
+    icon = io.BytesIO()
+    Image.open(io.BytesIO(figure)).convert("RGB").resize((48, 48)).save(icon, "PNG")
+    assert len(decide(_site_docs(icon.getvalue(), translations["id"].to_pylist()))[0]) == 12

@@ -9,7 +9,7 @@ from pipeline.components import both_directions, components_local, distinct, lar
 from pipeline.lsh import BAND_SCHEMA, candidate_sets, chain_edges, verify_sets
 from pipeline.near_dedup import NearDedupConfig, dedup_in_memory
 from pipeline.shingles import ShingleConfig, jaccard, shingle_sets
-from pipeline.survivors import SurvivorConfig, vertex_files, vertex_groups, vertex_ids, vertices
+from pipeline.survivors import SurvivorConfig, ranks, vertex_files, vertex_groups, vertex_ids, vertices
 from tests.conftest import stdlib_sources
 from tests.pipeline.test_components import _union_find
 
@@ -120,9 +120,9 @@ def test_in_memory_pass_drops_near_duplicates_and_keeps_distinct_documents():
     docs, truth = _corpus()
     assert truth["edit"] > 0.8 and truth["book"] > 0.8 and truth["half"] < 0.6  # what the corpus is made of
     dropped = {r["id"]: r["survivor"] for r in dedup_in_memory(docs, NearDedupConfig(), seed=1).to_pylist()}
-    # the longer original survives an edit; a book copy of a web page is one cluster across sources;
-    # the MIT code file outranks the web copy and the longer GPL copy (licence before length)
-    assert dropped == {"web/50": "web/00", "book/00": "web/01", "web/03": "code/0", "code/1": "code/0"}
+    # the original (earliest id) survives an edit; a book copy of a web page is one cluster across sources (the
+    # earliest id, the book's, survives); the MIT code file outranks the web copy and the GPL copy
+    assert dropped == {"web/50": "web/00", "web/01": "book/00", "web/03": "code/0", "code/1": "code/0"}
     per_source = dedup_in_memory(docs, NearDedupConfig(scope="source"), seed=1).to_pylist()
     assert {r["id"] for r in per_source} == {"web/50", "code/1"}
     unverified = dedup_in_memory(docs, NearDedupConfig(verify=False), seed=1)
@@ -131,26 +131,27 @@ def test_in_memory_pass_drops_near_duplicates_and_keeps_distinct_documents():
 
 def test_incremental_matches_a_full_run_for_the_new_documents():
     docs, _ = _corpus()
-    new_ids = {"web/50", "book/00", "web/51", "code/1", "web/05"}
+    new_ids = {"web/50", "web/01", "web/51", "code/1", "web/05"}
     is_new = pc.is_in(docs["id"], pa.array(sorted(new_ids)))
     old, new = docs.filter(pc.invert(is_new)), docs.filter(is_new)
     cfg = NearDedupConfig()
     full = {r["id"]: r["survivor"] for r in dedup_in_memory(docs, cfg, seed=1).to_pylist()}
     incremental = {r["id"]: r["survivor"] for r in dedup_in_memory(new, cfg, seed=1, old=old).to_pylist()}
     assert incremental == {k: v for k, v in full.items() if k in new_ids}
-    # where the rule would pick the new copy (longer), the published old one stays and the new one goes
-    longer = _docs([("web/99", "web", docs["text"][0].as_py() + " one more line", {})])
-    assert dedup_in_memory(pa.concat_tables([docs.slice(0, 1), longer]), cfg, seed=1)["id"].to_pylist() == ["web/00"]
-    assert dedup_in_memory(longer, cfg, seed=1, old=docs.slice(0, 1)).to_pylist() == [
-        {"id": "web/99", "survivor": "web/00"}]
+    # where the rule would pick the new copy (an earlier id), the published old one stays and the new one goes
+    earlier = _docs([("web/0", "web", docs["text"][0].as_py() + " one more line", {})])
+    assert dedup_in_memory(pa.concat_tables([docs.slice(0, 1), earlier]), cfg, seed=1)["id"].to_pylist() == [
+        "web/00"]
+    assert dedup_in_memory(earlier, cfg, seed=1, old=docs.slice(0, 1)).to_pylist() == [
+        {"id": "web/0", "survivor": "web/00"}]
 
 
 def test_vertex_order_is_survivor_order():
-    cfg = SurvivorConfig()
-    t = pa.table({"id": ["b", "a", "c", "d"], "chars": [10, 10, 99, 5], "licence": [None, None, None, "mit"],
-                  "stars": [0, 0, 0, 3]})
-    names = vertices(t, [1, 2, 3, 4], [0, 0, 5, 0], old=False, cfg=cfg)
+    cfg = SurvivorConfig(priority=["permissive_licence", "stars", "longest"])
+    ids, metas = ["b", "a", "c", "d"], ["{}", "{}", "{}", '{"license": "mit", "stars": 3}']
+    t = pa.table({"id": ids, "rank": ranks(ids, metas, [10, 10, 99, 5], cfg)})
+    names = vertices(t, [1, 2, 3, 4], [0, 0, 5, 0], old=False)
     ordered = pa.array(sorted(names.to_pylist()))
-    assert vertex_ids(ordered, cfg).to_pylist() == ["d", "c", "a", "b"]
+    assert vertex_ids(ordered).to_pylist() == ["d", "c", "a", "b"]
     assert vertex_files(ordered).to_pylist() == [4, 3, 2, 1] and vertex_groups(ordered).to_pylist() == [0, 5, 0, 0]
-    assert vertices(t.slice(0, 1), [0], [0], old=True, cfg=cfg)[0].as_py() < min(names.to_pylist())
+    assert vertices(t.slice(0, 1), [0], [0], old=True)[0].as_py() < min(names.to_pylist())

@@ -136,6 +136,19 @@ def test_merged_records_and_created_documents_reconcile():
     assert not build_stats(counts, {"code": 4}, ["read", "repo_document"])["reconciled"]
 
 
+def test_licence_files_stay_out_of_repository_documents():
+    """The licence is in the document's meta: its text would head every document of the repository."""
+    apache = "Apache License\nVersion 2.0, January 2004\n" * 20
+    files = [_doc("code/r#LICENSE", apache, "code"), _doc("code/r#src/a.py", "import os\n", "code")]
+    for f, path in zip(files, ["LICENSE", "src/a.py"]):
+        f["meta"] = json.dumps({"repo": "acme/r", "path": path, "language": "Python", "license": "Apache-2.0"})
+    out = {r["id"]: r for r in repo_stage(_table(files), RepoDocConfig()).to_pylist()}
+    doc = out["code/acme/r"]
+    assert "Apache License" not in doc["text"] and json.loads(doc["meta"])["license"] == "Apache-2.0"
+    assert (out["code/r#LICENSE"]["status"], out["code/r#LICENSE"]["reason"]) == (DROPPED, "licence_file")
+    assert out["code/r#src/a.py"]["status"] == "merged"
+
+
 def test_multimodal_rows_get_language_then_image_then_caption_checks():
     pairs = {r["key"]: r for r in pq.read_table(f"{REPO}/data/sample/multimodal/pairs.parquet").to_pylist()}
 
