@@ -41,6 +41,8 @@ REDACTED = [
      "password = \"<SECRET>\" and {'apiKey': '<SECRET>'}", ["credential", "credential"]),
     ("SECRET_KEY=abcdef0123456789abcdef0123456789 ?access_token=ya29.a0AfH6SMBx7u2W0WPXnVbI&x=1",
      "SECRET_KEY=<SECRET> ?access_token=<SECRET>&x=1", ["credential", "credential"]),
+    ('TOKEN = "hf_94wBhPGp6KrrTH3KDchhKpRxZwd6dmHWLL" "Password": "SomeKindOfPassword123!@#"',
+     'TOKEN = "<SECRET>" "Password": "<SECRET>"', ["credential", "credential"]),
 ]
 
 KEPT = [
@@ -62,6 +64,13 @@ KEPT = [
     'password = "hunter2" secret = "${SECRET_KEY}" "api_key": "your_api_key_here" token: TokenType;',
     'tokenizer = "meta-llama/Llama-2-7b-hf" max_tokens = 4096 passenger = "AliceSmith12" monkey = "Abc123Def456"',
     "private_key: /etc/ssl/private/key2.pem AKIAIOSFODNN7EXAMPLE sk-fading-circle-spinner-rotate-animation-x",
+    # real code that the keyword rule once redacted (pygments, transformers, .NET, botocore, cryptography, django)
+    "token = Name.Builtin\n    bos_token_id: torch.Tensor | None\nChannelCredentials = grpc.ChannelCredentials",
+    'publicKeyToken=b77a5c561934e089 "ClientRequestToken": "a8ca07e4-61ec-4399-99f4-19853801bcd5"',
+    '"NextToken": "eyJOZXh0VG9rZW4iOiBudWxsfQ==", "LockToken":"e3db7e2c-d58b-4ee6-8346-6aec5511c6fb"',
+    'secret_key = s3_connection "SecretId": "MyTestDatabaseSecret1" secret_key = settings.SECRET_KEY',
+    '_PKCS1_MARKER = ("-----BEGIN RSA PRIVATE KEY-----", "-----END RSA PRIVATE KEY-----")',
+    '"secret": "V1SecretVolumeSource", esxi1_password: @ESXI1_PASSWORD refresh token: https://tools.ietf.org/x',
 ]
 
 
