@@ -37,10 +37,13 @@ def test_vendored_copies_leave_as_files_and_repositories_are_built_from_the_rest
     _tar(tmp_path / "code" / "psf" / "json.tar", {"json/decoder.py": decoder, "json/encoder.py": encoder,
                                                   "json/__init__.py": (STDLIB / "json" / "__init__.py").read_text(),
                                                   "LICENSE": licence})
-    # an application that vendors both modules; its id sorts first, so the earliest id alone would keep its copies
-    _tar(tmp_path / "code" / "aaa" / "app.tar", {"app/main.py": (STDLIB / "textwrap.py").read_text(),
-                                                 "app/_vendor/json/decoder.py": decoder,
-                                                 "app/_vendor/json/encoder.py": _edit(encoder, 12)})
+    # an application that copied both modules into its own package, one of them patched, and vendored a third under
+    # _vendor/ (the code filter's vendored rule takes that one before dedup)
+    scanner = (STDLIB / "json" / "scanner.py").read_text()
+    _tar(tmp_path / "code" / "zzz" / "app.tar", {"app/main.py": (STDLIB / "textwrap.py").read_text(),
+                                                 "app/compat/decoder.py": decoder,
+                                                 "app/compat/encoder.py": _edit(encoder, 12),
+                                                 "app/_vendor/json/scanner.py": scanner})
     config = {"sources": [{"name": "code", "paths": ["code/*/*.tar"]}], "output_dir": str(tmp_path / "out"),
               "curate": {"code_license": None}, "mix": {"weights": {"code": 1.0}}, "tokenizer": {"mix": {"code": 1.0}}}
     (tmp_path / "c.yaml").write_text(yaml.safe_dump(config))
@@ -50,14 +53,14 @@ def test_vendored_copies_leave_as_files_and_repositories_are_built_from_the_rest
                                promote_options="default")
     why = {i: (st, r, d) for i, st, r, d in zip(*(rejects[c].to_pylist() for c in ("id", "stage", "reason", "detail")))}
     original = "code/psf/json.tar#json/"
-    assert why["code/aaa/app.tar#app/_vendor/json/decoder.py"] == ("exact_dedup", "exact_duplicate",
-                                                                    original + "decoder.py")
-    assert why["code/aaa/app.tar#app/_vendor/json/encoder.py"][:2] == ("near_dedup", "near_duplicate")
+    assert why["code/zzz/app.tar#compat/decoder.py"] == ("exact_dedup", "exact_duplicate", original + "decoder.py")
+    assert why["code/zzz/app.tar#compat/encoder.py"] == ("near_dedup", "near_duplicate", original + "encoder.py")
+    assert why["code/zzz/app.tar#_vendor/json/scanner.py"][:2] == ("code_filter", "vendored")
     assert why["code/psf/json.tar#LICENSE"][1] == "licence_file"
     curated = pa.concat_tables([pq.read_table(f) for f in sorted((out / "curated" / "code").glob("*.parquet"))])
     docs = dict(zip(curated["id"].to_pylist(), curated["text"].to_pylist()))
-    assert sorted(docs) == ["code/aaa/app", "code/psf/json"]
-    assert "_vendor" not in docs["code/aaa/app"] and "# app/main.py" in docs["code/aaa/app"]
+    assert sorted(docs) == ["code/psf/json", "code/zzz/app"]
+    assert "compat/" not in docs["code/zzz/app"] and "# main.py" in docs["code/zzz/app"]
     assert "PYTHON SOFTWARE FOUNDATION LICENSE" not in docs["code/psf/json"]
     meta = json.loads(curated["meta"][curated["id"].to_pylist().index("code/psf/json")].as_py())
     assert meta["paths"] == ["json/decoder.py", "json/encoder.py", "json/__init__.py"] or set(meta["paths"]) == {
