@@ -46,10 +46,12 @@ def test_every_source_is_curated_and_every_record_accounted_for(sample_run):
 
 def test_near_dedup_removes_a_second_edition_and_signs_whole_books_and_repositories(sample_run):
     out, stats = sample_run
-    rejects = pq.read_table(out / "rejects" / "book" / "near_dedup-part-00000.parquet").to_pylist()
-    # two Gutenberg editions of Alice: the shorter leaves, naming the longer
+    rejects = [r for f in sorted((out / "rejects" / "book").glob("near_dedup-*.parquet"))
+               for r in pq.read_table(f).to_pylist()]
+    # two Gutenberg editions of Alice: the later id leaves, naming the first (the survivor order: originals, then
+    # the earliest id), and the survivor counts the two
     assert [(r["id"], r["detail"], r["reason"]) for r in rejects] == [
-        ("book/books.jsonl.gz#0", "book/books.jsonl.gz#1", "near_duplicate")]
+        ("book/books.jsonl.gz#1", "book/books.jsonl.gz#0", "near_duplicate")]
     assert "Alice" in rejects[0]["text"][:5000] and len(rejects[0]["text"]) > 100_000  # the whole book
     def ids(root: Path) -> set[str]:
         return {i for p in root.rglob("*.parquet") for i in pq.read_table(p)["id"].to_pylist()}
@@ -89,7 +91,12 @@ def test_shards_match_manifest_and_design_schema(sample_run):
     # sets the total, and the others keep their proportions among themselves
     assert mix["rates"]["multimodal"] == 4.0 and mix["binding"]["multimodal"] == "cap"
     assert mix["binding"]["web"] == "sets the total" and mix["binding"]["book"] == "total set by web"
-    assert abs(mix["achieved"]["book"] / mix["achieved"]["code"] - 2.0) < 0.1
+    assert mix["planned"]["book"] / mix["planned"]["code"] == pytest.approx(2.0)
+    # what was packed may miss the plan (15 large repository documents are sampled whole): every source farther than
+    # the tolerance from its target is named, and no other
+    for source, target in mix["target"].items():
+        far = abs(mix["achieved"].get(source, 0) - target) * 100 > mix["tolerance_pts"]
+        assert far == (source in mix["off_target_pts"]), source
     assert set(mix["off_target_pts"]) >= {"multimodal"}  # named in a warning
     assert stats["pack"]["fill"] >= 0.99  # best-fit-decreasing
     assert stats["pack"]["truncated_documents"] <= stats["pack"]["overlong_documents"]
