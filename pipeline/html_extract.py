@@ -220,6 +220,14 @@ _H1 = _CODES[np.flatnonzero(_FLAGS & _HEADING)[0]]
 _NAME_CHAR = np.ones(128, bool)
 _NAME_CHAR[[0, 9, 10, 12, 13, 32, 47, 62]] = False  # NUL (the padding), whitespace, '/' and '>' end a tag name
 _LOWER, _ONES, _ONE_U64 = np.uint64(0x2020202020202020), np.uint64(0x0101010101010101), np.uint64(1)
+_NAME_END = np.zeros(256, bool)  # what ends a tag name in the raw bytes: whitespace, '/', '>'
+_NAME_END[[9, 10, 12, 13, 32, 47, 62]] = True
+# The formatting names by their first three letters (0 past the name's end): b, big, code, em, font, i, s, small,
+# strike and strong (str), tt, u; a longer name with the same letters counts too (an upper bound stays one)
+_FMT_CODES = np.array(sorted(int.from_bytes(w.encode().ljust(3, b"\0"), "big")
+                             for w in ["b", "big", "cod", "em", "fon", "i", "s", "sma", "str", "tt", "u"]), np.int32)
+_FMT_FIRST = np.zeros(256, bool)
+_FMT_FIRST[[ord(c) for c in "bcefistu"]] = True
 _STEP = np.zeros(256, np.int8)  # after a '<': a letter (or anything from 'A' up) opens, '/' closes
 _STEP[65:] = 1
 _STEP[47] = -1
@@ -259,7 +267,7 @@ def _work(depth: np.ndarray, formatting: np.ndarray, option_pairs: float) -> flo
     return float(d.sum()) + recreated + option_pairs / _OPTION_PAIRS_PER_STEP
 
 
-def _upper_bounds(units: np.ndarray, lt: np.ndarray) -> tuple[int, float]:
+def _upper_bounds(units: np.ndarray, lt: np.ndarray, work_limit: float = float("inf")) -> tuple[int, float]:
     """Depth and work if each '<x' opened an element and each '</' closed one: in one pass, and above the exact
     scan's for any page whose end tags close what it opened (it counts void and raw-text tags as open)."""
     if not len(lt):
@@ -273,7 +281,28 @@ def _upper_bounds(units: np.ndarray, lt: np.ndarray) -> tuple[int, float]:
     if coarse < 1e7:  # far below any useful limit: the sums are not needed
         return deepest, coarse
     depth = total - np.minimum(np.minimum.accumulate(total), 0) + 2  # a '</' with nothing open closes nothing
-    return int(depth.max()), _work(depth, depth, n * n / 2)
+    work = _work(depth, depth, n * n / 2)
+    if work > work_limit:  # over with every open element counted as formatting: count the formatting ones
+        work = _work(depth, np.minimum(_open_formatting(units, lt, following), depth), n * n / 2)
+    return int(depth.max()), work
+
+
+def _open_formatting(units: np.ndarray, lt: np.ndarray, following: np.ndarray) -> np.ndarray:
+    """At each tag, the formatting elements (b, big, code, em, font, i, s, small, strike, strong, tt, u) open if end
+    tags close what they opened: a walk over the tags whose first three letters can begin one of those names."""
+    is_end = following == 47
+    at, last = lt + 1 + is_end, len(units) - 1
+    first = units[np.minimum(at, last)] | 32
+    cand = np.flatnonzero(_FMT_FIRST[first])
+    c1, c2 = (units[np.minimum(at[cand] + k, last)] for k in (1, 2))
+    end1 = _NAME_END[c1]
+    low1 = np.where(end1, 0, c1 | 32).astype(np.int32)
+    low2 = np.where(end1 | _NAME_END[c2], 0, c2 | 32).astype(np.int32)
+    code = (first[cand].astype(np.int32) << 16) | (low1 << 8) | low2
+    hits = cand[np.isin(code, _FMT_CODES)]
+    steps = np.zeros(len(lt), np.int64)
+    steps[hits] = np.where(is_end[hits], -1, 1)
+    return _clamped_sum(steps)
 
 
 def _tags(chars: np.ndarray, lt: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -418,7 +447,7 @@ def check_shape(html: str | np.ndarray, cfg: ExtractConfig) -> None:
     """
     units = utf8_units(html) if isinstance(html, str) else html
     lt = (units == 60).nonzero()[0]
-    depth, work = _upper_bounds(units, lt)
+    depth, work = _upper_bounds(units, lt, cfg.max_tree_work or float("inf"))
     over = (cfg.max_html_depth and depth > cfg.max_html_depth) or (cfg.max_tree_work and work > cfg.max_tree_work)
     if cfg.shape_check == "full" or over:
         depth, work = _tree_shape(units, lt)

@@ -159,6 +159,8 @@ def test_the_count_of_angle_brackets_bounds_the_exact_scan(sample_pages):
         lt = html_extract.np.flatnonzero(units == 60)
         bound, exact = html_extract._upper_bounds(units, lt), html_extract._tree_shape(units, lt)
         assert bound[0] >= exact[0] and bound[1] >= exact[1]
+        tighter = html_extract._upper_bounds(units, lt, work_limit=0)  # formatting elements counted by name
+        assert bound[1] >= tighter[1] >= exact[1]
 
 
 def test_end_tags_that_close_nothing_get_past_the_count_only_on_small_pages():
