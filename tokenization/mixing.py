@@ -15,9 +15,10 @@ all hold, and the policy says which gives:
 
 A source with a weight but no tokens takes no share: the others are renormalized. The plan
 records per source its target (the configured share), the share it plans, and what binds it.
-A document's number of copies is the rate's integer part plus one more with probability equal
-to its fractional part, decided by a hash of the run seed and the document id: the same on
-every run and every worker, with no coordination.
+A document's number of copies is the rate's integer part, plus one for the documents that a
+hash of the run seed and the document id puts first, until their tokens reach the fractional
+part of the source's tokens in the document's pack group: the same on every run and every
+worker, with no coordination, and within one document of the budget per group.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from collections.abc import Callable
 from typing import Literal
 
 import pyarrow as pa
+import pyarrow.compute as pc
 from pydantic import BaseModel, Field
 
 DEFAULT_MIX = {"web": 0.45, "book": 0.30, "code": 0.15, "multimodal": 0.10}
@@ -148,17 +150,36 @@ def _unit(seed: int, ident: str) -> float:
     return int.from_bytes(digest, "big") / 2**64
 
 
-def copies(ident: str, rate: float, seed: int) -> int:
-    whole = math.floor(rate)
-    return whole + (1 if _unit(seed, ident) < rate - whole else 0)
+def _extra_copies(ids: list[str], sizes: list[int], fraction: float, seed: int) -> set[int]:
+    """The documents of one source in one group that get the fractional copy: in seeded-hash order, each that fits,
+    until their tokens reach ``fraction`` of the source's tokens here. A coin per document would hit the budget on
+    average only; this lands within half a document of it, however few and long the documents are."""
+    budget = fraction * sum(sizes)
+    chosen, used = set(), 0
+    for i in sorted(range(len(ids)), key=lambda i: (_unit(seed, ids[i]), ids[i])):
+        if used + sizes[i] / 2 <= budget:  # a document that would overshoot by more than half of itself waits out
+            chosen.add(i)
+            used += sizes[i]
+    return chosen
 
 
 def apply_mix(group: pa.Table, rates: dict[str, float], seed: int, key_of) -> pa.Table:
-    """Repeat or drop the group's documents; copy ``k > 0`` of a document gets pack key ``key_of(f"{id}@{k}")``."""
+    """Repeat or drop the group's documents; copy ``k > 0`` of a document gets pack key ``key_of(f"{id}@{k}")``.
+
+    A rate's whole part repeats every document; its fraction goes to documents chosen by ``_extra_copies`` (by
+    tokens, per source within the group), so that a source of a few long documents still meets its budget."""
+    ids, sources = group["id"].to_pylist(), group["source"].to_pylist()
+    sizes = pc.list_value_length(group["token_ids"]).to_pylist()
+    extra: set[int] = set()
+    for source in sorted(set(sources)):
+        rows = [i for i, s in enumerate(sources) if s == source]
+        fraction = rates.get(source, 1.0) - math.floor(rates.get(source, 1.0))
+        if fraction > 0:
+            chosen = _extra_copies([ids[i] for i in rows], [sizes[i] for i in rows], fraction, seed)
+            extra.update(rows[j] for j in chosen)
     take, keys = [], []
-    for i, (ident, source, key) in enumerate(zip(group["id"].to_pylist(), group["source"].to_pylist(),
-                                                  group["pack_key"].to_pylist())):
-        for k in range(copies(ident, rates.get(source, 1.0), seed)):
+    for i, (ident, source, key) in enumerate(zip(ids, sources, group["pack_key"].to_pylist())):
+        for k in range(math.floor(rates.get(source, 1.0)) + (i in extra)):
             take.append(i)
             keys.append(key if k == 0 else key_of(f"{ident}@{k}"))
     mixed = group.take(pa.array(take, pa.int64()))
