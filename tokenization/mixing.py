@@ -71,11 +71,11 @@ def _largest(ok: Callable[[float], bool], high: float) -> float:
 
 def _exact(shares: dict[str, float], caps: dict[str, float], budget: float, optional: set[str]) -> dict[str, float]:
     required = {s: p for s, p in shares.items() if s not in optional}
-    norm = sum(required.values())
+    norm = math.fsum(required.values())
 
     def alloc(total: float) -> dict[str, float]:
         extra = {s: min(shares[s] * total, caps[s]) for s in shares if s in optional}
-        rest = total - sum(extra.values())
+        rest = total - math.fsum(extra.values())
         return extra | {s: rest * p / norm for s, p in required.items()}
 
     if not required:
@@ -88,7 +88,7 @@ def _fill(shares: dict[str, float], caps: dict[str, float], budget: float) -> di
         return {s: min(caps[s], level * p) for s, p in shares.items()}
 
     top = max(caps[s] / p for s, p in shares.items())
-    return alloc(_largest(lambda level: sum(alloc(level).values()) <= budget, top))
+    return alloc(_largest(lambda level: math.fsum(alloc(level).values()) <= budget, top))
 
 
 def _binding(cfg: MixConfig, tokens: dict[str, int], alloc: dict[str, float], caps: dict[str, float],
@@ -97,7 +97,7 @@ def _binding(cfg: MixConfig, tokens: dict[str, int], alloc: dict[str, float], ca
     its share given up), ``sets the total`` (exact: its cap holds the whole mix below the budget), ``total set
     by X`` (exact: shrunk with the rest), ``empty`` (a weight, no tokens) or ``no weight``."""
     capped = {s for s, a in alloc.items() if a >= caps[s] * (1 - 1e-9)}
-    short = cfg.policy == "exact" and sum(alloc.values()) < budget * (1 - 1e-9)
+    short = cfg.policy == "exact" and math.fsum(alloc.values()) < budget * (1 - 1e-9)
     setters = sorted(s for s in capped if s not in cfg.optional) if short else []
     binding = {}
     for s in sorted(set(tokens) | set(cfg.weights)):
@@ -116,18 +116,19 @@ def _binding(cfg: MixConfig, tokens: dict[str, int], alloc: dict[str, float], ca
 
 def plan_mix(source_tokens: dict[str, int], cfg: MixConfig) -> MixPlan:
     """The rates that meet the mix under ``cfg.policy``."""
-    weights = {s: w for s, w in cfg.weights.items() if w > 0}
-    norm = sum(weights.values()) or 1.0
+    # sorted, and summed exactly: the plan must not depend on the order a config lists its sources in
+    weights = {s: w for s, w in sorted(cfg.weights.items()) if w > 0}
+    norm = math.fsum(weights.values()) or 1.0
     target = {s: w / norm for s, w in weights.items()}
     present = {s: p for s, p in target.items() if source_tokens.get(s, 0) > 0}
     budget = cfg.total_tokens or sum(source_tokens.values())
     caps = {s: cfg.max_repeat * source_tokens[s] for s in present}
-    shares = {s: p / (sum(present.values()) or 1.0) for s, p in present.items()}
+    shares = {s: p / (math.fsum(present.values()) or 1.0) for s, p in present.items()}
     alloc = {}
     if shares:
         alloc = _exact(shares, caps, budget, set(cfg.optional)) if cfg.policy == "exact" else _fill(
             shares, caps, budget)
-    total = sum(alloc.values())
+    total = math.fsum(alloc.values())
     rates = {s: 0.0 for s in source_tokens} | {s: min(cfg.max_repeat, a / source_tokens[s]) for s, a in alloc.items()}
     return MixPlan(policy=cfg.policy, budget=budget, total=total, rates=rates, target=target,
                    planned={s: alloc.get(s, 0.0) / (total or 1.0) for s in target},

@@ -60,7 +60,10 @@ def test_near_dedup_removes_a_second_edition_and_signs_whole_books_and_repositor
     assert signed == {i for i in curated if not i.startswith("multimodal/")}
     assert any(i.startswith("code/") and "#" not in i for i in signed)  # repository documents, not files
     funnel = {(f["source"], f["stage"]): f for f in stats["curate"]["funnel"]}
-    assert funnel[("book", "near_dedup")]["dropped"] == 1 and stats["curate"]["near_dedup"]["dropped"] == 1
+    assert funnel[("book", "near_dedup")]["dropped"] == 1
+    # code is judged file by file first: the sample's repositories hold near copies of each other's files
+    near = stats["curate"]["near_dedup"]["dropped"]
+    assert near == sum(f["dropped"] for (_, stage), f in funnel.items() if stage == "near_dedup") and near > 1
 
 
 def test_image_dedup_drops_a_reencoded_copy_and_keeps_figures_under_their_own_captions(sample_run):
@@ -87,10 +90,10 @@ def test_shards_match_manifest_and_design_schema(sample_run):
     assert set(manifest["source_tokens"]) == {"web", "book", "code", "multimodal"}
     mix = manifest["mix"]
     assert abs(sum(mix["achieved"].values()) - 1) < 1e-3 and mix["target"]["web"] == 0.45
-    # the sample's captions are far too few for 10 %: optional in its config, they take their cap; web's cap then
-    # sets the total, and the others keep their proportions among themselves
+    # the sample's captions are far too few for 10 %: optional in its config, they take their cap, and the others
+    # keep their proportions among themselves (web's own cap may then set the total below the budget)
     assert mix["rates"]["multimodal"] == 4.0 and mix["binding"]["multimodal"] == "cap"
-    assert mix["binding"]["web"] == "sets the total" and mix["binding"]["book"] == "total set by web"
+    assert mix["binding"]["web"] in ("budget", "sets the total") and mix["planned_tokens"] <= mix["budget"]
     assert mix["planned"]["book"] / mix["planned"]["code"] == pytest.approx(2.0)
     # what was packed may miss the plan (15 large repository documents are sampled whole): every source farther than
     # the tolerance from its target is named, and no other
@@ -220,8 +223,9 @@ def test_stats_and_report_hold_histograms_token_funnel_and_timings_that_add_up(s
     assert {s: f["tokenized"] for s, f in funnel.items()} == pack["mix"]["tokens_before_mix"]
     assert {s: f["packed"] for s, f in funnel.items()} == pack["source_tokens"]
     assert {s: f["after_mix"] for s, f in funnel.items()} == pack["source_tokens"]  # no token is cut away
-    assert set(stats["timings"]) == {"curate/read", "curate/exact_dedup", "curate/near_dedup", "curate/image_dedup",
-                                     "tokenizer", "pack/tokenize", "pack/shards", "pack/images"}
+    assert set(stats["timings"]) == {"curate/read", "curate/exact_dedup", "curate/near_dedup", "curate/repo_documents",
+                                     "curate/repo_near_dedup", "curate/image_dedup", "tokenizer", "pack/tokenize",
+                                     "pack/shards", "pack/images"}
     for source in stats["curate"]["sources"]:
         removed = [f["chars_removed"] for f in stats["curate"]["funnel"] if f["source"] == source]
         reasons = [r["chars"] for r in stats["curate"]["reasons"] if r["source"] == source]

@@ -134,3 +134,13 @@ def test_apply_mix_repeats_with_fresh_pack_keys():
     assert mixed.num_rows == 100
     keys = mixed["pack_key"].to_pylist()
     assert len(set(keys)) == 100 and pack_key(1, "book/b#0@1") in keys
+
+
+def test_the_plan_does_not_depend_on_the_order_of_the_weights():
+    """A config written back by yaml.safe_dump lists the weights sorted: the rates must be the same bits."""
+    tokens = {"book": 853_076, "code": 1_272_449, "multimodal": 9_895, "web": 311_514}
+    listed = MixConfig(optional=["multimodal"])
+    reordered = MixConfig(optional=["multimodal"], weights=dict(sorted(listed.weights.items())))
+    assert list(listed.weights) != list(reordered.weights)
+    assert plan_mix(tokens, listed) == plan_mix(tokens, reordered)
+    assert plan_mix(dict(reversed(list(tokens.items()))), listed).rates == plan_mix(tokens, listed).rates
