@@ -94,7 +94,7 @@ def test_shards_match_manifest_and_design_schema(sample_run):
     # keep their proportions among themselves (web's own cap may then set the total below the budget)
     assert mix["rates"]["multimodal"] == 4.0 and mix["binding"]["multimodal"] == "cap"
     assert mix["binding"]["web"] in ("budget", "sets the total") and mix["planned_tokens"] <= mix["budget"]
-    assert mix["planned"]["book"] / mix["planned"]["code"] == pytest.approx(2.0)
+    assert mix["planned"]["book"] / mix["planned"]["code"] == pytest.approx(2.0, rel=1e-3)  # shares rounded to 4 places
     # what was packed may miss the plan (15 large repository documents are sampled whole): every source farther than
     # the tolerance from its target is named, and no other
     for source, target in mix["target"].items():
