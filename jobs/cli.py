@@ -1,5 +1,6 @@
 """The ``corpusmill`` command: ``run`` a config (the bundled sample by default), ``submit`` it to a
-cluster, ``inspect`` and ``verify`` shards, rebuild a run's ``report``, print the near-dedup S-curve."""
+cluster, check or ``config --print`` a config, ``inspect`` and ``verify`` shards, rebuild a run's
+``report``, print the near-dedup S-curve."""
 
 from __future__ import annotations
 
@@ -32,6 +33,10 @@ def main(argv: list[str] | None = None) -> int:
     submit.add_argument("--submission-id", help="a name for the job (default: Ray's)")
     submit.add_argument("--output", help="the job's output directory, as the cluster sees it (default: the config's)")
     submit.add_argument("--force", action="store_true", help="rerun every pass even if its outputs exist")
+    config = sub.add_parser("config", help="check a config; --print shows it with every default filled in")
+    config.add_argument("config", nargs="?", help="run config YAML (default: the bundled sample)")
+    config.add_argument("--print", dest="print_config", action="store_true",
+                        help="print the resolved config as YAML: every setting that will run")
     report = sub.add_parser("report", help="rebuild report/report.html from a run's stats.json")
     report.add_argument("dir", help="a run's output directory")
     verify = sub.add_parser("verify", help="check every shard's checksum, size, schema and row count")
@@ -55,6 +60,8 @@ def _dispatch(args: argparse.Namespace) -> int:
                           extra=(["--output", args.output] if args.output else []) + ["--force"] * args.force)
     if args.command == "near-dedup-curve":
         return _curve(args)
+    if args.command == "config":
+        return _config(args)
     if args.command == "verify":
         return _verify(args.dir)
     if args.command == "report":
@@ -82,6 +89,19 @@ def _curve(args: argparse.Namespace) -> int:
     if (bands, rows) != (cfg.minhash.bands, cfg.minhash.rows):
         cfg = cfg.model_copy(update={"minhash": MinHashConfig(bands=bands, rows=rows)})
     print_s_curve(cfg)
+    return 0
+
+
+def _config(args: argparse.Namespace) -> int:
+    import yaml
+
+    from jobs.config import load_config
+
+    cfg = load_config(args.config)  # a mistake ends here with the key's path and the nearest valid key
+    if args.print_config:
+        print(yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False, allow_unicode=True), end="")
+    else:
+        print(f"{args.config or 'the bundled sample config'}: valid")
     return 0
 
 

@@ -12,6 +12,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from jobs.usage import UsageError
+from pipeline.config_base import StrictModel
 from pipeline.readers import SourceSpec
 from pipeline.schema import SOURCES
 from pipeline.stages import CurateConfig
@@ -21,7 +22,7 @@ from tokenization.tokenize import TokenizeConfig
 from tokenization.tokenizer_train import TokenizerConfig
 
 
-class RayConfig(BaseModel):
+class RayConfig(StrictModel):
     """Local limits: a laptop run must never hang or swap. Only ``shuffle_batch_mb`` applies when attaching
     to a cluster."""
 
@@ -49,7 +50,7 @@ PASS_INPUTS: dict[str, tuple[str, ...]] = {  # the passes whose outputs each pas
 RUN_ONLY_SETTINGS = ("output_dir", "max_quarantined_share", "progress_interval_s", "ray", "base_dir")
 
 
-class RunConfig(BaseModel):
+class RunConfig(StrictModel):
     model_config = ConfigDict(extra="forbid")
 
     output_dir: str = "out/sample"  # relative to the working directory
@@ -110,15 +111,30 @@ def default_config_path() -> str:
     return str(resources.files("jobs") / "configs" / "sample.yaml")
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """YAML's safe loader, except that a key given twice in one mapping is an error (PyYAML keeps the last
+    silently: a second ``curate:`` block would drop the first)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
+        seen: dict[object, yaml.Mark] = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key {key!r} (first at line {seen[key].line + 1})", key_node.start_mark)
+            seen[key] = key_node.start_mark
+        return super().construct_mapping(node, deep)
+
+
 def load_config(path: str | None = None) -> RunConfig:
     path = os.path.abspath(path or default_config_path())
     if not os.path.isfile(path):
         raise UsageError(f"config file not found: {path}")
     with open(path) as f:
         try:
-            raw = yaml.safe_load(f) or {}
+            raw = yaml.load(f, Loader=_UniqueKeyLoader) or {}  # noqa: S506 (a SafeLoader)
         except yaml.YAMLError as e:
-            raise UsageError(f"config {path} is not valid YAML: {e}") from None
+            raise UsageError(f"config {path} is not valid YAML: {' '.join(str(e).split())}") from None
     if not isinstance(raw, dict):
         raise UsageError(f"config {path} must be a mapping of settings, not a {type(raw).__name__}")
     cfg = RunConfig.model_validate(raw)

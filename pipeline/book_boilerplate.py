@@ -17,9 +17,9 @@ from __future__ import annotations
 import re
 
 import pyarrow as pa
-from pydantic import BaseModel
 
 from pipeline.book_lines import drop_lines
+from pipeline.config_base import StrictModel
 
 _LEAD = r"^[\s*]*"
 START = re.compile(_LEAD + r"(start of (the|this) project gutenberg|end\W*the small print|start of the copyrighted)",
@@ -31,7 +31,7 @@ CREDIT = re.compile(r"produced by|prepared by|transcribed (from|by)|project gute
 LEGALESE = ("<<THIS ELECTRONIC VERSION OF", "SERVICE THAT CHARGES FOR DOWNLOAD")  # c-w: LEGALESE_START/END_MARKERS
 
 
-class GutenbergConfig(BaseModel):
+class GutenbergConfig(StrictModel):
     header: bool = True
     footer: bool = True
     credits: bool = True

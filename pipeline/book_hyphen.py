@@ -14,13 +14,13 @@ from __future__ import annotations
 import re
 from collections import Counter
 
-from pydantic import BaseModel
+from pipeline.config_base import StrictModel
 
 _HYPHEN_END = re.compile(r"([^\W\d_]+)-$")  # a letter before the hyphen: "--" dashes are not split words
 _WORD_START = re.compile(r"[ \t]*(([^\W\d_]+)\S*)[ \t]*")
 
 
-class HyphenConfig(BaseModel):
+class HyphenConfig(StrictModel):
     join_unseen: bool = False  # join a split word the book spells nowhere else, either way
 
 

@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import re
 
-from pydantic import BaseModel
-
 from pipeline.book_lines import blocks
+from pipeline.config_base import StrictModel
 
 _ENTRY = re.compile(r"(?:\d{1,4}(?:\s*[-–]\s*\d{1,4})?\)?|(?i:see(?: also)?\s+\S.*))\.?\s*$")
 
 
-class IndexConfig(BaseModel):
+class IndexConfig(StrictModel):
     heading: str = r"(?:[\w'’-]+\s+){0,3}index|register|sachregister|索引|указатель"  # the whole line, any case
     search_share: float = 0.4  # an index heading stands in the last 40% of the book's lines
     min_entry_share: float = 0.5  # of a paragraph's lines ending in a page reference, for it to be index

@@ -9,7 +9,7 @@ control characters). A book stays one document: nothing here splits it.
 from __future__ import annotations
 
 import pyarrow as pa
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from pipeline.book_hyphen import HyphenConfig, join_hyphens
 from pipeline.book_index import IndexConfig, index_sections
@@ -17,9 +17,10 @@ from pipeline.book_lines import drop_lines
 from pipeline.book_pages import PageNumberConfig, RunningHeaderConfig, page_number_lines, running_header_lines
 from pipeline.book_reflow import ReflowConfig, reflow
 from pipeline.book_toc import TocConfig, toc_sections
+from pipeline.config_base import StrictModel
 
 
-class BookLayoutConfig(BaseModel):
+class BookLayoutConfig(StrictModel):
     """``null`` turns a rule off."""
 
     page_numbers: PageNumberConfig | None = Field(default_factory=PageNumberConfig)

@@ -14,7 +14,7 @@ import re
 import statistics
 from collections import defaultdict
 
-from pydantic import BaseModel
+from pipeline.config_base import StrictModel
 
 _ROMAN_RE = r"(?=[ivxlcdm])m{0,3}(?:cm|cd|d?c{0,3})(?:xc|xl|l?x{0,3})(?:ix|iv|v?i{0,3})"
 _NUMBER = rf"(?:\d{{1,4}}|{_ROMAN_RE})"
@@ -26,7 +26,7 @@ _CODE = re.compile(r"[<>{}=#;|\\/$@*^~`]|\[|\]")
 _LETTER, _NOT_DIGIT_OR_SPACE = re.compile(r"[^\W\d_]"), re.compile(r"[^\d\s]")
 
 
-class PageNumberConfig(BaseModel):
+class PageNumberConfig(StrictModel):
     min_run: int = 5  # bare numbers count as page numbers only in a rising run at least this long
     max_step: int = 3  # consecutive page numbers differ by 1, more across unnumbered plates and blank pages
     min_gap: int = 10  # lines between two page numbers: a printed page holds ~25-50 lines of text
@@ -34,7 +34,7 @@ class PageNumberConfig(BaseModel):
     min_regular_share: float = 0.6  # of the gaps within [0.5, 1.5] x their median: pages are of a size
 
 
-class RunningHeaderConfig(BaseModel):
+class RunningHeaderConfig(StrictModel):
     """Our thresholds, set on the sample books: the one real running header there (a download site's
     page splitter, every ~125 lines) has all its gaps regular; the look-alikes that must stay (a play's
     scene titles, the Debian Reference's "Note"/"Tip" boxes, reST footnote rubrics) have 0.25-0.45."""

@@ -18,11 +18,12 @@ import re
 from collections.abc import Iterator
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from pipeline.book_epub import read_epub
 from pipeline.book_html import decode_markup, parse_html_book
 from pipeline.compressed import open_binary
+from pipeline.config_base import StrictModel
 from pipeline.records import Item, RecordError
 
 BookFormat = Literal["txt", "epub", "html"]
@@ -32,7 +33,7 @@ _PG_CHARSET = re.compile(rb"^\s*Character set encoding:\s*([\w.:-]+)", re.I | re
 _PG_FIELD = re.compile(r"^(Title|Author):[ \t]*(\S.*?)\s*$", re.M)
 
 
-class BookReadConfig(BaseModel):
+class BookReadConfig(StrictModel):
     max_book_bytes: int = Field(256 << 20, gt=0)  # per book, uncompressed; larger ones are quarantined unread
     max_epub_entries: int = Field(10_000, gt=0)  # files in one EPUB zip; real books hold tens to a few thousand
     fallback_encoding: str | None = "cp1252"  # for text that is neither UTF-8 nor declares its charset

@@ -13,16 +13,15 @@ from __future__ import annotations
 
 import re
 
-from pydantic import BaseModel
-
 from pipeline.book_lines import blocks, width
+from pipeline.config_base import StrictModel
 
 _LETTER = re.compile(r"[^\W\d_]")
 _COLUMNS = re.compile(r"\S(?: {3,}|\t)\S")
 _LIST_ITEM = re.compile(r"\s*(?:[-*•]|\d{1,3}[.)]|[a-zA-Z][.)])\s")
 
 
-class ReflowConfig(BaseModel):
+class ReflowConfig(StrictModel):
     fill: float = 0.6  # of the wrap width: a line this long was wrapped, a shorter one ended on purpose
     min_width: int = 30  # wrap widths outside [min, max] columns: the text is not hard-wrapped
     max_width: int = 120  # (Project Gutenberg wraps at 70-75 columns, older etexts and man pages at 80)

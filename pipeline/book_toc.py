@@ -12,9 +12,8 @@ from __future__ import annotations
 
 import re
 
-from pydantic import BaseModel
-
 from pipeline.book_lines import blocks
+from pipeline.config_base import StrictModel
 
 _PAGE_REF = r"(?:\d{1,4}|[ivxlcdm]{1,7})"
 _LEADER = re.compile(rf"(?:\s*[.·…_]{{2,}}\s*|\s{{2,}}|\t+){_PAGE_REF}\s*$")
@@ -25,7 +24,7 @@ _SENTENCE_END = re.compile(r"[.!?:。！？：][\"'”’)\]」』]*$")
 _RUNS_ON = re.compile(r"[^\W\d_]{2,}[,;:.!?][\"'”’)]*\s+([^\W\d_])")  # "reading, but": a sentence going on
 
 
-class TocConfig(BaseModel):
+class TocConfig(StrictModel):
     headings: list[str] = ["contents", "table of contents", "table des matières", "sommaire", "inhalt",
                            "inhaltsverzeichnis", "índice", "indice", "inhoud", "содержание", "оглавление",
                            "目次", "目录", "目錄", "차례"]

@@ -12,8 +12,8 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-from pydantic import BaseModel
 
+from pipeline.config_base import StrictModel
 from pipeline.text_stats import TERMINAL_PUNCTUATION, split_lines, words
 
 _CITATION = r"\[\p{Nd}*\]|\[edit\]|\[citation needed\]"
@@ -25,7 +25,7 @@ _SENTENCE_ENDS = TERMINAL_PUNCTUATION - frozenset(
     "\U00011ef8\U00011f43\U00011f44\U00016e98")
 
 
-class C4Config(BaseModel):
+class C4Config(StrictModel):
     """C4's rules with datatrove's defaults as FineWeb set them (Penedo et al. 2024); ``None``/False turns one off."""
 
     filter_no_terminal_punct: bool = False  # C4 keeps only lines ending in . ? ! " '; FineWeb turned it off

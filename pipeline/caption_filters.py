@@ -11,8 +11,9 @@ import re
 
 import pyarrow as pa
 import pyarrow.compute as pc
-from pydantic import BaseModel, Field
+from pydantic import Field
 
+from pipeline.config_base import StrictModel
 from pipeline.schema import IMAGE_MARKER
 
 # Placeholder alt texts and captions seen on web pages: they name no content of the picture.
@@ -25,7 +26,7 @@ _COUNTER = re.compile(r"^(img|dsc[fn]?|dcim|pict?|photo|image|picture|screenshot
 _EDGE = re.compile(r"^[\W_]+|[\W_]+$")
 
 
-class CaptionFilterConfig(BaseModel):
+class CaptionFilterConfig(StrictModel):
     # DataComp's basic filter (Gadre et al. 2023): more than 2 words (whitespace split) and more than 5 characters.
     min_words: int | None = Field(3, ge=1)
     min_chars: int | None = Field(6, ge=1)

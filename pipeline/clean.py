@@ -12,14 +12,15 @@ import unicodedata
 
 import pyarrow as pa
 import pyarrow.compute as pc
-from pydantic import BaseModel
+
+from pipeline.config_base import StrictModel
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b\ufeff]")
 _TRAILING = re.compile(r"[ \t]+\n")
 _BLANK_RUNS = re.compile(r"\n{3,}")
 
 
-class CleanConfig(BaseModel):
+class CleanConfig(StrictModel):
     normalize: str | None = "NFC"  # Unicode normal form; None keeps the text as read
     strip_control: bool = True
     crlf_to_lf: bool = True
@@ -44,7 +45,7 @@ def clean(table: pa.Table, cfg: CleanConfig) -> pa.Table:
     return table.set_column(table.schema.get_field_index("text"), "text", cleaned)
 
 
-class LengthConfig(BaseModel):
+class LengthConfig(StrictModel):
     min_chars: int = 1  # an empty document carries nothing to train on
 
 

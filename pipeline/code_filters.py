@@ -14,7 +14,6 @@ import re
 import string
 
 import pyarrow as pa
-from pydantic import BaseModel
 
 from pipeline.code_file_kinds import (
     has_minified_name,
@@ -25,13 +24,14 @@ from pipeline.code_file_kinds import (
     visible_chars,
 )
 from pipeline.code_language import code_language
+from pipeline.config_base import StrictModel
 
 _ALNUM = (string.ascii_letters + string.digits).encode()
 _NON_ASCII = re.compile(r"[^\x00-\x7f]+")
 MINIFIABLE = frozenset({"JavaScript", "TypeScript", "CSS", "JSON"})
 
 
-class CodeFilterConfig(BaseModel):
+class CodeFilterConfig(StrictModel):
     vendored: bool = True  # node_modules/, vendor/, third_party/, site-packages/ ...
     lock_files: bool = True  # package-lock.json, yarn.lock, Cargo.lock, poetry.lock ...
     data_files: bool = True  # csv/tsv/jsonl dumps, source maps, certificates

@@ -14,9 +14,9 @@ import re
 
 import pyarrow as pa
 import pyarrow.compute as pc
-from pydantic import BaseModel
 
 from pipeline.code_licenses import HEADER_CHARS, spdx_header
+from pipeline.config_base import StrictModel
 
 # The Stack's permissive set (its licence list, SPDX ids); PSF-2.0/Python-2.0 for CPython.
 PERMISSIVE = [
@@ -28,7 +28,7 @@ PERMISSIVE = [
 _TOKEN = re.compile(r"\(|\)|[^\s()]+")
 
 
-class LicenseFilterConfig(BaseModel):
+class LicenseFilterConfig(StrictModel):
     allowed: list[str] = PERMISSIVE  # SPDX ids, compared case-insensitively, "-only"/"-or-later" ignored
     allow_unknown: bool = False  # The Stack: no detected licence, no file
     use_spdx_headers: bool = True  # look at the file's SPDX tag when meta has no licence

@@ -10,12 +10,11 @@ import io
 import re
 from typing import BinaryIO
 
-from pydantic import BaseModel
-
+from pipeline.config_base import StrictModel
 from pipeline.records import RecordError
 
 
-class ReadLimits(BaseModel):
+class ReadLimits(StrictModel):
     """How much of a repository is read; past the archive caps, the archive is refused."""
 
     max_file_bytes: int = 1_000_000  # Codex (Chen et al. 2021) trained on files under 1 MB

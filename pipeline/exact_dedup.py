@@ -15,13 +15,14 @@ import json
 
 import pyarrow as pa
 import pyarrow.compute as pc
-from pydantic import BaseModel, Field
+from pydantic import Field
 
+from pipeline.config_base import StrictModel
 from pipeline.schema import DROPPED, KEPT
 from pipeline.survivors import SurvivorConfig, ranks
 
 
-class ExactDedupConfig(BaseModel):
+class ExactDedupConfig(StrictModel):
     enabled: bool = True
     num_buckets: int = Field(16, gt=0)  # shuffle partitions; also the number of curated parts per source
 

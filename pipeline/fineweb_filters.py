@@ -10,12 +10,12 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-from pydantic import BaseModel
 
+from pipeline.config_base import StrictModel
 from pipeline.text_stats import TERMINAL_PUNCTUATION, duplicates, explode, words
 
 
-class FineWebQualityConfig(BaseModel):
+class FineWebQualityConfig(StrictModel):
     """Thresholds of Penedo et al. 2024 as datatrove's defaults, which FineWeb ran; ``None`` turns a rule off."""
 
     line_punct_thr: float | None = 0.12  # drop below this share of lines ending in terminal punctuation

@@ -12,15 +12,16 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-from pydantic import BaseModel, Field
+from pydantic import Field
 
+from pipeline.config_base import StrictModel
 from pipeline.text_stats import PUNCTUATION_SET, Words, split_lines, words
 
 # A word is a "symbol" when every character is punctuation: RE2 can say "some character is not".
 _NOT_PUNCT = "[^" + "".join(f"\\x{{{ord(c):x}}}" for c in sorted(PUNCTUATION_SET)) + "]"
 
 
-class GopherQualityConfig(BaseModel):
+class GopherQualityConfig(StrictModel):
     """Thresholds of Rae et al. 2021, A.1.1 (datatrove's defaults); ``None`` turns a rule off."""
 
     min_doc_words: int | None = 50

@@ -13,15 +13,16 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-from pydantic import BaseModel, Field
+from pydantic import Field
 
+from pipeline.config_base import StrictModel
 from pipeline.text_stats import Words, duplicates, repeats, split_runs, words
 
 _BASE = np.uint64(0x9E3779B97F4A7C15)  # odd multiplier of the polynomial string hash (mod 2**64)
 _ROW_MIX = np.uint64(0xD6E8FEB86659FD93)  # keeps equal n-grams of different rows apart
 
 
-class GopherRepetitionConfig(BaseModel):
+class GopherRepetitionConfig(StrictModel):
     """Thresholds of Rae et al. 2021, table A1 (datatrove's defaults); ``None`` or a missing n turns a rule off."""
 
     dup_para_frac: float | None = 0.3

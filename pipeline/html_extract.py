@@ -34,10 +34,12 @@ from contextlib import contextmanager
 from typing import Literal
 
 import numpy as np
-from pydantic import BaseModel, Field
+from pydantic import Field
+
+from pipeline.config_base import StrictModel
 
 
-class ExtractConfig(BaseModel):
+class ExtractConfig(StrictModel):
     """How ``content: html`` records become text."""
 
     extractor: Literal["resiliparse", "trafilatura"] = "resiliparse"

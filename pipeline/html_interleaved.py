@@ -26,9 +26,10 @@ from collections.abc import Iterator
 
 import lxml.html
 from lxml import etree
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from pipeline.compressed import open_binary
+from pipeline.config_base import StrictModel
 from pipeline.html_extract import ExtractConfig, ExtractError, ExtractTimeout, check_shape, deadline
 from pipeline.html_file import decode_html, page_url
 from pipeline.html_image_sources import ImageSkipped, image_source, load_image
@@ -46,7 +47,7 @@ _HEADINGS = frozenset({"h1", "h2", "h3", "h4", "h5", "h6"})
 _SPACE = re.compile(r"[ \t\n\r\f]+")  # HTML collapses ASCII whitespace only; no-break spaces stay
 
 
-class HtmlImagesConfig(BaseModel):
+class HtmlImagesConfig(StrictModel):
     max_image_bytes: int = Field(32 << 20, gt=0)  # per image, as for WebDataset members
     keep_alt: bool = True
     # id/class names of page chrome in common markup (and DocBook's "docnav"); matched as whole tokens

@@ -17,8 +17,9 @@ from typing import Any
 
 import pyarrow as pa
 from PIL import Image, ImageOps
-from pydantic import BaseModel, Field
+from pydantic import Field
 
+from pipeline.config_base import StrictModel
 from pipeline.image_metadata import strip_metadata
 from pipeline.schema import IMAGE_MARKER, IMAGE_TYPE
 
@@ -30,7 +31,7 @@ def _format(im: Image.Image) -> str:
     return "JPEG" if im.format == "MPO" else str(im.format)
 
 
-class ImageCheckConfig(BaseModel):
+class ImageCheckConfig(StrictModel):
     # Pillow's own decompression-bomb threshold (Image.MAX_IMAGE_PIXELS, ~89.5 Mpx); Pillow refuses
     # twice that whatever this says. Read from the header, before decoding.
     max_pixels: int | None = Field(89_478_485, gt=0)

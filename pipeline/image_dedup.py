@@ -26,8 +26,9 @@ from urllib.parse import urlsplit
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-from pydantic import BaseModel, Field
+from pydantic import Field
 
+from pipeline.config_base import StrictModel
 from pipeline.image_hash import dhash, phash
 from pipeline.image_lsh import ImageLshConfig, bucket_edges, lsh_keys
 
@@ -38,7 +39,7 @@ OCCURRENCE_SCHEMA = pa.schema([("file", pa.int32()), ("id", pa.string()), ("idx"
                                ("root", pa.string()), ("site", pa.string())])
 
 
-class ImageDedupConfig(BaseModel):
+class ImageDedupConfig(StrictModel):
     enabled: bool = True
     sources: list[str] = Field(default_factory=lambda: ["multimodal"])  # curated sources whose images are judged
     hash: Literal["phash", "dhash"] = "phash"

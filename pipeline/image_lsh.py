@@ -15,12 +15,13 @@ from __future__ import annotations
 from math import comb
 
 import numpy as np
-from pydantic import BaseModel, Field
+from pydantic import Field
 
+from pipeline.config_base import StrictModel
 from pipeline.image_hash import hamming
 
 
-class ImageLshConfig(BaseModel):
+class ImageLshConfig(StrictModel):
     max_distance: int = Field(10, ge=0, le=64)  # Hamming bits of a near-duplicate (a common pHash cut-off)
     tables: int = Field(20, gt=0)
     bits: int = Field(10, gt=0, le=64)

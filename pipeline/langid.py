@@ -14,14 +14,15 @@ from importlib import resources
 from typing import Any
 
 import pyarrow as pa
-from pydantic import BaseModel, Field
+from pydantic import Field
 
+from pipeline.config_base import StrictModel
 from pipeline.schema import IMAGE_MARKER
 
 UNKNOWN = "unknown"  # the language of a text with nothing to judge (empty once markers are gone)
 
 
-class LangIdConfig(BaseModel):
+class LangIdConfig(StrictModel):
     # Keep-list of fastText codes ("en", "de", "zh", ...); None keeps every language.
     # FineWeb's setting: languages=["en"], min_score=0.65 (datatrove's LanguageFilter defaults).
     languages: list[str] | None = None

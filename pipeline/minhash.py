@@ -10,15 +10,16 @@ seed, so a signature here equals datasketch's for the same shingle hashes. One b
 from __future__ import annotations
 
 import numpy as np
-from pydantic import BaseModel, Field, model_validator
+from pydantic import Field, model_validator
 
+from pipeline.config_base import StrictModel
 from pipeline.shingles import fmix64
 
 CHUNK = 8192  # shingles per broadcast: 112 × 8192 × 4 bytes ≈ 3.7 MB
 EMPTY = np.uint32(0xFFFFFFFF)  # every slot of a document without shingles
 
 
-class MinHashConfig(BaseModel):
+class MinHashConfig(StrictModel):
     bands: int = Field(14, gt=0)  # FineWeb: 14 bands × 8 rows = 112 permutations
     rows: int = Field(8, gt=0)
     num_perm: int | None = None  # default bands × rows; more permutations are stored but not banded

@@ -13,9 +13,10 @@ from typing import Literal
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from pipeline.components import components_local
+from pipeline.config_base import StrictModel
 from pipeline.lsh import EDGE_SCHEMA, SET_SCHEMA, band_rows, candidate_sets, chain_edges, verify_sets
 from pipeline.minhash import MinHashConfig, band_keys, permutations, signatures
 from pipeline.shingles import ShingleConfig, sample, shingle_hashes, shingle_sets
@@ -24,7 +25,7 @@ from pipeline.survivors import SurvivorConfig, drops, ranks, vertex_ids, vertice
 GROUP_ROWS = 2048  # documents read back together for verification: a curated file's row group
 
 
-class NearDedupConfig(BaseModel):
+class NearDedupConfig(StrictModel):
     enabled: bool = True
     shingles: ShingleConfig = Field(default_factory=ShingleConfig)
     minhash: MinHashConfig = Field(default_factory=MinHashConfig)

@@ -19,14 +19,15 @@ import re
 from collections.abc import Iterator
 
 import pyarrow as pa
-from pydantic import BaseModel, field_validator
+from pydantic import field_validator
 
+from pipeline.config_base import StrictModel
 from pipeline.secrets_patterns import SECRET_KINDS, redact, redact_secrets
 
 EMAIL, IP_ADDRESS, PHONE = "<EMAIL>", "<IP_ADDRESS>", "<PHONE>"
 
 
-class PiiConfig(BaseModel):
+class PiiConfig(StrictModel):
     emails: bool = True
     ip_addresses: bool = True  # public ones only (datatrove's only_remove_public_ips=True)
     phones: bool = True

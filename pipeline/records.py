@@ -8,8 +8,9 @@ from collections.abc import Iterable, Iterator
 from typing import Any, Literal
 
 import pyarrow as pa
-from pydantic import BaseModel, Field
+from pydantic import Field
 
+from pipeline.config_base import StrictModel
 from pipeline.html_extract import ExtractConfig, ExtractError, extract_html
 from pipeline.image_decode import MAX_IMAGE_PIXELS, decode_image
 from pipeline.record_error import RecordError
@@ -22,7 +23,7 @@ LONE_SURROGATE = "lone_surrogate"  # an unpaired UTF-16 surrogate (JSON "\ud800"
 MARKER_STRIPPED = "image_marker_stripped"  # a literal image marker in text that holds no image
 
 
-class FieldMap(BaseModel):
+class FieldMap(StrictModel):
     """Where a source's records keep their text, images and metadata."""
 
     text_field: str = "text"

@@ -22,10 +22,11 @@ from collections import defaultdict
 
 import pyarrow as pa
 import pyarrow.compute as pc
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from pipeline.code_deps import file_dependencies
 from pipeline.code_licenses import is_license_file
+from pipeline.config_base import StrictModel
 from pipeline.repo_order import dependency_order
 from pipeline.schema import CREATED_EVENT, DROPPED, KEPT, MERGED
 
@@ -36,7 +37,7 @@ _DASHES = {"SQL", "Lua", "Haskell", "Elm", "VHDL"}
 _MARKUP = {"HTML", "XML", "XSLT", "SVG", "Markdown", "Vue", "Svelte"}
 
 
-class RepoDocConfig(BaseModel):
+class RepoDocConfig(StrictModel):
     enabled: bool = True  # False: one document per file, rows pass unchanged
     per_component: bool = False  # True: DeepSeek-Coder's one sample per connected dependency part
     max_chars: int = Field(1_000_000, gt=0)  # longer: split at file boundaries into #part-N

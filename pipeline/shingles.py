@@ -18,7 +18,9 @@ from functools import lru_cache
 from typing import Literal
 
 import numpy as np
-from pydantic import BaseModel, Field
+from pydantic import Field
+
+from pipeline.config_base import StrictModel
 
 WINDOW = 1 << 20  # code points per prefix table (8 bytes each)
 BATCH_CHARS = 1 << 22  # characters hashed in one go
@@ -26,7 +28,7 @@ _BASE = 0x9E3779B97F4A7C15  # odd: invertible modulo 2**64
 _BASE_INV = pow(_BASE, -1, 1 << 64)
 
 
-class ShingleConfig(BaseModel):
+class ShingleConfig(StrictModel):
     unit: Literal["word", "char"] = "word"  # char n-grams suit scripts without spaces (zh, ja, th)
     n: int = Field(5, ge=1)  # FineWeb: 5-word shingles
     normalize: Literal["NFKC", "NFC", "none"] = "NFKC"

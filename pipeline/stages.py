@@ -13,13 +13,14 @@ language identification found.
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
 import pyarrow as pa
 import pyarrow.compute as pc
-from pydantic import BaseModel, Field, model_validator
+from pydantic import Field, model_validator
 
 from pipeline.book_boilerplate import GutenbergConfig, gutenberg_boilerplate
 from pipeline.book_layout import BookLayoutConfig, book_layout
@@ -28,6 +29,7 @@ from pipeline.caption_filters import CaptionFilterConfig, caption_filter
 from pipeline.clean import CleanConfig, LengthConfig, clean, min_length
 from pipeline.code_filters import CodeFilterConfig, code_filter
 from pipeline.code_license_filter import LicenseFilterConfig, license_filter
+from pipeline.config_base import StrictModel
 from pipeline.exact_dedup import ExactDedupConfig
 from pipeline.fineweb_filters import FineWebQualityConfig, fineweb_quality
 from pipeline.gopher_quality import GopherQualityConfig, gopher_quality
@@ -46,7 +48,7 @@ StageFn = Callable[[pa.Table], pa.Table]
 Kind = Literal["rewrite", "filter", "rewrite_filter"]
 
 
-class Scope(BaseModel):
+class Scope(StrictModel):
     """Which kept rows a stage judges; the others pass it untouched."""
 
     sources: list[str] | None = None  # None: every source
@@ -79,11 +81,20 @@ DEFAULT_SCOPES: dict[str, Scope] = {
 }
 
 
+# The per-row stages in the order they run (row_stages); a config key names its stage, except ``c4``, which
+# configures both of C4's stages (``c4_lines`` removes lines, ``c4`` drops documents), as datatrove's
+# C4QualityFilter takes one set of options.
+ROW_STAGE_NAMES = ("url_filter", "clean", "book_boilerplate", "book_layout", "langid", "image_checks",
+                   "caption_filter", "gopher_repetition", "gopher_quality", "c4_lines", "c4", "fineweb_quality",
+                   "pii_redact", "code_license", "code_filter", "code_pii_redact", "min_length")
+RENAMED = {"pii": "pii_redact", "code_pii": "code_pii_redact", "length": "min_length"}
+
+
 def _code_pii() -> PiiConfig:
     return PiiConfig(phones=False)  # BigCode's PII set for code: numbers in code are rarely phone numbers
 
 
-class CurateConfig(BaseModel):
+class CurateConfig(StrictModel):
     """Each stage's settings; ``null`` in the config turns a stage off."""
 
     clean: CleanConfig = Field(default_factory=CleanConfig)
@@ -97,11 +108,11 @@ class CurateConfig(BaseModel):
     gopher_quality: GopherQualityConfig | None = Field(default_factory=GopherQualityConfig)
     c4: C4Config | None = Field(default_factory=C4Config)
     fineweb_quality: FineWebQualityConfig | None = Field(default_factory=FineWebQualityConfig)
-    pii: PiiConfig | None = Field(default_factory=PiiConfig)
+    pii_redact: PiiConfig | None = Field(default_factory=PiiConfig)
     code_license: LicenseFilterConfig | None = Field(default_factory=LicenseFilterConfig)
     code_filter: CodeFilterConfig | None = Field(default_factory=CodeFilterConfig)
-    code_pii: PiiConfig | None = Field(default_factory=_code_pii)
-    length: LengthConfig = Field(default_factory=LengthConfig)
+    code_pii_redact: PiiConfig | None = Field(default_factory=_code_pii)
+    min_length: LengthConfig = Field(default_factory=LengthConfig)
     repo_documents: RepoDocConfig = Field(default_factory=RepoDocConfig)  # a shuffle by repository, after these
     exact_dedup: ExactDedupConfig = Field(default_factory=ExactDedupConfig)
     # which copy of a duplicate cluster survives, in exact and near dedup alike: originals first
@@ -112,6 +123,25 @@ class CurateConfig(BaseModel):
 
     def scope(self, stage: str) -> Scope:
         return self.scopes.get(stage, DEFAULT_SCOPES.get(stage, Scope()))
+
+    @model_validator(mode="before")
+    @classmethod
+    def _renamed_keys(cls, data: object) -> object:
+        """Keys that were renamed to their stage's name: the error says the new one."""
+        if isinstance(data, dict):
+            old = sorted(k for k in RENAMED if k in data)
+            if old:
+                raise ValueError("; ".join(f"{k} is now {RENAMED[k]} (config keys are stage names)" for k in old))
+        return data
+
+    @model_validator(mode="after")
+    def _scopes_name_stages(self) -> CurateConfig:
+        unknown = sorted(set(self.scopes) - set(ROW_STAGE_NAMES))
+        for name in unknown:
+            hint = difflib.get_close_matches(name, ROW_STAGE_NAMES, n=1)
+            raise ValueError(f"scopes.{name}: not a per-row stage" + (f"; did you mean {hint[0]}?" if hint else
+                                                                       f" (stages: {', '.join(ROW_STAGE_NAMES)})"))
+        return self
 
     @model_validator(mode="after")
     def _languages_need_langid(self) -> CurateConfig:
@@ -145,11 +175,11 @@ def row_stages(cfg: CurateConfig) -> list[Stage]:
         ("c4_lines", "rewrite", cfg.c4, c4_lines),
         ("c4", "filter", cfg.c4, c4_document),
         ("fineweb_quality", "filter", cfg.fineweb_quality, fineweb_quality),
-        ("pii_redact", "rewrite", cfg.pii, pii_redact),
+        ("pii_redact", "rewrite", cfg.pii_redact, pii_redact),
         ("code_license", "filter", cfg.code_license, license_filter),
         ("code_filter", "filter", cfg.code_filter, code_filter),
-        ("code_pii_redact", "rewrite", cfg.code_pii, pii_redact),
-        ("min_length", "filter", cfg.length, min_length),
+        ("code_pii_redact", "rewrite", cfg.code_pii_redact, pii_redact),
+        ("min_length", "filter", cfg.min_length, min_length),
     ]
     return [Stage(name, kind, (lambda t, f=fn, c=sub: f(t, c))) for name, kind, sub, fn in candidates
             if sub is not None]

@@ -19,9 +19,10 @@ from typing import Literal
 
 import pyarrow as pa
 import pyarrow.compute as pc
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from pipeline.code_license_filter import PERMISSIVE, expression_allowed, normalize_spdx
+from pipeline.config_base import StrictModel
 
 Criterion = Literal["original", "declared_language", "permissive_licence", "stars", "longest", "shortest"]
 FILE_DIGITS, GROUP_DIGITS = 9, 7  # where the document lives: curated file, then a block of its rows
@@ -34,7 +35,7 @@ VENDORED_DIRS = ["vendor", "vendors", "vendored", "_vendor", "_vendored", "third
                  "site-packages", "dist-packages"]
 
 
-class SurvivorConfig(BaseModel):
+class SurvivorConfig(StrictModel):
     priority: list[Criterion] = Field(
         default_factory=lambda: ["original", "declared_language", "permissive_licence", "stars"])
     vendored_dirs: list[str] = Field(default_factory=lambda: list(VENDORED_DIRS))  # path segments, any case

@@ -18,10 +18,12 @@ from urllib.parse import urlsplit
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-from pydantic import BaseModel, Field
+from pydantic import Field
+
+from pipeline.config_base import StrictModel
 
 
-class UrlFilterConfig(BaseModel):
+class UrlFilterConfig(StrictModel):
     """Where the blocklists come from; empty lists turn the rules off."""
 
     blocked_domains: list[str] = Field(default_factory=list)

@@ -28,10 +28,11 @@ import tarfile
 import zlib
 from collections.abc import Iterator
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from pipeline.code_archives import tar_entries
 from pipeline.code_safety import ReadLimits
+from pipeline.config_base import StrictModel
 from pipeline.records import Item, RecordError
 from pipeline.schema import IMAGE_MARKER
 
@@ -39,7 +40,7 @@ IMAGE_EXTS = ("jpg", "jpeg", "png", "webp", "gif")
 _NAME = re.compile(r"^((?:.*/|)[^./]+)\.([^/]*)$")  # webdataset.tariterators.base_plus_ext
 
 
-class WebDatasetConfig(BaseModel):
+class WebDatasetConfig(StrictModel):
     caption_field: str = "caption"  # img2dataset's json field; the .txt member when the json has none
     # Per member: 32 MiB holds an 8-megapixel RGB PNG (24 MB); a larger image is quarantined unread.
     # Per shard: 16 GiB decompressed and a million members are far above usual shards (10,000 samples of

@@ -11,14 +11,15 @@ import hashlib
 from typing import Literal
 
 import numpy as np
-from pydantic import BaseModel, Field
+from pydantic import Field
 
+from pipeline.config_base import StrictModel
 from tokenization.special_tokens import FIM_MIDDLE, FIM_PREFIX, FIM_SUFFIX, SPECIAL_IDS
 
 Segment = str | int  # text to encode, or a special-token id
 
 
-class FimConfig(BaseModel):
+class FimConfig(StrictModel):
     rate: float = Field(0.1, ge=0.0, le=1.0)  # DeepSeek-V3: 0.1 of code documents
     order: Literal["psm", "spm"] = "psm"  # PSM (DeepSeek-V3) or SPM (Bavarian et al. 2022)
     sources: list[str] = Field(default_factory=lambda: ["code"])

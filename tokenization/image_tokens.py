@@ -11,8 +11,9 @@ import math
 from typing import Annotated, Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, Field
+from pydantic import Field
 
+from pipeline.config_base import StrictModel
 from tokenization.special_tokens import IMAGE_END_ID, IMAGE_ID, IMAGE_START_ID
 
 
@@ -28,7 +29,7 @@ def patch_grid(width: int, height: int, patch_size: int, merge: int, max_tokens:
     return cols, rows
 
 
-class ImageTokenConfig(BaseModel):
+class ImageTokenConfig(StrictModel):
     # N per image: a fixed count (64: Idefics2, Laurençon et al. 2024, pools every image into 64
     # tokens with a perceiver resampler), or "patches": one token per grid cell of the image.
     image_tokens: Annotated[int, Field(gt=0)] | Literal["patches"] = 64

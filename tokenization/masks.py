@@ -22,12 +22,14 @@ from functools import lru_cache
 from typing import Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, Field
+from pydantic import Field
+
+from pipeline.config_base import StrictModel
 
 Policy = Literal["causal", "document", "block_sparse"]
 
 
-class MaskConfig(BaseModel):
+class MaskConfig(StrictModel):
     policy: Policy = "block_sparse"
     block_size: int = Field(64, gt=0)  # 64 matches FlexAttention / FlashAttention tiles
     window: int = Field(3, ge=0)

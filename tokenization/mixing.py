@@ -30,13 +30,15 @@ from typing import Literal
 
 import pyarrow as pa
 import pyarrow.compute as pc
-from pydantic import BaseModel, Field
+from pydantic import Field
+
+from pipeline.config_base import StrictModel
 
 DEFAULT_MIX = {"web": 0.45, "book": 0.30, "code": 0.15, "multimodal": 0.10}
 _ROUNDS = 200  # bisection steps: far below a token on any budget a float holds
 
 
-class MixConfig(BaseModel):
+class MixConfig(StrictModel):
     weights: dict[str, float] = Field(default_factory=lambda: dict(DEFAULT_MIX))  # shares of tokens
     policy: Literal["exact", "fill"] = "exact"  # which gives when a source is scarce: the total or the shares
     # the budget; default: the corpus's own tokens (the mix reshapes the corpus, it does not grow it)
@@ -46,7 +48,7 @@ class MixConfig(BaseModel):
     tolerance_pts: float = Field(2.0, ge=0)  # achieved farther than this from target (points): a warning
 
 
-class MixPlan(BaseModel):
+class MixPlan(StrictModel):
     """What the mix will do: per source its rate, target and planned share, and what binds it."""
 
     policy: str

@@ -15,8 +15,9 @@ from typing import Any, Literal
 import numpy as np
 import pyarrow as pa
 import pyarrow.ipc as ipc
-from pydantic import BaseModel, Field, model_validator
+from pydantic import Field, model_validator
 
+from pipeline.config_base import StrictModel
 from tokenization import storage
 from tokenization.masks import MaskConfig, block_layout, pack_bits
 from tokenization.packing import Mode, pack
@@ -26,7 +27,7 @@ SCHEMA_VERSION = 2  # 2: an image is a span <|image_start|> N x <|image|> <|imag
 MANIFEST = "manifest.json"
 
 
-class PackConfig(BaseModel):
+class PackConfig(StrictModel):
     output: str | None = None  # shards, images and manifest: a path or fsspec URL; default <output_dir>/shards
     seq_len: int = Field(4096, gt=0)
     mode: Mode = "best_fit"  # best-fit-decreasing (Ding et al. 2024); concat and greedy for comparison

@@ -15,9 +15,10 @@ from collections.abc import Iterator
 from typing import Literal
 
 import pyarrow.parquet as pq
-from pydantic import BaseModel, Field
+from pydantic import Field
 from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, trainers
 
+from pipeline.config_base import StrictModel
 from tokenization.mixing import DEFAULT_MIX
 from tokenization.special_tokens import BOS, EOS, PAD, SPECIAL_TOKENS
 
@@ -33,7 +34,7 @@ def pretokenize_pattern(digits: int) -> str:
     )
 
 
-class TokenizerConfig(BaseModel):
+class TokenizerConfig(StrictModel):
     vocab_size: int = Field(32000, ge=len(SPECIAL_TOKENS) + 256)  # sample; DeepSeek-V3 uses 128K
     min_frequency: int = 2
     digits: Literal[1, 3] = 3  # numbers split into single digits (1) or groups of up to 3

@@ -179,7 +179,7 @@ def test_a_corpus_of_one_kind_curates_to_exit_0_with_its_summary(tmp_path, ray_l
 
 
 def test_every_optional_stage_off_runs_the_whole_path(tmp_path, ray_local, capsys):
-    assert {"near_dedup", "image_dedup", "langid", "pii", "code_filter"} <= set(OPTIONAL)
+    assert {"near_dedup", "image_dedup", "langid", "pii_redact", "code_filter"} <= set(OPTIONAL)
     sources = [_one_kind(tmp_path, k) for k in ("book", "code", "multimodal")]
     sources.append(dict(_one_kind(tmp_path, "web"), meta_fields=[]))
     config = {"sources": sources, "output_dir": str(tmp_path / "out"), "max_quarantined_share": 1.0,

@@ -9,7 +9,7 @@ from jobs.markers import done, mark_done
 
 CHANGES = {  # one change per setting a pass reads
     "sources": {"sources": [{"name": "web", "paths": ["other/*.jsonl"]}]},
-    "curate": {"curate": {"length": {"min_chars": 7}}},
+    "curate": {"curate": {"min_length": {"min_chars": 7}}},
     "seed": {"seed": 99},
     "tokenizer": {"tokenizer": {"vocab_size": 999}},
     "tokenize": {"tokenize": {"title_template": False}},

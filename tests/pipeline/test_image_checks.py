@@ -67,7 +67,8 @@ def riff_chunk(webp: bytes, fourcc: bytes) -> bytes:
 
 def _only_image_stages() -> CurateConfig:
     off = dict.fromkeys(["url_filter", "book_boilerplate", "book_layout", "langid", "gopher_repetition",
-                         "gopher_quality", "c4", "fineweb_quality", "pii", "code_license", "code_filter", "code_pii",
+                         "gopher_quality", "c4", "fineweb_quality", "pii_redact", "code_license", "code_filter",
+                         "code_pii_redact",
                          "caption_filter"])
     return CurateConfig(**off)
 

@@ -20,7 +20,8 @@ from tests.conftest import REPO
 def _bare() -> CurateConfig:
     """Only the stages every source gets: clean and min_length."""
     off = dict.fromkeys(["url_filter", "book_boilerplate", "book_layout", "langid", "gopher_repetition",
-                         "gopher_quality", "c4", "fineweb_quality", "pii", "code_license", "code_filter", "code_pii",
+                         "gopher_quality", "c4", "fineweb_quality", "pii_redact", "code_license", "code_filter",
+                         "code_pii_redact",
                          "image_checks", "caption_filter"])
     return CurateConfig(**off)
 
@@ -115,7 +116,7 @@ def test_language_scope_without_langid_is_refused():
 
 def test_rewrite_events_are_counted_per_type():
     text = "Write to ann@acme-mail.org or bob@corp-mail.com. Or write to ann@acme-mail.org again."
-    table = run_row_stages(_table([_doc("web/a", text)]), _bare().model_copy(update={"pii": PiiConfig()}))
+    table = run_row_stages(_table([_doc("web/a", text)]), _bare().model_copy(update={"pii_redact": PiiConfig()}))
     assert table["rewrites"][0].as_py() == ["pii_redact"] + ["pii_redact:email"] * 3
     stats = build_stats(count_outcomes(table).to_pylist(), {"web": 1}, ["read", "pii_redact"])
     assert stats["reconciled"]
@@ -178,7 +179,7 @@ def test_has_images_scope_selects_rows_by_their_images():
     img = {"sha256": "ab" * 32, "width": 1, "height": 1, "bytes": b"x"}
     rows = [_doc("a", "text", "web", [img]), _doc("b", "text", "web")]
     cfg = _bare().model_copy(update={"scopes": {"min_length": Scope(has_images=False)},
-                                     "length": _bare().length.model_copy(update={"min_chars": 100})})
+                                     "min_length": _bare().min_length.model_copy(update={"min_chars": 100})})
     out = {r["id"]: r["status"] for r in run_row_stages(_table(rows), cfg).to_pylist()}
     assert out == {"a": KEPT, "b": DROPPED}
 
