@@ -7,7 +7,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from jobs.run import add_run_arguments, run_from_args
+from jobs.run import PASSES, add_run_arguments, run_from_args
 from jobs.usage import exit_on_usage_error
 
 
@@ -25,8 +25,8 @@ def main(argv: list[str] | None = None) -> int:
     submit = sub.add_parser("submit", help="submit a run (or one pass) to a Ray cluster with `ray job submit`")
     submit.add_argument("config", help="run config YAML, relative to the working directory")
     submit.add_argument("--address", required=True, help="the cluster's dashboard, e.g. http://HEAD:8265")
-    submit.add_argument("--stage", default="run", choices=["run", "curate", "tokenizer", "pack"],
-                        help="the whole run (default) or one pass (and those before it, when not done)")
+    submit.add_argument("--until", default=PASSES[-1], choices=PASSES,
+                        help="stop after this pass (default: the whole run; the passes before it run when not done)")
     submit.add_argument("--working-dir", default=".", help="uploaded with the job (default: here)")
     submit.add_argument("--runtime-env", help="runtime_env YAML (default: jobs/runtime_env.yaml)")
     submit.add_argument("--no-wait", action="store_true", help="return once submitted; follow with `ray job logs`")
@@ -55,7 +55,7 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "submit":
         from jobs.submit import submit as submit_job
 
-        return submit_job(args.config, args.address, stage=args.stage, working_dir=args.working_dir,
+        return submit_job(args.config, args.address, until=args.until, working_dir=args.working_dir,
                           runtime_env=args.runtime_env, wait=not args.no_wait, submission_id=args.submission_id,
                           extra=(["--output", args.output] if args.output else []) + ["--force"] * args.force)
     if args.command == "near-dedup-curve":

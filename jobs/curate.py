@@ -230,10 +230,3 @@ def run_curate(cfg: RunConfig, out_dir: str, progress: Progress, force: bool = F
     shutil.rmtree(staged_dir, ignore_errors=True)  # the curated files replace it
     return stats
 
-
-if __name__ == "__main__":  # python -m jobs.curate --config …: this pass and, when not done yet, those before it
-    import sys
-
-    from jobs.run import main
-
-    sys.exit(main(until="curate"))

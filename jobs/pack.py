@@ -273,10 +273,3 @@ def run_pack(cfg: RunConfig, out_dir: str, tokenizer: dict[str, Any], cpus: int,
     mark_done(out_dir, "pack", config_hash, {"manifest": summary}, [shard_dir])
     return summary
 
-
-if __name__ == "__main__":  # python -m jobs.pack --config …: this pass and, when not done yet, those before it
-    import sys
-
-    from jobs.run import main
-
-    sys.exit(main(until="pack"))

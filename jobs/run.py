@@ -1,8 +1,8 @@
-"""The whole run: curate → train tokenizer → tokenize, pack and shard. ``python -m jobs.run --config …``.
+"""The whole run: curate → train tokenizer → tokenize, pack and shard (``corpusmill run``).
 
-Each pass also has its own entrypoint (``python -m jobs.curate``, ``jobs.train_tokenizer``,
-``jobs.pack``): it brings the passes before it up to date (skipped when their markers match the
-settings) and stops after its own, so a stage can be rerun or submitted on its own."""
+``--until PASS`` stops after that pass, bringing the passes before it up to date (each skipped when
+its marker matches the settings), so a pass can be rerun or submitted on its own. A *pass* is one of
+PASSES, over the whole corpus; a *stage* is a step inside curation (pipeline/stages.py)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import argparse
 import logging
 import os
 import sys
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from jobs.config import RunConfig, load_config
 from jobs.curate import run_curate
@@ -26,13 +26,13 @@ from jobs.usage import exit_on_usage_error
 log = logging.getLogger("corpusmill")
 
 
-STAGES = ("curate", "tokenizer", "pack")
+Pass = Literal["curate", "tokenizer", "pack"]
+PASSES: tuple[Pass, ...] = get_args(Pass)  # in the order they run
 EXIT_QUARANTINED = 3  # the run finished and wrote its outputs, but quarantined more than the config allows
-Stage = Literal["curate", "tokenizer", "pack"]
 
 
 def run(cfg: RunConfig, out_dir: str, address: str | None = None, force: bool = False,
-        until: Stage = "pack") -> dict[str, Any]:
+        until: Pass = "pack") -> dict[str, Any]:
     """Run the passes up to ``until`` (each skipped when its outputs exist with the same settings;
     ``force`` reruns them); write ``stats.json`` with those that ran."""
     check_output_dir(out_dir, cfg.sources, cfg.base_dir)
@@ -42,10 +42,10 @@ def run(cfg: RunConfig, out_dir: str, address: str | None = None, force: bool = 
         progress = Progress(cfg.progress_interval_s)
         try:
             stats: dict[str, Any] = {"curate": run_curate(cfg, out_dir, progress, force, cpus)}
-            if STAGES.index(until) >= 1:
+            if PASSES.index(until) >= PASSES.index("tokenizer"):
                 log.info("tokenizer: training")
                 stats["tokenizer"] = run_train_tokenizer(cfg, out_dir, stats["curate"], progress, force)
-            if STAGES.index(until) >= 2:
+            if PASSES.index(until) >= PASSES.index("pack"):
                 log.info("pack: tokenizing and packing")
                 stats["pack"] = run_pack(cfg, out_dir, stats["tokenizer"], cpus, progress, force)
         finally:
@@ -113,20 +113,22 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--address", help="Ray cluster address to attach to (default: local Ray, or RAY_ADDRESS)")
     parser.add_argument("--num-cpus", type=int, help="CPUs for a local Ray (overrides ray.num_cpus)")
     parser.add_argument("--force", action="store_true", help="rerun every pass even if its outputs exist")
+    parser.add_argument("--until", choices=PASSES, default=PASSES[-1],
+                        help="stop after this pass (the passes before it run when not done yet)")
 
 
-def run_from_args(args: argparse.Namespace, until: Stage = "pack") -> int:
+def run_from_args(args: argparse.Namespace) -> int:
     """Run as the command line asked; a mistake in the config or paths is one line and exit code 2."""
-    return exit_on_usage_error(lambda: _run_from_args(args, until))
+    return exit_on_usage_error(lambda: _run_from_args(args))
 
 
-def _run_from_args(args: argparse.Namespace, until: Stage) -> int:
+def _run_from_args(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s corpusmill %(message)s", stream=sys.stderr)
     cfg = load_config(args.config_opt or args.config)
     if args.num_cpus:
         cfg.ray.num_cpus = args.num_cpus
     out_dir = os.path.abspath(args.output or cfg.output_dir)
-    stats = run(cfg, out_dir, args.address, args.force, until)
+    stats = run(cfg, out_dir, args.address, args.force, args.until)
     print(summary(stats))
     print(f"report: {os.path.join(out_dir, 'report', 'report.html')}")
     if quarantined_share(stats) > cfg.max_quarantined_share:
@@ -136,15 +138,3 @@ def _run_from_args(args: argparse.Namespace, until: Stage) -> int:
         return EXIT_QUARANTINED
     return 0
 
-
-def main(argv: list[str] | None = None, until: Stage = "pack") -> int:
-    from jobs.submit import ENTRYPOINTS  # the stage → module names `corpusmill submit` uses
-
-    parser = argparse.ArgumentParser(prog=f"python -m {ENTRYPOINTS['run' if until == 'pack' else until]}",
-                                     description=__doc__)
-    add_run_arguments(parser)
-    return run_from_args(parser.parse_args(argv), until)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -12,7 +12,7 @@ import subprocess
 import sys
 from importlib import resources
 
-ENTRYPOINTS = {"run": "jobs.run", "curate": "jobs.curate", "tokenizer": "jobs.train_tokenizer", "pack": "jobs.pack"}
+from jobs.run import PASSES
 
 
 def _ray() -> str:
@@ -25,19 +25,19 @@ def runtime_env_path() -> str:
     return str(resources.files("jobs") / "runtime_env.yaml")
 
 
-def submit_command(config: str, address: str, *, stage: str = "run", working_dir: str = ".",
+def submit_command(config: str, address: str, *, until: str = PASSES[-1], working_dir: str = ".",
                    runtime_env: str | None = None, wait: bool = True, submission_id: str | None = None,
                    extra: list[str] | None = None) -> list[str]:
     """The ``ray job submit`` command line; ``config`` is taken relative to ``working_dir`` on the cluster."""
-    if stage not in ENTRYPOINTS:
-        raise ValueError(f"stage must be one of {sorted(ENTRYPOINTS)}, not {stage!r}")
+    if until not in PASSES:
+        raise ValueError(f"until must be one of {', '.join(PASSES)}, not {until!r}")
     cmd = [_ray(), "job", "submit", "--address", address, "--working-dir", working_dir,
            "--runtime-env", runtime_env or runtime_env_path()]
     if submission_id:
         cmd += ["--submission-id", submission_id]
     if not wait:
         cmd.append("--no-wait")
-    return cmd + ["--", "python", "-m", ENTRYPOINTS[stage], "--config", config, *(extra or [])]
+    return cmd + ["--", "python", "-m", "jobs.cli", "run", config, "--until", until, *(extra or [])]
 
 
 def submit(config: str, address: str, **kwargs) -> int:

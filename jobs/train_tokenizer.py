@@ -37,10 +37,3 @@ def run_train_tokenizer(cfg: RunConfig, out_dir: str, curate_stats: dict[str, An
     mark_done(out_dir, "tokenizer", config_hash, {"summary": summary}, [tok_dir])
     return summary
 
-
-if __name__ == "__main__":  # python -m jobs.train_tokenizer --config …: also curate, when not done yet
-    import sys
-
-    from jobs.run import main
-
-    sys.exit(main(until="tokenizer"))

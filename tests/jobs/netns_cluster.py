@@ -58,7 +58,7 @@ class NetnsCluster:
                         RAY_AUTH_TOKEN=token.stdout.strip().splitlines()[-1] if token.stdout.strip() else "")
         self.env.pop("RAY_ADDRESS", None)
         self.env.pop("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", None)  # the local run's single-machine switch
-        # the job's entrypoint (`python -m jobs.run`) must find this environment's Python
+        # the job's entrypoint (`python -m jobs.cli run`) must find this environment's Python
         self.env["PATH"] = os.path.dirname(sys.executable) + os.pathsep + self.env.get("PATH", "")
 
     def in_head(self, cmd: list[str], cwd: str | None = None, timeout: float = 900,

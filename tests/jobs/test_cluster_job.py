@@ -18,13 +18,13 @@ OUTPUTS = ["curated", "rejects", "tokenizer", "tokens", "shards"]
 
 
 def test_submit_command_names_the_working_dir_runtime_env_and_entrypoint():
-    cmd = submit_command("jobs/configs/sample.yaml", "http://h:8265", stage="pack", extra=["--output", "/o"])
+    cmd = submit_command("jobs/configs/sample.yaml", "http://h:8265", until="tokenizer", extra=["--output", "/o"])
     assert cmd[0].endswith("ray") and cmd[1:3] == ["job", "submit"] and cmd[cmd.index("--address") + 1] == "http://h:8265"
     assert cmd[cmd.index("--runtime-env") + 1].endswith("jobs/runtime_env.yaml")
-    assert cmd[cmd.index("--") + 1 :] == ["python", "-m", "jobs.pack", "--config", "jobs/configs/sample.yaml",
-                                          "--output", "/o"]
-    with pytest.raises(ValueError, match="stage"):
-        submit_command("c.yaml", "a", stage="shuffle")
+    assert cmd[cmd.index("--") + 1 :] == ["python", "-m", "jobs.cli", "run", "jobs/configs/sample.yaml", "--until",
+                                          "tokenizer", "--output", "/o"]
+    with pytest.raises(ValueError, match="until must be one of curate, tokenizer, pack"):
+        submit_command("c.yaml", "a", until="shuffle")
 
 
 def test_submitted_job_on_two_nodes_survives_a_lost_node_and_writes_the_local_runs_bytes(sample_run, tmp_path):

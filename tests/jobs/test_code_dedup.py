@@ -10,7 +10,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import yaml
 
-from jobs.run import main as run_main
+from jobs.cli import main as cli_main
 
 STDLIB = Path(sysconfig.get_paths()["stdlib"])
 
@@ -47,7 +47,7 @@ def test_vendored_copies_leave_as_files_and_repositories_are_built_from_the_rest
     config = {"sources": [{"name": "code", "paths": ["code/*/*.tar"]}], "output_dir": str(tmp_path / "out"),
               "curate": {"code_license": None}, "mix": {"weights": {"code": 1.0}}, "tokenizer": {"mix": {"code": 1.0}}}
     (tmp_path / "c.yaml").write_text(yaml.safe_dump(config))
-    assert run_main([str(tmp_path / "c.yaml")], until="curate") == 0
+    assert cli_main(["run", str(tmp_path / "c.yaml"), "--until", "curate"]) == 0
     out = tmp_path / "out"
     rejects = pa.concat_tables([pq.read_table(f) for f in sorted((out / "rejects" / "code").glob("*.parquet"))],
                                promote_options="default")

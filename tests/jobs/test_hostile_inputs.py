@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from jobs.cli import main
-from jobs.run import main as run_main
+from jobs.cli import main as cli_main
 from tests.conftest import stdlib_sources
 from tests.pipeline.test_image_checks import sample
 from tests.pipeline.test_warc import _lie, _responses, _write
@@ -173,7 +173,7 @@ def test_a_corpus_of_one_kind_curates_to_exit_0_with_its_summary(tmp_path, ray_l
               "max_quarantined_share": 1.0, "mix": {"weights": {kind: 1.0}}, "tokenizer": {"mix": {kind: 1.0}},
               "curate": {"near_dedup": None}}  # image dedup, whose summary broke without images, stays on
     (tmp_path / "c.yaml").write_text(yaml.safe_dump(config))
-    assert run_main([str(tmp_path / "c.yaml")], until="curate") == 0
+    assert cli_main(["run", str(tmp_path / "c.yaml"), "--until", "curate"]) == 0
     printed = capsys.readouterr().out
     assert f"  {kind} " in printed and "(reconciled)" in printed and "image dedup:" in printed
 

@@ -177,7 +177,7 @@ def test_a_killed_run_resumes_and_matches_with_other_cpus_and_blocks(sample_run,
     config = tmp_path / "other_blocks.yaml"
     config.write_text(yaml.safe_dump(raw))
     other = tmp_path / "out"
-    cmd = [sys.executable, "-m", "jobs.run", str(config), "--output", str(other)]
+    cmd = [sys.executable, "-m", "jobs.cli", "run", str(config), "--output", str(other)]
     _kill_when(cmd + ["--num-cpus", "2"], str(other / "_staged" / "*.json"), 3, tmp_path / "killed.log")
     assert not (other / "_markers" / "curate.json").exists()
     done = subprocess.run(cmd + ["--num-cpus", "3"], cwd=REPO, capture_output=True, text=True, timeout=900)
@@ -342,11 +342,11 @@ def test_shards_written_through_fsspec_match_the_local_ones(sample_run, tmp_path
 
 
 def test_a_pass_entrypoint_stops_after_its_pass_and_skips_finished_ones(sample_run, tmp_path):
-    """``python -m jobs.train_tokenizer`` on a finished run: curate and tokenizer skipped, no packing."""
+    """``corpusmill run --until tokenizer`` on a finished run: curate and tokenizer skipped, no packing."""
     out, stats = sample_run
     copy = tmp_path / "out"
     shutil.copytree(out, copy, ignore=shutil.ignore_patterns("shards", "tokens"))
-    done = subprocess.run([sys.executable, "-m", "jobs.train_tokenizer", "--config", default_config_path(),
+    done = subprocess.run([sys.executable, "-m", "jobs.cli", "run", default_config_path(), "--until", "tokenizer",
                            "--output", str(copy), "--num-cpus", "2"], cwd=REPO, capture_output=True, text=True,
                           timeout=600)
     assert done.returncode == 0, done.stderr[-2000:]
