@@ -146,8 +146,68 @@ PLACEHOLDERS = re.compile(r"(<SECRET>|<EMAIL>|<IP_ADDRESS>|<PHONE>)")
 DEDUP_STAGES = {"exact_dedup", "near_dedup", "repo_near_dedup", "image_dedup"}
 # Hand labels of the printed secret sample: key (see _secret_key) -> (is a credential, note). A documented example
 # credential (AWS's AKIAIOSFODNN7EXAMPLE) counts as a credential: it has a credential's form and purpose.
-SECRET_LABELS: dict[str, tuple[bool, str]] = {}
+SECRET_LABELS: dict[str, tuple[bool, str]] = {  # one reading of the seeded sample of <SECRET> replacements
+    "04cbc8414e1b": (True, "private key block"),  # twisted/conch/test/keydata.py
+    "05a80aaf038c": (True, "private key block"),  # awscli/examples/lightsail/create-key-pair.rst
+    "0b077974206b": (True, "private key block"),  # twisted/conch/test/keydata.py
+    "0c0c34e127fe": (True, "private key block"),  # wscli/examples/greengrass/create-core-definition-version.rst
+    "0ef37b49dbc1": (True, "private key block"),  # twisted/conch/test/keydata.py
+    "13f92ad69206": (True, "password/passphrase literal passed to the API under test"),  # ...st_jabbersaslmechanisms.py
+    "19260c5f2bac": (True, "private key block"),  # cli/examples/greengrass/create-device-definition-version.rst
+    "1b0acddbaba7": (True, "private key block"),  # twisted/conch/test/keydata.py
+    "25b15dcd03ee": (True, "private key block"),  # twisted/conch/test/keydata.py
+    "2832254e7e6d": (True, "AWS access key id (X-Amz-Credential of a presigned URL)"),  # ...h-snapshot-for-instance.rst
+    "2b6a75ef045a": (True, "AWS access key id (X-Amz-Credential of a presigned URL)"),  # ...-download-url-for-layer.rst
+    "3067179c5cb8": (True, "stream key passphrase value"),  # awscli/examples/ivs/update-channel.rst
+    "327feebb7ff3": (True, "private key block"),  # tornado/test/test.key
+    "34c6dc2b02bd": (True, "private key block"),  # awscli/examples/iot/create-provisioning-claim.rst
+    "35b79c32da8d": (True, "stream key passphrase value"),  # awscli/examples/ivs/update-channel.rst
+    "35cdcdb38654": (True, "private key block"),  # twisted/conch/test/keydata.py
+    "39216ce606ab": (True, "private key block"),  # awscli/examples/greengrass/create-core-definition.rst
+    "3ad0afbe40fa": (True, "SharedSecret value"),  # awscli/examples/kms/derive-shared-secret.rst
+    "3db6c3a11532": (True, "AppServerPrivateKey value"),  # s/iotwireless/associate-aws-account-with-partner-account.rst
+    "4d1571aa72c5": (True, "password hash (crypt)"),  # ansible/plugins/filter/password_hash.yml
+    "4fdcb2e1136b": (True, "password value"),  # awscli/examples/iam/change-password.rst
+    "5029182b3c97": (True, "stream key passphrase value"),  # awscli/examples/ivs/update-channel.rst
+    "547ea168683f": (True, "private key block"),  # twisted/conch/test/keydata.py
+    "57445f87e6a8": (True, "password hash (crypt)"),  # ansible/plugins/filter/password_hash.yml
+    "5a731bc7f0c5": (True, "password value"),  # awscli/examples/iam/create-service-specific-credential.rst
+    "7deca01820be": (False, "an account identifier (SubjectFromWebIdentityToken), not a credential"),  # ...identity.rst
+    "7f8a8585be4a": (True, "AppServerPrivateKey value"),  # awscli/examples/iotwireless/update-partner-account.rst
+    "862a822644f8": (True, "stream key passphrase value"),  # awscli/examples/ivs/create-channel.rst
+    "93616e51ae38": (True, "private key block"),  # twisted/conch/test/keydata.py
+    "98339d736499": (True, "private key block"),  # twisted/conch/test/keydata.py
+    "993a7f4f303d": (True, "stream key passphrase value"),  # awscli/examples/ivs/batch-get-channel.rst
+    "aa8c37c8acb0": (True, "private key block"),  # twisted/conch/test/keydata.py
+    "ab3396a7dd25": (True, "private key block"),  # awscli/examples/greengrass/create-device-definition.rst
+    "ac96a4ea5367": (True, "stream key passphrase value"),  # awscli/examples/ivs/batch-get-channel.rst
+    "accaf35fa174": (True, "password/passphrase literal passed to the API under test"),  # ...ed/conch/test/test_keys.py
+}
 SECRET_SAMPLE = 40
+# Hand labels of the image edges the pass confirmed on the full corpus (one reading, by looking at each pair):
+# True = the same picture to a viewer (same photograph or drawing, same scene and layout; re-encoded, resized,
+# cropped a little, or tonally edited: most are GIMP's filter examples, the same photograph before and after a
+# filter); False = content a viewer would read differently (text, numbers, drawn elements).
+IMAGE_LABELS: dict[str, bool] = {
+    "2202abf65a84-f37fbac4446b": True, "a8d09a638fe2-c83b9b2ae537": True, "00a37dcaddb4-b1fdf3808171": True,
+    "452209432c23-9f05c813a78b": True, "09891772bba9-0ee6f6423298": True, "09891772bba9-384fff9a041a": True,
+    "09891772bba9-5d1dda51dd6f": True, "09891772bba9-5e7ebc128731": True, "09891772bba9-66964b9bd2e4": True,
+    "09891772bba9-6773efe5c063": True, "09891772bba9-8cc1182e3ed6": True, "09891772bba9-93c16eac95d2": True,
+    "09891772bba9-aa22b6e891ee": True, "09891772bba9-b46ae8561ea8": True, "09891772bba9-b6c3b68f4c6f": True,
+    "09891772bba9-bf832561408b": True, "09891772bba9-d29985be0460": True, "09891772bba9-3f8b0c004432": True,
+    "09891772bba9-5a9256bea188": True, "09891772bba9-e0557836fb64": True, "09ba62194af0-99fa86f61375": True,
+    "291e3c33a040-809d808ddb41": True, "291e3c33a040-fc7316fb81db": True, "291e3c33a040-fe9e352ed5d8": True,
+    "2b1a548fa02d-581d47b79fa5": True, "43b85c91717f-e0557836fb64": True, "499ee6ebe19e-3f8b0c004432": True,
+    "499ee6ebe19e-5a9256bea188": True, "4eb4ddae1e4d-beaf6cc40a33": True, "775848d95b2b-e7ca125cea64": True,
+    "77cd482175c8-d70d5fb208bf": True, "7fcdb45824bc-b3baf6c335d9": True, "7fcdb45824bc-d28a1f146019": True,
+    "809d808ddb41-fe9e352ed5d8": True, "a1c4a524a978-e7ca125cea64": True, "ada808342246-d551b9783af7": True,
+    "e9c3a1e772ce-76117e0e98f1": True, "e9c3a1e772ce-ada57101d3bb": True, "e9c3a1e772ce-efaab751e5c7": True,
+    "4c8b1eab0424-c92caca09a8d": True, "550f580457c7-61aa60a58508": True, "27464fb93aeb-a9fcdd075137": True,
+    "27464fb93aeb-ce3c7414e1f5": True, "27464fb93aeb-d4fb24950b65": True, "dd7aba0c5fab-fcbd71e4414d": True,
+    "1ceb04d92695-c765eea2544c": True, "00bfc360bab2-469fdb340da9": True, "226e77533b60-3af5d9b53566": True,
+    "7be7ce125c6d-aafabef2c8d9": False,  # a GIMP tool example: one circle and square, a hard diagonal vs a gradient
+    "76117e0e98f1-ada57101d3bb": True, "88a386a82cd2-efaab751e5c7": True,
+}
 
 log = logging.getLogger("real_corpus")
 
@@ -897,6 +957,7 @@ def survivor_figures(gt: dict, fate: dict) -> dict[str, Any]:
     for m in pmembers.values():
         flags = [prose["docs"][x]["lang"] not in ENGLISH and prose["docs"][x]["key"] in english_keys for x in m]
         clusters.append(("web/book", m, flags))
+    decided: Counter = Counter()
     for kind, m, copy_flags in clusters:
         if len(m) < 2 or all(copy_flags) or not any(copy_flags):
             continue
@@ -910,12 +971,23 @@ def survivor_figures(gt: dict, fate: dict) -> dict[str, Any]:
         else:
             result = "original and copy both kept"
         outcome[(kind, result)] += 1
+        # a survivor choice: an original and a copy both reached dedup and dedup dropped a member
+        reached = [(x, c) for x, c in zip(m, copy_flags) if _reached_dedup(fate, x)]
+        if (any(not c for _, c in reached) and any(c for _, c in reached)
+                and any(not _alive(fate, x) for x, _ in reached)):
+            decided[result == "original kept"] += 1
+            if result != "original kept" and len(examples[f"decided: {result}"]) < 4:
+                examples[f"decided: {result}"].append(
+                    [(x, "copy" if c else "original", _why(fate, x)) for x, c in zip(m, copy_flags)][:4])
         if result != "original kept" and len(examples[result]) < 4:
             examples[result].append([(x, "copy" if c else "original", _why(fate, x)) for x, c in zip(m, copy_flags)
                                      ][:4])
     total = sum(outcome.values())
     good = sum(v for (_, r), v in outcome.items() if r == "original kept")
-    return {"clusters": total, "original_kept": good, "share": good / total if total else None,
+    n_decided = decided[True] + decided[False]
+    return {"clusters": total, "original_kept": good, "share_all": good / total if total else None,
+            "decided": n_decided, "decided_original_kept": decided[True],
+            "share": decided[True] / n_decided if n_decided else None,
             "by_kind": {f"{k} / {r}": v for (k, r), v in sorted(outcome.items())}, "examples": dict(examples)}
 
 
@@ -1009,6 +1081,60 @@ def image_near_figures(corpus: str, out: str, man: dict, kept: dict, rejects: li
     return {"drops": n, "true": true, "precision": true / n if n else None,
             "by_path": sum(r["same_figure_path"] for r in rows), "by_pixels": sum(r["pixel_same"] for r in rows),
             "rows": rows}
+
+
+def identical_picture(a: bytes, b: bytes) -> bool | None:
+    """The same picture published twice, with nothing from ``pipeline``: equal sizes and, in grey on white, fewer than
+    0.1 % of pixels more than 16 grey levels apart (a GIF and a PNG of one figure; a lossy copy at most). None:
+    undecodable."""
+    greys = []
+    for data in (a, b):
+        try:
+            with Image.open(io.BytesIO(data)) as im:
+                rgba = im.convert("RGBA")
+                flat = Image.alpha_composite(Image.new("RGBA", rgba.size, (255, 255, 255, 255)), rgba)
+                greys.append(flat.convert("L"))
+        except Exception:
+            return None
+    if greys[0].size != greys[1].size:
+        return False
+    diff = np.abs(np.asarray(greys[0], np.int16) - np.asarray(greys[1], np.int16))
+    return bool((diff > 16).mean() < 0.001)
+
+
+def image_edge_figures(out: str) -> dict[str, Any]:
+    """Every near-duplicate edge between distinct images of the curated multimodal documents, as the image dedup
+    pass draws them (hash edges, then the pixel check), judged by ``identical_picture``: the precision of the hash
+    alone and of hash + check."""
+    from pipeline.image_confirm import confirm_in_memory, pixel_rows
+    from pipeline.image_dedup import ImageDedupConfig, bucket_block_edges, key_rows, occurrence_rows
+
+    cfg = ImageDedupConfig()
+    tables = [pq.read_table(p, columns=["id", "text", "images", "meta"])
+              for p in _parquets(out, "curated", "multimodal")]
+    if not tables:
+        return {"hash_edges": 0, "confirmed": 0, "precision": None, "hash_precision": None}
+    docs = pa.concat_tables(tables)
+    hashes: dict[str, int | None] = {}
+    occ = occurrence_rows(docs, 0, cfg, hashes)
+    edges = bucket_block_edges(key_rows(occ, cfg), cfg)
+    pictures = pixel_rows(docs, None)
+    data = dict(zip(pictures["key"].to_pylist(), pictures["data"].to_pylist()))
+    checked = confirm_in_memory(edges, pictures, cfg.pixel_check)
+    truth = {(u, v): identical_picture(data[u], data[v]) for u, v in zip(checked["u"].to_pylist(),
+                                                                          checked["v"].to_pylist())}
+    ok = dict(zip(zip(checked["u"].to_pylist(), checked["v"].to_pylist()), checked["ok"].to_pylist()))
+    confirmed = [k for k in ok if ok[k]]
+    labels = {k: IMAGE_LABELS.get(f"{k[0][12:24]}-{k[1][12:24]}") for k in confirmed}
+    labelled = [k for k in confirmed if labels[k] is not None]
+    for u, v in (k for k in confirmed if labels[k] is None):
+        log.warning("unlabelled image edge %s-%s", u[12:24], v[12:24])
+    return {"hash_edges": len(ok), "confirmed": len(confirmed), "labelled": len(labelled),
+            "confirmed_true": sum(labels[k] for k in labelled),
+            "precision": sum(labels[k] for k in labelled) / len(labelled) if labelled else None,
+            # pixel-identical pairs (identical_picture): the check should never refuse those
+            "identical_pairs": sum(bool(t) for t in truth.values()),
+            "identical_refused": sum(bool(t) and not ok[k] for k, t in truth.items())}
 
 
 def _segments(text: str, paths: list[str]) -> dict[str, str]:
@@ -1207,6 +1333,7 @@ def main() -> None:
     surv = survivor_figures(gt, fate)
     imgdocs = image_doc_figures(man, kept, fate)
     imgnear = image_near_figures(corpus, out, man, kept, rejects)
+    imgedges = image_edge_figures(out)
     secrets = secret_figures(out, gt)
     chains = chain_figures(out, gt, rejects)
     mix = mix_figures(stats, list(cfg.mix.optional))
@@ -1251,7 +1378,9 @@ def main() -> None:
     for j, a, b in near["missed_examples"]:
         print(f"  missed J={j}: {a}  ~  {b}")
     print("\n=== survivors: clusters with an original and a copy (vendored / translated) ===")
-    print(f"{surv['clusters']} clusters; original kept in {surv['original_kept']} ({_pct(surv['share'])})")
+    print(f"{surv['clusters']} clusters; original kept in {surv['original_kept']} ({_pct(surv['share_all'])}); "
+          f"clusters where dedup chose (an original and a copy reached dedup, a member was dropped by it): "
+          f"{surv['decided']}, original kept in {surv['decided_original_kept']} ({_pct(surv['share'])})")
     for k, v in surv["by_kind"].items():
         print(f"  {k}: {v}")
     for k, exs in surv["examples"].items():
@@ -1267,6 +1396,11 @@ def main() -> None:
     for r in imgnear["rows"][:10]:
         print(f"  {r['dropped']} -> {r['survivor']}: path {r['same_figure_path']}, pixels {r['pixel_same']} "
               f"mad {r['mad'][:4]}")
+    print(f"near-duplicate image edges between distinct images: pHash <= 10 proposed {imgedges['hash_edges']}, the "
+          f"pixel check kept {imgedges['confirmed']}; hand labels (IMAGE_LABELS) say {imgedges['confirmed_true']} of "
+          f"{imgedges['labelled']} labelled are the same picture ({_pct(imgedges['precision'])}); pixel-identical "
+          f"pairs among the proposed: {imgedges['identical_pairs']}, refused by the check: "
+          f"{imgedges['identical_refused']}")
     if im := c.get("image_dedup"):
         print("image dedup stats: " + json.dumps({k: v for k, v in im.items() if not isinstance(v, (dict, list))}))
     print("\n=== near dedup drops vs our Jaccard ===")
@@ -1290,7 +1424,8 @@ def main() -> None:
         "code_near_dup_recall": near["recall"] and round(near["recall"], 4),
         "survivor_original_share": surv["share"] and round(surv["share"], 4),
         "image_docs_keeping_images_share": imgdocs["share"] and round(imgdocs["share"], 4),
-        "image_near_precision": imgnear["precision"] and round(imgnear["precision"], 4),
+        "image_near_precision": imgedges["precision"] and round(imgedges["precision"], 4),
+        "image_near_edges": imgedges["confirmed"], "image_near_hash_edges": imgedges["hash_edges"],
         "secret_precision": secrets["precision"] and round(secrets["precision"], 4),
         "mb_per_s_per_core": round(rate, 4),
         "mix_max_abs_error_pts_renormalized": mix["max_renormalized"],
@@ -1308,7 +1443,7 @@ def main() -> None:
             chains["direct_share_ge_0.8"], 4),
     }
     details = {"summary": summary, "exact": exact, "near": near, "survivors": surv, "image_docs": imgdocs,
-               "image_near": imgnear, "secrets": {k: v for k, v in secrets.items()}, "chains": chains,
+               "image_near": imgnear, "image_edges": imgedges, "secrets": dict(secrets), "chains": chains,
                "mix": mix, "corpus": {k: man[k] for k in ("limit_mb", "bytes", "disk_bytes", "debs", "wheels")}}
     with open(os.path.join(work, "report.json"), "w") as f:
         json.dump(details, f, indent=1, default=str)

@@ -31,6 +31,7 @@ from jobs.image_dedup import run_image_dedup
 from jobs.markers import done, mark_done, read_receipts, reset, resume_dir, write_json_atomic
 from jobs.near_dedup import run_near_dedup
 from jobs.progress import Progress, report, text_bytes
+from jobs.ray_steps import read_parquet_files
 from jobs.repo_pass import run_repo_documents
 from jobs.usage import UsageError
 from pipeline.accounting import build_stats
@@ -162,7 +163,7 @@ def _exact_dedup(cfg: RunConfig, out_dir: str, staged: list[str], progress: Prog
     with progress.step("curate/exact_dedup", "buckets", buckets):
         if not staged:
             return []
-        ds = ray.data.read_parquet(staged).map_batches(partial(_content_keys, cfg=cfg.curate), batch_format="pyarrow")
+        ds = read_parquet_files(staged).map_batches(partial(_content_keys, cfg=cfg.curate), batch_format="pyarrow")
         ds = ds.groupby("bucket", num_partitions=_shuffle_partitions(buckets, staged, cpus)).map_groups(
             partial(_finish_bucket, out_dir=out_dir, dedup=cfg.curate.exact_dedup.enabled,
                     survivor=cfg.curate.survivor, counter=progress.counter), batch_format="pyarrow")

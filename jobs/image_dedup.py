@@ -1,7 +1,8 @@
 """The image dedup pass over a run's curated image documents (pipeline/image_dedup.py says what it decides).
 
 Ray Data steps: image occurrences per curated file (hashed) → LSH key rows shuffled by key
-(confirmed edges) → components (jobs/ray_steps.py) → occurrences meet their labels by vertex →
+(hash edges) → the pictures of those edges read again, joined to each edge by u then by v (pixel
+check: confirmed edges) → components (jobs/ray_steps.py) → occurrences meet their labels by vertex →
 by label (frequent components, counts) → by document (keys) → by key (duplicates) → by file
 (files rewritten). Only metadata rows travel through the shuffles; image bytes stay in the
 curated files. Outputs are sorted, so the bytes written do not depend on the number of
@@ -24,8 +25,9 @@ import pyarrow.parquet as pq
 import ray
 import ray.data
 
-from jobs.ray_steps import connected_components, shuffle_map, trim_heap
+from jobs.ray_steps import column_total, connected_components, shuffle_map, trim_heap
 from pipeline.accounting import COUNT_SCHEMA
+from pipeline.image_confirm import attach_u, confirm, confirm_in_memory, confirmed, edge_rows, pixel_rows
 from pipeline.image_dedup import (
     ImageDedupConfig,
     attach_roots,
@@ -43,6 +45,7 @@ from pipeline.image_dedup_docs import (
     document_keys,
     unkeyed,
 )
+from pipeline.image_pixels import PixelCheckConfig
 from pipeline.near_dedup_store import BATCH
 
 log = logging.getLogger("corpusmill")
@@ -95,8 +98,10 @@ def run_image_dedup(out_dir: str, cfg: ImageDedupConfig, cpus: int = 2) -> dict[
     occ = ray.data.from_items([{"file": i} for i in range(len(files))], override_num_blocks=len(files)).map_batches(
         partial(_occurrences, files=files, cfg=cfg), batch_size=1, batch_format="pyarrow").materialize()
     if cfg.partitions is None and images <= cfg.one_task_images:
-        changes, tallies = ray.get(_decide.remote(cfg, *occ.to_arrow_refs()))
-        summary |= tallies
+        refs = occ.to_arrow_refs()
+        edges, refused = _confirm_in_tasks(ray.get(_hash_edges.remote(cfg, *refs)), files, cfg, cpus)
+        changes, tallies = ray.get(_decide.remote(cfg, edges, *refs))
+        summary |= tallies | {"edges_refused": refused}
         tasks = [_apply_file.remote(out_dir, os.path.relpath(files[f], out_dir),
                                     changes.filter(pc.equal(changes["file"], f)), cfg.max_documents)
                  for f in sorted(set(changes["file"].to_pylist()))]
@@ -104,6 +109,7 @@ def run_image_dedup(out_dir: str, cfg: ImageDedupConfig, cpus: int = 2) -> dict[
         return _done({"counts": counts, "summary": _dropped(summary, counts, summary["rounds"])}, started)
     keys = occ.map_batches(partial(key_rows, cfg=cfg), batch_size=None, batch_format="pyarrow")
     edges = shuffle_map(keys, ["key"], parts, bucket_block_edges, cfg=cfg).materialize()
+    edges, summary["edges_refused"] = _confirm_shuffled(edges, files, cfg, parts)
     rounds = 0
     if edges.count():
         stars, rounds = connected_components(edges, parts, MAX_ROUNDS)
@@ -124,9 +130,72 @@ def run_image_dedup(out_dir: str, cfg: ImageDedupConfig, cpus: int = 2) -> dict[
     return _done({"counts": counts, "summary": _dropped(summary, counts, rounds)}, started)
 
 
+def _pictures(batch: pa.Table, files: list[str], wanted: set[str]) -> Iterator[pa.Table]:
+    """Pixel rows of the wanted vertices found in the batch's files."""
+    for f in batch["file"].to_pylist():
+        for b in pq.ParquetFile(files[f]).iter_batches(batch_size=BATCH, columns=["images"]):
+            yield pixel_rows(pa.Table.from_batches([b]), wanted)
+        trim_heap()
+
+
+def _confirm_in_tasks(found: tuple[pa.Table, list[int]], files: list[str], cfg: ImageDedupConfig,
+                      cpus: int) -> tuple[pa.Table, int]:
+    """Hash edges checked on their pixels in plain tasks (the one-task path): confirmed edges, refused count."""
+    edges, needed = found
+    if cfg.pixel_check is None or not edges.num_rows:
+        return edges, 0
+    wanted = set(edges["u"].to_pylist()) | set(edges["v"].to_pylist())
+    pictures = ray.put(pa.concat_tables(ray.get([_read_pictures.remote(files[f], wanted) for f in needed])))
+    step = math.ceil(edges.num_rows / max(1, cpus))
+    checked = pa.concat_tables(ray.get([_check.remote(edges.slice(i, step), pictures, cfg.pixel_check)
+                                        for i in range(0, edges.num_rows, step)]))
+    return confirmed(checked), checked.num_rows - len(confirmed(checked))
+
+
+def _confirm_shuffled(edges: ray.data.MaterializedDataset, files: list[str], cfg: ImageDedupConfig,
+                      parts: int) -> tuple[ray.data.MaterializedDataset, int]:
+    """Hash edges checked on their pixels: each edge meets u's picture, then v's, by vertex."""
+    if cfg.pixel_check is None or not edges.count():
+        return edges, 0
+    wanted = set().union(*ray.get([_vertices.remote(ref) for ref in edges.to_arrow_refs()]))
+    per_file = ray.data.from_items([{"file": i} for i in range(len(files))], override_num_blocks=len(files))
+    pictures = per_file.map_batches(partial(_pictures, files=files, wanted=wanted), batch_size=1,
+                                    batch_format="pyarrow").materialize()
+    rows = edges.map_batches(edge_rows, batch_size=None, batch_format="pyarrow").union(pictures)
+    with_u = shuffle_map(rows, ["key"], parts, attach_u)
+    checked = shuffle_map(with_u.union(pictures), ["key"], parts, confirm, cfg=cfg.pixel_check).materialize()
+    refused = checked.count() - column_total(checked, "ok")
+    return checked.map_batches(confirmed, batch_size=None, batch_format="pyarrow").materialize(), refused
+
+
 @ray.remote
-def _decide(cfg: ImageDedupConfig, *blocks: pa.Table) -> tuple[pa.Table, dict[str, int]]:
-    return dedup_images_in_memory(pa.concat_tables(blocks), cfg)
+def _hash_edges(cfg: ImageDedupConfig, *blocks: pa.Table) -> tuple[pa.Table, list[int]]:
+    """Hash edges of all occurrences, and the files holding their pictures."""
+    occ = pa.concat_tables(blocks)
+    edges = bucket_block_edges(key_rows(occ, cfg), cfg)
+    wanted = pa.array(sorted(set(edges["u"].to_pylist()) | set(edges["v"].to_pylist())), pa.string())
+    return edges, sorted(set(occ.filter(pc.is_in(occ["vertex"], wanted))["file"].to_pylist()))
+
+
+@ray.remote
+def _read_pictures(path: str, wanted: set[str]) -> pa.Table:
+    return pa.concat_tables([pixel_rows(pa.Table.from_batches([b]), wanted)
+                             for b in pq.ParquetFile(path).iter_batches(batch_size=BATCH, columns=["images"])])
+
+
+@ray.remote
+def _check(edges: pa.Table, pictures: pa.Table, cfg: PixelCheckConfig) -> pa.Table:
+    return confirm_in_memory(edges, pictures, cfg)
+
+
+@ray.remote
+def _vertices(block: pa.Table) -> set[str]:
+    return set(block["u"].to_pylist()) | set(block["v"].to_pylist())
+
+
+@ray.remote
+def _decide(cfg: ImageDedupConfig, edges: pa.Table, *blocks: pa.Table) -> tuple[pa.Table, dict[str, int]]:
+    return dedup_images_in_memory(pa.concat_tables(blocks), cfg, edges=edges)
 
 
 _apply_file = ray.remote(apply_image_dedup)

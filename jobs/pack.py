@@ -27,6 +27,7 @@ from jobs.config import RunConfig
 from jobs.markers import done, mark_done, read_receipts, recorded_hash, reset, resume_dir, write_json_atomic
 from jobs.progress import Progress, report, text_bytes
 from jobs.ray_session import pool_size
+from jobs.ray_steps import read_parquet_files
 from pipeline.curated_io import write_parquet_atomic
 from tokenization import storage
 from tokenization.histograms import fill_counts, fill_edges, histogram, log2_counts, log2_edges, merge
@@ -123,7 +124,7 @@ def _tokenize_to_groups(cfg: RunConfig, out_dir: str, cpus: int, progress: Progr
                   "num_pack_groups": cfg.pack.num_pack_groups, "config": cfg.tokenize.model_dump(),
                   "counter": progress.counter}
     with progress.step("pack/tokenize", "docs", total_docs):
-        ds = ray.data.read_parquet(files).select_columns(["id", "source", "text", "meta", "images"])
+        ds = read_parquet_files(files, ["id", "source", "text", "meta", "images"])
         ds = ds.map_batches(_TokenizeCountingChars, batch_size=256, batch_format="pyarrow",
                             compute=ray.data.ActorPoolStrategy(size=pool_size(cpus)), fn_constructor_kwargs=stage_args)
         ds = ds.groupby("pack_group", num_partitions=min(cfg.pack.num_pack_groups, 64)).map_groups(
@@ -178,7 +179,7 @@ def _write_images(out_dir: str, shard_dir: str) -> list[dict[str, Any]]:
     nbytes, count = _image_columns(files)
     if not count:
         return []
-    ds = ray.data.read_parquet(files).select_columns(["images"])
+    ds = read_parquet_files(files, ["images"])
     ds = ds.map_batches(image_rows, batch_format="pyarrow")
     ds = ds.groupby("prefix", num_partitions=_image_partitions(nbytes)).map_groups(
         partial(write_image_part, images_dir=storage.join(shard_dir, "images")), batch_format="pyarrow")

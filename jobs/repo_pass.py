@@ -17,9 +17,9 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
-import ray.data
 
 from jobs.progress import report
+from jobs.ray_steps import read_parquet_files
 from pipeline.accounting import COUNT_SCHEMA
 from pipeline.curated_io import write_bucket
 from pipeline.exact_dedup import bucket_of, id_hash
@@ -76,7 +76,7 @@ def run_repo_documents(out_dir: str, cfg: RepoDocConfig, buckets: int, partition
     shutil.rmtree(taken, ignore_errors=True)
     os.makedirs(taken)
     os.replace(code, os.path.join(taken, "code"))
-    ds = ray.data.read_parquet(sorted(glob.glob(os.path.join(taken, "code", "*.parquet"))))
+    ds = read_parquet_files(sorted(glob.glob(os.path.join(taken, "code", "*.parquet"))))
     ds = ds.map_batches(_work_rows, batch_format="pyarrow").map_batches(
         partial(_add_repo_group, spread=64), batch_format="pyarrow")
     ds = ds.groupby("_group", num_partitions=partitions).map_groups(

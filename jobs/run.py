@@ -78,7 +78,9 @@ def summary(stats: dict[str, Any]) -> str:
                      f"through a chain ({nd['rounds']} component rounds)")
     if im := c.get("image_dedup"):
         lines.append(f"image dedup: {im['images']} images, {im['distinct']} distinct ({im['exact_duplicates']} exact "
-                     f"copies stored once), {im['near_duplicates']} near copies; {im['frequent_images']} frequent "
+                     f"copies stored once), {im['near_duplicates']} near copies "
+                     f"({im.get('edges_refused', 0)} hash matches refused by the pixel check); "
+                     f"{im['frequent_images']} frequent "
                      f"images removed from {im['images_removed']} places; documents dropped: "
                      f"{im['dropped_near_duplicate_image']} near duplicates, {im['dropped_frequent_image']} "
                      "left without images")

@@ -14,6 +14,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from pipeline.components import components_local
+from pipeline.image_confirm import confirm_in_memory, confirmed
 from pipeline.image_dedup import (
     OCCURRENCE_SCHEMA,
     ImageDedupConfig,
@@ -118,13 +119,24 @@ def document_duplicates(block: pa.Table) -> pa.Table:
     return block.filter(changed)
 
 
-def dedup_images_in_memory(occ: pa.Table, cfg: ImageDedupConfig) -> tuple[pa.Table, dict[str, int]]:
+def dedup_images_in_memory(occ: pa.Table, cfg: ImageDedupConfig, edges: pa.Table | None = None,
+                           pictures: pa.Table | None = None) -> tuple[pa.Table, dict[str, int]]:
     """The whole decision on one table of occurrence rows (small corpora, tests): changed documents, and
-    the counts (SUMMARY_KEYS and component rounds)."""
-    stars, rounds = components_local(bucket_block_edges(key_rows(occ, cfg), cfg))
+    the counts (SUMMARY_KEYS, component rounds, hash edges the pixel check refused). ``edges`` already
+    confirmed, or found here and confirmed on ``pictures`` (pipeline/image_confirm.pixel_rows)."""
+    refused = 0
+    if edges is None:
+        edges = bucket_block_edges(key_rows(occ, cfg), cfg)
+        if cfg.pixel_check is not None and edges.num_rows:
+            if pictures is None:
+                raise ValueError("image_dedup.pixel_check needs the pictures of the candidate edges")
+            checked = confirm_in_memory(edges, pictures, cfg.pixel_check)
+            edges, refused = confirmed(checked), checked.num_rows - pc.sum(checked["ok"]).as_py()
+    stars, rounds = components_local(edges)
     labels = component_labels(attach_roots(pa.concat_tables([occ, star_rows(stars)]).cast(OCCURRENCE_SCHEMA)), cfg)
     tallies = labels.filter(pc.is_null(labels["id"]))
-    counts = dict(zip(tallies["vertex"].to_pylist(), tallies["docs"].to_pylist())) | {"rounds": rounds}
+    counts = dict(zip(tallies["vertex"].to_pylist(), tallies["docs"].to_pylist())) | {"rounds": rounds,
+                                                                                      "edges_refused": refused}
     keys = document_keys(labels.filter(pc.is_valid(labels["id"])))
     return document_duplicates(keys if cfg.duplicate_documents else unkeyed(keys)).sort_by("id"), counts
 

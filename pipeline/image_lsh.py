@@ -6,8 +6,9 @@ each only ~6 bits wide: buckets holding 1/64 of every image. Bit sampling (Indyk
 distance d shares a table's key with probability C(64-d, bits) / C(64, bits), so the defaults
 catch pairs at distance 10 with p = 0.97 while random pictures (about 32 bits apart) meet in
 a bucket with p = 0.008. Inside a bucket, members in vertex (survivor) order are compared
-with the bucket's leaders and joined to the first within ``max_distance``, as text candidate
-sets are: a collision never becomes an edge unless the hashes really are close.
+with the bucket's leaders and joined to every one within ``max_distance`` (each is a candidate the
+pixel check may refuse, pipeline/image_pixels.py): a collision never becomes an edge unless the
+hashes really are close.
 """
 
 from __future__ import annotations
@@ -54,7 +55,8 @@ def catch_probability(distance: int, cfg: ImageLshConfig) -> float:
 
 
 def bucket_edges(vertices: list[str], hashes: np.ndarray, cfg: ImageLshConfig) -> list[tuple[str, str]]:
-    """Confirmed edges of one bucket: leader clustering in vertex order, within ``max_distance``."""
+    """Edges of one bucket: leader clustering in vertex order, a member joined to each leader within
+    ``max_distance``; a member that joins none becomes a leader."""
     order = sorted(set(zip(vertices, np.asarray(hashes, np.uint64).tolist())))
     leaders: list[tuple[str, int]] = []
     edges = []
@@ -63,7 +65,7 @@ def bucket_edges(vertices: list[str], hashes: np.ndarray, cfg: ImageLshConfig) -
             dist = hamming(np.array([x[1] for x in leaders], np.uint64), np.uint64(h))
             hit = np.flatnonzero(dist <= cfg.max_distance)
             if len(hit):
-                edges.append((leaders[hit[0]][0], name))
+                edges.extend((leaders[i][0], name) for i in hit.tolist())
                 continue
         if len(leaders) < cfg.max_leaders:
             leaders.append((name, h))

@@ -4,7 +4,8 @@ A document's rank is a string that sorts in survivor order, by ``priority``: ``o
 a vendored path: ``vendor/``, ``third_party/``, ``node_modules/``...), ``declared_language`` (in a
 language the corpus declares its originals in: a partial translation loses to its original),
 ``permissive_licence`` and ``stars`` (code: The Stack keeps permissive code and ranks repositories
-by stars), optionally ``longest`` or ``shortest``; the id breaks ties (the earliest id wins).
+by stars), optionally ``longest`` or ``shortest``; the id breaks ties (the earliest id wins, digits
+compared as numbers: line 449 of a file before line 1289).
 
 A near-dedup vertex is ``old flag + rank + U+001E + id + U+001F + file + group``: an incremental run's
 old documents first (published, never dropped), then the rank. Connected components take the
@@ -23,6 +24,7 @@ from pydantic import Field
 
 from pipeline.code_license_filter import PERMISSIVE, expression_allowed, normalize_spdx
 from pipeline.config_base import StrictModel
+from pipeline.declared_language import declared_language, primary
 
 Criterion = Literal["original", "declared_language", "permissive_licence", "stars", "longest", "shortest"]
 FILE_DIGITS, GROUP_DIGITS = 9, 7  # where the document lives: curated file, then a block of its rows
@@ -39,7 +41,9 @@ class SurvivorConfig(StrictModel):
     priority: list[Criterion] = Field(
         default_factory=lambda: ["original", "declared_language", "permissive_licence", "stars"])
     vendored_dirs: list[str] = Field(default_factory=lambda: list(VENDORED_DIRS))  # path segments, any case
-    languages: list[str] = Field(default_factory=lambda: ["en", "zh"])  # the originals' (DeepSeek trains on both)
+    # the originals' languages, best first (DeepSeek trains on both); an undeclared document ranks with the first,
+    # any other language after the last
+    languages: list[str] = Field(default_factory=lambda: ["en", "zh"], max_length=9)
     # SPDX ids or expressions ("MIT OR Apache-2.0"), judged as the code licence filter judges them
     permissive_licences: list[str] = Field(default_factory=lambda: list(PERMISSIVE))
     licence_fields: list[str] = Field(default_factory=lambda: ["license", "licence", "licenses"])
@@ -51,31 +55,32 @@ def is_vendored(ident: str, vendored: frozenset[str]) -> bool:
     return any(part.lower() in vendored for part in _SEGMENTS.split(ident)[:-1])
 
 
-def _meta(raw: str | None, cfg: SurvivorConfig) -> tuple[str | None, int, str | None]:
-    """The licence (lowercased), star count and language a document's ``meta`` JSON gives, if any."""
+def _meta(raw: str | None, ident: str, cfg: SurvivorConfig) -> tuple[str | None, int, str | None]:
+    """The licence (lowercased), star count and declared language of a document (pipeline/declared_language.py)."""
     meta = json.loads(raw) if raw else {}
     lic = next((meta[f] for f in cfg.licence_fields if meta.get(f)), None)
     if isinstance(lic, list):  # a repository's licences: every one applies
         lic = " AND ".join(map(str, lic)) if lic else None
     star = next((meta[f] for f in cfg.stars_fields if meta.get(f) is not None), 0)
-    language = meta.get("language")
     return (str(lic).lower() if lic is not None else None, int(star) if isinstance(star, (int, float)) else 0,
-            language if isinstance(language, str) else None)
+            declared_language(ident, meta))
 
 
 def ranks(ids: list[str], metas: list[str | None], chars: list[int], cfg: SurvivorConfig) -> list[str]:
-    """Each document's rank: strings of one width that sort in survivor order (ties: the id decides)."""
+    """Each document's rank: a string that sorts in survivor order, the criteria at fixed width, then the id in
+    natural order (ties: the earliest id wins)."""
     permissive = {normalize_spdx(x) for x in cfg.permissive_licences}
-    vendored, languages = frozenset(d.lower() for d in cfg.vendored_dirs), frozenset(cfg.languages)
+    vendored, languages = frozenset(d.lower() for d in cfg.vendored_dirs), [primary(x) for x in cfg.languages]
     out = []
     for ident, raw, n in zip(ids, metas, chars):
-        lic, star, language = _meta(raw, cfg) if raw else (None, 0, None)
+        lic, star, language = _meta(raw, ident, cfg)
         parts = []
         for c in cfg.priority:
             if c == "original":
                 parts.append("1" if is_vendored(ident, vendored) else "0")
-            elif c == "declared_language":
-                parts.append("0" if language in languages else "1")
+            elif c == "declared_language":  # undeclared ranks with the first language: presumed an original
+                parts.append(str(languages.index(language) if language in languages else
+                                 0 if language is None else len(languages)))
             elif c == "permissive_licence":
                 parts.append("0" if lic and expression_allowed(lic, permissive) else "1")
             elif c == "stars":
@@ -84,8 +89,14 @@ def ranks(ids: list[str], metas: list[str | None], chars: list[int], cfg: Surviv
                 parts.append(f"{10**15 - 1 - min(n, 10**15 - 1):015d}")
             else:
                 parts.append(f"{min(n, 10**15 - 1):015d}")
-        out.append("".join(parts))
+        out.append("".join(parts) + natural_key(ident))
     return out
+
+
+def natural_key(ident: str) -> str:
+    """The id with each run of digits prefixed by its length, so that ``#449`` sorts before ``#1289``
+    (the earliest record of a file wins ties, not the first in character order)."""
+    return re.sub(r"\d+", lambda m: f"{len(m.group().lstrip('0') or '0'):03d}{m.group().lstrip('0') or '0'}", ident)
 
 
 def vertices(table: pa.Table, files: list[int], groups: list[int], old: bool) -> pa.Array:

@@ -9,6 +9,7 @@ import pyarrow.parquet as pq
 
 from jobs.image_dedup import run_image_dedup
 from pipeline.curated_io import write_parquet_atomic
+from pipeline.image_confirm import pixel_rows
 from pipeline.image_dedup import ImageDedupConfig, occurrence_rows
 from pipeline.image_dedup_docs import dedup_images_in_memory
 from pipeline.schema import IMAGE_MARKER
@@ -39,10 +40,12 @@ def _write(root: Path, table: pa.Table) -> None:
 def test_pass_applies_the_in_memory_decisions_and_is_byte_identical_in_one_task_or_shuffled(ray_local, tmp_path):
     table = _corpus()
     cfg = ImageDedupConfig(max_documents=3)
-    expected, counts = dedup_images_in_memory(occurrence_rows(table, 0, cfg, {}), cfg)
+    expected, counts = dedup_images_in_memory(occurrence_rows(table, 0, cfg, {}), cfg,
+                                               pictures=pixel_rows(table, None))
     assert {c["id"]: (c["duplicate_of"], c["removed"]) for c in expected.to_pylist()} == {
         "m/chelsea-small": ("m/chelsea", []), "m/cup-and-logo": (None, [1]),
         **{f"m/logo-{i}": (None, [0]) for i in range(3)}}
+    assert counts["edges_refused"] == 1  # the handbook's ssh-L in English and in Japanese: the pixels differ
 
     trees = []
     for parts in (None, 3):  # one task, then shuffled into 3 partitions

@@ -7,6 +7,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from PIL import Image
 
+from pipeline.image_confirm import pixel_rows
 from pipeline.image_dedup import ImageDedupConfig, occurrence_rows, vertex
 from pipeline.image_dedup_apply import apply_image_dedup
 from pipeline.image_dedup_docs import dedup_images_in_memory
@@ -30,7 +31,8 @@ def docs(*rows: tuple[str, str, list[bytes]]) -> pa.Table:
 
 def decide(table: pa.Table, **cfg) -> tuple[dict[str, dict], dict[str, int]]:
     config = ImageDedupConfig(**cfg)
-    changes, counts = dedup_images_in_memory(occurrence_rows(table, 0, config, {}), config)
+    changes, counts = dedup_images_in_memory(occurrence_rows(table, 0, config, {}), config,
+                                              pictures=pixel_rows(table, None))
     return {c["id"]: c for c in changes.to_pylist()}, counts
 
 
@@ -49,7 +51,7 @@ def test_a_near_copy_with_the_same_text_is_a_duplicate_and_the_larger_copy_survi
 
 
 def test_near_copies_under_their_own_captions_are_kept():
-    images = samples()  # the handbook's figure with English and Japanese labels: pHash cannot tell them apart
+    images = samples()  # the handbook's figure with English and Japanese labels: pHash cannot tell them apart...
     changes, counts = decide(docs(("en", f"{IMAGE_MARKER}\nForwarding a local port with SSH",
                                    [images["handbook/en-US/ssh-L.png"]]),
                                   ("ja", f"{IMAGE_MARKER}\nSSH を使ったローカルポートの転送",
@@ -57,7 +59,11 @@ def test_near_copies_under_their_own_captions_are_kept():
                                   ("c", f"{IMAGE_MARKER}\nA cat", [images["skimage/coffee"]]),
                                   ("d", f"{IMAGE_MARKER}\nA cup", [images["skimage/coffee"]])))
     assert changes == {}
-    assert counts["near_duplicates"] == 1 and counts["exact_duplicates"] == 1  # one picture stored for c and d
+    # ...the pixel check can: the hash edge is refused
+    assert counts["near_duplicates"] == 0 and counts["edges_refused"] == 1 and counts["exact_duplicates"] == 1
+    hash_only = decide(docs(("en", "x", [images["handbook/en-US/ssh-L.png"]]),
+                            ("ja", "y", [images["handbook/ja-JP/ssh-L.png"]])), pixel_check=None)[1]
+    assert hash_only["near_duplicates"] == 1 and hash_only["edges_refused"] == 0
     assert counts["images"] == 4 and counts["distinct"] == 3
 
 

@@ -4,6 +4,7 @@ import random
 import pyarrow as pa
 import pytest
 
+from pipeline.declared_language import declared_language, path_language
 from pipeline.survivors import (
     SurvivorConfig,
     classify_drops,
@@ -12,6 +13,7 @@ from pipeline.survivors import (
     edge_links,
     is_new,
     is_vendored,
+    natural_key,
     ranks,
     vertex_files,
     vertex_groups,
@@ -66,6 +68,15 @@ def test_each_criterion_outranks_the_ones_after_it():
     assert _ranked(rows, SurvivorConfig(priority=[]))[:3] == ["old-short", "a-long", "apache-long"]  # id only
 
 
+LANGUAGE_RANK = {None: 0, "en": 0, "zh": 1}  # undeclared ranks with the first language, others after the last
+
+
+def natural(ident: str) -> tuple[str, int]:
+    """Ids here are ``<prefix>/<number>``: the prefix, then the number as a number."""
+    prefix, _, number = ident.rpartition("/")
+    return prefix, int(number)
+
+
 def test_sort_order_equals_a_python_key_on_random_rows():
     rng = random.Random(7)
     licences = [None, "mit", "apache-2.0", "gpl-3.0", "unknown", "bsd-3-clause"]
@@ -75,10 +86,12 @@ def test_sort_order_equals_a_python_key_on_random_rows():
              "language": rng.choice([None, "en", "zh", "el"])} for _ in range(400)]
     rows = list({r["id"]: r for r in rows}.values())
     for cfg, key in [
-        (OLD_DEFAULT, lambda r: (not r["old"], r["licence"] not in PERMISSIVE, -r["stars"], -r["chars"], r["id"])),
-        (SurvivorConfig(), lambda r: (not r["old"], "/vendor/" in r["id"], r["language"] not in ("en", "zh"),
-                                      r["licence"] not in PERMISSIVE, -r["stars"], r["id"])),
-        (SurvivorConfig(priority=["stars", "shortest"]), lambda r: (not r["old"], -r["stars"], r["chars"], r["id"])),
+        (OLD_DEFAULT, lambda r: (not r["old"], r["licence"] not in PERMISSIVE, -r["stars"], -r["chars"],
+                                 natural(r["id"]))),
+        (SurvivorConfig(), lambda r: (not r["old"], "/vendor/" in r["id"], LANGUAGE_RANK.get(r["language"], 2),
+                                      r["licence"] not in PERMISSIVE, -r["stars"], natural(r["id"]))),
+        (SurvivorConfig(priority=["stars", "shortest"]), lambda r: (not r["old"], -r["stars"], r["chars"],
+                                                                    natural(r["id"]))),
     ]:
         assert _ranked(rows, cfg) == [r["id"] for r in sorted(rows, key=key)]
 
@@ -129,9 +142,37 @@ def test_ranks_read_the_configured_meta_fields():
     got = ranks([f"d{i}" for i in range(len(metas))], metas, [1] * len(metas), cfg)
     stars = [12, 7, 3, 5, 0, 0, 0, 0, 0, 0]
     permissive = [True, True, True, False, True, False, False, False, False, False]
-    assert got == [("0" if p else "1") + f"{10**12 - 1 - n:012d}" for p, n in zip(permissive, stars)]
+    assert got == [("0" if p else "1") + f"{10**12 - 1 - n:012d}" + natural_key(f"d{i}")
+                   for i, (p, n) in enumerate(zip(permissive, stars))]
     custom = SurvivorConfig(priority=["stars"], stars_fields=["watchers"])
-    assert ranks(["a"], [json.dumps({"watchers": 4, "stars": 8})], [1], custom) == [f"{10**12 - 5:012d}"]
+    assert ranks(["a"], [json.dumps({"watchers": 4, "stars": 8})], [1], custom) == [f"{10**12 - 5:012d}a"]
+
+
+def test_translations_in_locale_folders_lose_to_their_original_and_ids_tie_in_natural_order():
+    # the Debian installation guide's apf.html: no lang attribute, the language is the folder (a real cluster)
+    rows = [("web/ig.jsonl.zst#1289", "ru"), ("web/ig.jsonl.zst#449", "en"), ("web/ig.jsonl.zst#197", "da"),
+            ("web/ig.jsonl.zst#701", "id")]
+    metas = [json.dumps({"url": f"file:///usr/share/doc/installation-guide-amd64/{lang}/apf.html"}) for _, lang in rows]
+    got = ranks([i for i, _ in rows], metas, [1] * 4, SurvivorConfig())
+    assert [i for _, i in sorted(zip(got, (i for i, _ in rows)))] == ["web/ig.jsonl.zst#449", "web/ig.jsonl.zst#197",
+                                                                      "web/ig.jsonl.zst#701", "web/ig.jsonl.zst#1289"]
+    # the kernel's zh_CN translation (ranked after English) against an original in no locale folder (ranked as the
+    # first language), and a declared meta.language against a code file's programming language
+    ids = ["book/linux/translations/zh_CN/dev-tools/kasan.rst", "book/linux/dev-tools/kasan.rst", "code/r#de/x.py"]
+    got = ranks(ids, [None, None, json.dumps({"language": "Python"})], [1] * 3, SurvivorConfig())
+    assert [g[1] for g in got] == ["1", "0", "2"]  # zh, undeclared, a locale folder "de" (after the original flag)
+    assert ranks(["a"], [json.dumps({"language": "zh-Hans", "url": "https://x/en/a"})], [1],
+                 SurvivorConfig(languages=["zh", "en"]))[0][1] == "0"
+
+
+def test_locale_folders_are_read_from_folders_only():
+    assert path_language("/usr/share/doc/pkg/pt_BR/index.html") == "pt"
+    assert path_language("help/sr@latin/gnome-help/a.page") == "sr"
+    assert path_language("Documentation/translations/zh_CN/a.rst") == "zh"
+    assert path_language("docs/en/") == "en" and path_language("docs/en.html") is None
+    assert path_language("src/io/ml/os/x.py") is None  # folder names in code trees, not languages
+    assert declared_language("x", {"language": "en-GB"}) == "en"
+    assert declared_language("a/fr/b", {"language": "Go"}) == "fr"  # a programming language is no declaration
 
 
 def test_vendored_paths_are_told_by_their_folders():
