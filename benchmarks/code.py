@@ -54,8 +54,16 @@ def run(root: str, packages: list[str], pii: PiiConfig) -> dict:
     for name in packages:
         path = os.path.join(root, name)
         start = time.process_time()
-        table = pa.concat_tables(rows_to_tables(repo_items(path, ReadLimits(), repo=name), source="code", rel=name,
-                                                fields=FIELDS, base_dir=root, batch_rows=1000))
+        table = pa.concat_tables(
+            rows_to_tables(
+                repo_items(path, ReadLimits(), repo=name),
+                source="code",
+                rel=name,
+                fields=FIELDS,
+                base_dir=root,
+                batch_rows=1000,
+            )
+        )
         seconds["read"] += time.process_time() - start
         files += table.num_rows
         table = _kept(table)
@@ -74,11 +82,18 @@ def run(root: str, packages: list[str], pii: PiiConfig) -> dict:
         seconds["repo_document"] += time.process_time() - start
         kept_files += table.num_rows
     total = sum(seconds.values())
-    return {"packages": packages, "files": files, "text_mb": round(mb, 2), "kept_files": kept_files,
-            "documents": documents, "drop_reasons": dict(sorted(reasons.items())),
-            "seconds": {k: round(v, 2) for k, v in seconds.items()},
-            "phase_mb_per_s": {k: round(mb / v, 1) for k, v in seconds.items()},
-            "files_per_s_per_core": round(files / total, 1), "mb_per_s_per_core": round(mb / total, 2)}
+    return {
+        "packages": packages,
+        "files": files,
+        "text_mb": round(mb, 2),
+        "kept_files": kept_files,
+        "documents": documents,
+        "drop_reasons": dict(sorted(reasons.items())),
+        "seconds": {k: round(v, 2) for k, v in seconds.items()},
+        "phase_mb_per_s": {k: round(mb / v, 1) for k, v in seconds.items()},
+        "files_per_s_per_core": round(files / total, 1),
+        "mb_per_s_per_core": round(mb / total, 2),
+    }
 
 
 def main() -> None:
@@ -94,12 +109,16 @@ def main() -> None:
     result = best([run(args.root, packages, CODE_PII) for _ in range(args.repeats)])
     every = best([run(args.root, packages, PiiConfig()) for _ in range(args.repeats)])
     result["all_pii_types"] = {k: every[k] for k in ("seconds", "files_per_s_per_core", "mb_per_s_per_core")}
-    print(f"{result['files']} files, {result['text_mb']} MB of text from {len(packages)} packages; "
-          f"{result['documents']} repository documents from {result['kept_files']} kept files")
+    print(
+        f"{result['files']} files, {result['text_mb']} MB of text from {len(packages)} packages; "
+        f"{result['documents']} repository documents from {result['kept_files']} kept files"
+    )
     print("seconds per phase:", result["seconds"], "MB/s per phase:", result["phase_mb_per_s"])
     print("drop reasons:", result["drop_reasons"])
-    print(f"with phone numbers redacted too: {every['mb_per_s_per_core']} MB/s per core "
-          f"(redact {every['seconds']['redact']} s instead of {result['seconds']['redact']} s)")
+    print(
+        f"with phone numbers redacted too: {every['mb_per_s_per_core']} MB/s per core "
+        f"(redact {every['seconds']['redact']} s instead of {result['seconds']['redact']} s)"
+    )
     os.makedirs(os.path.dirname(args.out), exist_ok=True)
     with open(args.out, "w") as f:
         json.dump(result, f, indent=2)

@@ -102,13 +102,22 @@ def evaluate(truth: list[float], found: list[bool], cross: int) -> dict:
     per_bucket = []
     for lo, hi in zip(BUCKETS[:-1], BUCKETS[1:]):
         m = (truth_a >= lo) & (truth_a < hi)
-        per_bucket.append({"jaccard": f"[{lo:.2f},{min(hi, 1.0):.2f})", "pairs": int(m.sum()),
-                           "found": round(float(found_a[m].mean()), 4) if m.any() else None})
-    return {"recall_at_0.8": round(tp / max(1, int(pos.sum())), 4),
-            "precision": round(tp / max(1, int(found_a.sum()) + cross), 4),
-            "fp_rate_below_0.5": round(float(found_a[low].mean()), 4) if low.any() else 0.0,
-            "positives": int(pos.sum()), "found": int(found_a.sum()), "cross_base_merges": cross,
-            "by_jaccard": per_bucket}
+        per_bucket.append(
+            {
+                "jaccard": f"[{lo:.2f},{min(hi, 1.0):.2f})",
+                "pairs": int(m.sum()),
+                "found": round(float(found_a[m].mean()), 4) if m.any() else None,
+            }
+        )
+    return {
+        "recall_at_0.8": round(tp / max(1, int(pos.sum())), 4),
+        "precision": round(tp / max(1, int(found_a.sum()) + cross), 4),
+        "fp_rate_below_0.5": round(float(found_a[low].mean()), 4) if low.any() else 0.0,
+        "positives": int(pos.sum()),
+        "found": int(found_a.sum()),
+        "cross_base_merges": cross,
+        "by_jaccard": per_bucket,
+    }
 
 
 def main() -> None:
@@ -131,16 +140,26 @@ def main() -> None:
         for v in range(args.variants):
             kind = EDITS[(k * args.variants + v) % len(EDITS)]
             donor = texts[rng.choice(web)] if kind == "boilerplate" else texts[base[(k + 1 + v) % len(base)]]
-            rows.append({"id": f"var/{k:04d}-{v}", "source": sources[i], "text": edit(texts[i], kind, rng, donor),
-                         "meta": "{}"})
+            rows.append(
+                {"id": f"var/{k:04d}-{v}", "source": sources[i], "text": edit(texts[i], kind, rng, donor), "meta": "{}"}
+            )
             pairs.append((kind, f"base/{k:04d}", f"var/{k:04d}-{v}"))
-    table = pa.Table.from_pylist(rows, schema=pa.schema([("id", pa.string()), ("source", pa.string()),
-                                                         ("text", pa.large_string()), ("meta", pa.string())]))
+    table = pa.Table.from_pylist(
+        rows,
+        schema=pa.schema(
+            [("id", pa.string()), ("source", pa.string()), ("text", pa.large_string()), ("meta", pa.string())]
+        ),
+    )
     sets = dict(zip(table["id"].to_pylist(), shingle_sets(table["text"].to_pylist(), cfg.shingles)))
     truth = [jaccard(sets[a], sets[b]) for _, a, b in pairs]
 
-    result = {"bases": len(base), "documents": table.num_rows, "edits": EDITS, "pairs": len(pairs),
-              "mb": round(sum(len(t.encode()) for t in table["text"].to_pylist()) / 1e6, 2)}
+    result = {
+        "bases": len(base),
+        "documents": table.num_rows,
+        "edits": EDITS,
+        "pairs": len(pairs),
+        "mb": round(sum(len(t.encode()) for t in table["text"].to_pylist()) / 1e6, 2),
+    }
     for name, run_cfg in (("verified", cfg), ("unverified", cfg.model_copy(update={"verify": False}))):
         started = time.perf_counter()
         dropped = dedup_in_memory(table, run_cfg, seed=args.seed)
@@ -148,16 +167,27 @@ def main() -> None:
         found = [label.get(a, a) == label.get(b, b) for _, a, b in pairs]
         cross = sum(a.split("/")[1][:4] != b.split("/")[1][:4] for a, b in label.items())
         result[name] = {**evaluate(truth, found, cross), "seconds": round(time.perf_counter() - started, 2)}
-        result[name]["by_edit"] = {e: round(float(np.mean([f for (kind, _, _), f, t in zip(pairs, found, truth)
-                                                           if kind == e and t >= 0.8] or [0])), 4) for e in EDITS}
-    print(f"{result['bases']} base documents + {args.variants} edited copies each ({result['mb']} MB, "
-          f"{len(pairs)} labelled pairs)")
+        result[name]["by_edit"] = {
+            e: round(
+                float(np.mean([f for (kind, _, _), f, t in zip(pairs, found, truth) if kind == e and t >= 0.8] or [0])),
+                4,
+            )
+            for e in EDITS
+        }
+    print(
+        f"{result['bases']} base documents + {args.variants} edited copies each ({result['mb']} MB, "
+        f"{len(pairs)} labelled pairs)"
+    )
     for name in ("verified", "unverified"):
         r = result[name]
-        print(f"{name:>10}: recall@0.8 {r['recall_at_0.8']}  precision {r['precision']}  "
-              f"removed below 0.5 {r['fp_rate_below_0.5']}  ({r['positives']} pairs >= 0.8, {r['found']} found)")
-        print("            found by jaccard: " + ", ".join(f"{b['jaccard']} {b['found']} (n={b['pairs']})"
-                                                        for b in r["by_jaccard"] if b["pairs"]))
+        print(
+            f"{name:>10}: recall@0.8 {r['recall_at_0.8']}  precision {r['precision']}  "
+            f"removed below 0.5 {r['fp_rate_below_0.5']}  ({r['positives']} pairs >= 0.8, {r['found']} found)"
+        )
+        print(
+            "            found by jaccard: "
+            + ", ".join(f"{b['jaccard']} {b['found']} (n={b['pairs']})" for b in r["by_jaccard"] if b["pairs"])
+        )
     os.makedirs(os.path.dirname(args.out), exist_ok=True)
     with open(args.out, "w") as f:
         json.dump(result, f, indent=2)

@@ -51,10 +51,42 @@ from pipeline.schema import DOCUMENT_SCHEMA  # noqa: E402
 from pipeline.shingles import ShingleConfig, normalize, shingle_hashes  # noqa: E402
 
 SEED = 1
-CODE = {".py", ".pyi", ".c", ".h", ".cc", ".cpp", ".hpp", ".js", ".ts", ".rs", ".go", ".java", ".sh", ".pl", ".rb",
-        ".el", ".css"}
-TEXT = {".txt", ".md", ".rst", ".html", ".htm", ".tex", ".po", ".xml", ".json", ".yaml", ".yml", ".toml", ".cfg",
-        ".ini", ".csv"}
+CODE = {
+    ".py",
+    ".pyi",
+    ".c",
+    ".h",
+    ".cc",
+    ".cpp",
+    ".hpp",
+    ".js",
+    ".ts",
+    ".rs",
+    ".go",
+    ".java",
+    ".sh",
+    ".pl",
+    ".rb",
+    ".el",
+    ".css",
+}
+TEXT = {
+    ".txt",
+    ".md",
+    ".rst",
+    ".html",
+    ".htm",
+    ".tex",
+    ".po",
+    ".xml",
+    ".json",
+    ".yaml",
+    ".yml",
+    ".toml",
+    ".cfg",
+    ".ini",
+    ".csv",
+}
 ROOTS = ["/usr/share", "/usr/lib", "/usr/include", "/usr/local", "/root/.pyenv", sys.prefix, "/opt"]
 PART_BYTES = 64 << 20
 
@@ -69,8 +101,9 @@ def signature_speed(batch: int = 64) -> dict:
     texts = docs.filter(pc.not_equal(docs["source"], "multimodal"))["text"].to_pylist()
     mb = sum(len(t.encode()) for t in texts) / 1e6
     cfg, perm = ShingleConfig(), permutations(SEED, 112)
-    trove = MinhashDedupSignature(tempfile.mkdtemp(), MinhashConfig(n_grams=5, num_buckets=14, hashes_per_bucket=8,
-                                                                    seed=SEED))
+    trove = MinhashDedupSignature(
+        tempfile.mkdtemp(), MinhashConfig(n_grams=5, num_buckets=14, hashes_per_bucket=8, seed=SEED)
+    )
     trove._hash_func = lambda s: xxhash.xxh64_intdigest(s.encode())  # datatrove 0.10's xxhash64 refuses str
     spent = {k: 0.0 for k in ("ours", "datasketch", "datatrove", "ours_perm", "datasketch_perm", "datatrove_perm")}
     equal = 0
@@ -105,8 +138,12 @@ def signature_speed(batch: int = 64) -> dict:
         for key, dt in zip(spent, (t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4, t6 - t5)):
             spent[key] += dt
     rates = {k: round(mb / v, 3) for k, v in spent.items()}
-    return {"documents": len(texts), "mb": round(mb, 2), "mb_per_s": rates,
-            "datasketch_equal_signatures": f"{equal}/{len(texts)}"}
+    return {
+        "documents": len(texts),
+        "mb": round(mb, 2),
+        "mb_per_s": rates,
+        "datasketch_equal_signatures": f"{equal}/{len(texts)}",
+    }
 
 
 def _real_text() -> Iterator[tuple[str, str, bytes]]:
@@ -176,15 +213,24 @@ def build_corpus(work: str, limit_bytes: int) -> dict:
             part = parts.setdefault(source, 0)
             path = os.path.join(work, "corpus", "curated", source, f"part-{part:05d}.parquet")
             os.makedirs(os.path.dirname(path), exist_ok=True)
-            pq.write_table(pa.Table.from_pylist(rows, schema=DOCUMENT_SCHEMA), path, compression="zstd",
-                           row_group_size=2048)
+            pq.write_table(
+                pa.Table.from_pylist(rows, schema=DOCUMENT_SCHEMA), path, compression="zstd", row_group_size=2048
+            )
             parts[source] += 1
 
     pending = {"code": 0, "text": 0}
-    for source, where, data, text in distinct_utf8(i for i in _real_text() if len(i[2]) >= 200
-                                                   and b"\0" not in i[2][:4096]):
-        buffers[source].append({"id": f"{source}/{counter[source]:09d}", "source": source, "text": text,
-                                "meta": json.dumps({"path": where}), "images": []})
+    for source, where, data, text in distinct_utf8(
+        i for i in _real_text() if len(i[2]) >= 200 and b"\0" not in i[2][:4096]
+    ):
+        buffers[source].append(
+            {
+                "id": f"{source}/{counter[source]:09d}",
+                "source": source,
+                "text": text,
+                "meta": json.dumps({"path": where}),
+                "images": [],
+            }
+        )
         counter[source] += 1
         pending[source] += len(data)
         size, docs = size + len(data), docs + 1
@@ -204,8 +250,10 @@ def build_corpus(work: str, limit_bytes: int) -> dict:
 def _corpus_prefix(work: str, limit: int, dest: str) -> tuple[int, int]:
     """Copy the first curated files (ids in stream order) up to ``limit`` text bytes into ``dest``."""
     shutil.rmtree(dest, ignore_errors=True)
-    files = sorted((os.path.join(d, f) for d, _, fs in os.walk(os.path.join(work, "corpus", "curated")) for f in fs),
-                   key=lambda p: (os.path.basename(p), p))
+    files = sorted(
+        (os.path.join(d, f) for d, _, fs in os.walk(os.path.join(work, "corpus", "curated")) for f in fs),
+        key=lambda p: (os.path.basename(p), p),
+    )
     total = docs = 0
     for path in files:
         if total >= limit:
@@ -276,8 +324,10 @@ def end_to_end(work: str, sizes_gb: list[float], cfg: NearDedupConfig, batch_mbs
     from jobs.ray_session import start_ray
 
     info = build_corpus(work, int(max(sizes_gb) * 1e9))
-    print(f"real text on this machine: {info['bytes'] / 1e9:.2f} GB in {info['documents']} documents "
-          f"(asked for up to {max(sizes_gb)} GB)")
+    print(
+        f"real text on this machine: {info['bytes'] / 1e9:.2f} GB in {info['documents']} documents "
+        f"(asked for up to {max(sizes_gb)} GB)"
+    )
     cpus = start_ray(RayConfig(num_cpus=2, object_store_mb=2048, spill_dir=os.path.join(work, "spill")))
     results, done = [], set()
     ctx = ray.data.DataContext.get_current()
@@ -297,26 +347,36 @@ def end_to_end(work: str, sizes_gb: list[float], cfg: NearDedupConfig, batch_mbs
         seconds = time.perf_counter() - started
         peak.stop.set()
         peak.join()
-        r = {"asked_gb": gb, "gb": round(total / 1e9, 3), "documents": docs, "cpus": cpus,
-             "shuffle_batch_mb": ctx.shuffle_input_batch_bytes >> 20,
-             "seconds": round(seconds, 1), "mb_per_s": round(total / 1e6 / seconds, 2),
-             "mb_per_s_per_cpu": round(total / 1e6 / seconds / cpus, 2),
-             "peak_worker_rss_mb": round(max(peak.rss.values(), default=0) / 1024, 1),
-             "peak_worker_private_mb": round(max(peak.private.values(), default=0) / 1024, 1),
-             "peak_task": peak.task.get(max(peak.private, key=peak.private.get, default=-1), ""),
-             "peak_worker_heap_mb": round(max(peak.heap.values(), default=0) / 1024, 1),
-             "peak_heap_task": peak.heap_task.get(max(peak.heap, key=peak.heap.get, default=-1), ""),
-             "peak_heap_mb_by_task": {k: round(v / 1024, 1) for k, v in sorted(peak.heap_by_task.items(),
-                                                                               key=lambda kv: -kv[1])},
-             "peak_private_mb_by_task": {k: round(v / 1024, 1) for k, v in sorted(peak.by_task.items(),
-                                                                                   key=lambda kv: -kv[1])[:8]},
-             "driver_peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
-             "summary": {k: v for k, v in out["summary"].items() if k != "seconds"}}
-        print(f"{r['gb']} GB, {docs} documents, shuffle batch {r['shuffle_batch_mb']} MB: {r['seconds']} s, "
-              f"{r['mb_per_s']} MB/s ({r['mb_per_s_per_cpu']} per "
-              f"CPU); peak worker RSS {r['peak_worker_rss_mb']} MB (private {r['peak_worker_private_mb']} MB, "
-              f"in {r['peak_task']}; heap {r['peak_worker_heap_mb']} MB in {r['peak_heap_task']}); "
-              f"{r['summary']}")
+        r = {
+            "asked_gb": gb,
+            "gb": round(total / 1e9, 3),
+            "documents": docs,
+            "cpus": cpus,
+            "shuffle_batch_mb": ctx.shuffle_input_batch_bytes >> 20,
+            "seconds": round(seconds, 1),
+            "mb_per_s": round(total / 1e6 / seconds, 2),
+            "mb_per_s_per_cpu": round(total / 1e6 / seconds / cpus, 2),
+            "peak_worker_rss_mb": round(max(peak.rss.values(), default=0) / 1024, 1),
+            "peak_worker_private_mb": round(max(peak.private.values(), default=0) / 1024, 1),
+            "peak_task": peak.task.get(max(peak.private, key=peak.private.get, default=-1), ""),
+            "peak_worker_heap_mb": round(max(peak.heap.values(), default=0) / 1024, 1),
+            "peak_heap_task": peak.heap_task.get(max(peak.heap, key=peak.heap.get, default=-1), ""),
+            "peak_heap_mb_by_task": {
+                k: round(v / 1024, 1) for k, v in sorted(peak.heap_by_task.items(), key=lambda kv: -kv[1])
+            },
+            "peak_private_mb_by_task": {
+                k: round(v / 1024, 1) for k, v in sorted(peak.by_task.items(), key=lambda kv: -kv[1])[:8]
+            },
+            "driver_peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+            "summary": {k: v for k, v in out["summary"].items() if k != "seconds"},
+        }
+        print(
+            f"{r['gb']} GB, {docs} documents, shuffle batch {r['shuffle_batch_mb']} MB: {r['seconds']} s, "
+            f"{r['mb_per_s']} MB/s ({r['mb_per_s_per_cpu']} per "
+            f"CPU); peak worker RSS {r['peak_worker_rss_mb']} MB (private {r['peak_worker_private_mb']} MB, "
+            f"in {r['peak_task']}; heap {r['peak_worker_heap_mb']} MB in {r['peak_heap_task']}); "
+            f"{r['summary']}"
+        )
         results.append(r)
     shutil.rmtree(os.path.join(work, "run"), ignore_errors=True)
     return results
@@ -329,13 +389,20 @@ def main() -> None:
     parser.add_argument("--out", default="benchmarks/results/dedup_speed.json")
     parser.add_argument("--partition-mb", type=int, help="near_dedup.partition_mb (default: the config's)")
     parser.add_argument("--skip-signatures", action="store_true", help="whole passes only")
-    parser.add_argument("--shuffle-batch-mb", type=int, nargs="*", default=[None],
-                        help="shuffle input batches to compare (ray.shuffle_batch_mb; Ray Data's own default is 1024)")
+    parser.add_argument(
+        "--shuffle-batch-mb",
+        type=int,
+        nargs="*",
+        default=[None],
+        help="shuffle input batches to compare (ray.shuffle_batch_mb; Ray Data's own default is 1024)",
+    )
     args = parser.parse_args()
     cfg = NearDedupConfig(**({"partition_mb": args.partition_mb} if args.partition_mb else {}))
     if args.skip_signatures:
-        result = {"partition_mb": cfg.partition_mb, "end_to_end": end_to_end(args.work, sorted(args.e2e_gb), cfg,
-                                                                                   args.shuffle_batch_mb)}
+        result = {
+            "partition_mb": cfg.partition_mb,
+            "end_to_end": end_to_end(args.work, sorted(args.e2e_gb), cfg, args.shuffle_batch_mb),
+        }
         os.makedirs(os.path.dirname(args.out), exist_ok=True)
         with open(args.out, "w") as f:
             json.dump(result, f, indent=2)
@@ -345,12 +412,19 @@ def main() -> None:
     r = sig["mb_per_s"]
     print(f"signatures, one core, {sig['documents']} documents ({sig['mb']} MB), text -> 112 permutations:")
     print(f"  ours {r['ours']} MB/s, datasketch {r['datasketch']} MB/s, datatrove {r['datatrove']} MB/s")
-    print(f"  permutation step on identical shingle hashes: ours {r['ours_perm']} MB/s, datasketch "
-          f"{r['datasketch_perm']} MB/s, datatrove {r['datatrove_perm']} MB/s; datasketch equal to ours: "
-          f"{sig['datasketch_equal_signatures']}")
-    result = {"signatures": sig, "ours_mb_per_s": r["ours"], "datasketch_mb_per_s": r["datasketch"],
-              "datatrove_mb_per_s": r["datatrove"], "speedup_vs_datasketch": round(r["ours"] / r["datasketch"], 2),
-              "speedup_vs_datatrove": round(r["ours"] / r["datatrove"], 2)}
+    print(
+        f"  permutation step on identical shingle hashes: ours {r['ours_perm']} MB/s, datasketch "
+        f"{r['datasketch_perm']} MB/s, datatrove {r['datatrove_perm']} MB/s; datasketch equal to ours: "
+        f"{sig['datasketch_equal_signatures']}"
+    )
+    result = {
+        "signatures": sig,
+        "ours_mb_per_s": r["ours"],
+        "datasketch_mb_per_s": r["datasketch"],
+        "datatrove_mb_per_s": r["datatrove"],
+        "speedup_vs_datasketch": round(r["ours"] / r["datasketch"], 2),
+        "speedup_vs_datatrove": round(r["ours"] / r["datatrove"], 2),
+    }
     if args.e2e_gb:
         result["partition_mb"] = cfg.partition_mb
         result["end_to_end"] = end_to_end(args.work, sorted(args.e2e_gb), cfg, args.shuffle_batch_mb)

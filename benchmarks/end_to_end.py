@@ -73,8 +73,15 @@ def _repo(where: str) -> str:
 
 def _kind(where: str, data: bytes) -> str | None:
     ext = os.path.splitext(where)[1].lower()
-    return ("web" if ext in (".html", ".htm") else "code" if ext in CODE
-            else "book" if ext in BOOKS and len(data) >= BOOK_MIN else None)
+    return (
+        "web"
+        if ext in (".html", ".htm")
+        else "code"
+        if ext in CODE
+        else "book"
+        if ext in BOOKS and len(data) >= BOOK_MIN
+        else None
+    )
 
 
 def build_raw_corpus(work: str, limit_bytes: int) -> dict:
@@ -106,10 +113,16 @@ def build_raw_corpus(work: str, limit_bytes: int) -> dict:
             if source not in handles:
                 path = os.path.join(raw, FILES[source].format(parts[source]))
                 os.makedirs(os.path.dirname(path), exist_ok=True)
-                handles[source] = (zstandard.open(path, "wb") if source == "web"  # closed in close()
-                                   else gzip.open(path, "wb", compresslevel=6))  # noqa: SIM115
-            record = ({"html": text, "url": f"file://{where}"} if source == "web" else
-                      {"text": text, "title": os.path.basename(where), "author": "", "language": "en"})
+                handles[source] = (
+                    zstandard.open(path, "wb")  # noqa: SIM115
+                    if source == "web"  # closed in close()
+                    else gzip.open(path, "wb", compresslevel=6)  # noqa: SIM115
+                )
+            record = (
+                {"html": text, "url": f"file://{where}"}
+                if source == "web"
+                else {"text": text, "title": os.path.basename(where), "author": "", "language": "en"}
+            )
             handles[source].write(json.dumps(record, ensure_ascii=False).encode() + b"\n")
         by_source[source] += len(data)
         pending[source] += len(data)
@@ -121,8 +134,13 @@ def build_raw_corpus(work: str, limit_bytes: int) -> dict:
     for source in FILES:
         if pending[source]:
             close(source)
-    info = {"limit": limit_bytes, "bytes": sum(by_source.values()), "bytes_by_source": by_source,
-            "files": sum(files.values()), "files_by_source": files}
+    info = {
+        "limit": limit_bytes,
+        "bytes": sum(by_source.values()),
+        "bytes_by_source": by_source,
+        "files": sum(files.values()),
+        "files_by_source": files,
+    }
     with open(manifest, "w") as f:
         json.dump(info, f)
     return info
@@ -133,10 +151,16 @@ def raw_config(work: str, info: dict) -> RunConfig:
     cfg = load_config()
     raw = os.path.join(work, "raw")
     first = {s.name: s for s in cfg.sources}
-    sources = [first[name].model_copy(update={"paths": [os.path.join(raw, FILES[name].replace("{:05d}", "*"))]})
-               for name in FILES if info["files_by_source"][name]]
-    sources += [s.model_copy(update={"paths": [os.path.normpath(os.path.join(cfg.base_dir, p)) for p in s.paths]})
-                for s in cfg.sources if s.name == "multimodal"]
+    sources = [
+        first[name].model_copy(update={"paths": [os.path.join(raw, FILES[name].replace("{:05d}", "*"))]})
+        for name in FILES
+        if info["files_by_source"][name]
+    ]
+    sources += [
+        s.model_copy(update={"paths": [os.path.normpath(os.path.join(cfg.base_dir, p)) for p in s.paths]})
+        for s in cfg.sources
+        if s.name == "multimodal"
+    ]
     cfg.sources, cfg.base_dir, cfg.output_dir = sources, raw, os.path.join(work, "raw-out")
     cfg.tokenizer.sample_chars = min(200_000_000, max(cfg.tokenizer.sample_chars, info["bytes"] // 5))
     cfg.pack.num_pack_groups = max(4, info["bytes"] // (256 << 20))
@@ -173,40 +197,81 @@ def measure(name: str, cfg: RunConfig, out_dir: str, cores: int) -> dict[str, An
     steps = {k: float(v) for k, v in stats["timings"].items()}
     total = sum(steps.values()) or 1.0
     totals, pack = stats["curate"]["totals"], stats["pack"]
-    return {"name": name, "input_mb_on_disk": round(disk / 1e6, 2),
-            "input_mb_uncompressed": round(uncompressed / 1e6, 2), "wall_s": round(wall, 1), "cores": cores,
-            "mb_per_s_per_core": round(uncompressed / 1e6 / wall / cores, 3),
-            "stage_seconds": {**steps, "other": round(max(0.0, wall - total), 2)},
-            "stage_share": {k: round(v / total, 4) for k, v in steps.items()},
-            "other_share_of_wall": round(max(0.0, wall - total) / wall, 4),
-            "records": {k: totals[k] for k in ("in", "kept", "dropped", "quarantined")},
-            "tokens": pack["tokens"], "rows": pack["rows"], "fill": pack["fill"]}
+    return {
+        "name": name,
+        "input_mb_on_disk": round(disk / 1e6, 2),
+        "input_mb_uncompressed": round(uncompressed / 1e6, 2),
+        "wall_s": round(wall, 1),
+        "cores": cores,
+        "mb_per_s_per_core": round(uncompressed / 1e6 / wall / cores, 3),
+        "stage_seconds": {**steps, "other": round(max(0.0, wall - total), 2)},
+        "stage_share": {k: round(v / total, 4) for k, v in steps.items()},
+        "other_share_of_wall": round(max(0.0, wall - total) / wall, 4),
+        "records": {k: totals[k] for k in ("in", "kept", "dropped", "quarantined")},
+        "tokens": pack["tokens"],
+        "rows": pack["rows"],
+        "fill": pack["fill"],
+    }
 
 
 def projection(rate: float) -> dict[str, Any]:
     """100 TB of raw input at ``rate`` MB/s per core, spread over 64-core nodes (linear scaling assumed)."""
     core_hours = TB_100_MB / rate / 3600
-    return {"input_tb": 100, "core_hours": round(core_hours), "cores_per_node": NODE_CORES,
-            "hours_by_nodes": {n: round(core_hours / (n * NODE_CORES), 2) for n in (10, 100, 1000)},
-            "assumption": "the per-core rate measured on this small machine holds unchanged on 64-core nodes "
-                          "and at 100 TB (linear scaling); not measured"}
+    return {
+        "input_tb": 100,
+        "core_hours": round(core_hours),
+        "cores_per_node": NODE_CORES,
+        "hours_by_nodes": {n: round(core_hours / (n * NODE_CORES), 2) for n in (10, 100, 1000)},
+        "assumption": "the per-core rate measured on this small machine holds unchanged on 64-core nodes "
+        "and at 100 TB (linear scaling); not measured",
+    }
 
 
 def print_tables(runs: list[dict[str, Any]], proj: dict[str, Any]) -> None:
-    head = ("run", "MB disk", "MB raw", "wall s", "cores", "MB/s/core", "in", "kept", "dropped", "quar.", "tokens",
-            "rows", "fill")
+    head = (
+        "run",
+        "MB disk",
+        "MB raw",
+        "wall s",
+        "cores",
+        "MB/s/core",
+        "in",
+        "kept",
+        "dropped",
+        "quar.",
+        "tokens",
+        "rows",
+        "fill",
+    )
     print("\n" + "".join(f"{h:>12}" for h in head))
     for r in runs:
-        cells = (r["name"], r["input_mb_on_disk"], r["input_mb_uncompressed"], r["wall_s"], r["cores"],
-                 r["mb_per_s_per_core"], *r["records"].values(), r["tokens"], r["rows"], f"{r['fill']:.1%}")
+        cells = (
+            r["name"],
+            r["input_mb_on_disk"],
+            r["input_mb_uncompressed"],
+            r["wall_s"],
+            r["cores"],
+            r["mb_per_s_per_core"],
+            *r["records"].values(),
+            r["tokens"],
+            r["rows"],
+            f"{r['fill']:.1%}",
+        )
         print("".join(f"{c:>12}" for c in cells))
     print(f"\n{'step (s, share of wall)':<24}" + "".join(f"{r['name']:>22}" for r in runs))
     for step in dict.fromkeys(k for r in runs for k in r["stage_seconds"]):
-        print(f"{step:<24}" + "".join(f"{r['stage_seconds'].get(step, 0):>13.1f}"
-                                      f"{r['stage_seconds'].get(step, 0) / r['wall_s']:>9.1%}" for r in runs))
-    print(f"\n100 TB at {runs[-1]['mb_per_s_per_core']} MB/s per core: {proj['core_hours']:,} core-hours; "
-          + ", ".join(f"{n} nodes x {NODE_CORES} cores: {h} h" for n, h in proj["hours_by_nodes"].items())
-          + f". Assumes {proj['assumption']}.")
+        print(
+            f"{step:<24}"
+            + "".join(
+                f"{r['stage_seconds'].get(step, 0):>13.1f}{r['stage_seconds'].get(step, 0) / r['wall_s']:>9.1%}"
+                for r in runs
+            )
+        )
+    print(
+        f"\n100 TB at {runs[-1]['mb_per_s_per_core']} MB/s per core: {proj['core_hours']:,} core-hours; "
+        + ", ".join(f"{n} nodes x {NODE_CORES} cores: {h} h" for n, h in proj["hours_by_nodes"].items())
+        + f". Assumes {proj['assumption']}."
+    )
 
 
 def main() -> None:
@@ -223,16 +288,20 @@ def main() -> None:
         runs.append(measure("sample", load_config(), os.path.join(args.work, "sample-out"), args.cpus))
     started = time.perf_counter()
     info = build_raw_corpus(args.work, int(args.gb * 1e9))
-    print(f"raw corpus: {info['bytes'] / 1e9:.2f} GB in {info['files']} files ("
-          + ", ".join(f"{k} {v / 1e6:.0f} MB" for k, v in info["bytes_by_source"].items())
-          + f"), ready in {time.perf_counter() - started:.0f} s")
+    print(
+        f"raw corpus: {info['bytes'] / 1e9:.2f} GB in {info['files']} files ("
+        + ", ".join(f"{k} {v / 1e6:.0f} MB" for k, v in info["bytes_by_source"].items())
+        + f"), ready in {time.perf_counter() - started:.0f} s"
+    )
     cfg = raw_config(args.work, info)
     runs.append(measure(f"raw {info['bytes'] / 1e9:.2f} GB", cfg, cfg.output_dir, args.cpus))
     ray.shutdown()  # Ray's log forwarding prints until then: the JSON below must be the last line
     main_run, proj = runs[-1], projection(runs[-1]["mb_per_s_per_core"])
     print_tables(runs, proj)
-    last = {k: main_run[k] for k in ("mb_per_s_per_core", "stage_share", "other_share_of_wall", "wall_s", "cores",
-                                     "input_mb_uncompressed")}
+    last = {
+        k: main_run[k]
+        for k in ("mb_per_s_per_core", "stage_share", "other_share_of_wall", "wall_s", "cores", "input_mb_uncompressed")
+    }
     last.update(core_hours_100tb=proj["core_hours"], hours_100tb_by_nodes=proj["hours_by_nodes"])
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
     with open(args.out, "w") as f:

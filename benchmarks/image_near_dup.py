@@ -74,16 +74,35 @@ from PIL import Image  # noqa: E402
 from pipeline.image_hash import _dct_matrix, dhash, hamming, on_white, phash  # noqa: E402
 from pipeline.image_pixels import PixelCheckConfig, aligned, aligned_block_ssim, block_means  # noqa: E402
 
-PACKAGES = [("apache2-doc", "2.4.68-1~deb12u1"), ("debian-handbook", "11.20220922"), ("dolphin", "4:22.12.3-1"),
-            ("gnome-user-docs", "43.0-2"), ("gwenview", "4:22.12.3-1"), ("okular", "4:22.12.3-1+deb12u1"),
-            ("python3.11-doc", "3.11.2-6+deb12u9")]
+PACKAGES = [
+    ("apache2-doc", "2.4.68-1~deb12u1"),
+    ("debian-handbook", "11.20220922"),
+    ("dolphin", "4:22.12.3-1"),
+    ("gnome-user-docs", "43.0-2"),
+    ("gwenview", "4:22.12.3-1"),
+    ("okular", "4:22.12.3-1+deb12u1"),
+    ("python3.11-doc", "3.11.2-6+deb12u9"),
+]
 TUNE_PACKAGE = "debian-handbook"
 CACHE_VERSION = 2
 IMAGE_EXT = (".png", ".gif", ".jpg", ".jpeg")
 MIN_SIDE = 64
 CURRENT_D = 10  # ImageLshConfig.max_distance
-MAIN_VARIANTS = ["jpeg_q95", "jpeg_q75", "jpeg_q50", "webp_q80", "resize_75", "resize_50", "resize_75_back",
-                 "resize_50_back", "resize_50_jpeg_q75", "png_quant256", "crop_1pct", "crop_2pct", "border_2px_black"]
+MAIN_VARIANTS = [
+    "jpeg_q95",
+    "jpeg_q75",
+    "jpeg_q50",
+    "webp_q80",
+    "resize_75",
+    "resize_50",
+    "resize_75_back",
+    "resize_50_back",
+    "resize_50_jpeg_q75",
+    "png_quant256",
+    "crop_1pct",
+    "crop_2pct",
+    "border_2px_black",
+]
 APART_VARIANTS = ["grayscale", "pad_3pct_white", "crop_2pct_left_top"]
 CHECK = PixelCheckConfig()  # the pipeline's alignment and working size (pipeline/image_pixels.py)
 BLOCK_PX = CHECK.block_px
@@ -91,12 +110,16 @@ MAD_GRID = np.arange(1, 61, 1.0)
 SSIM_GRID = np.round(np.arange(0.30, 1.0001, 0.05), 2)
 TARGET_P, TARGET_R, TUNE_R = 0.99, 0.95, 0.97
 
-LANG_DIRS = [re.compile(r"(/doc/HTML/)(?P<lang>[^/]+)(/)"), re.compile(r"(/html/)(?P<lang>[a-z]{2}-[A-Z]{2})(/)"),
-             re.compile(r"(/help/)(?P<lang>[^/]+)(/gnome-help/)")]
+LANG_DIRS = [
+    re.compile(r"(/doc/HTML/)(?P<lang>[^/]+)(/)"),
+    re.compile(r"(/html/)(?P<lang>[a-z]{2}-[A-Z]{2})(/)"),
+    re.compile(r"(/help/)(?P<lang>[^/]+)(/gnome-help/)"),
+]
 APACHE_NAME = re.compile(r"^(?P<name>[^.]+)(?:\.(?P<lang>[a-z]{2}(?:-[a-z]{2})?))?\.(?:png|gif|jpe?g)$")
 
 
 # ---------------------------------------------------------------- the packages
+
 
 def deb_path(debs: str, name: str, version: str, download: bool) -> str:
     def matching():
@@ -105,6 +128,7 @@ def deb_path(debs: str, name: str, version: str, download: bool) -> str:
             if got == version:
                 return path
         return None
+
     path = matching()
     if path is None and download:
         os.makedirs(debs, exist_ok=True)
@@ -184,6 +208,7 @@ def load_sources(roots: dict[str, str]) -> tuple[dict, int]:
 
 # ---------------------------------------------------------------- re-encodings
 
+
 def encode(im: Image.Image, fmt: str, **kw) -> bytes:
     buf = io.BytesIO()
     im.save(buf, fmt, **kw)
@@ -228,6 +253,7 @@ def variants(data: bytes) -> dict[str, bytes | Image.Image]:
 
 # ---------------------------------------------------------------- hashes and checks
 
+
 def gray(data: bytes | Image.Image) -> Image.Image:
     """Grey on white, as the hashes see it. A lossless variant comes as its image: decoding its PNG gives the same."""
     if isinstance(data, Image.Image):
@@ -246,9 +272,14 @@ def phash256(g: Image.Image) -> np.ndarray:
 
 def hashes(g: Image.Image) -> dict:
     """Hashes and thumbnails of a picture already in grey on white (phash/dhash of it equal those of the file)."""
-    return dict(size=g.size, p64=int(phash(g)), d64=int(dhash(g)), p256=phash256(g),
-                t32=np.asarray(g.resize((32, 32), Image.Resampling.BOX), np.uint8),
-                t64=np.asarray(g.resize((64, 64), Image.Resampling.BOX), np.uint8))
+    return dict(
+        size=g.size,
+        p64=int(phash(g)),
+        d64=int(dhash(g)),
+        p256=phash256(g),
+        t32=np.asarray(g.resize((32, 32), Image.Resampling.BOX), np.uint8),
+        t64=np.asarray(g.resize((64, 64), Image.Resampling.BOX), np.uint8),
+    )
 
 
 def block_mad(a: np.ndarray, b: np.ndarray) -> float:
@@ -275,6 +306,7 @@ def p64_dist(a: int, b: int) -> int:
 
 # ---------------------------------------------------------------- building (cached)
 
+
 def build(sources: dict, log) -> dict:
     """Per source: its hashes, and per variant its hashes and (when pHash-near) the pixel checks."""
     out, t0 = {}, time.time()
@@ -295,6 +327,7 @@ def build(sources: dict, log) -> dict:
 
 
 # ---------------------------------------------------------------- measuring
+
 
 def pr(tp: int, npos: int, fp: int) -> tuple[float, float]:
     return (tp / (tp + fp) if tp + fp else 1.0), (tp / npos if npos else float("nan"))
@@ -330,16 +363,19 @@ def main() -> None:
     keys = list(sources)
     main_keys = [k for k in keys if sources[k]["main"]]
     small_keys = [k for k in keys if not sources[k]["main"]]
-    log(f"Image files {files}; distinct pictures {len(keys)}: main (screenshots/diagrams, shorter side >= {MIN_SIDE}) "
-        f"{len(main_keys)}, small set (icons, < {MIN_SIDE} px) {len(small_keys)}")
+    log(
+        f"Image files {files}; distinct pictures {len(keys)}: main (screenshots/diagrams, shorter side >= {MIN_SIDE}) "
+        f"{len(main_keys)}, small set (icons, < {MIN_SIDE} px) {len(small_keys)}"
+    )
     per_pkg = collections.Counter(sources[k]["pkg"] for k in main_keys)
     log("  main pictures per package: " + ", ".join(f"{p} {n}" for p, n in sorted(per_pkg.items())))
 
     # ---- per-image results (cached)
     with open(os.path.join(sys.path[0], "pipeline", "image_pixels.py"), "rb") as f:  # results follow the check's code
         check_code = hashlib.sha256(f.read()).hexdigest()
-    signature = hashlib.sha256(repr((CACHE_VERSION, sorted(keys), [p[3] for p in prov], check_code)).encode()
-                               ).hexdigest()[:16]
+    signature = hashlib.sha256(
+        repr((CACHE_VERSION, sorted(keys), [p[3] for p in prov], check_code)).encode()
+    ).hexdigest()[:16]
     cache_file = os.path.join(args.cache, f"results-v{CACHE_VERSION}-{signature}.pkl")
     if os.path.exists(cache_file) and not args.rebuild:
         with open(cache_file, "rb") as f:
@@ -384,13 +420,16 @@ def main() -> None:
             same[c] = (diff > 16).mean() < 0.001
         nmad[c], nssim[c] = checks(ga, gb, timing)
     neg = ~same
-    same_pairs = [(sources[main_keys[I[c]]]["paths"][0], sources[main_keys[J[c]]]["paths"][0])
-                  for c in np.flatnonzero(same)]
+    same_pairs = [
+        (sources[main_keys[I[c]]]["paths"][0], sources[main_keys[J[c]]]["paths"][0]) for c in np.flatnonzero(same)
+    ]
     pkg_arr = np.array([sources[k]["pkg"] for k in main_keys])
     pair_pkg = np.where(pkg_arr[I] == pkg_arr[J], pkg_arr[I], "(cross-package)")
-    log(f"Negatives: {neg.sum()} pairs of different main pictures ({int((hard & neg).sum())} same figure in another "
+    log(
+        f"Negatives: {neg.sum()} pairs of different main pictures ({int((hard & neg).sum())} same figure in another "
         f"language = hard); "
-        f"{len(same_pairs)} pairs are the same picture published twice, left out: ")
+        f"{len(same_pairs)} pairs are the same picture published twice, left out: "
+    )
     for pa, pb in same_pairs:
         log(f"    {pa}  ==  {pb}")
     log(f"  pixel checks on {len(timing)} pHash-near negative pairs took {time.time() - t_neg:.1f} s")
@@ -403,13 +442,20 @@ def main() -> None:
             for v in names:
                 h = res[k]["var"][v]
                 ar0 = np.log(s0["size"][0] / s0["size"][1])
-                rows.append(dict(pkg=sources[k]["pkg"], v=v, d=h["d"], dd=p64_dist(s0["d64"], h["d64"]),
-                                 d256=int(np.unpackbits(s0["p256"] ^ h["p256"]).sum()),
-                                 t32=float(np.abs(s0["t32"].astype(float) - h["t32"]).mean()),
-                                 t64=float(np.abs(s0["t64"].astype(float) - h["t64"]).mean()),
-                                 ar=abs(np.log(h["size"][0] / h["size"][1]) - ar0),
-                                 mad=h["mad"] if h["mad"] is not None else np.inf,
-                                 ssim=h["ssim"] if h["ssim"] is not None else -np.inf))
+                rows.append(
+                    dict(
+                        pkg=sources[k]["pkg"],
+                        v=v,
+                        d=h["d"],
+                        dd=p64_dist(s0["d64"], h["d64"]),
+                        d256=int(np.unpackbits(s0["p256"] ^ h["p256"]).sum()),
+                        t32=float(np.abs(s0["t32"].astype(float) - h["t32"]).mean()),
+                        t64=float(np.abs(s0["t64"].astype(float) - h["t64"]).mean()),
+                        ar=abs(np.log(h["size"][0] / h["size"][1]) - ar0),
+                        mad=h["mad"] if h["mad"] is not None else np.inf,
+                        ssim=h["ssim"] if h["ssim"] is not None else -np.inf,
+                    )
+                )
         return rows
 
     P = pos_rows(main_keys, MAIN_VARIANTS)
@@ -418,13 +464,16 @@ def main() -> None:
     pd_, pdd, pd256, pt32, pt64, par = (col(P, f) for f in ("d", "dd", "d256", "t32", "t64", "ar"))
     pmad, pssim, ppkg = col(P, "mad"), col(P, "ssim"), col(P, "pkg")
     npos, nneg = len(P), int(neg.sum())
-    log(f"Positives: {npos} pairs (picture, re-encoding) = {len(main_keys)} pictures x {len(MAIN_VARIANTS)} variants; "
-        f"apart: {len(PA)} (grayscale, 3 % white padding, one-sided crop)")
+    log(
+        f"Positives: {npos} pairs (picture, re-encoding) = {len(main_keys)} pictures x {len(MAIN_VARIANTS)} variants; "
+        f"apart: {len(PA)} (grayscale, 3 % white padding, one-sided crop)"
+    )
 
     # extra negative features for the candidate-rule table, on pairs within reach (pHash <= 12)
     near = np.flatnonzero((nd <= 12) & neg)
     p256 = {k: res[k]["src"]["p256"] for k in main_keys}
     ar = np.array([np.log(sources[k]["size"][0] / sources[k]["size"][1]) for k in main_keys])
+
     def thumb_mad(name):
         a = [res[main_keys[I[c]]]["src"][name].astype(float) for c in near]
         b = [res[main_keys[J[c]]]["src"][name] for c in near]
@@ -469,21 +518,49 @@ def main() -> None:
             log(fmt_row([label, best[0], f"{best[1]:.4f}", best[2], best[3], f"{best[4]:.4f}"], W2))
         return best
 
-    near10 = (nd[near] <= CURRENT_D)
+    near10 = nd[near] <= CURRENT_D
     hard_near, nearar = hard[near], np.abs(ar[I[near]] - ar[J[near]])
     sweep("pHash64 <= d", range(0, 13), lambda t: pd_ <= t, lambda t: (nd <= t) & neg, hard)
     sweep("pHash256 <= d (of 256 bits)", range(0, 129), lambda t: pd256 <= t, lambda t: (nd256 <= t) & neg, hard)
-    sweep("pHash64 <= 10 AND dHash64 <= d", range(0, 33), lambda t: (pd_ <= 10) & (pdd <= t),
-          lambda t: (nd <= 10) & (ndd <= t) & neg, hard)
-    sweep("pHash64 <= 10 AND |log aspect ratio| <= x", [0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 1.0],
-          lambda t: (pd_ <= 10) & (par <= t), lambda t: near10 & (nearar <= t), hard_near)
-    sweep("pHash64 <= 10 AND MAD(32x32 thumbnail) <= x", MAD_GRID / 4, lambda t: (pd_ <= 10) & (pt32 <= t),
-          lambda t: near10 & (nt32 <= t), hard_near, "{:.2f}")
-    sweep("pHash64 <= 10 AND MAD(64x64 thumbnail) <= x", MAD_GRID / 4, lambda t: (pd_ <= 10) & (pt64 <= t),
-          lambda t: near10 & (nt64 <= t), hard_near, "{:.2f}")
+    sweep(
+        "pHash64 <= 10 AND dHash64 <= d",
+        range(0, 33),
+        lambda t: (pd_ <= 10) & (pdd <= t),
+        lambda t: (nd <= 10) & (ndd <= t) & neg,
+        hard,
+    )
+    sweep(
+        "pHash64 <= 10 AND |log aspect ratio| <= x",
+        [0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 1.0],
+        lambda t: (pd_ <= 10) & (par <= t),
+        lambda t: near10 & (nearar <= t),
+        hard_near,
+    )
+    sweep(
+        "pHash64 <= 10 AND MAD(32x32 thumbnail) <= x",
+        MAD_GRID / 4,
+        lambda t: (pd_ <= 10) & (pt32 <= t),
+        lambda t: near10 & (nt32 <= t),
+        hard_near,
+        "{:.2f}",
+    )
+    sweep(
+        "pHash64 <= 10 AND MAD(64x64 thumbnail) <= x",
+        MAD_GRID / 4,
+        lambda t: (pd_ <= 10) & (pt64 <= t),
+        lambda t: near10 & (nt64 <= t),
+        hard_near,
+        "{:.2f}",
+    )
     sweep("pHash64 <= 10 AND blockMAD <= x", MAD_GRID, lambda t: pmad <= t, lambda t: neg & (nmad <= t), hard, "{:.0f}")
-    sweep("pHash64 <= 10 AND blockSSIM >= x", SSIM_GRID[::-1], lambda t: pssim >= t, lambda t: neg & (nssim >= t),
-          hard, "{:.2f}")
+    sweep(
+        "pHash64 <= 10 AND blockSSIM >= x",
+        SSIM_GRID[::-1],
+        lambda t: pssim >= t,
+        lambda t: neg & (nssim >= t),
+        hard,
+        "{:.2f}",
+    )
 
     # ---- 3. tune on one package, test on the others
     pkgs = sorted(set(ppkg))
@@ -504,17 +581,21 @@ def main() -> None:
                 return float(t)
         return float(grid[-1])
 
-    log(f"\n3. Pixel checks tuned on {TUNE_PACKAGE} (strictest threshold with its recall >= {TUNE_R}), "
-        "tested on the others")
+    log(
+        f"\n3. Pixel checks tuned on {TUNE_PACKAGE} (strictest threshold with its recall >= {TUNE_R}), "
+        "tested on the others"
+    )
     W3 = (40, 7, 9, 8, 6, 8, 10)
     log(fmt_row(["check", "thresh", "set", "recall", "FP", "hard FP", "precision"], W3))
     tuned, held = {}, {}
     for metric, label in (("mad", "pHash64 <= 10 AND blockMAD <= t"), ("ssim", "pHash64 <= 10 AND blockSSIM >= t")):
         t = tune(metric, ppkg == TUNE_PACKAGE, pair_pkg == TUNE_PACKAGE)
         tuned[metric] = t
-        for setname, pm, nm in (("tune", ppkg == TUNE_PACKAGE, pair_pkg == TUNE_PACKAGE),
-                                ("test", ppkg != TUNE_PACKAGE, pair_pkg != TUNE_PACKAGE),
-                                ("all", np.ones(npos, bool), np.ones(len(I), bool))):
+        for setname, pm, nm in (
+            ("tune", ppkg == TUNE_PACKAGE, pair_pkg == TUNE_PACKAGE),
+            ("test", ppkg != TUNE_PACKAGE, pair_pkg != TUNE_PACKAGE),
+            ("all", np.ones(npos, bool), np.ones(len(I), bool)),
+        ):
             p, r, fp, hfp, _, _ = figures(pm, nm, metric, t)
             held[(metric, setname)] = (p, r, fp, hfp)
             log(fmt_row([label, f"{t:g}", setname, f"{r:.4f}", fp, hfp, f"{p:.4f}"], W3))
@@ -537,13 +618,18 @@ def main() -> None:
 
     metric = "mad" if meets("mad") and loo_ok["mad"] else "ssim"
     t = tuned[metric]
-    rule = (f"pHash64 Hamming <= {CURRENT_D} AND " +
-            (f"blockMAD <= {t:g}" if metric == "mad" else f"blockSSIM >= {t:g}") +
-            f" (grayscale on white; frame-to-frame or same-scale crop alignment, the closer; area resize to long side "
-            f"min({CHECK.work_cap_px}, {CHECK.work_fraction} x smaller picture's long side); "
-            f"blocks of {BLOCK_PX}-{2 * BLOCK_PX - 1} px; "
-            + ("max over blocks of mean |grey difference|)" if metric == "mad"
-               else "min over blocks of mean SSIM, 7x7 window)"))
+    rule = (
+        f"pHash64 Hamming <= {CURRENT_D} AND "
+        + (f"blockMAD <= {t:g}" if metric == "mad" else f"blockSSIM >= {t:g}")
+        + f" (grayscale on white; frame-to-frame or same-scale crop alignment, the closer; area resize to long side "
+        f"min({CHECK.work_cap_px}, {CHECK.work_fraction} x smaller picture's long side); "
+        f"blocks of {BLOCK_PX}-{2 * BLOCK_PX - 1} px; "
+        + (
+            "max over blocks of mean |grey difference|)"
+            if metric == "mad"
+            else "min over blocks of mean SSIM, 7x7 window)"
+        )
+    )
     log(f"\nProposed: {rule}")
     if metric == "ssim":
         log("  (blockMAD did not reach the targets on the held-out packages or overall, so the SSIM check is proposed)")
@@ -571,8 +657,10 @@ def main() -> None:
         ok = (col(rows, "mad") <= t) if metric == "mad" else (col(rows, "ssim") >= t)
         for v in names:
             m = vv == v
-            log(f"  {v:22s} current {np.mean(dd_[m] <= CURRENT_D):.4f}   proposed {np.mean(ok[m]):.4f}"
-                + ("   (reported apart)" if v in APART_VARIANTS else ""))
+            log(
+                f"  {v:22s} current {np.mean(dd_[m] <= CURRENT_D):.4f}   proposed {np.mean(ok[m]):.4f}"
+                + ("   (reported apart)" if v in APART_VARIANTS else "")
+            )
 
     # ---- 6. small set
     log(f"\n6. Small set (icons, buttons, pictures < {MIN_SIDE} px; {len(small_keys)} pictures), reported apart")
@@ -605,27 +693,45 @@ def main() -> None:
     # ---- 7. cost
     tm = np.array(timing) * 1000
     dec = np.array(decode_t) * 1000
-    log(f"\n7. Cost of the pixel check per candidate pair ({len(tm)} pHash-near negative pairs of real sizes, "
-        "one core):")
+    log(
+        f"\n7. Cost of the pixel check per candidate pair ({len(tm)} pHash-near negative pairs of real sizes, "
+        "one core):"
+    )
     log(f"  decode both pictures to grey: median {np.median(dec):.1f} ms, p95 {np.percentile(dec, 95):.1f} ms")
-    log(f"  align + resize to working size: median {np.median(tm[:, 0]):.1f} ms, "
-        f"p95 {np.percentile(tm[:, 0], 95):.1f} ms")
-    log(f"  blockMAD: median {np.median(tm[:, 1]):.2f} ms, p95 {np.percentile(tm[:, 1], 95):.2f} ms;  "
-        f"blockSSIM: median {np.median(tm[:, 2]):.1f} ms, p95 {np.percentile(tm[:, 2], 95):.1f} ms")
+    log(
+        f"  align + resize to working size: median {np.median(tm[:, 0]):.1f} ms, "
+        f"p95 {np.percentile(tm[:, 0], 95):.1f} ms"
+    )
+    log(
+        f"  blockMAD: median {np.median(tm[:, 1]):.2f} ms, p95 {np.percentile(tm[:, 1], 95):.2f} ms;  "
+        f"blockSSIM: median {np.median(tm[:, 2]):.1f} ms, p95 {np.percentile(tm[:, 2], 95):.1f} ms"
+    )
     log(f"Total run time {time.time() - t_start:.0f} s")
 
     p_all, r_all, fp_all, hfp_all = held[(metric, "all")]
-    result = dict(pairs_pos=npos, pairs_neg=nneg, hard_neg=int((hard & neg).sum()),
-                  same_picture_pairs_excluded=len(same_pairs),
-                  current_rule=f"pHash64 Hamming <= {CURRENT_D}", current_precision=round(cur[CURRENT_D][0], 4),
-                  current_recall=round(cur[CURRENT_D][1], 4), current_fp=cur[CURRENT_D][2],
-                  current_hard_fp=cur[CURRENT_D][3], proposed_rule=rule, proposed_check=metric, proposed_threshold=t,
-                  proposed_precision=round(p_all, 4), proposed_recall=round(r_all, 4), proposed_fp=fp_all,
-                  proposed_hard_fp=hfp_all, heldout_precision=round(held[(metric, "test")][0], 4),
-                  heldout_recall=round(held[(metric, "test")][1], 4),
-                  check_ms_median=round(float(np.median(tm[:, 0] + (tm[:, 1] if metric == "mad" else tm[:, 2]))), 2),
-                  decode_ms_median=round(float(np.median(dec)), 2),
-                  packages={n: v for n, v, _, _ in prov})
+    result = dict(
+        pairs_pos=npos,
+        pairs_neg=nneg,
+        hard_neg=int((hard & neg).sum()),
+        same_picture_pairs_excluded=len(same_pairs),
+        current_rule=f"pHash64 Hamming <= {CURRENT_D}",
+        current_precision=round(cur[CURRENT_D][0], 4),
+        current_recall=round(cur[CURRENT_D][1], 4),
+        current_fp=cur[CURRENT_D][2],
+        current_hard_fp=cur[CURRENT_D][3],
+        proposed_rule=rule,
+        proposed_check=metric,
+        proposed_threshold=t,
+        proposed_precision=round(p_all, 4),
+        proposed_recall=round(r_all, 4),
+        proposed_fp=fp_all,
+        proposed_hard_fp=hfp_all,
+        heldout_precision=round(held[(metric, "test")][0], 4),
+        heldout_recall=round(held[(metric, "test")][1], 4),
+        check_ms_median=round(float(np.median(tm[:, 0] + (tm[:, 1] if metric == "mad" else tm[:, 2]))), 2),
+        decode_ms_median=round(float(np.median(dec)), 2),
+        packages={n: v for n, v, _, _ in prov},
+    )
     if args.out:
         os.makedirs(os.path.dirname(args.out) or ".", exist_ok=True)
         with open(args.out, "w") as f:

@@ -29,8 +29,11 @@ def main() -> None:
     docs = sample_web_text()
     batches = [docs.slice(i, args.batch) for i in range(0, docs.num_rows, args.batch)]
     mb = sum(len(t.encode()) for t in docs["text"].to_pylist()) / 1e6
-    settings = {"windows_5x10k": LangIdConfig(), "head_10k": LangIdConfig(windows=1),
-                "whole_text": LangIdConfig(max_chars=None)}
+    settings = {
+        "windows_5x10k": LangIdConfig(),
+        "head_10k": LangIdConfig(windows=1),
+        "whole_text": LangIdConfig(max_chars=None),
+    }
     langid(batches[0].slice(0, 1), LangIdConfig())  # load the model outside the timings
 
     def languages(cfg: LangIdConfig) -> list[str]:
@@ -38,15 +41,21 @@ def main() -> None:
 
     whole = languages(settings["whole_text"])
     result: dict[str, object] = {"documents": docs.num_rows, "mb": round(mb, 3), "cpus": os.cpu_count()}
-    best = best_seconds({name: (lambda cfg=cfg: [langid(b, cfg) for b in batches]) for name, cfg in settings.items()},
-                        args.repeats)
+    best = best_seconds(
+        {name: (lambda cfg=cfg: [langid(b, cfg) for b in batches]) for name, cfg in settings.items()}, args.repeats
+    )
     for name, cfg in settings.items():
         seconds = best[name]
         differ = sum(a != b for a, b in zip(languages(cfg), whole))
-        result[name] = {"docs_per_s": round(docs.num_rows / seconds, 1), "mb_per_s": round(mb / seconds, 3),
-                        "differs_from_whole_text": differ}
-        print(f"{name:14s} {result[name]['docs_per_s']:8.1f} docs/s {result[name]['mb_per_s']:6.2f} MB/s, "
-              f"{differ} of {docs.num_rows} pages differ from the whole text")
+        result[name] = {
+            "docs_per_s": round(docs.num_rows / seconds, 1),
+            "mb_per_s": round(mb / seconds, 3),
+            "differs_from_whole_text": differ,
+        }
+        print(
+            f"{name:14s} {result[name]['docs_per_s']:8.1f} docs/s {result[name]['mb_per_s']:6.2f} MB/s, "
+            f"{differ} of {docs.num_rows} pages differ from the whole text"
+        )
     os.makedirs(os.path.dirname(args.out), exist_ok=True)
     with open(args.out, "w") as f:
         json.dump(result, f, indent=2)

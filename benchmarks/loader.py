@@ -49,7 +49,8 @@ def _hf(files: list[str], batch: int, cache: str, epochs: int) -> tuple[float, f
 
     start = time.perf_counter()
     ds = datasets.load_dataset("arrow", data_files=files, split="train", cache_dir=cache).with_format(
-        "torch", columns=["input_ids"])
+        "torch", columns=["input_ids"]
+    )
     loader = torch.utils.data.DataLoader(ds, batch_size=batch, shuffle=True)
     it = iter(loader)
     next(it)
@@ -80,13 +81,19 @@ def main() -> None:
             ours.append(_ours(args.shards, args.batch, "none", args.epochs))
             hf.append(_hf(files, args.batch, cache, args.epochs))
     best, best_hf = max(ours), max(hf)
-    result.update(tokens_per_s=round(best[0]), first_batch_s=round(min(o[1] for o in ours), 4),
-                  hf_datasets_tokens_per_s=round(best_hf[0]), hf_first_batch_s=round(min(h[1] for h in hf), 4),
-                  batches=best[2])
+    result.update(
+        tokens_per_s=round(best[0]),
+        first_batch_s=round(min(o[1] for o in ours), 4),
+        hf_datasets_tokens_per_s=round(best_hf[0]),
+        hf_first_batch_s=round(min(h[1] for h in hf), 4),
+        batches=best[2],
+    )
     for form in ("varlen", "dense", "flex"):
         rate, _, batches = _ours(args.shards, args.batch, form, 1)  # one epoch: a dense mask is 128 MiB a batch
-        result["forms"][form] = {"tokens_per_s": round(rate),
-                                 "ms_per_batch_over_none": round((1 / rate - 1 / best[0]) * args.batch * 4096 * 1e3, 3)}
+        result["forms"][form] = {
+            "tokens_per_s": round(rate),
+            "ms_per_batch_over_none": round((1 / rate - 1 / best[0]) * args.batch * 4096 * 1e3, 3),
+        }
     result["speedup"] = round(result["tokens_per_s"] / result["hf_datasets_tokens_per_s"], 2)
     print(json.dumps(result, indent=2))
     os.makedirs(os.path.dirname(args.out), exist_ok=True)

@@ -55,15 +55,20 @@ from pipeline.image_lsh import ImageLshConfig, lsh_keys, near_edges  # noqa: E40
 
 SAMPLE = "data/sample/multimodal"
 # The sample's own near copies (PROVENANCE.md section 4): the same picture re-encoded, resized or cropped ...
-SAME = [("skimage/astronaut", "skimage/astronaut-256"), ("skimage/chelsea", "skimage/chelsea-cropped"),
-        ("apache/caching_fig1.png", "apache/caching_fig1.gif")]
+SAME = [
+    ("skimage/astronaut", "skimage/astronaut-256"),
+    ("skimage/chelsea", "skimage/chelsea-cropped"),
+    ("apache/caching_fig1.png", "apache/caching_fig1.gif"),
+]
 # ... and pictures that differ in their labels or colours only: joining them is reported, not counted as false.
-RELATED = [("apache/caching_fig1.png", "apache/caching_fig1.tr.png"),
-           ("apache/mod_filter_new.gif", "apache/mod_filter_new.pt-br.png"),
-           ("apache/bal-man-w.png", "apache/bal-man-b.png"),
-           ("handbook/en-US/inst-lang.png", "handbook/fr-FR/inst-lang.png"),
-           ("handbook/en-US/package-lifecycle.png", "handbook/fr-FR/package-lifecycle.png"),
-           ("handbook/en-US/ssh-L.png", "handbook/ja-JP/ssh-L.png")]
+RELATED = [
+    ("apache/caching_fig1.png", "apache/caching_fig1.tr.png"),
+    ("apache/mod_filter_new.gif", "apache/mod_filter_new.pt-br.png"),
+    ("apache/bal-man-w.png", "apache/bal-man-b.png"),
+    ("handbook/en-US/inst-lang.png", "handbook/fr-FR/inst-lang.png"),
+    ("handbook/en-US/package-lifecycle.png", "handbook/fr-FR/package-lifecycle.png"),
+    ("handbook/en-US/ssh-L.png", "handbook/ja-JP/ssh-L.png"),
+]
 KINDS = ("jpeg_quality", "resize", "format_swap", "resize_jpeg")
 
 
@@ -177,12 +182,15 @@ def versus_imagehash(kept: dict[str, dict], repeats: int) -> dict | None:
         theirs = [int(str(imagehash.phash(im)), 16) for im in images]
         t2 = time.perf_counter()
         best["ours"], best["imagehash"] = min(best["ours"], t1 - t0), min(best["imagehash"], t2 - t1)
-    return {"images": len(images), "imagehash_version": getattr(imagehash, "__version__", "?"),
-            "ours_images_per_s": round(len(images) / best["ours"], 1),
-            "imagehash_images_per_s": round(len(images) / best["imagehash"], 1),
-            "ratio_ours_to_imagehash": round(best["imagehash"] / best["ours"], 2),
-            "identical_hashes": sum(a == int(str(imagehash.phash(on_white(im))), 16) for a, im in zip(ours, images)),
-            "identical_without_flattening": sum(a == b for a, b in zip(ours, theirs))}
+    return {
+        "images": len(images),
+        "imagehash_version": getattr(imagehash, "__version__", "?"),
+        "ours_images_per_s": round(len(images) / best["ours"], 1),
+        "imagehash_images_per_s": round(len(images) / best["imagehash"], 1),
+        "ratio_ours_to_imagehash": round(best["imagehash"] / best["ours"], 2),
+        "identical_hashes": sum(a == int(str(imagehash.phash(on_white(im))), 16) for a, im in zip(ours, images)),
+        "identical_without_flattening": sum(a == b for a, b in zip(ours, theirs)),
+    }
 
 
 def dedup(kept: dict[str, dict], info: dict[str, dict], pairs: list[tuple], lsh: ImageLshConfig) -> dict:
@@ -214,13 +222,21 @@ def dedup(kept: dict[str, dict], info: dict[str, dict], pairs: list[tuple], lsh:
         for key in row:
             buckets.setdefault(key, []).append(i)
     co_bucketed = {p for m in buckets.values() for p in combinations(m, 2)}
-    star, _ = components_local(pa.table({"u": [e[0] for e in edges], "v": [e[1] for e in edges]},
-                                        schema=pa.schema([("u", pa.string()), ("v", pa.string())])))
+    star, _ = components_local(
+        pa.table(
+            {"u": [e[0] for e in edges], "v": [e[1] for e in edges]},
+            schema=pa.schema([("u", pa.string()), ("v", pa.string())]),
+        )
+    )
     root = {v: v for v in names} | dict(zip(star["v"].to_pylist(), star["u"].to_pylist()))
     comp_of = {sha_of[v]: root[v] for v in names}
     close = np.argwhere(np.triu(hamming(hashes[:, None], hashes[None, :]) <= lsh.max_distance, 1))
-    brute, _ = components_local(pa.table({"u": [names[i] for i, _ in close], "v": [names[j] for _, j in close]},
-                                         schema=pa.schema([("u", pa.string()), ("v", pa.string())])))
+    brute, _ = components_local(
+        pa.table(
+            {"u": [names[i] for i, _ in close], "v": [names[j] for _, j in close]},
+            schema=pa.schema([("u", pa.string()), ("v", pa.string())]),
+        )
+    )
 
     picture = {s: info[d["inputs"][0]]["picture"] for s, d in distinct.items()}
     by_kept = {sha_in: img["sha256"] for sha_in, img in kept.items()}
@@ -251,22 +267,40 @@ def dedup(kept: dict[str, dict], info: dict[str, dict], pairs: list[tuple], lsh:
         if len(pics) > 1:
             (localised if len({top(p) for p in pics}) == 1 else merges).append(sorted(pics))
     kept_by_name = {info[i]["name"]: s for i, s in by_kept.items()}
-    same_real = [{"a": a, "b": b, "distance": int(hamming(distinct[kept_by_name[a]]["hash"],
-                                                          distinct[kept_by_name[b]]["hash"])),
-                  "joined": comp_of[kept_by_name[a]] == comp_of[kept_by_name[b]]}
-                 for a, b in SAME + RELATED + [("skimage/chelsea", "webdataset/000000013.jpg")]]
-    return {"distinct_kept_images": len(distinct), "components": len(set(comp_of.values())),
-            "near_duplicates": len(distinct) - len(set(comp_of.values())), "edges": len(edges),
-            "lsh_seconds": round(lsh_s, 4), "lsh_hamming_comparisons": compared[0],
-            "lsh_co_bucketed_pairs": len(co_bucketed), "all_pairs": len(names) * (len(names) - 1) // 2,
-            "pairs_within_max_distance_all_pairs": len(close),
-            "components_all_pairs": len(names) - len(set(brute["v"].to_pylist())),
-            "constructed_pairs": scored, "constructed_pairs_joined": scored - len(misses),
-            "recall": round((scored - len(misses)) / scored, 4) if scored else None, "missed": misses,
-            "distance_by_kind": {k: {"pairs": len(v), "median": float(statistics.median(v)) if v else None,
-                                     "max": max(v, default=None)} for k, v in per_kind.items()},
-            "false_merges": len(merges), "false_merge_pictures": merges,
-            "related_merges": len(localised), "related_merge_pictures": localised, "sample_same_pictures": same_real}
+    same_real = [
+        {
+            "a": a,
+            "b": b,
+            "distance": int(hamming(distinct[kept_by_name[a]]["hash"], distinct[kept_by_name[b]]["hash"])),
+            "joined": comp_of[kept_by_name[a]] == comp_of[kept_by_name[b]],
+        }
+        for a, b in SAME + RELATED + [("skimage/chelsea", "webdataset/000000013.jpg")]
+    ]
+    return {
+        "distinct_kept_images": len(distinct),
+        "components": len(set(comp_of.values())),
+        "near_duplicates": len(distinct) - len(set(comp_of.values())),
+        "edges": len(edges),
+        "lsh_seconds": round(lsh_s, 4),
+        "lsh_hamming_comparisons": compared[0],
+        "lsh_co_bucketed_pairs": len(co_bucketed),
+        "all_pairs": len(names) * (len(names) - 1) // 2,
+        "pairs_within_max_distance_all_pairs": len(close),
+        "components_all_pairs": len(names) - len(set(brute["v"].to_pylist())),
+        "constructed_pairs": scored,
+        "constructed_pairs_joined": scored - len(misses),
+        "recall": round((scored - len(misses)) / scored, 4) if scored else None,
+        "missed": misses,
+        "distance_by_kind": {
+            k: {"pairs": len(v), "median": float(statistics.median(v)) if v else None, "max": max(v, default=None)}
+            for k, v in per_kind.items()
+        },
+        "false_merges": len(merges),
+        "false_merge_pictures": merges,
+        "related_merges": len(localised),
+        "related_merge_pictures": localised,
+        "sample_same_pictures": same_real,
+    }
 
 
 def main() -> None:
@@ -284,34 +318,54 @@ def main() -> None:
     seconds = best["check_s"] + best["hash_s"]
     kept_occ = sum(hashlib.sha256(d).hexdigest() in kept for d in occurrences)
     kept_distinct = len({img["sha256"] for img in kept.values()})
-    result = {"images": len(occurrences), "distinct_images": distinct_in, "constructed_variants": len(pairs),
-              "kept_by_checks": kept_occ, "threads": 1, "cpus": os.cpu_count(), "repeats": args.repeats,
-              "check_seconds": round(best["check_s"], 3), "hash_seconds": round(best["hash_s"], 3),
-              "images_per_s_per_core": round(len(occurrences) / seconds, 1),
-              "exact_duplicates": kept_occ - kept_distinct,
-              "exact_duplicates_all_inputs": len(occurrences) - distinct_in}
-    print(f"{len(occurrences)} images ({distinct_in} distinct, {len(pairs)} constructed re-encodings), "
-          f"{kept_occ} kept by the checks; one thread")
-    print(f"checks + pHash: {result['images_per_s_per_core']} images/s per core "
-          f"(checks {result['check_seconds']} s, hash {result['hash_seconds']} s, best of {args.repeats})")
+    result = {
+        "images": len(occurrences),
+        "distinct_images": distinct_in,
+        "constructed_variants": len(pairs),
+        "kept_by_checks": kept_occ,
+        "threads": 1,
+        "cpus": os.cpu_count(),
+        "repeats": args.repeats,
+        "check_seconds": round(best["check_s"], 3),
+        "hash_seconds": round(best["hash_s"], 3),
+        "images_per_s_per_core": round(len(occurrences) / seconds, 1),
+        "exact_duplicates": kept_occ - kept_distinct,
+        "exact_duplicates_all_inputs": len(occurrences) - distinct_in,
+    }
+    print(
+        f"{len(occurrences)} images ({distinct_in} distinct, {len(pairs)} constructed re-encodings), "
+        f"{kept_occ} kept by the checks; one thread"
+    )
+    print(
+        f"checks + pHash: {result['images_per_s_per_core']} images/s per core "
+        f"(checks {result['check_seconds']} s, hash {result['hash_seconds']} s, best of {args.repeats})"
+    )
     if (side := versus_imagehash(kept, args.repeats)) is not None:
         result["versus_imagehash"] = side
-        print(f"pHash on {side['images']} decoded images: ours {side['ours_images_per_s']}/s, imagehash "
-              f"{side['imagehash_version']} {side['imagehash_images_per_s']}/s, ratio {side['ratio_ours_to_imagehash']}"
-              f"x; identical hashes {side['identical_hashes']}/{side['images']}")
+        print(
+            f"pHash on {side['images']} decoded images: ours {side['ours_images_per_s']}/s, imagehash "
+            f"{side['imagehash_version']} {side['imagehash_images_per_s']}/s, ratio {side['ratio_ours_to_imagehash']}"
+            f"x; identical hashes {side['identical_hashes']}/{side['images']}"
+        )
     else:
         print("imagehash not installed: side-by-side skipped")
     d = dedup(kept, info, pairs, ImageLshConfig())
     result["dedup"] = d
     result["near_duplicates"] = d["near_duplicates"]
-    print(f"exact duplicates {result['exact_duplicates']} (of kept images; {result['exact_duplicates_all_inputs']} "
-          f"among all inputs); near duplicates {d['near_duplicates']} ({d['distinct_kept_images']} distinct kept -> "
-          f"{d['components']} components)")
-    print(f"constructed pairs joined {d['constructed_pairs_joined']}/{d['constructed_pairs']} (recall {d['recall']}); "
-          f"false merges {d['false_merges']}, related-picture merges {d['related_merges']}")
-    print(f"LSH: {d['lsh_hamming_comparisons']} Hamming comparisons, {d['lsh_co_bucketed_pairs']} co-bucketed pairs, "
-          f"of {d['all_pairs']} pairs; {d['pairs_within_max_distance_all_pairs']} pairs within distance 10 "
-          f"({d['components_all_pairs']} components from all pairs); LSH {d['lsh_seconds']} s")
+    print(
+        f"exact duplicates {result['exact_duplicates']} (of kept images; {result['exact_duplicates_all_inputs']} "
+        f"among all inputs); near duplicates {d['near_duplicates']} ({d['distinct_kept_images']} distinct kept -> "
+        f"{d['components']} components)"
+    )
+    print(
+        f"constructed pairs joined {d['constructed_pairs_joined']}/{d['constructed_pairs']} (recall {d['recall']}); "
+        f"false merges {d['false_merges']}, related-picture merges {d['related_merges']}"
+    )
+    print(
+        f"LSH: {d['lsh_hamming_comparisons']} Hamming comparisons, {d['lsh_co_bucketed_pairs']} co-bucketed pairs, "
+        f"of {d['all_pairs']} pairs; {d['pairs_within_max_distance_all_pairs']} pairs within distance 10 "
+        f"({d['components_all_pairs']} components from all pairs); LSH {d['lsh_seconds']} s"
+    )
     for kind, s in d["distance_by_kind"].items():
         print(f"  {kind}: {s['pairs']} pairs, median distance {s['median']}, max {s['max']}")
     for m in d["missed"]:
@@ -326,11 +380,14 @@ def main() -> None:
     with open(args.out, "w") as f:
         json.dump(result, f, indent=2)
     keys = ("images_per_s_per_core", "exact_duplicates", "near_duplicates", "images", "check_seconds", "hash_seconds")
-    last = {k: result[k] for k in keys} | {k: d[k] for k in ("recall", "false_merges", "related_merges",
-                                                             "lsh_hamming_comparisons", "all_pairs")}
+    last = {k: result[k] for k in keys} | {
+        k: d[k] for k in ("recall", "false_merges", "related_merges", "lsh_hamming_comparisons", "all_pairs")
+    }
     if side:
-        last |= {"ratio_ours_to_imagehash": side["ratio_ours_to_imagehash"],
-                 "identical_hashes": f"{side['identical_hashes']}/{side['images']}"}
+        last |= {
+            "ratio_ours_to_imagehash": side["ratio_ours_to_imagehash"],
+            "identical_hashes": f"{side['identical_hashes']}/{side['images']}",
+        }
     print(json.dumps(last))
 
 

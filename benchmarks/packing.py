@@ -40,8 +40,16 @@ SEQ = 4096
 def _stdlib_docs(limit: int) -> pa.Table:
     root = sysconfig.get_paths()["stdlib"]
     paths = sorted(glob.glob(os.path.join(root, "**", "*.py"), recursive=True))[:limit]
-    rows = [{"id": f"code/{os.path.relpath(p, root)}", "source": "code", "text": Path(p).read_text(errors="replace"),
-             "meta": "{}", "images": []} for p in paths]
+    rows = [
+        {
+            "id": f"code/{os.path.relpath(p, root)}",
+            "source": "code",
+            "text": Path(p).read_text(errors="replace"),
+            "meta": "{}",
+            "images": [],
+        }
+        for p in paths
+    ]
     return pa.Table.from_pylist(rows, schema=DOCUMENT_SCHEMA)
 
 
@@ -53,9 +61,13 @@ def _modes(lengths: list[int]) -> dict[str, dict]:
         rows = pack(lengths, SEQ, mode)
         seconds = time.perf_counter() - start
         cut = {p.doc for row in rows for p in row if p.start > 0 or p.length < lengths[p.doc]}
-        out[mode] = {"rows": len(rows), "fill_rate": round(tokens / (len(rows) * SEQ), 5),
-                     "truncated_share": round(len(cut) / len(lengths), 5), "truncated_only_overlong": cut <= overlong,
-                     "pack_tokens_per_s": round(tokens / seconds)}
+        out[mode] = {
+            "rows": len(rows),
+            "fill_rate": round(tokens / (len(rows) * SEQ), 5),
+            "truncated_share": round(len(cut) / len(lengths), 5),
+            "truncated_only_overlong": cut <= overlong,
+            "pack_tokens_per_s": round(tokens / seconds),
+        }
     return out
 
 
@@ -87,22 +99,33 @@ def main() -> None:
             start = time.perf_counter()
             build_rows(tokens, PackConfig(), seed=0, group_key="bench")  # best-fit + block_sparse masks + rows
             rows_rate = sum(lengths) / (time.perf_counter() - start)
-            results[name] = {"documents": len(lengths), "tokens": sum(lengths),
-                             "tokenize_tokens_per_s": round(tokenize_rate),
-                             "build_rows_tokens_per_s": round(rows_rate), "modes": _modes(lengths),
-                             "mask_density": _densities(tokens) if name == "sample" else None}
+            results[name] = {
+                "documents": len(lengths),
+                "tokens": sum(lengths),
+                "tokenize_tokens_per_s": round(tokenize_rate),
+                "build_rows_tokens_per_s": round(rows_rate),
+                "modes": _modes(lengths),
+                "mask_density": _densities(tokens) if name == "sample" else None,
+            }
             print(name, json.dumps(results[name]))
     os.makedirs(os.path.dirname(args.out), exist_ok=True)
     with open(args.out, "w") as f:
         json.dump(results, f, indent=2)
     large = results["larger"]
     best, concat, tokenize_rate = large["modes"]["best_fit"], large["modes"]["concat"], large["tokenize_tokens_per_s"]
-    print(json.dumps({"fill_rate": best["fill_rate"], "truncated_share": best["truncated_share"],
-                      "truncated_only_overlong": best["truncated_only_overlong"],
-                      "concat_truncated_share": concat["truncated_share"],
-                      "pack_tokens_per_s": best["pack_tokens_per_s"],
-                      "pack_vs_tokenize": round(best["pack_tokens_per_s"] / tokenize_rate, 1),
-                      "build_rows_vs_tokenize": round(large["build_rows_tokens_per_s"] / tokenize_rate, 1)}))
+    print(
+        json.dumps(
+            {
+                "fill_rate": best["fill_rate"],
+                "truncated_share": best["truncated_share"],
+                "truncated_only_overlong": best["truncated_only_overlong"],
+                "concat_truncated_share": concat["truncated_share"],
+                "pack_tokens_per_s": best["pack_tokens_per_s"],
+                "pack_vs_tokenize": round(best["pack_tokens_per_s"] / tokenize_rate, 1),
+                "build_rows_vs_tokenize": round(large["build_rows_tokens_per_s"] / tokenize_rate, 1),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

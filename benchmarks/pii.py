@@ -29,10 +29,12 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 def sample_web_text() -> pa.Table:
     """The sample's web pages as the curation pass sees them after ``clean`` (no other stage)."""
-    spec = SourceSpec(name="web", paths=["data/sample/web/*.jsonl.zst"], text_field="html", content="html",
-                      meta_fields=["url"])
-    return clean(pa.concat_tables([t for inp in expand_inputs(spec, REPO) for t in read_input(spec, inp)]),
-                 CleanConfig())
+    spec = SourceSpec(
+        name="web", paths=["data/sample/web/*.jsonl.zst"], text_field="html", content="html", meta_fields=["url"]
+    )
+    return clean(
+        pa.concat_tables([t for inp in expand_inputs(spec, REPO) for t in read_input(spec, inp)]), CleanConfig()
+    )
 
 
 def best_seconds(fns: dict[str, Callable[[], object]], repeats: int) -> dict[str, float]:

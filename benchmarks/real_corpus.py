@@ -90,8 +90,11 @@ DEB_DIR, WHEEL_DIR, HOME = f"{CACHE}/debs", f"{CACHE}/wheels", f"{CACHE}/real_co
 ROOT = f"{HOME}/root"  # every Debian package below, unpacked into one tree as an install would lay it out
 
 DEBS = {
-    "linux-doc-6.1": "6.1.192-3", "postgresql-doc-15": "15.20-0+deb12u1",
-    "installation-guide-amd64": "20230508+deb12u1", "git-doc": "1:2.39.5-0+deb12u3", "debmake-doc": "1.17-7",
+    "linux-doc-6.1": "6.1.192-3",
+    "postgresql-doc-15": "15.20-0+deb12u1",
+    "installation-guide-amd64": "20230508+deb12u1",
+    "git-doc": "1:2.39.5-0+deb12u3",
+    "debmake-doc": "1.17-7",
     **{f"developers-reference{s}": "12.18" for s in ("", "-de", "-fr", "-it", "-ja", "-ru")},
     **{f"maint-guide{s}": "1.2.53" for s in ("", "-de", "-es", "-fr", "-it", "-ja", "-ru", "-zh-cn")},
     **{f"debian-faq{s}": "11.1" for s in ("", "-de", "-fr", "-it", "-ja", "-ru", "-zh-cn")},
@@ -125,23 +128,83 @@ WEB_GROUPS = {  # group -> packages whose HTML pages it takes; round-robin order
     "developers-reference": [p for p in DEBS if p.startswith("developers-reference")],
     "maint-guide": [p for p in DEBS if p.startswith("maint-guide")],
     "debian-faq": [p for p in DEBS if p.startswith("debian-faq")],
-    "debmake-doc": ["debmake-doc"], "installation-guide": ["installation-guide-amd64"],
-    "postgresql-doc": ["postgresql-doc-15"], "git-doc": ["git-doc"], "linux-doc": ["linux-doc-6.1"],
+    "debmake-doc": ["debmake-doc"],
+    "installation-guide": ["installation-guide-amd64"],
+    "postgresql-doc": ["postgresql-doc-15"],
+    "git-doc": ["git-doc"],
+    "linux-doc": ["linux-doc-6.1"],
 }
-BOOK_PACKAGES = ([p for p in DEBS if p.startswith(("debian-faq", "maint-guide", "developers-reference", "debian-edu"))]
-                 + ["debmake-doc", "linux-doc-6.1"])
+BOOK_PACKAGES = [
+    p for p in DEBS if p.startswith(("debian-faq", "maint-guide", "developers-reference", "debian-edu"))
+] + ["debmake-doc", "linux-doc-6.1"]
 GIMP_HTML_LANGS, GIMP_PAIR_LANGS = ("en", "de"), ("ja",)
 EDU_LANGS = ("en", "de", "fr", "ja", "zh-cn")
 KIND_SHARE = {"web": 0.30, "book": 0.10, "code": 0.35, "multimodal": 0.25}  # of --limit-mb
 WEB_PART_BYTES = 16 << 20
 MAX_FILE_BYTES = 1_000_000  # the code reader's max_file_bytes (Codex's 1 MB)
 
-LANGS = {"ar", "ca", "cs", "da", "de", "el", "es", "fa", "fi", "fr", "hr", "hu", "id", "it", "ja", "ko", "lt",
-         "nb", "nl", "nn", "pl", "pt", "pt-br", "pt_br", "ro", "ru", "sk", "sl", "sv", "tr", "uk", "vi", "zh",
-         "zh-cn", "zh_cn", "zh-tw", "zh_tw", "ja_jp", "ko_kr", "it_it", "sp_sp", "en", "en-us", "en_us", "c"}
+LANGS = {
+    "ar",
+    "ca",
+    "cs",
+    "da",
+    "de",
+    "el",
+    "es",
+    "fa",
+    "fi",
+    "fr",
+    "hr",
+    "hu",
+    "id",
+    "it",
+    "ja",
+    "ko",
+    "lt",
+    "nb",
+    "nl",
+    "nn",
+    "pl",
+    "pt",
+    "pt-br",
+    "pt_br",
+    "ro",
+    "ru",
+    "sk",
+    "sl",
+    "sv",
+    "tr",
+    "uk",
+    "vi",
+    "zh",
+    "zh-cn",
+    "zh_cn",
+    "zh-tw",
+    "zh_tw",
+    "ja_jp",
+    "ko_kr",
+    "it_it",
+    "sp_sp",
+    "en",
+    "en-us",
+    "en_us",
+    "c",
+}
 ENGLISH = {"en", "en-us", "en_us", "c"}
-VENDOR_DIRS = {"vendor", "vendors", "_vendor", "vendored", "_vendored", "third_party", "third-party", "thirdparty",
-               "3rdparty", "node_modules", "bower_components", "patched"}
+VENDOR_DIRS = {
+    "vendor",
+    "vendors",
+    "_vendor",
+    "vendored",
+    "_vendored",
+    "third_party",
+    "third-party",
+    "thirdparty",
+    "3rdparty",
+    "node_modules",
+    "bower_components",
+    "patched",
+}
 PLACEHOLDERS = re.compile(r"(<SECRET>|<EMAIL>|<IP_ADDRESS>|<PHONE>)")
 DEDUP_STAGES = {"exact_dedup", "near_dedup", "repo_near_dedup", "image_dedup"}
 # Hand labels of the printed secret sample: key (see _secret_key) -> (is a credential, note). A documented example
@@ -189,30 +252,64 @@ SECRET_SAMPLE = 40
 # cropped a little, or tonally edited: most are GIMP's filter examples, the same photograph before and after a
 # filter); False = content a viewer would read differently (text, numbers, drawn elements).
 IMAGE_LABELS: dict[str, bool] = {
-    "2202abf65a84-f37fbac4446b": True, "a8d09a638fe2-c83b9b2ae537": True, "00a37dcaddb4-b1fdf3808171": True,
-    "452209432c23-9f05c813a78b": True, "09891772bba9-0ee6f6423298": True, "09891772bba9-384fff9a041a": True,
-    "09891772bba9-5d1dda51dd6f": True, "09891772bba9-5e7ebc128731": True, "09891772bba9-66964b9bd2e4": True,
-    "09891772bba9-6773efe5c063": True, "09891772bba9-8cc1182e3ed6": True, "09891772bba9-93c16eac95d2": True,
-    "09891772bba9-aa22b6e891ee": True, "09891772bba9-b46ae8561ea8": True, "09891772bba9-b6c3b68f4c6f": True,
-    "09891772bba9-bf832561408b": True, "09891772bba9-d29985be0460": True, "09891772bba9-3f8b0c004432": True,
-    "09891772bba9-5a9256bea188": True, "09891772bba9-e0557836fb64": True, "09ba62194af0-99fa86f61375": True,
-    "291e3c33a040-809d808ddb41": True, "291e3c33a040-fc7316fb81db": True, "291e3c33a040-fe9e352ed5d8": True,
-    "2b1a548fa02d-581d47b79fa5": True, "43b85c91717f-e0557836fb64": True, "499ee6ebe19e-3f8b0c004432": True,
-    "499ee6ebe19e-5a9256bea188": True, "4eb4ddae1e4d-beaf6cc40a33": True, "775848d95b2b-e7ca125cea64": True,
-    "77cd482175c8-d70d5fb208bf": True, "7fcdb45824bc-b3baf6c335d9": True, "7fcdb45824bc-d28a1f146019": True,
-    "809d808ddb41-fe9e352ed5d8": True, "a1c4a524a978-e7ca125cea64": True, "ada808342246-d551b9783af7": True,
-    "e9c3a1e772ce-76117e0e98f1": True, "e9c3a1e772ce-ada57101d3bb": True, "e9c3a1e772ce-efaab751e5c7": True,
-    "4c8b1eab0424-c92caca09a8d": True, "550f580457c7-61aa60a58508": True, "27464fb93aeb-a9fcdd075137": True,
-    "27464fb93aeb-ce3c7414e1f5": True, "27464fb93aeb-d4fb24950b65": True, "dd7aba0c5fab-fcbd71e4414d": True,
-    "1ceb04d92695-c765eea2544c": True, "00bfc360bab2-469fdb340da9": True, "226e77533b60-3af5d9b53566": True,
+    "2202abf65a84-f37fbac4446b": True,
+    "a8d09a638fe2-c83b9b2ae537": True,
+    "00a37dcaddb4-b1fdf3808171": True,
+    "452209432c23-9f05c813a78b": True,
+    "09891772bba9-0ee6f6423298": True,
+    "09891772bba9-384fff9a041a": True,
+    "09891772bba9-5d1dda51dd6f": True,
+    "09891772bba9-5e7ebc128731": True,
+    "09891772bba9-66964b9bd2e4": True,
+    "09891772bba9-6773efe5c063": True,
+    "09891772bba9-8cc1182e3ed6": True,
+    "09891772bba9-93c16eac95d2": True,
+    "09891772bba9-aa22b6e891ee": True,
+    "09891772bba9-b46ae8561ea8": True,
+    "09891772bba9-b6c3b68f4c6f": True,
+    "09891772bba9-bf832561408b": True,
+    "09891772bba9-d29985be0460": True,
+    "09891772bba9-3f8b0c004432": True,
+    "09891772bba9-5a9256bea188": True,
+    "09891772bba9-e0557836fb64": True,
+    "09ba62194af0-99fa86f61375": True,
+    "291e3c33a040-809d808ddb41": True,
+    "291e3c33a040-fc7316fb81db": True,
+    "291e3c33a040-fe9e352ed5d8": True,
+    "2b1a548fa02d-581d47b79fa5": True,
+    "43b85c91717f-e0557836fb64": True,
+    "499ee6ebe19e-3f8b0c004432": True,
+    "499ee6ebe19e-5a9256bea188": True,
+    "4eb4ddae1e4d-beaf6cc40a33": True,
+    "775848d95b2b-e7ca125cea64": True,
+    "77cd482175c8-d70d5fb208bf": True,
+    "7fcdb45824bc-b3baf6c335d9": True,
+    "7fcdb45824bc-d28a1f146019": True,
+    "809d808ddb41-fe9e352ed5d8": True,
+    "a1c4a524a978-e7ca125cea64": True,
+    "ada808342246-d551b9783af7": True,
+    "e9c3a1e772ce-76117e0e98f1": True,
+    "e9c3a1e772ce-ada57101d3bb": True,
+    "e9c3a1e772ce-efaab751e5c7": True,
+    "4c8b1eab0424-c92caca09a8d": True,
+    "550f580457c7-61aa60a58508": True,
+    "27464fb93aeb-a9fcdd075137": True,
+    "27464fb93aeb-ce3c7414e1f5": True,
+    "27464fb93aeb-d4fb24950b65": True,
+    "dd7aba0c5fab-fcbd71e4414d": True,
+    "1ceb04d92695-c765eea2544c": True,
+    "00bfc360bab2-469fdb340da9": True,
+    "226e77533b60-3af5d9b53566": True,
     "7be7ce125c6d-aafabef2c8d9": False,  # a GIMP tool example: one circle and square, a hard diagonal vs a gradient
-    "76117e0e98f1-ada57101d3bb": True, "88a386a82cd2-efaab751e5c7": True,
+    "76117e0e98f1-ada57101d3bb": True,
+    "88a386a82cd2-efaab751e5c7": True,
 }
 
 log = logging.getLogger("real_corpus")
 
 
 # ----------------------------------------------------------------------------------------------------- fetching
+
 
 def _run(cmd: list[str], cwd: str | None = None) -> subprocess.CompletedProcess:
     return subprocess.run(["nice", "-n", "19", *cmd], cwd=cwd, capture_output=True, text=True)
@@ -233,8 +330,9 @@ def fetch_debs() -> dict[str, str]:
         if path is None:
             done = _run(["apt-get", "download", f"{pkg}={version}"], cwd=DEB_DIR)
             if done.returncode:
-                log.warning("apt-get download %s=%s failed (%s); taking the candidate", pkg, version,
-                            done.stderr.strip()[-200:])
+                log.warning(
+                    "apt-get download %s=%s failed (%s); taking the candidate", pkg, version, done.stderr.strip()[-200:]
+                )
                 _run(["apt-get", "download", pkg], cwd=DEB_DIR)
             path = _deb_file(pkg)
         if path is None:
@@ -274,8 +372,21 @@ def fetch_wheels() -> dict[str, str]:
         path = _wheel_file(spec)
         if path is None:
             extra = ["--platform", "any", "--python-version", "3.11"] if spec in PURE_WHEELS else []
-            _run([sys.executable, "-m", "pip", "download", "-q", "--no-deps", "--only-binary=:all:", *extra,
-                  "-d", WHEEL_DIR, spec])
+            _run(
+                [
+                    sys.executable,
+                    "-m",
+                    "pip",
+                    "download",
+                    "-q",
+                    "--no-deps",
+                    "--only-binary=:all:",
+                    *extra,
+                    "-d",
+                    WHEEL_DIR,
+                    spec,
+                ]
+            )
             path = _wheel_file(spec)
         if path is None:
             raise SystemExit(f"cannot download {spec}")
@@ -285,12 +396,14 @@ def fetch_wheels() -> dict[str, str]:
 
 # ----------------------------------------------------------------------------------------------------- building
 
+
 def package_files(pkg: str, suffixes: tuple[str, ...], under: str = "") -> list[str]:
     """The package's regular files (no symlinks, from ``dpkg-deb -c``) with one of the suffixes, ROOT-relative."""
     listing = os.path.join(ROOT, ".unpacked", f"{pkg}.list")
     if not os.path.exists(listing):
-        lines = subprocess.run(["dpkg-deb", "-c", _deb_file(pkg) or ""], capture_output=True, text=True,
-                               check=True).stdout.splitlines()
+        lines = subprocess.run(
+            ["dpkg-deb", "-c", _deb_file(pkg) or ""], capture_output=True, text=True, check=True
+        ).stdout.splitlines()
         names = [line.split(None, 5)[5] for line in lines if line.startswith("-")]  # regular files only
         with open(listing, "w") as f:
             f.write("\n".join(n.removeprefix("./") for n in names))
@@ -329,8 +442,11 @@ def align_key(group: str, pkg: str, rel: str) -> str:
     """The path a translation shares with its original: language folders, infixes and package suffixes out."""
     rel = rel.replace(f"/{pkg}/", f"/{group}/")
     parts = [p for p in rel.split("/")[:-1] if p.lower() not in LANGS and p != "translations"]
-    name = re.sub(r"\.([a-z]{2}(?:[-_][a-z]{2})?)(?=\.(?:html|txt|epub|rst))",
-                  lambda m: "" if m.group(1).lower() in LANGS else m.group(0), rel.split("/")[-1])
+    name = re.sub(
+        r"\.([a-z]{2}(?:[-_][a-z]{2})?)(?=\.(?:html|txt|epub|rst))",
+        lambda m: "" if m.group(1).lower() in LANGS else m.group(0),
+        rel.split("/")[-1],
+    )
     return group + ":" + "/".join([*parts, name])
 
 
@@ -378,8 +494,16 @@ def build_web(corpus: str, budget: float, man: dict) -> None:
             not_utf8 += not utf8
             url = "file:///" + rel
             handle.write(json.dumps({"url": url, "html": text}, ensure_ascii=False).encode() + b"\n")
-            records.append({"id": f"web/{name}#{line}", "package": pkg, "path": rel, "bytes": len(data),
-                            "lang": lang_of(pkg, rel), "key": align_key(group, pkg, rel)})
+            records.append(
+                {
+                    "id": f"web/{name}#{line}",
+                    "package": pkg,
+                    "path": rel,
+                    "bytes": len(data),
+                    "lang": lang_of(pkg, rel),
+                    "key": align_key(group, pkg, rel),
+                }
+            )
             line += 1
             pending += len(data)
             if pending >= WEB_PART_BYTES:
@@ -406,8 +530,9 @@ def build_book(corpus: str, budget: float, man: dict) -> None:
         src = os.path.join(ROOT, rel)
         if pkg == "linux-doc-6.1":  # .rst.gz renamed .rst.txt.gz so that the book reader takes it; bytes unchanged
             below = rel.removeprefix("usr/share/doc/linux-doc-6.1/Documentation/")
-            dest_rel = "linux-doc-6.1/" + (below.removesuffix(".rst.gz") + ".rst.txt.gz" if below.endswith(".rst.gz")
-                                           else below)
+            dest_rel = "linux-doc-6.1/" + (
+                below.removesuffix(".rst.gz") + ".rst.txt.gz" if below.endswith(".rst.gz") else below
+            )
         else:
             dest_rel = f"{pkg}/{os.path.basename(rel)}"
         dest = os.path.join(corpus, "book", dest_rel)
@@ -419,8 +544,17 @@ def build_book(corpus: str, budget: float, man: dict) -> None:
         else:
             raw = os.path.getsize(src)
         group = "linux-doc" if pkg == "linux-doc-6.1" else re.sub(r"-(de|fr|it|ja|ru|es|zh-cn|en)$", "", pkg)
-        records.append({"id": f"book/{dest_rel}#0", "package": pkg, "path": rel, "file": dest_rel, "bytes": raw,
-                        "lang": lang_of(pkg, rel), "key": align_key(group, pkg, rel.replace(".rst.gz", ".rst"))})
+        records.append(
+            {
+                "id": f"book/{dest_rel}#0",
+                "package": pkg,
+                "path": rel,
+                "file": dest_rel,
+                "bytes": raw,
+                "lang": lang_of(pkg, rel),
+                "key": align_key(group, pkg, rel.replace(".rst.gz", ".rst")),
+            }
+        )
         used += raw
     man["book"] = records
 
@@ -440,9 +574,12 @@ def build_code(corpus: str, budget: float, wheels: dict[str, str], man: dict) ->
         repo = _wheel_repo(spec)
         name = f"{repo}.tar.gz"
         raw = 0
-        with zipfile.ZipFile(wheels[spec]) as zf, open(os.path.join(out_dir, name), "wb") as out, \
-                gzip.GzipFile(fileobj=out, mode="wb", mtime=0, compresslevel=6) as gz, \
-                tarfile.open(fileobj=gz, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        with (
+            zipfile.ZipFile(wheels[spec]) as zf,
+            open(os.path.join(out_dir, name), "wb") as out,
+            gzip.GzipFile(fileobj=out, mode="wb", mtime=0, compresslevel=6) as gz,
+            tarfile.open(fileobj=gz, mode="w", format=tarfile.PAX_FORMAT) as tar,
+        ):
             for info in sorted(zf.infolist(), key=lambda i: i.filename):
                 if info.is_dir():
                     continue
@@ -451,8 +588,9 @@ def build_code(corpus: str, budget: float, wheels: dict[str, str], man: dict) ->
                 member.size, member.mtime, member.mode = len(data), 0, 0o644
                 tar.addfile(member, io.BytesIO(data))
                 raw += len(data)
-        records.append({"spec": spec, "wheel": os.path.basename(wheels[spec]), "file": name, "repo": repo,
-                        "bytes": raw})
+        records.append(
+            {"spec": spec, "wheel": os.path.basename(wheels[spec]), "file": name, "repo": repo, "bytes": raw}
+        )
         used += raw
     man["code"] = records
 
@@ -480,10 +618,17 @@ def build_multimodal(corpus: str, budget: float, man: dict) -> None:
     page_groups = []
     per_lang = {lang: package_files(f"gimp-help-{lang}", (".html",)) for lang in GIMP_HTML_LANGS}
     names = sorted({os.path.basename(p) for pages in per_lang.values() for p in pages})
-    gimp_pages = [("gimp-help", f"{gimp}/{lang}", f"{gimp}/{lang}/{n}") for n in names for lang in GIMP_HTML_LANGS
-                  if os.path.exists(os.path.join(ROOT, f"{gimp}/{lang}/{n}"))]
-    edu_pages = [("debian-edu-doc", "usr/share/doc", rel) for lang in EDU_LANGS
-                 for rel in package_files(f"debian-edu-doc-{lang}", (".html",))]
+    gimp_pages = [
+        ("gimp-help", f"{gimp}/{lang}", f"{gimp}/{lang}/{n}")
+        for n in names
+        for lang in GIMP_HTML_LANGS
+        if os.path.exists(os.path.join(ROOT, f"{gimp}/{lang}/{n}"))
+    ]
+    edu_pages = [
+        ("debian-edu-doc", "usr/share/doc", rel)
+        for lang in EDU_LANGS
+        for rel in package_files(f"debian-edu-doc-{lang}", (".html",))
+    ]
     page_groups = [edu_pages, gimp_pages]
     pairs = []
     for lang in GIMP_PAIR_LANGS:
@@ -492,15 +637,22 @@ def build_multimodal(corpus: str, budget: float, man: dict) -> None:
                 doc = lxml.html.fromstring(f.read())
             for n, fig in enumerate(doc.xpath('//div[@class="figure"]')):
                 title = fig.xpath('./p[@class="title"]')
-                imgs = fig.xpath('.//img')
+                imgs = fig.xpath(".//img")
                 if not title or not imgs:
                     continue
                 src = _local(imgs[0].get("src") or "", page, f"{gimp}/{lang}")
                 if src is None:
                     continue
                 caption = " ".join(title[0].text_content().split())
-                pairs.append({"key": f"gimp-help/{lang}/{os.path.basename(page)}#{n}", "url": "file:///" + src,
-                              "src": src, "caption": caption, "license": "GFDL-1.2"})
+                pairs.append(
+                    {
+                        "key": f"gimp-help/{lang}/{os.path.basename(page)}#{n}",
+                        "url": "file:///" + src,
+                        "src": src,
+                        "caption": caption,
+                        "license": "GFDL-1.2",
+                    }
+                )
     units = _round_robin([[("page", *p) for p in g] for g in page_groups] + [[("pair", p) for p in pairs]])
     copied: set[str] = set()
     pages_out, pair_rows, used = [], [], 0
@@ -531,20 +683,44 @@ def build_multimodal(corpus: str, budget: float, man: dict) -> None:
         shutil.copyfile(os.path.join(ROOT, rel), dest)
         used += os.path.getsize(dest)
         pkg = rel.split("/")[3] if site == "debian-edu-doc" else f"gimp-help-{rel.split('/')[5]}"
-        pages_out.append({"id": f"multimodal/{dest_rel}#0", "package": pkg, "path": rel, "site": site,
-                          "bytes": os.path.getsize(dest), "images": images, "lang": lang_of(pkg, rel)})
+        pages_out.append(
+            {
+                "id": f"multimodal/{dest_rel}#0",
+                "package": pkg,
+                "path": rel,
+                "site": site,
+                "bytes": os.path.getsize(dest),
+                "images": images,
+                "lang": lang_of(pkg, rel),
+            }
+        )
     pair_file = "gimp-help-pairs/gimp-help-figures.parquet"
     if pair_rows:
         dest = os.path.join(corpus, "multimodal", pair_file)
         os.makedirs(os.path.dirname(dest), exist_ok=True)
-        table = pa.table({"key": [r["key"] for r in pair_rows], "url": [r["url"] for r in pair_rows],
-                          "image": pa.array([r["image"] for r in pair_rows], pa.binary()),
-                          "caption": [r["caption"] for r in pair_rows], "license": [r["license"] for r in pair_rows]})
+        table = pa.table(
+            {
+                "key": [r["key"] for r in pair_rows],
+                "url": [r["url"] for r in pair_rows],
+                "image": pa.array([r["image"] for r in pair_rows], pa.binary()),
+                "caption": [r["caption"] for r in pair_rows],
+                "license": [r["license"] for r in pair_rows],
+            }
+        )
         pq.write_table(table, dest, compression="zstd", row_group_size=256)
-    man["multimodal"] = {"pages": pages_out, "image_files": len(copied),
-                         "image_bytes": sum(os.path.getsize(os.path.join(ROOT, c)) for c in copied),
-                         "pairs": [{"id": f"multimodal/{pair_file}#{i}", **{k: v for k, v in r.items() if k != "image"},
-                                    "bytes": len(r["image"])} for i, r in enumerate(pair_rows)]}
+    man["multimodal"] = {
+        "pages": pages_out,
+        "image_files": len(copied),
+        "image_bytes": sum(os.path.getsize(os.path.join(ROOT, c)) for c in copied),
+        "pairs": [
+            {
+                "id": f"multimodal/{pair_file}#{i}",
+                **{k: v for k, v in r.items() if k != "image"},
+                "bytes": len(r["image"]),
+            }
+            for i, r in enumerate(pair_rows)
+        ],
+    }
 
 
 def build_corpus(corpus: str, limit_mb: float | None, rebuild: bool) -> dict:
@@ -557,9 +733,12 @@ def build_corpus(corpus: str, limit_mb: float | None, rebuild: bool) -> dict:
     shutil.rmtree(corpus, ignore_errors=True)
     os.makedirs(corpus)
     budget = _budgets(int(limit_mb * 1e6) if limit_mb else None)
-    man: dict[str, Any] = {"limit_mb": limit_mb, "debs": versions, "wheels": {s: os.path.basename(p)
-                                                                               for s, p in wheels.items()},
-                           "notes": {}}
+    man: dict[str, Any] = {
+        "limit_mb": limit_mb,
+        "debs": versions,
+        "wheels": {s: os.path.basename(p) for s, p in wheels.items()},
+        "notes": {},
+    }
     log.info("building web")
     build_web(corpus, budget["web"], man)
     log.info("building book")
@@ -569,10 +748,14 @@ def build_corpus(corpus: str, limit_mb: float | None, rebuild: bool) -> dict:
     log.info("building multimodal")
     build_multimodal(corpus, budget["multimodal"], man)
     mm = man["multimodal"]
-    man["bytes"] = {"web": sum(r["bytes"] for r in man["web"]), "book": sum(r["bytes"] for r in man["book"]),
-                    "code": sum(r["bytes"] for r in man["code"]),
-                    "multimodal": sum(p["bytes"] for p in mm["pages"]) + mm["image_bytes"]
-                    + sum(p["bytes"] + len(p["caption"].encode()) for p in mm["pairs"])}
+    man["bytes"] = {
+        "web": sum(r["bytes"] for r in man["web"]),
+        "book": sum(r["bytes"] for r in man["book"]),
+        "code": sum(r["bytes"] for r in man["code"]),
+        "multimodal": sum(p["bytes"] for p in mm["pages"])
+        + mm["image_bytes"]
+        + sum(p["bytes"] + len(p["caption"].encode()) for p in mm["pairs"]),
+    }
     man["disk_bytes"] = sum(os.path.getsize(os.path.join(d, n)) for d, _, ns in os.walk(corpus) for n in ns)
     man["build_s"] = round(time.perf_counter() - started, 1)
     with open(manifest + ".tmp", "w") as f:
@@ -584,8 +767,10 @@ def build_corpus(corpus: str, limit_mb: float | None, rebuild: bool) -> dict:
 # ----------------------------------------------------------------------------------------------------- ground truth
 
 _WORD = re.compile(r"\w+")
-_MULT = np.array([0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F, 0x165667B19E3779F9, 0xD6E8FEB86659FD93,
-                  0xFF51AFD7ED558CCD], dtype=np.uint64)
+_MULT = np.array(
+    [0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F, 0x165667B19E3779F9, 0xD6E8FEB86659FD93, 0xFF51AFD7ED558CCD],
+    dtype=np.uint64,
+)
 
 
 def shingles(text: str, n: int = 5) -> np.ndarray:
@@ -601,7 +786,7 @@ def shingles(text: str, n: int = 5) -> np.ndarray:
     acc = np.zeros(m, np.uint64)
     with np.errstate(over="ignore"):
         for k in range(n):
-            acc = acc * np.uint64(0x100000001B3) + ids[k: m + k] * _MULT[k]
+            acc = acc * np.uint64(0x100000001B3) + ids[k : m + k] * _MULT[k]
     return np.unique(acc)
 
 
@@ -623,7 +808,7 @@ def minhash(sets: list[np.ndarray], seed: int = 7) -> np.ndarray:
     with np.errstate(over="ignore"):
         for i, s in enumerate(sets):
             for start in range(0, len(s), 16384):
-                chunk = s[start: start + 16384]
+                chunk = s[start : start + 16384]
                 h = ((chunk[None, :] * a[:, None] + b[:, None]) >> np.uint64(32)).astype(np.uint32)
                 sig[i] = np.minimum(sig[i], h.min(axis=1))
     return sig
@@ -640,7 +825,7 @@ def near_pairs(sets: list[np.ndarray], threshold: float = 0.8, max_bucket: int =
     cand = []
     with np.errstate(over="ignore"):
         for band in range(BANDS):
-            block = sig[:, band * rows: (band + 1) * rows].astype(np.uint64)
+            block = sig[:, band * rows : (band + 1) * rows].astype(np.uint64)
             key = np.zeros(len(live), np.uint64)
             for r in range(rows):
                 key = key * np.uint64(0x100000001B3) + block[:, r] + np.uint64(r + 1)
@@ -712,8 +897,12 @@ def read_code_files(corpus: str, man: dict) -> tuple[dict[str, dict], Counter]:
                         text = data.decode("utf-8")
                     except UnicodeDecodeError:
                         skipped["not_utf8"] += 1
-                files[f"code/{rec['file']}#{path}"] = {"sha": hashlib.sha256(data).hexdigest(), "text": text,
-                                                      "repo": rec["repo"], "path": path}
+                files[f"code/{rec['file']}#{path}"] = {
+                    "sha": hashlib.sha256(data).hexdigest(),
+                    "text": text,
+                    "repo": rec["repo"],
+                    "path": path,
+                }
     return files, skipped
 
 
@@ -721,9 +910,30 @@ def is_vendored(path: str) -> bool:
     return any(p.lower() in VENDOR_DIRS for p in path.split("/")[:-1])
 
 
-_CHROME = {"sidebar", "sphinxsidebar", "sphinxsidebarwrapper", "navheader", "navfooter", "related", "breadcrumb",
-           "breadcrumbs", "wy-nav-side", "wy-nav-top", "wy-side-scroll", "wy-menu", "rst-footer-buttons", "footer",
-           "header", "menu", "docnav", "navbar", "navigation", "nav", "toc", "headerlink"}
+_CHROME = {
+    "sidebar",
+    "sphinxsidebar",
+    "sphinxsidebarwrapper",
+    "navheader",
+    "navfooter",
+    "related",
+    "breadcrumb",
+    "breadcrumbs",
+    "wy-nav-side",
+    "wy-nav-top",
+    "wy-side-scroll",
+    "wy-menu",
+    "rst-footer-buttons",
+    "footer",
+    "header",
+    "menu",
+    "docnav",
+    "navbar",
+    "navigation",
+    "nav",
+    "toc",
+    "headerlink",
+}
 
 
 _XML_DECL = re.compile(r"^\s*<\?xml[^>]*\?>")
@@ -765,17 +975,23 @@ def read_prose(corpus: str, man: dict) -> dict[str, dict]:
     docs = {}
     by_file: dict[str, dict[int, dict]] = defaultdict(dict)
     for rec in man["web"]:
-        name, line = rec["id"][len("web/"):].split("#")
+        name, line = rec["id"][len("web/") :].split("#")
         by_file[name][int(line)] = rec
     for name, recs in by_file.items():
         with zstandard.open(os.path.join(corpus, "web", name), "rt", encoding="utf-8") as f:
             for i, line in enumerate(f):
                 if i in recs:
-                    docs[recs[i]["id"]] = {"text": page_text(json.loads(line)["html"]), "lang": recs[i]["lang"],
-                                           "key": recs[i]["key"]}
+                    docs[recs[i]["id"]] = {
+                        "text": page_text(json.loads(line)["html"]),
+                        "lang": recs[i]["lang"],
+                        "key": recs[i]["key"],
+                    }
     for rec in man["book"]:
-        docs[rec["id"]] = {"text": book_text(os.path.join(corpus, "book", rec["file"])), "lang": rec["lang"],
-                           "key": rec["key"]}
+        docs[rec["id"]] = {
+            "text": book_text(os.path.join(corpus, "book", rec["file"])),
+            "lang": rec["lang"],
+            "key": rec["key"],
+        }
     return docs
 
 
@@ -789,8 +1005,13 @@ def ground_truth(corpus: str, man: dict) -> dict[str, Any]:
     contents = sorted(by_sha)
     sets = [shingles(files[by_sha[s][0]]["text"]) for s in contents]
     pairs, info = near_pairs(sets)
-    log.info("code ground truth: %d files, %d distinct, %d near pairs (%.0f s)", len(text_ids), len(contents),
-             len(pairs), time.perf_counter() - t0)
+    log.info(
+        "code ground truth: %d files, %d distinct, %d near pairs (%.0f s)",
+        len(text_ids),
+        len(contents),
+        len(pairs),
+        time.perf_counter() - t0,
+    )
     code = {"files": files, "skipped": skipped, "by_sha": by_sha, "contents": contents, "near": pairs, "lsh": info}
     del sets
     t1 = time.perf_counter()
@@ -802,13 +1023,21 @@ def ground_truth(corpus: str, man: dict) -> dict[str, Any]:
     pcontents = sorted(by_text)
     psets = [shingles(prose[by_text[h][0]]["text"]) for h in pcontents]
     ppairs, pinfo = near_pairs(psets)
-    log.info("web+book ground truth: %d documents, %d distinct texts, %d near pairs (%.0f s)", len(ids),
-             len(pcontents), len(ppairs), time.perf_counter() - t1)
-    return {"code": code, "prose": {"docs": prose, "by_text": by_text, "contents": pcontents, "near": ppairs,
-                                    "lsh": pinfo}}
+    log.info(
+        "web+book ground truth: %d documents, %d distinct texts, %d near pairs (%.0f s)",
+        len(ids),
+        len(pcontents),
+        len(ppairs),
+        time.perf_counter() - t1,
+    )
+    return {
+        "code": code,
+        "prose": {"docs": prose, "by_text": by_text, "contents": pcontents, "near": ppairs, "lsh": pinfo},
+    }
 
 
 # ----------------------------------------------------------------------------------------------------- the run
+
 
 def run_config(corpus: str, out: str, cpus: int, man: dict):
     from jobs.config import load_config
@@ -817,16 +1046,28 @@ def run_config(corpus: str, out: str, cpus: int, man: dict):
     cfg = load_config()
     mm = os.path.join(corpus, "multimodal")
     specs = [
-        {"name": "web", "paths": [os.path.join(corpus, "web", "*.jsonl.zst")], "text_field": "html",
-         "content": "html", "meta_fields": ["url"]},
+        {
+            "name": "web",
+            "paths": [os.path.join(corpus, "web", "*.jsonl.zst")],
+            "text_field": "html",
+            "content": "html",
+            "meta_fields": ["url"],
+        },
         {"name": "book", "paths": [os.path.join(corpus, "book")]},
         {"name": "code", "paths": [os.path.join(corpus, "code", "*.tar.gz")]},
     ]
     sites = sorted({p["site"] for p in man["multimodal"]["pages"]})
     specs += [{"name": "multimodal", "paths": [os.path.join(mm, site, "**", "*.html")]} for site in sites]
     if man["multimodal"]["pairs"]:
-        specs.append({"name": "multimodal", "paths": [os.path.join(mm, "gimp-help-pairs", "*.parquet")],
-                      "text_field": "caption", "image_field": "image", "meta_fields": ["key", "url", "license"]})
+        specs.append(
+            {
+                "name": "multimodal",
+                "paths": [os.path.join(mm, "gimp-help-pairs", "*.parquet")],
+                "text_field": "caption",
+                "image_field": "image",
+                "meta_fields": ["key", "url", "license"],
+            }
+        )
     cfg.sources = [SourceSpec.model_validate(s) for s in specs]
     cfg.base_dir, cfg.output_dir = corpus, out
     cfg.curate.code_license = None  # wheels keep their licence in *.dist-info/, not at the root the reader reads
@@ -847,6 +1088,7 @@ def write_config(cfg, path: str) -> None:
 
 # ----------------------------------------------------------------------------------------------------- outputs
 
+
 def _parquets(out: str, kind: str, source: str | None = None) -> list[str]:
     return sorted(glob.glob(os.path.join(out, kind, source or "*", "*.parquet")))
 
@@ -858,11 +1100,16 @@ def read_outcomes(out: str) -> dict[str, Any]:
     for path in _parquets(out, "curated"):
         t = pq.read_table(path, columns=["id", "source", "meta", "images"])
         n_images = pc.fill_null(pc.list_value_length(t["images"]), 0).to_pylist()
-        for ident, source, meta, k in zip(t["id"].to_pylist(), t["source"].to_pylist(), t["meta"].to_pylist(),
-                                          n_images):
+        for ident, source, meta, k in zip(
+            t["id"].to_pylist(), t["source"].to_pylist(), t["meta"].to_pylist(), n_images
+        ):
             m = json.loads(meta) if meta else {}
-            kept_docs[ident] = {"source": source, "images": k, "file": path,
-                                "dup_cluster_size": m.get("dup_cluster_size")}
+            kept_docs[ident] = {
+                "source": source,
+                "images": k,
+                "file": path,
+                "dup_cluster_size": m.get("dup_cluster_size"),
+            }
             fate[ident] = ("kept", None, None, ident)
             for fid in m.get("merged_ids", []) or []:
                 fate[fid] = ("kept", "repo_document", None, ident)
@@ -909,11 +1156,18 @@ def code_exact_figures(gt: dict, fate: dict) -> dict[str, Any]:
         if len(reached) > 1:
             dedup_need += len(reached) - 1
             dedup_removed += min(len(reached) - sum(_alive(fate, i) for i in reached), len(reached) - 1)
-    return {"groups": len(groups), "files_in_groups": sum(map(len, groups)), "to_remove": need, "removed": removed,
-            "share": removed / need if need else None, "groups_with_no_survivor": lost,
-            "dedup_only_to_remove": dedup_need, "dedup_only_removed": dedup_removed,
-            "dedup_only_share": dedup_removed / dedup_need if dedup_need else None,
-            "removed_by": dict(why.most_common(12))}
+    return {
+        "groups": len(groups),
+        "files_in_groups": sum(map(len, groups)),
+        "to_remove": need,
+        "removed": removed,
+        "share": removed / need if need else None,
+        "groups_with_no_survivor": lost,
+        "dedup_only_to_remove": dedup_need,
+        "dedup_only_removed": dedup_removed,
+        "dedup_only_share": dedup_removed / dedup_need if dedup_need else None,
+        "removed_by": dict(why.most_common(12)),
+    }
 
 
 def code_near_figures(gt: dict, fate: dict) -> dict[str, Any]:
@@ -931,9 +1185,16 @@ def code_near_figures(gt: dict, fate: dict) -> dict[str, Any]:
                 missed.append((jac, a[0], b[0]))
     n = len(gt["near"])
     missed.sort(reverse=True)
-    return {"pairs": n, "caught": caught, "recall": caught / n if n else None, "dedup_only_pairs": dedup_pairs,
-            "dedup_only_caught": dedup_caught, "dedup_only_recall": dedup_caught / dedup_pairs if dedup_pairs else None,
-            "missed_examples": [(round(j, 3), a, b) for j, a, b in missed[:8]], "lsh": gt["lsh"]}
+    return {
+        "pairs": n,
+        "caught": caught,
+        "recall": caught / n if n else None,
+        "dedup_only_pairs": dedup_pairs,
+        "dedup_only_caught": dedup_caught,
+        "dedup_only_recall": dedup_caught / dedup_pairs if dedup_pairs else None,
+        "missed_examples": [(round(j, 3), a, b) for j, a, b in missed[:8]],
+        "lsh": gt["lsh"],
+    }
 
 
 def survivor_figures(gt: dict, fate: dict) -> dict[str, Any]:
@@ -973,35 +1234,50 @@ def survivor_figures(gt: dict, fate: dict) -> dict[str, Any]:
         outcome[(kind, result)] += 1
         # a survivor choice: an original and a copy both reached dedup and dedup dropped a member
         reached = [(x, c) for x, c in zip(m, copy_flags) if _reached_dedup(fate, x)]
-        if (any(not c for _, c in reached) and any(c for _, c in reached)
-                and any(not _alive(fate, x) for x, _ in reached)):
+        if (
+            any(not c for _, c in reached)
+            and any(c for _, c in reached)
+            and any(not _alive(fate, x) for x, _ in reached)
+        ):
             decided[result == "original kept"] += 1
             if result != "original kept" and len(examples[f"decided: {result}"]) < 4:
                 examples[f"decided: {result}"].append(
-                    [(x, "copy" if c else "original", _why(fate, x)) for x, c in zip(m, copy_flags)][:4])
+                    [(x, "copy" if c else "original", _why(fate, x)) for x, c in zip(m, copy_flags)][:4]
+                )
         if result != "original kept" and len(examples[result]) < 4:
-            examples[result].append([(x, "copy" if c else "original", _why(fate, x)) for x, c in zip(m, copy_flags)
-                                     ][:4])
+            examples[result].append(
+                [(x, "copy" if c else "original", _why(fate, x)) for x, c in zip(m, copy_flags)][:4]
+            )
     total = sum(outcome.values())
     good = sum(v for (_, r), v in outcome.items() if r == "original kept")
     n_decided = decided[True] + decided[False]
-    return {"clusters": total, "original_kept": good, "share_all": good / total if total else None,
-            "decided": n_decided, "decided_original_kept": decided[True],
-            "share": decided[True] / n_decided if n_decided else None,
-            "by_kind": {f"{k} / {r}": v for (k, r), v in sorted(outcome.items())}, "examples": dict(examples)}
+    return {
+        "clusters": total,
+        "original_kept": good,
+        "share_all": good / total if total else None,
+        "decided": n_decided,
+        "decided_original_kept": decided[True],
+        "share": decided[True] / n_decided if n_decided else None,
+        "by_kind": {f"{k} / {r}": v for (k, r), v in sorted(outcome.items())},
+        "examples": dict(examples),
+    }
 
 
 def image_doc_figures(man: dict, kept: dict, fate: dict) -> dict[str, Any]:
     docs = [p["id"] for p in man["multimodal"]["pages"] if any(i["file"] for i in p["images"])]
     docs += [p["id"] for p in man["multimodal"]["pairs"]]
     keeping = sum(kept.get(d, {}).get("images", 0) >= 1 for d in docs)
-    why = Counter(_why(fate, d) if d not in kept else ("kept, no image" if kept[d]["images"] == 0 else "kept")
-                  for d in docs)
+    why = Counter(
+        _why(fate, d) if d not in kept else ("kept, no image" if kept[d]["images"] == 0 else "kept") for d in docs
+    )
     dedup = sum(1 for d in docs if fate.get(d, ("",))[0] == "dropped" and fate[d][1] in DEDUP_STAGES)
-    return {"documents_with_images": len(docs), "keeping_images": keeping,
-            "share": keeping / len(docs) if docs else None,
-            "share_excluding_duplicates": keeping / (len(docs) - dedup) if len(docs) > dedup else None,
-            "outcomes": dict(why.most_common(10))}
+    return {
+        "documents_with_images": len(docs),
+        "keeping_images": keeping,
+        "share": keeping / len(docs) if docs else None,
+        "share_excluding_duplicates": keeping / (len(docs) - dedup) if len(docs) > dedup else None,
+        "outcomes": dict(why.most_common(10)),
+    }
 
 
 def _grey(data: bytes) -> tuple[np.ndarray, float] | None:
@@ -1042,8 +1318,9 @@ def _doc_images_input(corpus: str, man: dict, ident: str) -> list[tuple[str, byt
             return out
     for i, p in enumerate(man["multimodal"]["pairs"]):
         if p["id"] == ident:
-            t = pq.read_table(os.path.join(corpus, "multimodal", p["id"].split("/", 1)[1].split("#")[0]),
-                              columns=["image"])
+            t = pq.read_table(
+                os.path.join(corpus, "multimodal", p["id"].split("/", 1)[1].split("#")[0]), columns=["image"]
+            )
             return [(p["src"], t["image"][i].as_py())]
     return []
 
@@ -1070,17 +1347,32 @@ def image_near_figures(corpus: str, out: str, man: dict, kept: dict, rejects: li
         surv_input = _doc_images_input(corpus, man, survivor)
         shared = {_figure(p) for p, _ in theirs} & {_figure(p) for p, _ in surv_input}
         same_path = bool(shared)
-        pixel = [max((same_picture(m, b) for _, b in theirs), key=lambda x: (x[0], -(x[1] or 0)),
-                     default=(False, None)) for m in mine]
+        pixel = [
+            max((same_picture(m, b) for _, b in theirs), key=lambda x: (x[0], -(x[1] or 0)), default=(False, None))
+            for m in mine
+        ]
         pixel_ok = bool(pixel) and all(ok for ok, _ in pixel)
         mads = [round(d, 4) for _, d in pixel if d is not None]
-        rows.append({"dropped": r["id"], "survivor": survivor, "same_figure_path": same_path,
-                     "pixel_same": pixel_ok, "mad": mads, "true": same_path or pixel_ok})
+        rows.append(
+            {
+                "dropped": r["id"],
+                "survivor": survivor,
+                "same_figure_path": same_path,
+                "pixel_same": pixel_ok,
+                "mad": mads,
+                "true": same_path or pixel_ok,
+            }
+        )
     n = len(rows)
     true = sum(r["true"] for r in rows)
-    return {"drops": n, "true": true, "precision": true / n if n else None,
-            "by_path": sum(r["same_figure_path"] for r in rows), "by_pixels": sum(r["pixel_same"] for r in rows),
-            "rows": rows}
+    return {
+        "drops": n,
+        "true": true,
+        "precision": true / n if n else None,
+        "by_path": sum(r["same_figure_path"] for r in rows),
+        "by_pixels": sum(r["pixel_same"] for r in rows),
+        "rows": rows,
+    }
 
 
 def identical_picture(a: bytes, b: bytes) -> bool | None:
@@ -1110,8 +1402,9 @@ def image_edge_figures(out: str) -> dict[str, Any]:
     from pipeline.image_dedup import ImageDedupConfig, bucket_block_edges, key_rows, occurrence_rows
 
     cfg = ImageDedupConfig()
-    tables = [pq.read_table(p, columns=["id", "text", "images", "meta"])
-              for p in _parquets(out, "curated", "multimodal")]
+    tables = [
+        pq.read_table(p, columns=["id", "text", "images", "meta"]) for p in _parquets(out, "curated", "multimodal")
+    ]
     if not tables:
         return {"hash_edges": 0, "confirmed": 0, "precision": None, "hash_precision": None}
     docs = pa.concat_tables(tables)
@@ -1121,20 +1414,25 @@ def image_edge_figures(out: str) -> dict[str, Any]:
     pictures = pixel_rows(docs, None)
     data = dict(zip(pictures["key"].to_pylist(), pictures["data"].to_pylist()))
     checked = confirm_in_memory(edges, pictures, cfg.pixel_check)
-    truth = {(u, v): identical_picture(data[u], data[v]) for u, v in zip(checked["u"].to_pylist(),
-                                                                          checked["v"].to_pylist())}
+    truth = {
+        (u, v): identical_picture(data[u], data[v]) for u, v in zip(checked["u"].to_pylist(), checked["v"].to_pylist())
+    }
     ok = dict(zip(zip(checked["u"].to_pylist(), checked["v"].to_pylist()), checked["ok"].to_pylist()))
     confirmed = [k for k in ok if ok[k]]
     labels = {k: IMAGE_LABELS.get(f"{k[0][12:24]}-{k[1][12:24]}") for k in confirmed}
     labelled = [k for k in confirmed if labels[k] is not None]
     for u, v in (k for k in confirmed if labels[k] is None):
         log.warning("unlabelled image edge %s-%s", u[12:24], v[12:24])
-    return {"hash_edges": len(ok), "confirmed": len(confirmed), "labelled": len(labelled),
-            "confirmed_true": sum(labels[k] for k in labelled),
-            "precision": sum(labels[k] for k in labelled) / len(labelled) if labelled else None,
-            # pixel-identical pairs (identical_picture): the check should never refuse those
-            "identical_pairs": sum(bool(t) for t in truth.values()),
-            "identical_refused": sum(bool(t) and not ok[k] for k, t in truth.items())}
+    return {
+        "hash_edges": len(ok),
+        "confirmed": len(confirmed),
+        "labelled": len(labelled),
+        "confirmed_true": sum(labels[k] for k in labelled),
+        "precision": sum(labels[k] for k in labelled) / len(labelled) if labelled else None,
+        # pixel-identical pairs (identical_picture): the check should never refuse those
+        "identical_pairs": sum(bool(t) for t in truth.values()),
+        "identical_refused": sum(bool(t) and not ok[k] for k, t in truth.items()),
+    }
 
 
 def _segments(text: str, paths: list[str]) -> dict[str, str]:
@@ -1206,21 +1504,28 @@ def secret_figures(out: str, gt: dict) -> dict[str, Any]:
                     value = orig[pos:end]
                     line_start = orig.rfind("\n", 0, pos) + 1
                     line_end = orig.find("\n", end)
-                    line = orig[line_start: line_end if line_end >= 0 else len(orig)]
+                    line = orig[line_start : line_end if line_end >= 0 else len(orig)]
                     for tag in tags:
                         kinds[tag] += 1
                     if "<SECRET>" in tags:
-                        found.append({"file": fid, "value": value, "line": line.strip()[:200],
-                                      "key": _secret_key(fid, value)})
+                        found.append(
+                            {"file": fid, "value": value, "line": line.strip()[:200], "key": _secret_key(fid, value)}
+                        )
                     pos = end + len(nxt)
                     k += 2
     sample = sorted(found, key=lambda r: r["key"])[:SECRET_SAMPLE]
     labelled = [(r, SECRET_LABELS[r["key"]]) for r in sample if r["key"] in SECRET_LABELS]
     true = sum(lab[0] for _, lab in labelled)
-    return {"replacements": dict(kinds), "secrets": len(found), "unmatched_segments": unmatched,
-            "sample": sample, "labelled": len(labelled), "true": true,
-            "precision": true / len(labelled) if labelled else None,
-            "files_with_secrets": len({r["file"] for r in found})}
+    return {
+        "replacements": dict(kinds),
+        "secrets": len(found),
+        "unmatched_segments": unmatched,
+        "sample": sample,
+        "labelled": len(labelled),
+        "true": true,
+        "precision": true / len(labelled) if labelled else None,
+        "files_with_secrets": len({r["file"] for r in found}),
+    }
 
 
 def chain_figures(out: str, gt: dict, rejects: list[dict]) -> dict[str, Any]:
@@ -1250,34 +1555,54 @@ def chain_figures(out: str, gt: dict, rejects: list[dict]) -> dict[str, Any]:
             out_rows[r["reason"]].append(jaccard(shingles(a), shingles(b)))
     direct, chain = out_rows["near_duplicate"], out_rows["near_duplicate_chain"]
     total = len([r for r in near])
-    return {"near_drops": total, "chain_drops": len([r for r in near if r["reason"] == "near_duplicate_chain"]),
-            "chain_share": (len([r for r in near if r["reason"] == "near_duplicate_chain"]) / total) if total else None,
-            "chain_min_jaccard": round(min(chain), 4) if chain else None,
-            "chain_jaccard_below_0.5": sum(j < 0.5 for j in chain),
-            "direct_min_jaccard": round(min(direct), 4) if direct else None,
-            "direct_share_ge_0.8": sum(j >= 0.8 for j in direct) / len(direct) if direct else None,
-            "measured": len(direct) + len(chain)}
+    return {
+        "near_drops": total,
+        "chain_drops": len([r for r in near if r["reason"] == "near_duplicate_chain"]),
+        "chain_share": (len([r for r in near if r["reason"] == "near_duplicate_chain"]) / total) if total else None,
+        "chain_min_jaccard": round(min(chain), 4) if chain else None,
+        "chain_jaccard_below_0.5": sum(j < 0.5 for j in chain),
+        "direct_min_jaccard": round(min(direct), 4) if direct else None,
+        "direct_share_ge_0.8": sum(j >= 0.8 for j in direct) / len(direct) if direct else None,
+        "measured": len(direct) + len(chain),
+    }
 
 
 def mix_figures(stats: dict, optional: list[str]) -> dict[str, Any]:
     """|achieved - target| in points per source (stats.json pack.mix), and the largest over non-optional sources."""
     mix = stats.get("pack", {}).get("mix") or {}
     target, achieved = mix.get("target", {}), mix.get("achieved", {})
-    rows = {s: {"target": target.get(s), "planned": mix.get("planned", {}).get(s), "achieved": achieved.get(s),
-                "binding": mix.get("binding", {}).get(s)} for s in sorted(set(target) | set(achieved))}
-    errs = {s: round(100 * abs((achieved.get(s) or 0.0) - (target.get(s) or 0.0)), 3) for s in rows
-            if s not in optional}
+    rows = {
+        s: {
+            "target": target.get(s),
+            "planned": mix.get("planned", {}).get(s),
+            "achieved": achieved.get(s),
+            "binding": mix.get("binding", {}).get(s),
+        }
+        for s in sorted(set(target) | set(achieved))
+    }
+    errs = {
+        s: round(100 * abs((achieved.get(s) or 0.0) - (target.get(s) or 0.0)), 3) for s in rows if s not in optional
+    }
     # an optional source that takes its cap leaves the others their proportions among themselves (README, Mix):
     # the target each of them can hold is its weight renormalized over the non-optional sources
     rest = sum(target.get(s) or 0.0 for s in errs)
     left = 1.0 - sum(achieved.get(s) or 0.0 for s in optional)
-    renorm = {s: round(100 * abs((achieved.get(s) or 0.0) - (target.get(s) or 0.0) / rest * left), 3)
-              for s in errs} if rest else {}
-    return {"rows": rows, "errors_pts": errs, "max": max(errs.values()) if errs else None,
-            "errors_pts_renormalized": renorm, "max_renormalized": max(renorm.values()) if renorm else None}
+    renorm = (
+        {s: round(100 * abs((achieved.get(s) or 0.0) - (target.get(s) or 0.0) / rest * left), 3) for s in errs}
+        if rest
+        else {}
+    )
+    return {
+        "rows": rows,
+        "errors_pts": errs,
+        "max": max(errs.values()) if errs else None,
+        "errors_pts_renormalized": renorm,
+        "max_renormalized": max(renorm.values()) if renorm else None,
+    }
 
 
 # ----------------------------------------------------------------------------------------------------- report
+
 
 def _pct(x: float | None) -> str:
     return "n/a" if x is None else f"{x:.1%}"
@@ -1298,8 +1623,11 @@ def main() -> None:
     out = os.path.join(work, "out")
     man = build_corpus(corpus, args.limit_mb, args.rebuild)
     in_bytes = sum(man["bytes"].values())
-    print(f"corpus {corpus}: {in_bytes / 1e6:.1f} MB uncompressed ({man['disk_bytes'] / 1e6:.1f} MB on disk): "
-          + ", ".join(f"{k} {v / 1e6:.1f} MB" for k, v in man["bytes"].items()), flush=True)
+    print(
+        f"corpus {corpus}: {in_bytes / 1e6:.1f} MB uncompressed ({man['disk_bytes'] / 1e6:.1f} MB on disk): "
+        + ", ".join(f"{k} {v / 1e6:.1f} MB" for k, v in man["bytes"].items()),
+        flush=True,
+    )
     os.makedirs(work, exist_ok=True)
     cfg = run_config(corpus, out, args.cpus, man)
     write_config(cfg, os.path.join(work, "config.yaml"))
@@ -1341,14 +1669,20 @@ def main() -> None:
 
     c = stats["curate"]
     print("\n=== run ===")
-    print(f"wall {timing['wall_s']:.0f} s on {timing['cpus']} CPUs; {in_bytes / 1e6:.1f} MB in -> "
-          f"{rate:.3f} MB/s per core")
+    print(
+        f"wall {timing['wall_s']:.0f} s on {timing['cpus']} CPUs; {in_bytes / 1e6:.1f} MB in -> "
+        f"{rate:.3f} MB/s per core"
+    )
     t = c["totals"]
-    print(f"records: {t['in']} in, {t['kept']} kept, {t['dropped']} dropped, {t['quarantined']} quarantined, "
-          f"{t.get('merged', 0)} merged into {t.get('created', 0)} documents; reconciled: {c.get('reconciled')}")
+    print(
+        f"records: {t['in']} in, {t['kept']} kept, {t['dropped']} dropped, {t['quarantined']} quarantined, "
+        f"{t.get('merged', 0)} merged into {t.get('created', 0)} documents; reconciled: {c.get('reconciled')}"
+    )
     for src, s in c["sources"].items():
-        print(f"  {src:<11} in {s['in']:>7} kept {s['kept']:>6} dropped {s['dropped']:>6} "
-              f"quarantined {s['quarantined']:>5}")
+        print(
+            f"  {src:<11} in {s['in']:>7} kept {s['kept']:>6} dropped {s['dropped']:>6} "
+            f"quarantined {s['quarantined']:>5}"
+        )
     reasons = Counter((r["source"], r["stage"], r["reason"]) for r in rejects)
     print("top drop and quarantine reasons:")
     for (src, stage, reason), n in reasons.most_common(25):
@@ -1360,59 +1694,81 @@ def main() -> None:
     for src, m in mix["rows"].items():
         print(f"  {src:<11} {json.dumps(m)}")
     print(f"max |achieved - target| over non-optional sources: {mix['max']} pts ({mix['errors_pts']})")
-    print(f"against the targets renormalized around the optional sources' achieved share: "
-          f"{mix['max_renormalized']} pts ({mix['errors_pts_renormalized']})")
+    print(
+        f"against the targets renormalized around the optional sources' achieved share: "
+        f"{mix['max_renormalized']} pts ({mix['errors_pts_renormalized']})"
+    )
 
     print("\n=== code: exact duplicates (sha256 of bytes, text files) ===")
-    print(f"{exact['groups']} groups, {exact['files_in_groups']} files, {exact['to_remove']} to remove; removed "
-          f"{exact['removed']} ({_pct(exact['share'])}); groups left with no copy: {exact['groups_with_no_survivor']}")
-    print(f"among files that reached dedup: {exact['dedup_only_removed']}/{exact['dedup_only_to_remove']} "
-          f"({_pct(exact['dedup_only_share'])})")
+    print(
+        f"{exact['groups']} groups, {exact['files_in_groups']} files, {exact['to_remove']} to remove; removed "
+        f"{exact['removed']} ({_pct(exact['share'])}); groups left with no copy: {exact['groups_with_no_survivor']}"
+    )
+    print(
+        f"among files that reached dedup: {exact['dedup_only_removed']}/{exact['dedup_only_to_remove']} "
+        f"({_pct(exact['dedup_only_share'])})"
+    )
     print("how the removed copies left: " + json.dumps(exact["removed_by"]))
     sk = gt["code"]["skipped"]
     print(f"ground truth left out (not text to the reader): {dict(sk)}")
     print("\n=== code: near duplicates (exact Jaccard of word 5-grams >= 0.8, distinct contents) ===")
-    print(f"{near['pairs']} pairs ({near['lsh']['candidates']} LSH candidates checked); caught {near['caught']} "
-          f"({_pct(near['recall'])}); both sides reached dedup: {near['dedup_only_caught']}/{near['dedup_only_pairs']}"
-          f" ({_pct(near['dedup_only_recall'])})")
+    print(
+        f"{near['pairs']} pairs ({near['lsh']['candidates']} LSH candidates checked); caught {near['caught']} "
+        f"({_pct(near['recall'])}); both sides reached dedup: {near['dedup_only_caught']}/{near['dedup_only_pairs']}"
+        f" ({_pct(near['dedup_only_recall'])})"
+    )
     for j, a, b in near["missed_examples"]:
         print(f"  missed J={j}: {a}  ~  {b}")
     print("\n=== survivors: clusters with an original and a copy (vendored / translated) ===")
-    print(f"{surv['clusters']} clusters; original kept in {surv['original_kept']} ({_pct(surv['share_all'])}); "
-          f"clusters where dedup chose (an original and a copy reached dedup, a member was dropped by it): "
-          f"{surv['decided']}, original kept in {surv['decided_original_kept']} ({_pct(surv['share'])})")
+    print(
+        f"{surv['clusters']} clusters; original kept in {surv['original_kept']} ({_pct(surv['share_all'])}); "
+        f"clusters where dedup chose (an original and a copy reached dedup, a member was dropped by it): "
+        f"{surv['decided']}, original kept in {surv['decided_original_kept']} ({_pct(surv['share'])})"
+    )
     for k, v in surv["by_kind"].items():
         print(f"  {k}: {v}")
     for k, exs in surv["examples"].items():
         for ex in exs[:2]:
             print(f"  e.g. {k}: {ex}")
     print("\n=== multimodal ===")
-    print(f"documents with images in the input: {imgdocs['documents_with_images']}; still holding >= 1 image: "
-          f"{imgdocs['keeping_images']} ({_pct(imgdocs['share'])}; {_pct(imgdocs['share_excluding_duplicates'])} "
-          f"leaving out documents dropped as duplicates)")
+    print(
+        f"documents with images in the input: {imgdocs['documents_with_images']}; still holding >= 1 image: "
+        f"{imgdocs['keeping_images']} ({_pct(imgdocs['share'])}; {_pct(imgdocs['share_excluding_duplicates'])} "
+        f"leaving out documents dropped as duplicates)"
+    )
     print("outcomes: " + json.dumps(imgdocs["outcomes"]))
-    print(f"near_duplicate_image drops: {imgnear['drops']}; same picture {imgnear['true']} "
-          f"({_pct(imgnear['precision'])}): same figure path {imgnear['by_path']}, pixel check {imgnear['by_pixels']}")
+    print(
+        f"near_duplicate_image drops: {imgnear['drops']}; same picture {imgnear['true']} "
+        f"({_pct(imgnear['precision'])}): same figure path {imgnear['by_path']}, pixel check {imgnear['by_pixels']}"
+    )
     for r in imgnear["rows"][:10]:
-        print(f"  {r['dropped']} -> {r['survivor']}: path {r['same_figure_path']}, pixels {r['pixel_same']} "
-              f"mad {r['mad'][:4]}")
-    print(f"near-duplicate image edges between distinct images: pHash <= 10 proposed {imgedges['hash_edges']}, the "
-          f"pixel check kept {imgedges['confirmed']}; hand labels (IMAGE_LABELS) say {imgedges['confirmed_true']} of "
-          f"{imgedges['labelled']} labelled are the same picture ({_pct(imgedges['precision'])}); pixel-identical "
-          f"pairs among the proposed: {imgedges['identical_pairs']}, refused by the check: "
-          f"{imgedges['identical_refused']}")
+        print(
+            f"  {r['dropped']} -> {r['survivor']}: path {r['same_figure_path']}, pixels {r['pixel_same']} "
+            f"mad {r['mad'][:4]}"
+        )
+    print(
+        f"near-duplicate image edges between distinct images: pHash <= 10 proposed {imgedges['hash_edges']}, the "
+        f"pixel check kept {imgedges['confirmed']}; hand labels (IMAGE_LABELS) say {imgedges['confirmed_true']} of "
+        f"{imgedges['labelled']} labelled are the same picture ({_pct(imgedges['precision'])}); pixel-identical "
+        f"pairs among the proposed: {imgedges['identical_pairs']}, refused by the check: "
+        f"{imgedges['identical_refused']}"
+    )
     if im := c.get("image_dedup"):
         print("image dedup stats: " + json.dumps({k: v for k, v in im.items() if not isinstance(v, (dict, list))}))
     print("\n=== near dedup drops vs our Jaccard ===")
     print(json.dumps(chains))
     print("\n=== secrets in code ===")
-    print(f"placeholders put in code: {secrets['replacements']}; <SECRET> spans recovered: {secrets['secrets']} in "
-          f"{secrets['files_with_secrets']} files; segments not matched back: {secrets['unmatched_segments']}")
+    print(
+        f"placeholders put in code: {secrets['replacements']}; <SECRET> spans recovered: {secrets['secrets']} in "
+        f"{secrets['files_with_secrets']} files; segments not matched back: {secrets['unmatched_segments']}"
+    )
     print(f"seeded sample of {len(secrets['sample'])} (key, file, replaced value, line):")
     for r in secrets["sample"]:
         label = SECRET_LABELS.get(r["key"])
-        print(f"  [{r['key']}] {'unlabelled' if label is None else ('SECRET' if label[0] else 'not a secret')}"
-              f" {r['file']}\n      value {r['value'][:80]!r}\n      line  {r['line'][:160]!r}")
+        print(
+            f"  [{r['key']}] {'unlabelled' if label is None else ('SECRET' if label[0] else 'not a secret')}"
+            f" {r['file']}\n      value {r['value'][:80]!r}\n      line  {r['line'][:160]!r}"
+        )
     if secrets["precision"] is None:
         print("secret precision: null (no label in SECRET_LABELS matches this sample's keys)")
     else:
@@ -1425,26 +1781,40 @@ def main() -> None:
         "survivor_original_share": surv["share"] and round(surv["share"], 4),
         "image_docs_keeping_images_share": imgdocs["share"] and round(imgdocs["share"], 4),
         "image_near_precision": imgedges["precision"] and round(imgedges["precision"], 4),
-        "image_near_edges": imgedges["confirmed"], "image_near_hash_edges": imgedges["hash_edges"],
+        "image_near_edges": imgedges["confirmed"],
+        "image_near_hash_edges": imgedges["hash_edges"],
         "secret_precision": secrets["precision"] and round(secrets["precision"], 4),
         "mb_per_s_per_core": round(rate, 4),
         "mix_max_abs_error_pts_renormalized": mix["max_renormalized"],
         "input_mb": round(in_bytes / 1e6, 1),
         "input_mb_by_kind": {k: round(v / 1e6, 1) for k, v in man["bytes"].items()},
-        "wall_s": round(timing["wall_s"], 1), "cores": timing["cpus"],
+        "wall_s": round(timing["wall_s"], 1),
+        "cores": timing["cpus"],
         "code_exact_dup_removed_share_dedup_only": exact["dedup_only_share"] and round(exact["dedup_only_share"], 4),
         "code_near_dup_recall_dedup_only": near["dedup_only_recall"] and round(near["dedup_only_recall"], 4),
-        "code_near_dup_pairs": near["pairs"], "survivor_clusters": surv["clusters"],
-        "image_near_drops": imgnear["drops"], "secret_replacements": secrets["secrets"],
+        "code_near_dup_pairs": near["pairs"],
+        "survivor_clusters": surv["clusters"],
+        "image_near_drops": imgnear["drops"],
+        "secret_replacements": secrets["secrets"],
         "secret_labelled": secrets["labelled"],
         "chain_drop_share": chains["chain_share"] and round(chains["chain_share"], 4),
         "chain_drop_min_jaccard": chains["chain_min_jaccard"],
-        "near_direct_drop_share_jaccard_ge_0_8": chains["direct_share_ge_0.8"] and round(
-            chains["direct_share_ge_0.8"], 4),
+        "near_direct_drop_share_jaccard_ge_0_8": chains["direct_share_ge_0.8"]
+        and round(chains["direct_share_ge_0.8"], 4),
     }
-    details = {"summary": summary, "exact": exact, "near": near, "survivors": surv, "image_docs": imgdocs,
-               "image_near": imgnear, "image_edges": imgedges, "secrets": dict(secrets), "chains": chains,
-               "mix": mix, "corpus": {k: man[k] for k in ("limit_mb", "bytes", "disk_bytes", "debs", "wheels")}}
+    details = {
+        "summary": summary,
+        "exact": exact,
+        "near": near,
+        "survivors": surv,
+        "image_docs": imgdocs,
+        "image_near": imgnear,
+        "image_edges": imgedges,
+        "secrets": dict(secrets),
+        "chains": chains,
+        "mix": mix,
+        "corpus": {k: man[k] for k in ("limit_mb", "bytes", "disk_bytes", "debs", "wheels")},
+    }
     with open(os.path.join(work, "report.json"), "w") as f:
         json.dump(details, f, indent=1, default=str)
     print(json.dumps(summary), flush=True)

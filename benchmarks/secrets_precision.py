@@ -34,18 +34,37 @@ sys.path[0] = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 from pipeline.secrets_patterns import SECRET_PATTERNS, anchored  # noqa: E402
 
-WHEELS = ["ansible-core==2.19.14", "awscli==1.46.3", "azure-core==1.41.0", "boto3==1.44.8", "botocore==1.44.8",
-          "django==5.2.19", "flask==3.1.3", "hvac==2.4.0", "kubernetes==37.0.2", "msal==1.39.0", "oauthlib==4.0.1",
-          "openai==3.60.0", "paramiko==5.1.0", "pyjwt==2.15.1", "slack-sdk==3.48.0", "sqlalchemy==2.1.9",
-          "stripe==16.1.0", "twilio==9.13.0"]
+WHEELS = [
+    "ansible-core==2.19.14",
+    "awscli==1.46.3",
+    "azure-core==1.41.0",
+    "boto3==1.44.8",
+    "botocore==1.44.8",
+    "django==5.2.19",
+    "flask==3.1.3",
+    "hvac==2.4.0",
+    "kubernetes==37.0.2",
+    "msal==1.39.0",
+    "oauthlib==4.0.1",
+    "openai==3.60.0",
+    "paramiko==5.1.0",
+    "pyjwt==2.15.1",
+    "slack-sdk==3.48.0",
+    "sqlalchemy==2.1.9",
+    "stripe==16.1.0",
+    "twilio==9.13.0",
+]
 NOT_SECRETS = {  # the distinct redacted values a person labelled as not secret
     "copyproduct-abc5defgjkdji",  # a product-copy operation handle
     "amzn1.account.AF6RHO7KZU5XRVQJGXK6HB56KR2A",  # a web identity's subject id
 }
 MISSED = [  # real secrets the looser rule redacted and the current rules leave (read, not guessed)
-    '"Password": "webdavgeneratedpassword1"', '"Password": "webdavgeneratedpassword2"',
-    '"Password": "webdavregeneratedpassword1"', '"Password": "generatedwebdavpassword1"',
-    '"Password": "generatedwebdavpassword2"', '"LocalConsolePassword": "PassWordMustBeAtLeast6Chars."',
+    '"Password": "webdavgeneratedpassword1"',
+    '"Password": "webdavgeneratedpassword2"',
+    '"Password": "webdavregeneratedpassword1"',
+    '"Password": "generatedwebdavpassword1"',
+    '"Password": "generatedwebdavpassword2"',
+    '"LocalConsolePassword": "PassWordMustBeAtLeast6Chars."',
 ]
 
 
@@ -53,8 +72,10 @@ def _tree(where: str) -> str:
     tree = os.path.join(where, "tree")
     if not os.path.isdir(tree):
         os.makedirs(where, exist_ok=True)
-        subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--no-deps", "--only-binary=:all:", "-d", where,
-                        *WHEELS], check=True)
+        subprocess.run(
+            [sys.executable, "-m", "pip", "download", "-q", "--no-deps", "--only-binary=:all:", "-d", where, *WHEELS],
+            check=True,
+        )
         for wheel in sorted(glob.glob(os.path.join(where, "*.whl"))):
             with zipfile.ZipFile(wheel) as z:
                 z.extractall(os.path.join(tree, os.path.basename(wheel).split("-")[0]))
@@ -93,13 +114,21 @@ def main() -> None:
     for kind, _, _ in found:
         by_kind[kind] = by_kind.get(kind, 0) + 1
     print(f"{len(found)} redactions in {len(WHEELS)} wheels: {by_kind}")
-    for kind, path, value in sorted({(k, p.split('/')[0], v[:60]) for k, p, v in found}):
+    for kind, path, value in sorted({(k, p.split("/")[0], v[:60]) for k, p, v in found}):
         print(f"  {'no ' if value in NOT_SECRETS else 'yes'} {kind:18} {path:14} {value}")
     precision = right / max(1, len(found))
     recall = right / max(1, right + len(MISSED))
     print(f"precision {precision:.3f} ({right}/{len(found)}), recall {recall:.3f} ({right}/{right + len(MISSED)})")
-    print(json.dumps({"redactions": len(found), "secret_precision": round(precision, 4),
-                      "secret_recall": round(recall, 4), "by_kind": by_kind}))
+    print(
+        json.dumps(
+            {
+                "redactions": len(found),
+                "secret_precision": round(precision, 4),
+                "secret_recall": round(recall, 4),
+                "by_kind": by_kind,
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -52,11 +52,18 @@ def main() -> None:
             for i in range(0, len(texts), args.batch):
                 bare.encode_batch(texts[i : i + args.batch], add_special_tokens=False)
             best["bare"] = min(best["bare"], time.perf_counter() - start)
-    result = {"documents": len(texts), "mb": round(mb, 3), "cpus": os.cpu_count(),
-              "stage_mb_per_s": round(mb / best["stage"], 3), "bare_mb_per_s": round(mb / best["bare"], 3),
-              "ratio_to_bare": round(best["bare"] / best["stage"], 3)}
-    print(f"{len(texts)} documents, {mb:.1f} MB; stage {result['stage_mb_per_s']} MB/s, "
-          f"bare encode_batch {result['bare_mb_per_s']} MB/s")
+    result = {
+        "documents": len(texts),
+        "mb": round(mb, 3),
+        "cpus": os.cpu_count(),
+        "stage_mb_per_s": round(mb / best["stage"], 3),
+        "bare_mb_per_s": round(mb / best["bare"], 3),
+        "ratio_to_bare": round(best["bare"] / best["stage"], 3),
+    }
+    print(
+        f"{len(texts)} documents, {mb:.1f} MB; stage {result['stage_mb_per_s']} MB/s, "
+        f"bare encode_batch {result['bare_mb_per_s']} MB/s"
+    )
     os.makedirs(os.path.dirname(args.out), exist_ok=True)
     with open(args.out, "w") as f:
         json.dump(result, f, indent=2)

@@ -56,16 +56,21 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for vocab in args.vocab:
             out = os.path.join(tmp, str(vocab))
-            proc = subprocess.Popen([sys.executable, __file__, "--train-one", str(vocab), "--dir", out],
-                                    stdout=subprocess.PIPE, text=True)
+            proc = subprocess.Popen(
+                [sys.executable, __file__, "--train-one", str(vocab), "--dir", out], stdout=subprocess.PIPE, text=True
+            )
             stdout = proc.stdout.read()
             _, status, usage = os.wait4(proc.pid, 0)
             if status:
                 raise SystemExit(f"training {vocab} failed")
             trained = json.loads(stdout.strip().splitlines()[-1])
             tok = Tokenizer.from_file(os.path.join(out, "tokenizer.json"))
-            row = {"vocab": vocab, "vocab_reached": trained["vocab_reached"],
-                   "train_seconds": round(trained["seconds"], 2), "peak_rss_mb": round(usage.ru_maxrss / 1024, 1)}
+            row = {
+                "vocab": vocab,
+                "vocab_reached": trained["vocab_reached"],
+                "train_seconds": round(trained["seconds"], 2),
+                "peak_rss_mb": round(usage.ru_maxrss / 1024, 1),
+            }
             for source, texts in sorted(held.items()):
                 tokens = sum(len(e.ids) for e in tok.encode_batch(texts, add_special_tokens=False))
                 row[f"bytes_per_token_{source}"] = round(sum(len(t.encode()) for t in texts) / tokens, 3)

@@ -47,15 +47,28 @@ RUST_DOCS = os.path.expanduser("~/.rustup/toolchains/stable-x86_64-unknown-linux
 DISK_ROOTS = [RUST_DOCS, "/usr/share/doc", "/usr/lib/node_modules/npm", "/usr/lib/google-cloud-sdk"]
 # The sample's own sources, and the Rust pages that are machine-made (41k near-identical
 # intrinsics pages, highlighted source files).
-SKIP = ("/usr/share/doc/python3", "/usr/share/doc/apache2-doc", "/usr/share/doc/debian-handbook",
-        "/usr/share/doc/debian-reference", f"{RUST_DOCS}/core/", f"{RUST_DOCS}/src/")
+SKIP = (
+    "/usr/share/doc/python3",
+    "/usr/share/doc/apache2-doc",
+    "/usr/share/doc/debian-handbook",
+    "/usr/share/doc/debian-reference",
+    f"{RUST_DOCS}/core/",
+    f"{RUST_DOCS}/src/",
+)
 FILTERS = ("gopher_repetition", "gopher_quality", "c4", "fineweb")
 # datatrove's reason names for ours, where they differ
-DT_REASONS = {"too_few_words": "gopher_short_doc", "too_many_words": "gopher_long_doc",
-              "short_words": "gopher_below_avg_threshold", "long_words": "gopher_above_avg_threshold",
-              "hash_ratio": "gopher_too_many_hashes", "ellipsis_ratio": "gopher_too_many_ellipsis",
-              "bullet_lines": "gopher_too_many_bullets", "ellipsis_lines": "gopher_too_many_end_ellipsis",
-              "alpha_words": "gopher_below_alpha_threshold", "stop_words": "gopher_enough_stop_words"}
+DT_REASONS = {
+    "too_few_words": "gopher_short_doc",
+    "too_many_words": "gopher_long_doc",
+    "short_words": "gopher_below_avg_threshold",
+    "long_words": "gopher_above_avg_threshold",
+    "hash_ratio": "gopher_too_many_hashes",
+    "ellipsis_ratio": "gopher_too_many_ellipsis",
+    "bullet_lines": "gopher_too_many_bullets",
+    "ellipsis_lines": "gopher_too_many_end_ellipsis",
+    "alpha_words": "gopher_below_alpha_threshold",
+    "stop_words": "gopher_enough_stop_words",
+}
 
 
 def web_documents(pattern: str) -> list[str]:
@@ -68,8 +81,13 @@ def web_documents(pattern: str) -> list[str]:
 
 def disk_pages(limit: int, folder: str) -> str:
     """Up to ``limit`` HTML pages from this machine (a stable hash order), written as JSON lines."""
-    paths = [os.path.join(d, f) for root in DISK_ROOTS for d, _, files in os.walk(root)
-             for f in files if f.endswith((".html", ".htm"))]
+    paths = [
+        os.path.join(d, f)
+        for root in DISK_ROOTS
+        for d, _, files in os.walk(root)
+        for f in files
+        if f.endswith((".html", ".htm"))
+    ]
     paths = [p for p in paths if not p.startswith(SKIP)]
     paths.sort(key=lambda p: hashlib.blake2b(p.encode(), digest_size=8).digest())
     out = os.path.join(folder, "pages.jsonl")
@@ -85,10 +103,12 @@ def ours() -> dict[str, Callable[[pa.Table], list[bool]]]:
         return pc.is_null(table["drop_reason"]).to_pylist()
 
     c4 = C4Config()
-    return {"gopher_repetition": lambda t: gopher_repetition(t, GopherRepetitionConfig()),
-            "gopher_quality": lambda t: gopher_quality(t, GopherQualityConfig()),
-            "c4": lambda t: c4_document(c4_lines(t, c4), c4),
-            "fineweb": lambda t: fineweb_quality(t, FineWebQualityConfig())}
+    return {
+        "gopher_repetition": lambda t: gopher_repetition(t, GopherRepetitionConfig()),
+        "gopher_quality": lambda t: gopher_quality(t, GopherQualityConfig()),
+        "c4": lambda t: c4_document(c4_lines(t, c4), c4),
+        "fineweb": lambda t: fineweb_quality(t, FineWebQualityConfig()),
+    }
 
 
 def run(texts: list[str], batch: int) -> dict:
@@ -101,15 +121,24 @@ def run(texts: list[str], batch: int) -> dict:
         GopherRepetitionFilter,
     )
 
-    theirs = dict(zip(FILTERS, (GopherRepetitionFilter(), GopherQualityFilter(),
-                                C4QualityFilter(filter_no_terminal_punct=False), FineWebQualityFilter())))
+    theirs = dict(
+        zip(
+            FILTERS,
+            (
+                GopherRepetitionFilter(),
+                GopherQualityFilter(),
+                C4QualityFilter(filter_no_terminal_punct=False),
+                FineWebQualityFilter(),
+            ),
+        )
+    )
     stages = ours()
     seconds = {side: dict.fromkeys(FILTERS, 0.0) for side in ("ours", "datatrove")}
     reasons: dict[str, dict[str, list]] = {side: {f: [] for f in FILTERS} for side in ("ours", "datatrove")}
     text_stats._CACHE.clear()  # start cold: no chunk seen, no batch remembered
     text_stats._LAST.clear()
     for start in range(0, len(texts), batch):
-        chunk = texts[start:start + batch]
+        chunk = texts[start : start + batch]
         table = pa.table({"text": pa.array(chunk, pa.large_string())})
         for name, stage in stages.items():
             t = time.perf_counter()
@@ -132,11 +161,13 @@ def agreement(ours_r: list, theirs_r: list) -> dict:
     same = sum((o is None) == (t is None) for o, t in both)
     dropped = [(o, t) for o, t in both if o is not None and t is not None]
     same_reason = sum(DT_REASONS.get(o, o) == t for o, t in dropped)
-    return {"decisions": round(same / max(len(both), 1), 4),
-            "dropped_ours": sum(o is not None for o, _ in both),
-            "dropped_datatrove": sum(t is not None for _, t in both),
-            "same_reason_when_both_drop": round(same_reason / max(len(dropped), 1), 4),
-            "differing_docs": [i for i, (o, t) in enumerate(both) if (o is None) != (t is None)][:20]}
+    return {
+        "decisions": round(same / max(len(both), 1), 4),
+        "dropped_ours": sum(o is not None for o, _ in both),
+        "dropped_datatrove": sum(t is not None for _, t in both),
+        "same_reason_when_both_drop": round(same_reason / max(len(dropped), 1), 4),
+        "differing_docs": [i for i, (o, t) in enumerate(both) if (o is None) != (t is None)][:20],
+    }
 
 
 def main() -> None:
@@ -160,8 +191,10 @@ def main() -> None:
         entry = {"documents": docs, "mb": round(mb, 3)}
         for side in ("ours", "datatrove"):
             secs = r["seconds"][side]
-            entry[side] = {"docs_per_s": round(docs / sum(secs.values()), 2),
-                           "per_filter_docs_per_s": {f: round(docs / s, 1) for f, s in secs.items()}}
+            entry[side] = {
+                "docs_per_s": round(docs / sum(secs.values()), 2),
+                "per_filter_docs_per_s": {f: round(docs / s, 1) for f, s in secs.items()},
+            }
             total[side] += sum(secs.values())
             for f in FILTERS:
                 merged[side][f] += r["reasons"][side][f]
@@ -173,18 +206,26 @@ def main() -> None:
         print(f"  {'filter':18s} {'ours docs/s':>12s} {'datatrove':>10s} {'agree':>7s} {'drop ours/dt':>13s}")
         for f in FILTERS:
             a = entry["agreement"][f]
-            print(f"  {f:18s} {entry['ours']['per_filter_docs_per_s'][f]:12.1f} "
-                  f"{entry['datatrove']['per_filter_docs_per_s'][f]:10.1f} {a['decisions']:7.4f} "
-                  f"{a['dropped_ours']:>6d}/{a['dropped_datatrove']:<6d}")
-        print(f"  {'stack':18s} {entry['ours']['docs_per_s']:12.1f} {entry['datatrove']['docs_per_s']:10.1f}"
-              f"   speedup {entry['speedup']}x")
-    summary = {"ours_docs_per_s": round(total["docs"] / total["ours"], 2),
-               "datatrove_docs_per_s": round(total["docs"] / total["datatrove"], 2)}
+            print(
+                f"  {f:18s} {entry['ours']['per_filter_docs_per_s'][f]:12.1f} "
+                f"{entry['datatrove']['per_filter_docs_per_s'][f]:10.1f} {a['decisions']:7.4f} "
+                f"{a['dropped_ours']:>6d}/{a['dropped_datatrove']:<6d}"
+            )
+        print(
+            f"  {'stack':18s} {entry['ours']['docs_per_s']:12.1f} {entry['datatrove']['docs_per_s']:10.1f}"
+            f"   speedup {entry['speedup']}x"
+        )
+    summary = {
+        "ours_docs_per_s": round(total["docs"] / total["ours"], 2),
+        "datatrove_docs_per_s": round(total["docs"] / total["datatrove"], 2),
+    }
     summary["speedup"] = round(summary["ours_docs_per_s"] / summary["datatrove_docs_per_s"], 2)
     summary["agreement"] = {f: agreement(merged["ours"][f], merged["datatrove"][f])["decisions"] for f in FILTERS}
     result.update(summary)
-    print(f"all: {total['docs']} documents; ours {summary['ours_docs_per_s']} docs/s, datatrove "
-          f"{summary['datatrove_docs_per_s']} docs/s per core: {summary['speedup']}x")
+    print(
+        f"all: {total['docs']} documents; ours {summary['ours_docs_per_s']} docs/s, datatrove "
+        f"{summary['datatrove_docs_per_s']} docs/s per core: {summary['speedup']}x"
+    )
     os.makedirs(os.path.dirname(args.out), exist_ok=True)
     with open(args.out, "w") as f:
         json.dump(result, f, indent=2)

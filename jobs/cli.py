@@ -19,14 +19,19 @@ def main(argv: list[str] | None = None) -> int:
     inspect.add_argument("dir", help="a run's output directory or its shards/ directory")
     inspect.add_argument("--shard", type=int, default=0, help="index of the shard in the manifest")
     inspect.add_argument("--row", type=int, default=0)
-    inspect.add_argument("--mask", type=int, metavar="N", help="write a PNG of row N's attention mask (N counts "
-                         "rows over all shards)")
+    inspect.add_argument(
+        "--mask", type=int, metavar="N", help="write a PNG of row N's attention mask (N counts rows over all shards)"
+    )
     inspect.add_argument("--png", help="where --mask writes (default: mask-row-N.png)")
     submit = sub.add_parser("submit", help="submit a run (or one pass) to a Ray cluster with `ray job submit`")
     submit.add_argument("config", help="run config YAML, relative to the working directory")
     submit.add_argument("--address", required=True, help="the cluster's dashboard, e.g. http://HEAD:8265")
-    submit.add_argument("--until", default=PASSES[-1], choices=PASSES,
-                        help="stop after this pass (default: the whole run; the passes before it run when not done)")
+    submit.add_argument(
+        "--until",
+        default=PASSES[-1],
+        choices=PASSES,
+        help="stop after this pass (default: the whole run; the passes before it run when not done)",
+    )
     submit.add_argument("--working-dir", default=".", help="uploaded with the job (default: here)")
     submit.add_argument("--runtime-env", help="runtime_env YAML (default: jobs/runtime_env.yaml)")
     submit.add_argument("--no-wait", action="store_true", help="return once submitted; follow with `ray job logs`")
@@ -35,8 +40,12 @@ def main(argv: list[str] | None = None) -> int:
     submit.add_argument("--force", action="store_true", help="rerun every pass even if its outputs exist")
     config = sub.add_parser("config", help="check a config; --print shows it with every default filled in")
     config.add_argument("config", nargs="?", help="run config YAML (default: the bundled sample)")
-    config.add_argument("--print", dest="print_config", action="store_true",
-                        help="print the resolved config as YAML: every setting that will run")
+    config.add_argument(
+        "--print",
+        dest="print_config",
+        action="store_true",
+        help="print the resolved config as YAML: every setting that will run",
+    )
     report = sub.add_parser("report", help="rebuild report/report.html from a run's stats.json")
     report.add_argument("dir", help="a run's output directory")
     verify = sub.add_parser("verify", help="check every shard's checksum, size, schema and row count")
@@ -55,9 +64,16 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "submit":
         from jobs.submit import submit as submit_job
 
-        return submit_job(args.config, args.address, until=args.until, working_dir=args.working_dir,
-                          runtime_env=args.runtime_env, wait=not args.no_wait, submission_id=args.submission_id,
-                          extra=(["--output", args.output] if args.output else []) + ["--force"] * args.force)
+        return submit_job(
+            args.config,
+            args.address,
+            until=args.until,
+            working_dir=args.working_dir,
+            runtime_env=args.runtime_env,
+            wait=not args.no_wait,
+            submission_id=args.submission_id,
+            extra=(["--output", args.output] if args.output else []) + ["--force"] * args.force,
+        )
     if args.command == "near-dedup-curve":
         return _curve(args)
     if args.command == "config":

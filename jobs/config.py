@@ -45,7 +45,11 @@ PASS_SETTINGS: dict[str, tuple[str, ...]] = {
     "pack": ("mix", "pack", "tokenize", "seed"),  # tokenize: the manifest's image token layout
 }
 PASS_INPUTS: dict[str, tuple[str, ...]] = {  # the passes whose outputs each pass reads
-    "curate": (), "tokenizer": ("curate",), "pack_tokens": ("curate", "tokenizer"), "pack": ("pack_tokens",)}
+    "curate": (),
+    "tokenizer": ("curate",),
+    "pack_tokens": ("curate", "tokenizer"),
+    "pack": ("pack_tokens",),
+}
 # Settings that change how a run goes, never what it writes: no pass hashes them.
 RUN_ONLY_SETTINGS = ("output_dir", "max_quarantined_share", "progress_interval_s", "ray", "base_dir")
 
@@ -77,14 +81,19 @@ class RunConfig(StrictModel):
     def _mixes_name_sources(self) -> RunConfig:
         """A mix key that names no source kind (a typo) would silently weigh nothing."""
         read = {s.name for s in self.sources}
-        named = (("mix.weights", self.mix.weights), ("tokenizer.mix", self.tokenizer.mix),
-                 ("mix.optional", dict.fromkeys(self.mix.optional, 1.0)))
+        named = (
+            ("mix.weights", self.mix.weights),
+            ("tokenizer.mix", self.tokenizer.mix),
+            ("mix.optional", dict.fromkeys(self.mix.optional, 1.0)),
+        )
         for key, weights in named:
             for name in weights:
                 if name not in SOURCES:
                     hint = difflib.get_close_matches(name, SOURCES, n=1)
-                    raise ValueError(f"{key}: {name!r} is not a source; the sources are {', '.join(SOURCES)}"
-                                     + (f" (did you mean {hint[0]!r}?)" if hint else ""))
+                    raise ValueError(
+                        f"{key}: {name!r} is not a source; the sources are {', '.join(SOURCES)}"
+                        + (f" (did you mean {hint[0]!r}?)" if hint else "")
+                    )
             if key != "mix.optional" and not any(weights.get(name, 0) > 0 for name in read):
                 raise ValueError(f"{key} gives no weight to any source this config reads ({', '.join(sorted(read))})")
         return self
@@ -101,8 +110,11 @@ class RunConfig(StrictModel):
     def pass_hash(self, name: str, upstream: dict[str, str] | None = None, inputs: object = None) -> str:
         """A digest of what pass ``name`` reads: its settings (PASS_SETTINGS), the hashes of the passes whose
         outputs it reads (``upstream``), and, for the first pass, the state of its input files."""
-        data = {"settings": {s: self.setting(s) for s in PASS_SETTINGS[name]},
-                "upstream": {p: (upstream or {})[p] for p in PASS_INPUTS[name]}, "inputs": inputs}
+        data = {
+            "settings": {s: self.setting(s) for s in PASS_SETTINGS[name]},
+            "upstream": {p: (upstream or {})[p] for p in PASS_INPUTS[name]},
+            "inputs": inputs,
+        }
         blob = json.dumps(data, sort_keys=True, default=str)
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
@@ -121,7 +133,8 @@ class _UniqueKeyLoader(yaml.SafeLoader):
             key = self.construct_object(key_node, deep=True)
             if key in seen:
                 raise yaml.constructor.ConstructorError(
-                    None, None, f"duplicate key {key!r} (first at line {seen[key].line + 1})", key_node.start_mark)
+                    None, None, f"duplicate key {key!r} (first at line {seen[key].line + 1})", key_node.start_mark
+                )
             seen[key] = key_node.start_mark
         return super().construct_mapping(node, deep)
 

@@ -66,8 +66,9 @@ def _max_pixels(cfg: CurateConfig) -> int | None:
     return checks.max_pixels if checks is not None and checks.max_pixels is not None else MAX_IMAGE_PIXELS
 
 
-def _stage_files(batch: pa.Table, specs: list[SourceSpec], cfg: CurateConfig, staged: str, cache: str,
-                 counter: Any) -> pa.Table:
+def _stage_files(
+    batch: pa.Table, specs: list[SourceSpec], cfg: CurateConfig, staged: str, cache: str, counter: Any
+) -> pa.Table:
     """Read, clean and filter whole input files into ``staged/<name>.parquet``; the receipt beside it,
     written last, marks the file done, so a rerun after a crash starts from the files without one."""
     done = []
@@ -87,8 +88,10 @@ def _stage_files(batch: pa.Table, specs: list[SourceSpec], cfg: CurateConfig, st
         if writer is not None:
             writer.close()
             os.replace(tmp, os.path.join(staged, f"{name}.parquet"))
-        write_json_atomic(os.path.join(staged, f"{name}.json"),
-                          {"source": spec.name, "rel": inp.rel, "records": records, "rows": rows})
+        write_json_atomic(
+            os.path.join(staged, f"{name}.json"),
+            {"source": spec.name, "rel": inp.rel, "records": records, "rows": rows},
+        )
         report(counter, "curate/read", units=1, nbytes=row["bytes"])
         done.append(rows)
     return pa.table({"rows": pa.array(done, pa.int64())})
@@ -130,34 +133,68 @@ def _size_and_mtime(path: str, timeout_s: float) -> tuple[int, int]:
 
 def _input_items(cfg: RunConfig) -> list[dict[str, Any]]:
     # paths travel as bytes: a file name that is not UTF-8 cannot be an Arrow string
-    items = [{"spec": i, "path": os.fsencode(f.path), "root": os.fsencode(f.root), "rel": f.rel,
-              "bytes": size, "mtime_ns": mtime} for i, f in expand_sources(cfg.sources, cfg.base_dir)
-             for size, mtime in [_size_and_mtime(f.path, cfg.sources[i].list_timeout_s)]]
+    items = [
+        {
+            "spec": i,
+            "path": os.fsencode(f.path),
+            "root": os.fsencode(f.root),
+            "rel": f.rel,
+            "bytes": size,
+            "mtime_ns": mtime,
+        }
+        for i, f in expand_sources(cfg.sources, cfg.base_dir)
+        for size, mtime in [_size_and_mtime(f.path, cfg.sources[i].list_timeout_s)]
+    ]
     if not any(is_remote(os.fsdecode(i["path"])) or os.path.exists(i["path"]) for i in items):
-        raise UsageError(f"no input exists: {[s.paths for s in cfg.sources]} (relative paths start at the config's "
-                         f"folder {cfg.base_dir}); check the sources' paths")
+        raise UsageError(
+            f"no input exists: {[s.paths for s in cfg.sources]} (relative paths start at the config's "
+            f"folder {cfg.base_dir}); check the sources' paths"
+        )
     return items
 
 
-def _stage_inputs(cfg: RunConfig, items: list[dict[str, Any]], config_hash: str, staged: str, cache: str,
-                  progress: Progress, force: bool) -> list[str]:
+def _stage_inputs(
+    cfg: RunConfig,
+    items: list[dict[str, Any]],
+    config_hash: str,
+    staged: str,
+    cache: str,
+    progress: Progress,
+    force: bool,
+) -> list[str]:
     """Stage every input not staged yet with these settings into ``staged``; return the staged files."""
     resume_dir(staged, config_hash, force)
-    todo = [i for i in items
-            if not os.path.exists(os.path.join(staged, _stage_name(cfg.sources[i["spec"]].name, i["rel"]) + ".json"))]
+    todo = [
+        i
+        for i in items
+        if not os.path.exists(os.path.join(staged, _stage_name(cfg.sources[i["spec"]].name, i["rel"]) + ".json"))
+    ]
     if len(todo) < len(items):
-        log.info("curate: %d of %d input files already staged by an earlier attempt, skipped",
-                 len(items) - len(todo), len(items))
+        log.info(
+            "curate: %d of %d input files already staged by an earlier attempt, skipped",
+            len(items) - len(todo),
+            len(items),
+        )
     with progress.step("curate/read", "files", len(todo), sum(i["bytes"] for i in todo)):
         if todo:
             ray.data.from_items(todo, override_num_blocks=len(todo)).map_batches(
-                partial(_stage_files, specs=cfg.sources, cfg=cfg.curate, staged=staged, cache=cache,
-                        counter=progress.counter), batch_size=1, batch_format="pyarrow").materialize()
+                partial(
+                    _stage_files,
+                    specs=cfg.sources,
+                    cfg=cfg.curate,
+                    staged=staged,
+                    cache=cache,
+                    counter=progress.counter,
+                ),
+                batch_size=1,
+                batch_format="pyarrow",
+            ).materialize()
     return sorted(glob.glob(os.path.join(staged, "*.parquet")))
 
 
-def _exact_dedup(cfg: RunConfig, out_dir: str, staged: list[str], progress: Progress, cpus: int
-                 ) -> list[dict[str, Any]]:
+def _exact_dedup(
+    cfg: RunConfig, out_dir: str, staged: list[str], progress: Progress, cpus: int
+) -> list[dict[str, Any]]:
     """Content-hash shuffle of every staged row (code as files), one survivor per content, buckets written."""
     buckets = cfg.curate.exact_dedup.num_buckets
     with progress.step("curate/exact_dedup", "buckets", buckets):
@@ -165,13 +202,21 @@ def _exact_dedup(cfg: RunConfig, out_dir: str, staged: list[str], progress: Prog
             return []
         ds = read_parquet_files(staged).map_batches(partial(_content_keys, cfg=cfg.curate), batch_format="pyarrow")
         ds = ds.groupby("bucket", num_partitions=_shuffle_partitions(buckets, staged, cpus)).map_groups(
-            partial(_finish_bucket, out_dir=out_dir, dedup=cfg.curate.exact_dedup.enabled,
-                    survivor=cfg.curate.survivor, counter=progress.counter), batch_format="pyarrow")
+            partial(
+                _finish_bucket,
+                out_dir=out_dir,
+                dedup=cfg.curate.exact_dedup.enabled,
+                survivor=cfg.curate.survivor,
+                counter=progress.counter,
+            ),
+            batch_format="pyarrow",
+        )
         return ds.take_all()
 
 
-def _dedup_passes(cfg: RunConfig, out_dir: str, staged: list[str], progress: Progress, cpus: int
-                  ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+def _dedup_passes(
+    cfg: RunConfig, out_dir: str, staged: list[str], progress: Progress, cpus: int
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """Exact and near dedup with code as files, then code's repository documents and their own near dedup
     (The Stack v2's file-level dedup, DeepSeek-Coder's repository level), then images; count rows, summaries."""
     curate, summaries = cfg.curate, {}
@@ -186,13 +231,20 @@ def _dedup_passes(cfg: RunConfig, out_dir: str, staged: list[str], progress: Pro
     if curate.repo_documents.enabled and any(s.name == "code" for s in cfg.sources):
         log.info("curate: repository documents from the surviving code files")
         with progress.step("curate/repo_documents"):
-            counts += run_repo_documents(out_dir, curate.repo_documents, curate.exact_dedup.num_buckets,
-                                         max(1, cpus), progress.counter)
+            counts += run_repo_documents(
+                out_dir, curate.repo_documents, curate.exact_dedup.num_buckets, max(1, cpus), progress.counter
+            )
         if near is not None and "code" not in near.skip_sources:
             others = sorted({s.name for s in cfg.sources} - {"code"})
             with progress.step("curate/repo_near_dedup"):
-                result = run_near_dedup(out_dir, near.model_copy(update={"skip_sources": others}), cfg.seed, cpus,
-                                        curate.survivor, stage="repo_near_dedup")
+                result = run_near_dedup(
+                    out_dir,
+                    near.model_copy(update={"skip_sources": others}),
+                    cfg.seed,
+                    cpus,
+                    curate.survivor,
+                    stage="repo_near_dedup",
+                )
             counts += result["counts"]
             summaries["repo_near_dedup"] = result["summary"]
     images = curate.image_dedup
@@ -205,8 +257,7 @@ def _dedup_passes(cfg: RunConfig, out_dir: str, staged: list[str], progress: Pro
     return counts, summaries
 
 
-def run_curate(cfg: RunConfig, out_dir: str, progress: Progress, force: bool = False, cpus: int = 2
-               ) -> dict[str, Any]:
+def run_curate(cfg: RunConfig, out_dir: str, progress: Progress, force: bool = False, cpus: int = 2) -> dict[str, Any]:
     """Run (or skip, when already done with these settings) the curation pass; return its stats."""
     items = _input_items(cfg)
     inputs = [[i["spec"], i["rel"], i["bytes"], i["mtime_ns"]] for i in items]
@@ -226,8 +277,12 @@ def run_curate(cfg: RunConfig, out_dir: str, progress: Progress, force: bool = F
     stats["timings"] = {k: v for k, v in progress.timings.items() if k.startswith("curate/")}
     if not stats["reconciled"]:
         raise RuntimeError(f"curation lost records: {json.dumps(stats['sources'])}")
-    mark_done(out_dir, "curate", config_hash, {"stats": stats},
-              [os.path.join(out_dir, "curated"), os.path.join(out_dir, "rejects")])
+    mark_done(
+        out_dir,
+        "curate",
+        config_hash,
+        {"stats": stats},
+        [os.path.join(out_dir, "curated"), os.path.join(out_dir, "rejects")],
+    )
     shutil.rmtree(staged_dir, ignore_errors=True)  # the curated files replace it
     return stats
-

@@ -72,8 +72,13 @@ def _apply(block: pa.Table, root: str, files: list[str], cfg: ImageDedupConfig) 
 
 def _files(out_dir: str, sources: list[str]) -> list[str]:
     curated = os.path.join(out_dir, "curated")
-    return sorted(os.path.join(curated, s, f) for s in sources if os.path.isdir(os.path.join(curated, s))
-                  for f in os.listdir(os.path.join(curated, s)) if f.endswith(".parquet"))
+    return sorted(
+        os.path.join(curated, s, f)
+        for s in sources
+        if os.path.isdir(os.path.join(curated, s))
+        for f in os.listdir(os.path.join(curated, s))
+        if f.endswith(".parquet")
+    )
 
 
 def _image_slots(path: str) -> int:
@@ -95,16 +100,25 @@ def run_image_dedup(out_dir: str, cfg: ImageDedupConfig, cpus: int = 2) -> dict[
     if not images:  # a corpus without images: every counter still reads 0
         return _done({"counts": [], "summary": _dropped(summary, [], 0)}, started)
     parts = cfg.partitions or max(cpus, math.ceil(images * cfg.lsh.tables / ROWS_PER_PARTITION))
-    occ = ray.data.from_items([{"file": i} for i in range(len(files))], override_num_blocks=len(files)).map_batches(
-        partial(_occurrences, files=files, cfg=cfg), batch_size=1, batch_format="pyarrow").materialize()
+    occ = (
+        ray.data.from_items([{"file": i} for i in range(len(files))], override_num_blocks=len(files))
+        .map_batches(partial(_occurrences, files=files, cfg=cfg), batch_size=1, batch_format="pyarrow")
+        .materialize()
+    )
     if cfg.partitions is None and images <= cfg.one_task_images:
         refs = occ.to_arrow_refs()
         edges, refused = _confirm_in_tasks(ray.get(_hash_edges.remote(cfg, *refs)), files, cfg, cpus)
         changes, tallies = ray.get(_decide.remote(cfg, edges, *refs))
         summary |= tallies | {"edges_refused": refused}
-        tasks = [_apply_file.remote(out_dir, os.path.relpath(files[f], out_dir),
-                                    changes.filter(pc.equal(changes["file"], f)), cfg.max_documents)
-                 for f in sorted(set(changes["file"].to_pylist()))]
+        tasks = [
+            _apply_file.remote(
+                out_dir,
+                os.path.relpath(files[f], out_dir),
+                changes.filter(pc.equal(changes["file"], f)),
+                cfg.max_documents,
+            )
+            for f in sorted(set(changes["file"].to_pylist()))
+        ]
         counts = [row for rows in ray.get(tasks) for row in rows]
         return _done({"counts": counts, "summary": _dropped(summary, counts, summary["rounds"])}, started)
     keys = occ.map_batches(partial(key_rows, cfg=cfg), batch_size=None, batch_format="pyarrow")
@@ -116,8 +130,9 @@ def run_image_dedup(out_dir: str, cfg: ImageDedupConfig, cpus: int = 2) -> dict[
         occ = occ.union(stars.map_batches(star_rows, batch_size=None, batch_format="pyarrow"))
     labelled = shuffle_map(occ, ["vertex"], parts, attach_roots)
     labels = shuffle_map(labelled, ["root"], parts, component_labels, cfg=cfg).materialize()
-    for row in labels.map_batches(lambda t: t.filter(pc.is_null(t["id"])).select(["vertex", "docs"]),
-                                  batch_size=None, batch_format="pyarrow").take_all():
+    for row in labels.map_batches(
+        lambda t: t.filter(pc.is_null(t["id"])).select(["vertex", "docs"]), batch_size=None, batch_format="pyarrow"
+    ).take_all():
         summary[row["vertex"]] += row["docs"]
     counts: list[dict[str, Any]] = []
     if summary["frequent_images"] or (cfg.duplicate_documents and summary["near_duplicates"]):
@@ -138,8 +153,9 @@ def _pictures(batch: pa.Table, files: list[str], wanted: set[str]) -> Iterator[p
         trim_heap()
 
 
-def _confirm_in_tasks(found: tuple[pa.Table, list[int]], files: list[str], cfg: ImageDedupConfig,
-                      cpus: int) -> tuple[pa.Table, int]:
+def _confirm_in_tasks(
+    found: tuple[pa.Table, list[int]], files: list[str], cfg: ImageDedupConfig, cpus: int
+) -> tuple[pa.Table, int]:
     """Hash edges checked on their pixels in plain tasks (the one-task path): confirmed edges, refused count."""
     edges, needed = found
     if cfg.pixel_check is None or not edges.num_rows:
@@ -147,20 +163,25 @@ def _confirm_in_tasks(found: tuple[pa.Table, list[int]], files: list[str], cfg: 
     wanted = set(edges["u"].to_pylist()) | set(edges["v"].to_pylist())
     pictures = ray.put(pa.concat_tables(ray.get([_read_pictures.remote(files[f], wanted) for f in needed])))
     step = math.ceil(edges.num_rows / max(1, cpus))
-    checked = pa.concat_tables(ray.get([_check.remote(edges.slice(i, step), pictures, cfg.pixel_check)
-                                        for i in range(0, edges.num_rows, step)]))
+    checked = pa.concat_tables(
+        ray.get(
+            [_check.remote(edges.slice(i, step), pictures, cfg.pixel_check) for i in range(0, edges.num_rows, step)]
+        )
+    )
     return confirmed(checked), checked.num_rows - len(confirmed(checked))
 
 
-def _confirm_shuffled(edges: ray.data.MaterializedDataset, files: list[str], cfg: ImageDedupConfig,
-                      parts: int) -> tuple[ray.data.MaterializedDataset, int]:
+def _confirm_shuffled(
+    edges: ray.data.MaterializedDataset, files: list[str], cfg: ImageDedupConfig, parts: int
+) -> tuple[ray.data.MaterializedDataset, int]:
     """Hash edges checked on their pixels: each edge meets u's picture, then v's, by vertex."""
     if cfg.pixel_check is None or not edges.count():
         return edges, 0
     wanted = set().union(*ray.get([_vertices.remote(ref) for ref in edges.to_arrow_refs()]))
     per_file = ray.data.from_items([{"file": i} for i in range(len(files))], override_num_blocks=len(files))
-    pictures = per_file.map_batches(partial(_pictures, files=files, wanted=wanted), batch_size=1,
-                                    batch_format="pyarrow").materialize()
+    pictures = per_file.map_batches(
+        partial(_pictures, files=files, wanted=wanted), batch_size=1, batch_format="pyarrow"
+    ).materialize()
     rows = edges.map_batches(edge_rows, batch_size=None, batch_format="pyarrow").union(pictures)
     with_u = shuffle_map(rows, ["key"], parts, attach_u)
     checked = shuffle_map(with_u.union(pictures), ["key"], parts, confirm, cfg=cfg.pixel_check).materialize()
@@ -179,8 +200,12 @@ def _hash_edges(cfg: ImageDedupConfig, *blocks: pa.Table) -> tuple[pa.Table, lis
 
 @ray.remote
 def _read_pictures(path: str, wanted: set[str]) -> pa.Table:
-    return pa.concat_tables([pixel_rows(pa.Table.from_batches([b]), wanted)
-                             for b in pq.ParquetFile(path).iter_batches(batch_size=BATCH, columns=["images"])])
+    return pa.concat_tables(
+        [
+            pixel_rows(pa.Table.from_batches([b]), wanted)
+            for b in pq.ParquetFile(path).iter_batches(batch_size=BATCH, columns=["images"])
+        ]
+    )
 
 
 @ray.remote

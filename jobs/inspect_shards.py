@@ -34,11 +34,12 @@ def read_row(shard_path: str, row: int) -> dict:
 def describe(path: str, shard: int = 0, row: int = 0, max_chars: int = 400) -> str:
     shard_dir = shard_dir_of(path)
     m = read_manifest(shard_dir)
-    lines = [f"{shard_dir}: schema v{m['schema_version']}, {len(m['shards'])} shards, {m['rows']} rows of "
-             f"{m['seq_len']} tokens, {m['tokens']} tokens ({m['tokens'] / max(1, m['rows'] * m['seq_len']):.1%} fill)",
-             f"mask: {m['mask']}; tokenizer: vocab {m['tokenizer']['vocab_size']}, "
-             f"sha256 {m['tokenizer']['sha256'][:12]}",
-             "tokens by source: " + ", ".join(f"{k} {v}" for k, v in m["source_tokens"].items())]
+    lines = [
+        f"{shard_dir}: schema v{m['schema_version']}, {len(m['shards'])} shards, {m['rows']} rows of "
+        f"{m['seq_len']} tokens, {m['tokens']} tokens ({m['tokens'] / max(1, m['rows'] * m['seq_len']):.1%} fill)",
+        f"mask: {m['mask']}; tokenizer: vocab {m['tokenizer']['vocab_size']}, sha256 {m['tokenizer']['sha256'][:12]}",
+        "tokens by source: " + ", ".join(f"{k} {v}" for k, v in m["source_tokens"].items()),
+    ]
     for s in m["shards"]:
         lines.append(f"  {s['file']}: {s['rows']} rows, {s['tokens']} tokens, {s['bytes']} bytes")
     if not m["shards"]:
@@ -49,13 +50,16 @@ def describe(path: str, shard: int = 0, row: int = 0, max_chars: int = 400) -> s
     record = read_row(os.path.join(shard_dir, entry["file"]), row)
     tok = Tokenizer.from_file(os.path.join(shard_dir, m["tokenizer"]["file"]))
     ids, cu = np.asarray(record["input_ids"]), record["cu_seqlens"]
-    lines.append(f"\n{entry['file']} row {row}: {len(record['doc_ids'])} documents, {cu[-1]} tokens + "
-                 f"{m['seq_len'] - cu[-1]} padding")
+    lines.append(
+        f"\n{entry['file']} row {row}: {len(record['doc_ids'])} documents, {cu[-1]} tokens + "
+        f"{m['seq_len'] - cu[-1]} padding"
+    )
     for d, (start, end) in enumerate(zip(cu[:-1], cu[1:])):
         text = tok.decode(ids[start:end].tolist(), skip_special_tokens=False)
         short = text if len(text) <= max_chars else text[: max_chars // 2] + " [...] " + text[-max_chars // 2 :]
-        lines.append(f"──── document {d}: {record['doc_ids'][d]} ({record['sources'][d]}), tokens "
-                     f"[{start}, {end}) ────\n{short}")
+        lines.append(
+            f"──── document {d}: {record['doc_ids'][d]} ({record['sources'][d]}), tokens [{start}, {end}) ────\n{short}"
+        )
     return "\n".join(lines)
 
 
@@ -66,7 +70,12 @@ def write_mask_png(path: str, row: int, png: str) -> str:
 
     shards = PackedShards(shard_dir_of(path))
     m = shards.manifest
-    image = mask_image(shards.row(row)["cu_seqlens"], shards.block_layout(row), m["seq_len"],
-                       m["mask"]["block_size"], m["mask"]["policy"])
+    image = mask_image(
+        shards.row(row)["cu_seqlens"],
+        shards.block_layout(row),
+        m["seq_len"],
+        m["mask"]["block_size"],
+        m["mask"]["policy"],
+    )
     image.save(png)
     return png

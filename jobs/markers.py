@@ -77,13 +77,15 @@ def done(out_dir: str, stage: str, config_hash: str) -> dict[str, Any] | None:
     return payload
 
 
-def mark_done(out_dir: str, stage: str, config_hash: str, payload: dict[str, Any],
-              output_dirs: list[str] | None = None) -> None:
+def mark_done(
+    out_dir: str, stage: str, config_hash: str, payload: dict[str, Any], output_dirs: list[str] | None = None
+) -> None:
     """Record the stage as finished with ``config_hash``, and the state of what it wrote in ``output_dirs``."""
-    dirs = [os.path.relpath(d, out_dir) if os.path.isabs(d) and is_under(d, out_dir) else d
-            for d in output_dirs or []]
-    write_json_atomic(_path(out_dir, stage), {"config_hash": config_hash, "output_dirs": dirs,
-                                              "outputs": outputs_state(out_dir, dirs), **payload})
+    dirs = [os.path.relpath(d, out_dir) if os.path.isabs(d) and is_under(d, out_dir) else d for d in output_dirs or []]
+    write_json_atomic(
+        _path(out_dir, stage),
+        {"config_hash": config_hash, "output_dirs": dirs, "outputs": outputs_state(out_dir, dirs), **payload},
+    )
 
 
 def write_json_atomic(path: str, payload: dict[str, Any]) -> None:

@@ -41,12 +41,15 @@ ATTACH_BYTES = 32 << 20  # shingle bytes per block out of the attach step (the n
 def print_s_curve(cfg: NearDedupConfig) -> None:
     """``corpusmill near-dedup-curve``: the chance a pair is caught at each Jaccard similarity."""
     print(s_curve(cfg.minhash))
-    print(f"verification: {'true Jaccard >= ' + str(cfg.threshold) if cfg.verify else 'off'}; "
-          f"shingles: {cfg.shingles.n}-{cfg.shingles.unit} n-grams; scope: {cfg.scope}")
+    print(
+        f"verification: {'true Jaccard >= ' + str(cfg.threshold) if cfg.verify else 'off'}; "
+        f"shingles: {cfg.shingles.n}-{cfg.shingles.unit} n-grams; scope: {cfg.scope}"
+    )
 
 
-def _sign(batch: pa.Table, files: list[str], root: str, cfg: NearDedupConfig, seed: int,
-          survivor: SurvivorConfig) -> Iterator[pa.Table]:
+def _sign(
+    batch: pa.Table, files: list[str], root: str, cfg: NearDedupConfig, seed: int, survivor: SurvivorConfig
+) -> Iterator[pa.Table]:
     perm = permutations(seed, cfg.minhash.num_perm)
     for i in batch["file"].to_pylist():
         rel = os.path.relpath(files[i], root)
@@ -84,8 +87,9 @@ def _verify(block: pa.Table, cfg: NearDedupConfig) -> pa.Table:
     return out
 
 
-APPLY_SCHEMA = pa.schema(list(COUNT_SCHEMA) + [("survivor_file", pa.int32()), ("survivor", pa.string()),
-                                                ("copies", pa.int64())])
+APPLY_SCHEMA = pa.schema(
+    list(COUNT_SCHEMA) + [("survivor_file", pa.int32()), ("survivor", pa.string()), ("copies", pa.int64())]
+)
 
 
 def _classify(block: pa.Table, verified: bool) -> pa.Table:
@@ -100,12 +104,14 @@ def _apply(block: pa.Table, root: str, files: list[str], stage: str) -> pa.Table
     where = dict(zip(block["survivor"].to_pylist(), block["survivor_file"].to_pylist()))
     for f in sorted(set(block["file"].to_pylist())):
         t = block.filter(pc.equal(block["file"], f))
-        dropped = {i: (s, d) for i, s, d in zip(t["id"].to_pylist(), t["survivor"].to_pylist(),
-                                                t["direct"].to_pylist())}
+        dropped = {
+            i: (s, d) for i, s, d in zip(t["id"].to_pylist(), t["survivor"].to_pylist(), t["direct"].to_pylist())
+        }
         rows, members = store.apply_drops(root, os.path.relpath(files[f], root), dropped, stage)
         counts += rows
-        grown += [{"survivor_file": where[s], "survivor": s, "copies": n, "docs": 0, "chars": 0}
-                  for s, n in members.items()]
+        grown += [
+            {"survivor_file": where[s], "survivor": s, "copies": n, "docs": 0, "chars": 0} for s, n in members.items()
+        ]
     trim_heap()
     return pa.Table.from_pylist(counts + grown, schema=APPLY_SCHEMA)
 
@@ -139,8 +145,14 @@ def _partitions(cfg: NearDedupConfig, cpus: int, nbytes: float) -> int:
     return cfg.partitions or max(cpus, min(4096, math.ceil(nbytes / (cfg.partition_mb << 20))))
 
 
-def run_near_dedup(out_dir: str, cfg: NearDedupConfig, seed: int, cpus: int = 2,
-                   survivor: SurvivorConfig | None = None, stage: str = "near_dedup") -> dict[str, Any]:
+def run_near_dedup(
+    out_dir: str,
+    cfg: NearDedupConfig,
+    seed: int,
+    cpus: int = 2,
+    survivor: SurvivorConfig | None = None,
+    stage: str = "near_dedup",
+) -> dict[str, Any]:
     """Deduplicate ``<out_dir>/curated`` in place, after exact dedup, and keep its signatures.
 
     Dropped documents move to ``rejects/<source>/near_dedup-part-N.parquet`` (reason
@@ -157,8 +169,12 @@ def run_near_dedup(out_dir: str, cfg: NearDedupConfig, seed: int, cpus: int = 2,
     sources = [s for s in (sorted(os.listdir(curated)) if os.path.isdir(curated) else []) if s not in cfg.skip_sources]
     for source in sources:
         shutil.rmtree(os.path.join(out_dir, store.STORE, source), ignore_errors=True)
-    files = sorted(os.path.join(curated, s, f) for s in sources for f in os.listdir(os.path.join(curated, s))
-                   if f.endswith(".parquet"))
+    files = sorted(
+        os.path.join(curated, s, f)
+        for s in sources
+        for f in os.listdir(os.path.join(curated, s))
+        if f.endswith(".parquet")
+    )
     stores: list[str] = [""] * len(files)
     for prev in cfg.previous:
         for rel in store.previous_files(prev, meta):
@@ -170,12 +186,17 @@ def run_near_dedup(out_dir: str, cfg: NearDedupConfig, seed: int, cpus: int = 2,
     if not current:
         return _finish(out_dir, meta, [], {"documents": 0, "confirmed": 0, "checked": 0, "rounds": 0}, started)
     bands = ray.data.from_items([{"file": i} for i in current], override_num_blocks=max(1, len(current))).map_batches(
-        partial(_sign, files=files, root=out_dir, cfg=cfg, seed=seed, survivor=survivor), batch_size=1,
-        batch_format="pyarrow")
+        partial(_sign, files=files, root=out_dir, cfg=cfg, seed=seed, survivor=survivor),
+        batch_size=1,
+        batch_format="pyarrow",
+    )
     if len(current) < len(files):
         old = [i for i, s in enumerate(stores) if s]
-        bands = bands.union(ray.data.from_items([{"file": i} for i in old], override_num_blocks=len(old)).map_batches(
-            partial(_stored, stores=stores, cfg=cfg), batch_size=1, batch_format="pyarrow"))
+        bands = bands.union(
+            ray.data.from_items([{"file": i} for i in old], override_num_blocks=len(old)).map_batches(
+                partial(_stored, stores=stores, cfg=cfg), batch_size=1, batch_format="pyarrow"
+            )
+        )
     incremental = bool(cfg.previous)
     found = shuffle_map(bands, ["band", "bucket"], parts, _candidates, cfg=cfg, incremental=incremental)
     summary: dict[str, Any] = {"documents": docs, "partitions": parts}
@@ -185,8 +206,9 @@ def run_near_dedup(out_dir: str, cfg: NearDedupConfig, seed: int, cpus: int = 2,
         found = shuffle_map(found, ["file", "group"], vparts, _attach, files=files, cfg=cfg)
         checks = shuffle_map(found, ["set_id", "chunk"], vparts, _verify, cfg=cfg).materialize()
         summary["confirmed"], summary["checked"] = column_total(checks, "ok"), checks.count()
-        edges = checks.map_batches(lambda t: t.filter(t["ok"]).select(["u", "v"]).cast(EDGE_SCHEMA),
-                                   batch_format="pyarrow", batch_size=None)
+        edges = checks.map_batches(
+            lambda t: t.filter(t["ok"]).select(["u", "v"]).cast(EDGE_SCHEMA), batch_format="pyarrow", batch_size=None
+        )
     else:
         edges = found.materialize()
         summary["confirmed"] = summary["checked"] = edges.count()
@@ -197,14 +219,16 @@ def run_near_dedup(out_dir: str, cfg: NearDedupConfig, seed: int, cpus: int = 2,
     return _finish(out_dir, meta, counts, summary, started)
 
 
-def _drop_members(edges: ray.data.Dataset, parts: int, cfg: NearDedupConfig, out_dir: str, files: list[str],
-                  current: int, stage: str) -> tuple[list[dict[str, Any]], int]:
+def _drop_members(
+    edges: ray.data.Dataset, parts: int, cfg: NearDedupConfig, out_dir: str, files: list[str], current: int, stage: str
+) -> tuple[list[dict[str, Any]], int]:
     """Components → drops told direct or chain → files rewritten → survivors grown; the count rows, rounds."""
     edges = edges.materialize()
     stars, rounds = connected_components(edges, parts, cfg.max_rounds)
     dropped = stars.map_batches(drops, batch_format="pyarrow", batch_size=None)
     links = edges.map_batches(edge_links, batch_format="pyarrow", batch_size=None).union(
-        dropped.map_batches(drop_links, batch_format="pyarrow", batch_size=None))
+        dropped.map_batches(drop_links, batch_format="pyarrow", batch_size=None)
+    )
     told = shuffle_map(links, ["key"], parts, _classify, verified=cfg.verify)
     applied = shuffle_map(told, ["file"], parts, _apply, root=out_dir, files=files, stage=stage).materialize()
     grow = applied.filter(lambda r: r["survivor"] is not None)
@@ -214,15 +238,17 @@ def _drop_members(edges: ray.data.Dataset, parts: int, cfg: NearDedupConfig, out
     return [{k: c[k] for k in COUNT_SCHEMA.names} for c in counts], rounds
 
 
-def _finish(out_dir: str, meta: dict[str, Any], counts: list[dict[str, Any]], summary: dict[str, Any],
-            started: float) -> dict[str, Any]:
+def _finish(
+    out_dir: str, meta: dict[str, Any], counts: list[dict[str, Any]], summary: dict[str, Any], started: float
+) -> dict[str, Any]:
     """Write the store's ``_meta.json`` last: a store without it is incomplete and refused as ``previous``."""
     summary["dropped"] = sum(c["docs"] for c in counts if c["status"] == "dropped")
     summary["chain_dropped"] = sum(c["docs"] for c in counts if c["status"] == "dropped" and c["reason"] == store.CHAIN)
     os.makedirs(os.path.join(out_dir, store.STORE), exist_ok=True)
     with open(os.path.join(out_dir, store.STORE, "_meta.json"), "w") as f:
-        json.dump({**meta, "summary": {k: v for k, v in summary.items() if k != "partitions"}}, f,
-                  indent=2, sort_keys=True)
+        json.dump(
+            {**meta, "summary": {k: v for k, v in summary.items() if k != "partitions"}}, f, indent=2, sort_keys=True
+        )
     summary["seconds"] = round(time.time() - started, 2)
     log.info("near dedup: %s", summary)
     return {"counts": counts, "summary": summary}

@@ -36,8 +36,10 @@ def check_output_dir(out_dir: str, sources: list[SourceSpec], base_dir: str) -> 
                 continue
             root = pattern_root(local_pattern(pattern, base_dir))
             if os.path.isdir(root) and is_under(out_dir, root):
-                raise UsageError(f"output_dir {out_dir} is inside the input folder {root} of sources[{i}] "
-                                 f"({spec.name}): its outputs would be read as input; choose an output_dir outside it")
+                raise UsageError(
+                    f"output_dir {out_dir} is inside the input folder {root} of sources[{i}] "
+                    f"({spec.name}): its outputs would be read as input; choose an output_dir outside it"
+                )
     try:
         os.makedirs(out_dir, exist_ok=True)
     except OSError as e:
@@ -64,8 +66,9 @@ def locked(out_dir: str) -> Iterator[None]:
         try:
             fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            raise UsageError(f"output_dir {out_dir} is in use by {_holder(f)}; wait for that run to end "
-                             "or choose another output_dir") from None
+            raise UsageError(
+                f"output_dir {out_dir} is in use by {_holder(f)}; wait for that run to end or choose another output_dir"
+            ) from None
         f.seek(0)
         f.truncate()
         f.write(json.dumps({"host": socket.gethostname(), "pid": os.getpid(), "started": time.time()}))

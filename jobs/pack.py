@@ -38,8 +38,15 @@ from tokenization.tokenize import TokenizeStage, pack_key
 
 log = logging.getLogger("corpusmill")
 
-COUNT_SCHEMA = pa.schema([("source", pa.string()), ("documents", pa.int64()), ("tokens", pa.int64()),
-                          ("token_bins", pa.list_(pa.int64())), ("char_bins", pa.list_(pa.int64()))])
+COUNT_SCHEMA = pa.schema(
+    [
+        ("source", pa.string()),
+        ("documents", pa.int64()),
+        ("tokens", pa.int64()),
+        ("token_bins", pa.list_(pa.int64())),
+        ("char_bins", pa.list_(pa.int64())),
+    ]
+)
 
 
 class _TokenizeCountingChars(TokenizeStage):
@@ -67,13 +74,21 @@ def _write_group(group: pa.Table, tokens_dir: str) -> pa.Table:
     rows = []
     for source in sorted(set(sources.tolist())):
         mine = sources == source
-        rows.append({"source": source, "documents": int(mine.sum()), "tokens": int(lengths[mine].sum()),
-                     "token_bins": log2_counts(lengths[mine]), "char_bins": log2_counts(chars[mine])})
+        rows.append(
+            {
+                "source": source,
+                "documents": int(mine.sum()),
+                "tokens": int(lengths[mine].sum()),
+                "token_bins": log2_counts(lengths[mine]),
+                "char_bins": log2_counts(chars[mine]),
+            }
+        )
     return pa.Table.from_pylist(rows, schema=COUNT_SCHEMA)
 
 
-def _pack_files(batch: pa.Table, cfg: PackConfig, seed: int, rates: dict[str, float], shard_dir: str,
-                groups_dir: str, counter: Any) -> pa.Table:
+def _pack_files(
+    batch: pa.Table, cfg: PackConfig, seed: int, rates: dict[str, float], shard_dir: str, groups_dir: str, counter: Any
+) -> pa.Table:
     """Mix, pack and shard whole group files; a group's receipt (its shards' entries and its
     figures), written last, marks it done, so a rerun packs only the groups without one."""
     for path in batch["path"].to_pylist():
@@ -89,8 +104,11 @@ def _pack_files(batch: pa.Table, cfg: PackConfig, seed: int, rates: dict[str, fl
                 if part == 0:  # the group's packing figures, counted once
                     info.update({k: group_info[k] for k in info})
                 info.update(shard_counts(rows))
-                info.update(write_shard(rows, storage.join(shard_dir, f"shard-{key}-{part:04d}.arrow"),
-                                        cfg.batch_rows, cfg.compression))
+                info.update(
+                    write_shard(
+                        rows, storage.join(shard_dir, f"shard-{key}-{part:04d}.arrow"), cfg.batch_rows, cfg.compression
+                    )
+                )
                 infos.append(info)
         lengths = pc.list_value_length(group["token_ids"]).to_numpy()
         mixed = Counter()
@@ -109,8 +127,7 @@ def _curated_files(out_dir: str) -> list[str]:
     return files
 
 
-def _tokenize_to_groups(cfg: RunConfig, out_dir: str, cpus: int, progress: Progress, force: bool
-                        ) -> dict[str, Any]:
+def _tokenize_to_groups(cfg: RunConfig, out_dir: str, cpus: int, progress: Progress, force: bool) -> dict[str, Any]:
     """Tokenize into pack group files, or reuse them when an earlier attempt finished this step."""
     tokens_dir = os.path.join(out_dir, "tokens")
     config_hash = cfg.pass_hash("pack_tokens", {p: recorded_hash(out_dir, p) for p in ("curate", "tokenizer")})
@@ -120,15 +137,25 @@ def _tokenize_to_groups(cfg: RunConfig, out_dir: str, cpus: int, progress: Progr
     reset(tokens_dir)
     files = _curated_files(out_dir)
     total_docs = sum(pq.ParquetFile(f).metadata.num_rows for f in files)
-    stage_args = {"tokenizer_path": os.path.join(out_dir, "tokenizer", "tokenizer.json"), "seed": cfg.seed,
-                  "num_pack_groups": cfg.pack.num_pack_groups, "config": cfg.tokenize.model_dump(),
-                  "counter": progress.counter}
+    stage_args = {
+        "tokenizer_path": os.path.join(out_dir, "tokenizer", "tokenizer.json"),
+        "seed": cfg.seed,
+        "num_pack_groups": cfg.pack.num_pack_groups,
+        "config": cfg.tokenize.model_dump(),
+        "counter": progress.counter,
+    }
     with progress.step("pack/tokenize", "docs", total_docs):
         ds = read_parquet_files(files, ["id", "source", "text", "meta", "images"])
-        ds = ds.map_batches(_TokenizeCountingChars, batch_size=256, batch_format="pyarrow",
-                            compute=ray.data.ActorPoolStrategy(size=pool_size(cpus)), fn_constructor_kwargs=stage_args)
+        ds = ds.map_batches(
+            _TokenizeCountingChars,
+            batch_size=256,
+            batch_format="pyarrow",
+            compute=ray.data.ActorPoolStrategy(size=pool_size(cpus)),
+            fn_constructor_kwargs=stage_args,
+        )
         ds = ds.groupby("pack_group", num_partitions=min(cfg.pack.num_pack_groups, 64)).map_groups(
-            partial(_write_group, tokens_dir=tokens_dir), batch_format="pyarrow")
+            partial(_write_group, tokens_dir=tokens_dir), batch_format="pyarrow"
+        )
         rows = ds.take_all()
     totals: dict[str, Counter] = {"documents": Counter(), "tokens": Counter()}
     bins: dict[str, dict[str, list[int]]] = {"token_bins": {}, "char_bins": {}}
@@ -140,8 +167,10 @@ def _tokenize_to_groups(cfg: RunConfig, out_dir: str, cpus: int, progress: Progr
     if sum(totals["documents"].values()) != total_docs:
         raise RuntimeError(f"tokenized {sum(totals['documents'].values())} of {total_docs} curated documents")
     result = {k: dict(sorted(v.items())) for k, v in totals.items()}
-    result["histograms"] = {"document_tokens": histogram("tokens per document", log2_edges(), bins["token_bins"]),
-                            "document_chars": histogram("characters per document", log2_edges(), bins["char_bins"])}
+    result["histograms"] = {
+        "document_tokens": histogram("tokens per document", log2_edges(), bins["token_bins"]),
+        "document_chars": histogram("characters per document", log2_edges(), bins["char_bins"]),
+    }
     mark_done(out_dir, "pack_tokens", config_hash, {"totals": result}, [tokens_dir])
     return result
 
@@ -182,12 +211,20 @@ def _write_images(out_dir: str, shard_dir: str) -> list[dict[str, Any]]:
     ds = read_parquet_files(files, ["images"])
     ds = ds.map_batches(image_rows, batch_format="pyarrow")
     ds = ds.groupby("prefix", num_partitions=_image_partitions(nbytes)).map_groups(
-        partial(write_image_part, images_dir=storage.join(shard_dir, "images")), batch_format="pyarrow")
+        partial(write_image_part, images_dir=storage.join(shard_dir, "images")), batch_format="pyarrow"
+    )
     return sorted(ds.take_all(), key=lambda e: e["file"])
 
 
-def _pack_groups(cfg: RunConfig, out_dir: str, shard_dir: str, rates: dict[str, float], config_hash: str,
-                 force: bool, progress: Progress) -> list[dict[str, Any]]:
+def _pack_groups(
+    cfg: RunConfig,
+    out_dir: str,
+    shard_dir: str,
+    rates: dict[str, float],
+    config_hash: str,
+    force: bool,
+    progress: Progress,
+) -> list[dict[str, Any]]:
     """Pack every group file not packed yet with these settings (``config_hash``); return every group's receipt."""
     groups_dir = os.path.join(out_dir, "_pack_groups")
     if not resume_dir(groups_dir, config_hash, force):
@@ -195,35 +232,58 @@ def _pack_groups(cfg: RunConfig, out_dir: str, shard_dir: str, rates: dict[str, 
     group_files = sorted(glob.glob(os.path.join(out_dir, "tokens", "group-*.parquet")))
     todo = [p for p in group_files if not os.path.exists(os.path.join(groups_dir, os.path.basename(p)[:-8] + ".json"))]
     if len(todo) < len(group_files):
-        log.info("pack: %d of %d groups already packed by an earlier attempt, skipped",
-                 len(group_files) - len(todo), len(group_files))
+        log.info(
+            "pack: %d of %d groups already packed by an earlier attempt, skipped",
+            len(group_files) - len(todo),
+            len(group_files),
+        )
     with progress.step("pack/shards", "groups", len(todo)):
         if todo:
             ray.data.from_items([{"path": p} for p in todo], override_num_blocks=len(todo)).map_batches(
-                partial(_pack_files, cfg=cfg.pack, seed=cfg.seed, rates=rates, shard_dir=shard_dir,
-                        groups_dir=groups_dir, counter=progress.counter),
-                batch_size=1, batch_format="pyarrow").materialize()
+                partial(
+                    _pack_files,
+                    cfg=cfg.pack,
+                    seed=cfg.seed,
+                    rates=rates,
+                    shard_dir=shard_dir,
+                    groups_dir=groups_dir,
+                    counter=progress.counter,
+                ),
+                batch_size=1,
+                batch_format="pyarrow",
+            ).materialize()
     return read_receipts(groups_dir, "group-*.json")
 
 
-def _mix_summary(cfg: RunConfig, plan: MixPlan, tokens: dict[str, int], achieved: dict[str, float]
-                 ) -> dict[str, Any]:
+def _mix_summary(cfg: RunConfig, plan: MixPlan, tokens: dict[str, int], achieved: dict[str, float]) -> dict[str, Any]:
     """The mix as planned and as packed, per source; a warning names each source off target by more than
     ``mix.tolerance_pts`` and what bound it."""
     gaps = off_target(plan.target, achieved, cfg.mix.tolerance_pts)
     if gaps:
-        log.warning("mix: %s", "; ".join(f"{s} {g:+.1f} points from target ({plan.binding.get(s, 'no weight')})"
-                                          for s, g in gaps.items()))
-    return {"policy": plan.policy, "budget": plan.budget, "planned_tokens": round(plan.total),
-            "max_repeat": cfg.mix.max_repeat, "optional": cfg.mix.optional, "tolerance_pts": cfg.mix.tolerance_pts,
-            "target": {s: round(v, 4) for s, v in plan.target.items()},
-            "planned": {s: round(v, 4) for s, v in plan.planned.items()},
-            "achieved": {s: round(v, 4) for s, v in achieved.items()},
-            "binding": plan.binding, "off_target_pts": gaps, "rates": plan.rates, "tokens_before_mix": tokens}
+        log.warning(
+            "mix: %s",
+            "; ".join(f"{s} {g:+.1f} points from target ({plan.binding.get(s, 'no weight')})" for s, g in gaps.items()),
+        )
+    return {
+        "policy": plan.policy,
+        "budget": plan.budget,
+        "planned_tokens": round(plan.total),
+        "max_repeat": cfg.mix.max_repeat,
+        "optional": cfg.mix.optional,
+        "tolerance_pts": cfg.mix.tolerance_pts,
+        "target": {s: round(v, 4) for s, v in plan.target.items()},
+        "planned": {s: round(v, 4) for s, v in plan.planned.items()},
+        "achieved": {s: round(v, 4) for s, v in achieved.items()},
+        "binding": plan.binding,
+        "off_target_pts": gaps,
+        "rates": plan.rates,
+        "tokens_before_mix": tokens,
+    }
 
 
-def run_pack(cfg: RunConfig, out_dir: str, tokenizer: dict[str, Any], cpus: int, progress: Progress,
-             force: bool = False) -> dict:
+def run_pack(
+    cfg: RunConfig, out_dir: str, tokenizer: dict[str, Any], cpus: int, progress: Progress, force: bool = False
+) -> dict:
     shard_dir = cfg.pack.output or os.path.join(out_dir, "shards")
     tokenized = _tokenize_to_groups(cfg, out_dir, cpus, progress, force)
     config_hash = cfg.pass_hash("pack", {"pack_tokens": recorded_hash(out_dir, "pack_tokens")})
@@ -232,8 +292,13 @@ def run_pack(cfg: RunConfig, out_dir: str, tokenizer: dict[str, Any], cpus: int,
         return prev["manifest"]
     plan = plan_mix(tokenized["tokens"], cfg.mix)
     rates = plan.rates
-    log.info("pack: tokens by source %s; mix %s of %d planned tokens, rates %s", tokenized["tokens"], plan.policy,
-             round(plan.total), {s: round(r, 3) for s, r in rates.items()})
+    log.info(
+        "pack: tokens by source %s; mix %s of %d planned tokens, rates %s",
+        tokenized["tokens"],
+        plan.policy,
+        round(plan.total),
+        {s: round(r, 3) for s, r in rates.items()},
+    )
     receipts = _pack_groups(cfg, out_dir, shard_dir, rates, config_hash, force, progress)
     shards = [info for r in receipts for info in r["shards"]]
     with progress.step("pack/images"):
@@ -250,8 +315,12 @@ def run_pack(cfg: RunConfig, out_dir: str, tokenizer: dict[str, Any], cpus: int,
     total = sum(achieved.values()) or 1
     header = {
         "seq_len": cfg.pack.seq_len,
-        "tokenizer": {"file": "tokenizer.json", "sha256": tokenizer["sha256"], "vocab_size": tokenizer["vocab_size"],
-                      "special_tokens": tokenizer["special_tokens"]},
+        "tokenizer": {
+            "file": "tokenizer.json",
+            "sha256": tokenizer["sha256"],
+            "vocab_size": tokenizer["vocab_size"],
+            "special_tokens": tokenizer["special_tokens"],
+        },
         "mask": cfg.pack.mask.model_dump(),
         "packing": {"mode": cfg.pack.mode, "window": cfg.pack.window, "compression": cfg.pack.compression},
         "mix": _mix_summary(cfg, plan, tokenized["tokens"], {s: n / total for s, n in sorted(achieved.items())}),
@@ -265,12 +334,18 @@ def run_pack(cfg: RunConfig, out_dir: str, tokenizer: dict[str, Any], cpus: int,
     for key in ("documents", "pieces", "truncated_documents", "overlong_documents"):
         summary[key] = sum(s[key] for s in shards)
     summary.update(shards=len(shards), mix=header["mix"], documents_before_mix=tokenized["documents"])
-    summary["token_funnel"] = {src: {"tokenized": tokenized["tokens"].get(src, 0), "after_mix": mixed.get(src, 0),
-                                     "packed": achieved.get(src, 0)} for src in sorted(tokenized["tokens"])}
-    summary["histograms"] = dict(tokenized["histograms"],
-                                 row_fill=histogram("share of the row's tokens", fill_edges(), fill_bins))
+    summary["token_funnel"] = {
+        src: {
+            "tokenized": tokenized["tokens"].get(src, 0),
+            "after_mix": mixed.get(src, 0),
+            "packed": achieved.get(src, 0),
+        }
+        for src in sorted(tokenized["tokens"])
+    }
+    summary["histograms"] = dict(
+        tokenized["histograms"], row_fill=histogram("share of the row's tokens", fill_edges(), fill_bins)
+    )
     summary["shard_dir"] = shard_dir
     summary["timings"] = {k: v for k, v in progress.timings.items() if k.startswith("pack/")}
     mark_done(out_dir, "pack", config_hash, {"manifest": summary}, [shard_dir])
     return summary
-

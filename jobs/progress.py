@@ -70,8 +70,11 @@ def progress_line(name: str, step: _Step, counts: list[int], now: float) -> str:
     elapsed = max(now - step.started, 1e-6)
     if step.unit is None:
         return f"{name}: running for {fmt_seconds(elapsed)}"
-    parts = [f"{units:,}/{step.total_units:,} {step.unit} ({units / max(step.total_units, 1):.0%})"
-             if step.total_units else f"{units:,} {step.unit}"]
+    parts = [
+        f"{units:,}/{step.total_units:,} {step.unit} ({units / max(step.total_units, 1):.0%})"
+        if step.total_units
+        else f"{units:,} {step.unit}"
+    ]
     if docs:
         parts.append(f"{docs:,} docs")
     mb = nbytes / 1e6
@@ -117,8 +120,9 @@ class Progress:
                 log.info("progress %s", progress_line(name, step, counts.get(name, [0, 0, 0]), now))
 
     @contextmanager
-    def step(self, name: str, unit: str | None = None, total_units: int | None = None,
-             total_bytes: int | None = None) -> Iterator[None]:
+    def step(
+        self, name: str, unit: str | None = None, total_units: int | None = None, total_bytes: int | None = None
+    ) -> Iterator[None]:
         """Track ``name`` while the block runs (tasks report to it by ``unit``, if given); its wall
         time goes to ``timings``."""
         step = _Step(unit, total_units, total_bytes, time.time())

@@ -33,7 +33,8 @@ def read_parquet_files(paths: list[str], columns: list[str] | None = None, batch
     failed the job with no retry (the two-node test saw it); a task whose node dies is retried."""
     items = [{"path": p} for p in paths]
     return ray.data.from_items(items, override_num_blocks=max(1, len(items))).map_batches(
-        partial(_read_files, columns=columns, batch_rows=batch_rows), batch_size=1, batch_format="pyarrow")
+        partial(_read_files, columns=columns, batch_rows=batch_rows), batch_size=1, batch_format="pyarrow"
+    )
 
 
 def _read_files(batch: pa.Table, columns: list[str] | None, batch_rows: int):
@@ -58,8 +59,7 @@ def column_total(ds: ray.data.MaterializedDataset, column: str) -> int:
 
 def shuffle_map(ds: ray.data.Dataset, keys: list[str], parts: int, fn, **kwargs) -> ray.data.Dataset:
     """Hash-shuffle on ``keys`` and run ``fn`` once per partition (each holds whole groups)."""
-    return ds.repartition(parts, keys=keys).map_batches(partial(fn, **kwargs), batch_size=None,
-                                                        batch_format="pyarrow")
+    return ds.repartition(parts, keys=keys).map_batches(partial(fn, **kwargs), batch_size=None, batch_format="pyarrow")
 
 
 def connected_components(edges: ray.data.Dataset, parts: int, max_rounds: int) -> tuple[ray.data.Dataset, int]:

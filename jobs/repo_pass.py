@@ -34,22 +34,30 @@ def _work_rows(batch: pa.Table) -> pa.Table:
     n = batch.num_rows
     none = pa.nulls(n, pa.string())
     columns = {c: batch[c] for c in DOCUMENT_SCHEMA.names} | {
-        "status": pa.array([KEPT] * n, pa.string()), "stage": none, "reason": none, "detail": none,
-        "rewrites": pa.array([[]] * n, pa.list_(pa.string())), "language": none}
+        "status": pa.array([KEPT] * n, pa.string()),
+        "stage": none,
+        "reason": none,
+        "detail": none,
+        "rewrites": pa.array([[]] * n, pa.list_(pa.string())),
+        "language": none,
+    }
     return pa.table(columns, schema=WORK_SCHEMA)
 
 
 def _add_repo_group(table: pa.Table, spread: int) -> pa.Table:
     """Files group by repository; a file without one by a hash of its id (bounded groups)."""
-    keys = [f"repo:{repo}" if repo else f"id:{bucket_of(id_hash(i), spread)}"
-            for repo, i in zip(repo_keys(table).to_pylist(), table["id"].to_pylist())]
+    keys = [
+        f"repo:{repo}" if repo else f"id:{bucket_of(id_hash(i), spread)}"
+        for repo, i in zip(repo_keys(table).to_pylist(), table["id"].to_pylist())
+    ]
     return table.append_column("_group", pa.array(keys, pa.string()))
 
 
 def _build(group: pa.Table, cfg: RepoDocConfig, buckets: int) -> pa.Table:
     out = repo_stage(group.drop_columns(["_group"]), cfg)
-    return out.append_column("bucket", pa.array([bucket_of(id_hash(i), buckets) for i in out["id"].to_pylist()],
-                                                pa.int32()))
+    return out.append_column(
+        "bucket", pa.array([bucket_of(id_hash(i), buckets) for i in out["id"].to_pylist()], pa.int32())
+    )
 
 
 def _write(group: pa.Table, out_dir: str, counter: Any) -> pa.Table:
@@ -60,14 +68,21 @@ def _write(group: pa.Table, out_dir: str, counter: Any) -> pa.Table:
     made = pc.and_(pc.equal(group["status"], KEPT), pc.fill_null(pc.equal(group["stage"], STAGE), False))
     files = group.filter(pc.invert(made))  # every row that came in: merged, a licence file, or a file of no repo
     counts = write_bucket(group, out_dir, bucket, rejects_prefix="repo_document-")
-    taken = {"source": "code", "status": KEPT, "stage": None, "reason": None, "docs": -files.num_rows,
-             "chars": -int(pc.sum(pc.utf8_length(files["text"])).as_py() or 0)}
+    taken = {
+        "source": "code",
+        "status": KEPT,
+        "stage": None,
+        "reason": None,
+        "docs": -files.num_rows,
+        "chars": -int(pc.sum(pc.utf8_length(files["text"])).as_py() or 0),
+    }
     report(counter, "curate/repo_documents", units=1, docs=group.num_rows)
     return pa.concat_tables([counts, pa.Table.from_pylist([taken], schema=COUNT_SCHEMA)])
 
 
-def run_repo_documents(out_dir: str, cfg: RepoDocConfig, buckets: int, partitions: int,
-                       counter: Any = None) -> list[dict[str, Any]]:
+def run_repo_documents(
+    out_dir: str, cfg: RepoDocConfig, buckets: int, partitions: int, counter: Any = None
+) -> list[dict[str, Any]]:
     """Rebuild ``curated/code`` as repository documents; return the count rows for stats.json."""
     code = os.path.join(out_dir, "curated", "code")
     if not cfg.enabled or not glob.glob(os.path.join(code, "*.parquet")):
@@ -78,11 +93,14 @@ def run_repo_documents(out_dir: str, cfg: RepoDocConfig, buckets: int, partition
     os.replace(code, os.path.join(taken, "code"))
     ds = read_parquet_files(sorted(glob.glob(os.path.join(taken, "code", "*.parquet"))))
     ds = ds.map_batches(_work_rows, batch_format="pyarrow").map_batches(
-        partial(_add_repo_group, spread=64), batch_format="pyarrow")
+        partial(_add_repo_group, spread=64), batch_format="pyarrow"
+    )
     ds = ds.groupby("_group", num_partitions=partitions).map_groups(
-        partial(_build, cfg=cfg, buckets=buckets), batch_format="pyarrow")
+        partial(_build, cfg=cfg, buckets=buckets), batch_format="pyarrow"
+    )
     ds = ds.groupby("bucket", num_partitions=partitions).map_groups(
-        partial(_write, out_dir=out_dir, counter=counter), batch_format="pyarrow")
+        partial(_write, out_dir=out_dir, counter=counter), batch_format="pyarrow"
+    )
     counts = ds.take_all()
     shutil.rmtree(taken)
     return counts

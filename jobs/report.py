@@ -57,67 +57,99 @@ def _none(text: str) -> str:
 
 def _table(headers: list[str], rows: list[list[Any]], text_cols: int = 1) -> str:
     """An HTML table of ``rows`` (cells escaped here); the first ``text_cols`` columns align left."""
+
     def cells(tag: str, row: list[Any]) -> str:
-        return "".join(f'<{tag}{" class=l" if i < text_cols else ""}>{_e(c)}</{tag}>' for i, c in enumerate(row))
+        return "".join(f"<{tag}{' class=l' if i < text_cols else ''}>{_e(c)}</{tag}>" for i, c in enumerate(row))
+
     body = "".join(f"<tr>{cells('td', r)}</tr>" for r in rows)
     return f"<table><tr>{cells('th', headers)}</tr>{body}</table>"
 
 
 def _kv_table(values: dict[str, Any]) -> str:
-    return _table(["", "value"], [[k.replace("_", " "), _n(v) if isinstance(v, (int, float)) else v]
-                                  for k, v in values.items()])
+    return _table(
+        ["", "value"], [[k.replace("_", " "), _n(v) if isinstance(v, (int, float)) else v] for k, v in values.items()]
+    )
 
 
 def _legend(names: list[str], colors: list[str]) -> str:
-    return "<div>" + "".join(f'<span class="key" style="background:{c}"></span>{_e(n)}'
-                             for n, c in zip(names, colors)) + "</div>"
+    return (
+        "<div>"
+        + "".join(f'<span class="key" style="background:{c}"></span>{_e(n)}' for n, c in zip(names, colors))
+        + "</div>"
+    )
 
 
 def _svg(width: float, height: float, parts: list[str]) -> str:
-    return (f'<svg width="{width:.0f}" height="{height:.0f}" viewBox="0 0 {width:.0f} {height:.0f}" role="img">'
-            + "".join(parts) + "</svg>")
+    return (
+        f'<svg width="{width:.0f}" height="{height:.0f}" viewBox="0 0 {width:.0f} {height:.0f}" role="img">'
+        + "".join(parts)
+        + "</svg>"
+    )
 
 
-def _bars_svg(labels: list[str], values: list[float], colors: list[str] | None = None,
-              fmt: Callable[[float], str] = _n, label_w: int = 300, bar_w: int = 400) -> str:
+def _bars_svg(
+    labels: list[str],
+    values: list[float],
+    colors: list[str] | None = None,
+    fmt: Callable[[float], str] = _n,
+    label_w: int = 300,
+    bar_w: int = 400,
+) -> str:
     """Horizontal bars, one per label, the longest one ``bar_w`` wide, each followed by its value."""
     top, row_h, parts = max(values, default=0) or 1, 18, []
     for i, (label, value) in enumerate(zip(labels, values)):
         y, w = i * row_h, bar_w * value / top
-        parts.append(f'<text x="{label_w - 6}" y="{y + 13}" text-anchor="end">{_e(label)}</text>'
-                     f'<rect x="{label_w}" y="{y + 3}" width="{w:.1f}" height="{row_h - 6}" '
-                     f'fill="{colors[i] if colors else PALETTE[0]}"/>'
-                     f'<text x="{label_w + w + 4:.1f}" y="{y + 13}">{_e(fmt(value))}</text>')
+        parts.append(
+            f'<text x="{label_w - 6}" y="{y + 13}" text-anchor="end">{_e(label)}</text>'
+            f'<rect x="{label_w}" y="{y + 3}" width="{w:.1f}" height="{row_h - 6}" '
+            f'fill="{colors[i] if colors else PALETTE[0]}"/>'
+            f'<text x="{label_w + w + 4:.1f}" y="{y + 13}">{_e(fmt(value))}</text>'
+        )
     return _svg(label_w + bar_w + 80, len(labels) * row_h, parts)
 
 
-def _columns_svg(groups: list[str], series: dict[str, list[float]], colors: list[str],
-                 fmt: Callable[[float], str] = _n, ticks: list[str] | None = None, height: int = 160) -> str:
+def _columns_svg(
+    groups: list[str],
+    series: dict[str, list[float]],
+    colors: list[str],
+    fmt: Callable[[float], str] = _n,
+    ticks: list[str] | None = None,
+    height: int = 160,
+) -> str:
     """Vertical bars: a group per label, a coloured bar per series in it (hover a bar for its value); the
     axis is labelled under each group, or with ``ticks`` at the group boundaries (a histogram's edges)."""
     names, left, top = list(series), 70, max((v for vs in series.values() for v in vs), default=0) or 1
     group_w = max(24, min(100, 700 // max(1, len(groups))))
     bar_w, base, right = group_w * 0.8 / max(1, len(names)), height + 8, left + len(groups) * group_w
-    parts = [f'<text x="{left - 4}" y="14" text-anchor="end">{_e(fmt(top))}</text>',
-             f'<text x="{left - 4}" y="{base}" text-anchor="end">0</text>',
-             f'<line x1="{left}" y1="{base}" x2="{right}" y2="{base}" stroke="#888"/>']
+    parts = [
+        f'<text x="{left - 4}" y="14" text-anchor="end">{_e(fmt(top))}</text>',
+        f'<text x="{left - 4}" y="{base}" text-anchor="end">0</text>',
+        f'<line x1="{left}" y1="{base}" x2="{right}" y2="{base}" stroke="#888"/>',
+    ]
     for g, label in enumerate(groups):
         for s, name in enumerate(names):
             v = series[name][g]
             h = height * v / top
-            parts.append(f'<rect x="{left + (g + 0.1) * group_w + s * bar_w:.1f}" y="{base - h:.1f}" '
-                         f'width="{bar_w:.1f}" height="{h:.1f}" fill="{colors[s]}">'
-                         f"<title>{_e(name)}, {_e(label)}: {_e(fmt(v))}</title></rect>")
+            parts.append(
+                f'<rect x="{left + (g + 0.1) * group_w + s * bar_w:.1f}" y="{base - h:.1f}" '
+                f'width="{bar_w:.1f}" height="{h:.1f}" fill="{colors[s]}">'
+                f"<title>{_e(name)}, {_e(label)}: {_e(fmt(v))}</title></rect>"
+            )
     at = list(enumerate(ticks)) if ticks else [(g + 0.5, label) for g, label in enumerate(groups)]
     parts += [f'<text x="{left + x * group_w:.1f}" y="{base + 14}" text-anchor="middle">{_e(t)}</text>' for x, t in at]
     return _legend(names, colors) + _svg(right + 20, base + 20, parts)
 
 
-def _histogram_svg(edges: list[float], counts_by_series: dict[str, list[int]],
-                   label: Callable[[float], str] = fmt_count) -> str:
+def _histogram_svg(
+    edges: list[float], counts_by_series: dict[str, list[int]], label: Callable[[float], str] = fmt_count
+) -> str:
     """A coloured bar series per source over the bins of ``edges`` (as trimmed), edges labelled on the axis."""
-    return _columns_svg([f"{label(a)} – {label(b)}" for a, b in zip(edges, edges[1:])], counts_by_series,
-                        (PALETTE * len(counts_by_series))[:len(counts_by_series)], ticks=[label(x) for x in edges])
+    return _columns_svg(
+        [f"{label(a)} – {label(b)}" for a, b in zip(edges, edges[1:])],
+        counts_by_series,
+        (PALETTE * len(counts_by_series))[: len(counts_by_series)],
+        ticks=[label(x) for x in edges],
+    )
 
 
 def _histogram(h: dict[str, Any], label: Callable[[float], str] = fmt_count) -> str:
@@ -128,10 +160,15 @@ def _histogram(h: dict[str, Any], label: Callable[[float], str] = fmt_count) -> 
         return _none("No values.")
     lo, hi = used[0], used[-1] + 1
     trimmed = {s: c[lo:hi] for s, c in counts.items()}
-    rows = [[f"{label(edges[i])} – {label(edges[i + 1])}", *(_n(c[i - lo]) for c in trimmed.values())]
-            for i in range(lo, hi)]
-    return (f"<p>{_e(h.get('unit', ''))}; bin [a, b) counts values from a up to b.</p>"
-            + _histogram_svg(edges[lo:hi + 1], trimmed, label) + _table([h.get("unit", "bin"), *trimmed], rows))
+    rows = [
+        [f"{label(edges[i])} – {label(edges[i + 1])}", *(_n(c[i - lo]) for c in trimmed.values())]
+        for i in range(lo, hi)
+    ]
+    return (
+        f"<p>{_e(h.get('unit', ''))}; bin [a, b) counts values from a up to b.</p>"
+        + _histogram_svg(edges[lo : hi + 1], trimmed, label)
+        + _table([h.get("unit", "bin"), *trimmed], rows)
+    )
 
 
 def _header(stats: dict[str, Any], name: str | None) -> str:
@@ -141,50 +178,95 @@ def _header(stats: dict[str, Any], name: str | None) -> str:
         t = c["totals"]
         ok = "reconciled" if c.get("reconciled") else '<span class="bad">NOT RECONCILED</span>'
         merged = f"; {_n(t['merged'])} merged into {_n(t['created'])} built documents" if t.get("merged") else ""
-        out.append(f"<p>Records: {_n(t['in'])} read → {_n(t['kept'])} kept, {_n(t['dropped'])} dropped, "
-                   f"{_n(t['quarantined'])} quarantined{merged} ({ok}).</p>")
+        out.append(
+            f"<p>Records: {_n(t['in'])} read → {_n(t['kept'])} kept, {_n(t['dropped'])} dropped, "
+            f"{_n(t['quarantined'])} quarantined{merged} ({ok}).</p>"
+        )
     else:
         out.append("<p>Records: the curate pass was not run.</p>")
-    out.append(f"<p>Tokenizer: vocabulary {_n(tok['vocab_size'])}, {len(tok.get('special_tokens', {}))} special "
-               f"tokens, sha256 {_e(tok.get('sha256', '')[:16])}…, {_e(tok.get('path', ''))}.</p>" if tok
-               else "<p>Tokenizer: the tokenizer pass was not run.</p>")
-    out.append(f"<p>Shards: {_n(pack['shards'])} shards, {_n(pack['rows'])} rows, {_n(pack['tokens'])} tokens, "
-               f"{_pct(pack['fill'])} fill, in {_e(pack.get('shard_dir', ''))}.</p>" if pack
-               else "<p>Shards: the pack pass was not run.</p>")
+    out.append(
+        f"<p>Tokenizer: vocabulary {_n(tok['vocab_size'])}, {len(tok.get('special_tokens', {}))} special "
+        f"tokens, sha256 {_e(tok.get('sha256', '')[:16])}…, {_e(tok.get('path', ''))}.</p>"
+        if tok
+        else "<p>Tokenizer: the tokenizer pass was not run.</p>"
+    )
+    out.append(
+        f"<p>Shards: {_n(pack['shards'])} shards, {_n(pack['rows'])} rows, {_n(pack['tokens'])} tokens, "
+        f"{_pct(pack['fill'])} fill, in {_e(pack.get('shard_dir', ''))}.</p>"
+        if pack
+        else "<p>Shards: the pack pass was not run.</p>"
+    )
     return "".join(out)
 
 
 def _curate(c: dict[str, Any]) -> str:
-    out = ["<h3>Sources</h3>", _table(
-        ["source", "in", "kept", "dropped", "quarantined", "merged", "created", "kept chars", "reconciled"],
-        [[s, *(_n(v.get(k, 0)) for k in ("in", "kept", "dropped", "quarantined", "merged", "created", "kept_chars")),
-          "yes" if v.get("reconciled", True) else "NO"] for s, v in c.get("sources", {}).items()])]
+    out = [
+        "<h3>Sources</h3>",
+        _table(
+            ["source", "in", "kept", "dropped", "quarantined", "merged", "created", "kept chars", "reconciled"],
+            [
+                [
+                    s,
+                    *(
+                        _n(v.get(k, 0))
+                        for k in ("in", "kept", "dropped", "quarantined", "merged", "created", "kept_chars")
+                    ),
+                    "yes" if v.get("reconciled", True) else "NO",
+                ]
+                for s, v in c.get("sources", {}).items()
+            ],
+        ),
+    ]
     if c.get("funnel"):
         sources = list(dict.fromkeys(r["source"] for r in c["funnel"]))
         out.append("<h3>Funnel: documents per stage and source</h3><div class=multi>")
         for src in sources:  # each source in the colour it has in the length histograms (sources sorted by name)
             rows = [r for r in c["funnel"] if r["source"] == src]
-            keys = [k for k in ("in", "out", "dropped", "quarantined", "rewritten", "merged", "created",
-                                "chars_removed") if any(k in r for r in rows)]
+            keys = [
+                k
+                for k in ("in", "out", "dropped", "quarantined", "rewritten", "merged", "created", "chars_removed")
+                if any(k in r for r in rows)
+            ]
             color = PALETTE[sorted(sources).index(src) % len(PALETTE)]
-            out.append(f"<div><h4>{_e(src)}</h4>"
-                       + _bars_svg([r["stage"] for r in rows], [r["out"] for r in rows], [color] * len(rows),
-                                   label_w=130, bar_w=220)
-                       + _table(["stage", *(k.replace("_", " ") for k in keys)],
-                                [[r["stage"], *(_n(r.get(k, 0)) for k in keys)] for r in rows]) + "</div>")
+            out.append(
+                f"<div><h4>{_e(src)}</h4>"
+                + _bars_svg(
+                    [r["stage"] for r in rows], [r["out"] for r in rows], [color] * len(rows), label_w=130, bar_w=220
+                )
+                + _table(
+                    ["stage", *(k.replace("_", " ") for k in keys)],
+                    [[r["stage"], *(_n(r.get(k, 0)) for k in keys)] for r in rows],
+                )
+                + "</div>"
+            )
         out.append("</div>")
     reasons = sorted(c.get("reasons", []), key=lambda r: (-r["docs"], r["stage"], r["reason"], r["source"]))
     if reasons:
         colors = [QUARANTINED if r["status"] == "quarantined" else DROPPED for r in reasons]
-        out += ["<h3>Drop and quarantine reasons</h3>", _legend(["dropped", "quarantined"], [DROPPED, QUARANTINED]),
-                _bars_svg([f"{r['stage']}:{r['reason']} ({r['source']})" for r in reasons],
-                          [r["docs"] for r in reasons], colors),
-                _table(["status", "source", "stage", "reason", "docs", "chars"],
-                       [[r["status"], r["source"], r["stage"], r["reason"], _n(r["docs"]), _n(r.get("chars", 0))]
-                        for r in reasons], text_cols=4)]
+        out += [
+            "<h3>Drop and quarantine reasons</h3>",
+            _legend(["dropped", "quarantined"], [DROPPED, QUARANTINED]),
+            _bars_svg(
+                [f"{r['stage']}:{r['reason']} ({r['source']})" for r in reasons], [r["docs"] for r in reasons], colors
+            ),
+            _table(
+                ["status", "source", "stage", "reason", "docs", "chars"],
+                [
+                    [r["status"], r["source"], r["stage"], r["reason"], _n(r["docs"]), _n(r.get("chars", 0))]
+                    for r in reasons
+                ],
+                text_cols=4,
+            ),
+        ]
     if c.get("rewrite_events"):
-        out += ["<h3>Rewrite events</h3>", _table(["source", "stage", "type", "count"], [
-            [r["source"], r["stage"], r["type"], _n(r["count"])] for r in c["rewrite_events"]], text_cols=3)]
+        out += [
+            "<h3>Rewrite events</h3>",
+            _table(
+                ["source", "stage", "type", "count"],
+                [[r["source"], r["stage"], r["type"], _n(r["count"])] for r in c["rewrite_events"]],
+                text_cols=3,
+            ),
+        ]
     for key, title in (("near_dedup", "Near dedup"), ("image_dedup", "Image dedup")):
         if c.get(key):
             out += [f"<h3>{title}</h3>", _kv_table(c[key])]
@@ -193,62 +275,114 @@ def _curate(c: dict[str, Any]) -> str:
 
 def _pack(p: dict[str, Any]) -> str:
     hists = p.get("histograms", {})
-    keys = ("fill", "rows", "shards", "tokens", "documents", "pieces", "truncated_documents", "overlong_documents",
-            "shard_dir")
+    keys = (
+        "fill",
+        "rows",
+        "shards",
+        "tokens",
+        "documents",
+        "pieces",
+        "truncated_documents",
+        "overlong_documents",
+        "shard_dir",
+    )
     out = ["<h3>Packing</h3>", _kv_table({k: _pct(p[k]) if k == "fill" else p[k] for k in keys if k in p})]
-    out += ["<h3>Row fill</h3>", _histogram(hists["row_fill"], lambda x: f"{100 * x:.0f}%")
-            if "row_fill" in hists else _none(NOT_RECORDED)]
+    out += [
+        "<h3>Row fill</h3>",
+        _histogram(hists["row_fill"], lambda x: f"{100 * x:.0f}%") if "row_fill" in hists else _none(NOT_RECORDED),
+    ]
     mix = p.get("mix")
     if mix:
         target, achieved, rates = mix.get("target", {}), mix.get("achieved", {}), mix.get("rates", {})
         srcs = list(dict.fromkeys([*target, *achieved]))
         counts = [p.get("documents_before_mix", {}), mix.get("tokens_before_mix", {}), p.get("source_tokens", {})]
-        out += ["<h3>Mix: achieved vs target</h3>",
-                _columns_svg(srcs, {"target": [target.get(s, 0) for s in srcs],
-                                    "achieved": [achieved.get(s, 0) for s in srcs]}, PALETTE[:2], _pct),
-                _table(["source", "target", "planned", "achieved", "bound by", "rate", "documents before mix",
-                        "tokens before mix", "packed tokens"],
-                       [[s, _pct(target.get(s, 0)), _pct(mix.get("planned", {}).get(s, 0)), _pct(achieved.get(s, 0)),
-                         _e(mix.get("binding", {}).get(s, "")), f"{rates.get(s, 0):.3f}",
-                         *(_n(c.get(s, 0)) for c in counts)] for s in srcs]),
-                f"<p>Policy {_e(mix.get('policy', 'exact'))}, budget {_n(mix.get('budget', 0))} tokens. "
-                f"Rate: how many times a source's tokens are used (below 1: sampled; above 1: repeated, "
-                f"at most {_e(mix.get('max_repeat', '?'))}). Bound by: what decided the source's tokens.</p>"]
+        out += [
+            "<h3>Mix: achieved vs target</h3>",
+            _columns_svg(
+                srcs,
+                {"target": [target.get(s, 0) for s in srcs], "achieved": [achieved.get(s, 0) for s in srcs]},
+                PALETTE[:2],
+                _pct,
+            ),
+            _table(
+                [
+                    "source",
+                    "target",
+                    "planned",
+                    "achieved",
+                    "bound by",
+                    "rate",
+                    "documents before mix",
+                    "tokens before mix",
+                    "packed tokens",
+                ],
+                [
+                    [
+                        s,
+                        _pct(target.get(s, 0)),
+                        _pct(mix.get("planned", {}).get(s, 0)),
+                        _pct(achieved.get(s, 0)),
+                        _e(mix.get("binding", {}).get(s, "")),
+                        f"{rates.get(s, 0):.3f}",
+                        *(_n(c.get(s, 0)) for c in counts),
+                    ]
+                    for s in srcs
+                ],
+            ),
+            f"<p>Policy {_e(mix.get('policy', 'exact'))}, budget {_n(mix.get('budget', 0))} tokens. "
+            f"Rate: how many times a source's tokens are used (below 1: sampled; above 1: repeated, "
+            f"at most {_e(mix.get('max_repeat', '?'))}). Bound by: what decided the source's tokens.</p>",
+        ]
     funnel = p.get("token_funnel")
     if funnel:
         keys = ["tokenized", "after_mix", "packed"]
-        out += ["<h3>Token funnel</h3>",
-                _columns_svg(list(funnel), {k.replace("_", " "): [funnel[s].get(k, 0) for s in funnel] for k in keys},
-                             PALETTE[:3]),
-                _table(["source", "tokenized", "after mix", "packed"],
-                       [[s, *(_n(v.get(k, 0)) for k in keys)] for s, v in funnel.items()])]
-    for key, title in (("document_tokens", "Document length in tokens"),
-                       ("document_chars", "Document length in characters")):
+        out += [
+            "<h3>Token funnel</h3>",
+            _columns_svg(
+                list(funnel), {k.replace("_", " "): [funnel[s].get(k, 0) for s in funnel] for k in keys}, PALETTE[:3]
+            ),
+            _table(
+                ["source", "tokenized", "after mix", "packed"],
+                [[s, *(_n(v.get(k, 0)) for k in keys)] for s, v in funnel.items()],
+            ),
+        ]
+    for key, title in (
+        ("document_tokens", "Document length in tokens"),
+        ("document_chars", "Document length in characters"),
+    ):
         out += [f"<h3>{title}</h3>", _histogram(hists[key]) if key in hists else _none(NOT_RECORDED)]
     return "".join(out)
 
 
 def _timings(stats: dict[str, Any]) -> str:
-    timings = stats.get("timings") or {k: v for s in stats.values() if isinstance(s, dict)
-                                       for k, v in s.get("timings", {}).items()}
+    timings = stats.get("timings") or {
+        k: v for s in stats.values() if isinstance(s, dict) for k, v in s.get("timings", {}).items()
+    }
     if not timings:
         return "<h2>Time per step</h2>" + _none(NOT_RECORDED)
     total = sum(timings.values()) or 1
-    return ("<h2>Time per step</h2>" + _bars_svg(list(timings), list(timings.values()), fmt=lambda s: f"{s:,.1f} s")
-            + _table(["step", "seconds", "share"], [[k, f"{v:,.2f}", _pct(v / total)] for k, v in timings.items()])
-            + f"<p>Total: {total:,.1f} s.</p>")
+    return (
+        "<h2>Time per step</h2>"
+        + _bars_svg(list(timings), list(timings.values()), fmt=lambda s: f"{s:,.1f} s")
+        + _table(["step", "seconds", "share"], [[k, f"{v:,.2f}", _pct(v / total)] for k, v in timings.items()])
+        + f"<p>Total: {total:,.1f} s.</p>"
+    )
 
 
 def render_report(stats: dict[str, Any], name: str | None = None) -> str:
     """The report page for ``stats`` (a stats.json); ``name`` (the run's directory) goes under the title."""
     body = [_header(stats, name)]
     for key, render in (("curate", _curate), ("pack", _pack)):
-        body.append(f"<h2>{key.title()}</h2>" + (render(stats[key]) if stats.get(key) else
-                                                  _none(f"The {key} pass was not run.")))
+        body.append(
+            f"<h2>{key.title()}</h2>"
+            + (render(stats[key]) if stats.get(key) else _none(f"The {key} pass was not run."))
+        )
     body.append(_timings(stats))
     title = "corpusmill run report" + (f" – {name}" if name else "")
-    return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{_e(title)}</title>'
-            f"<style>{CSS}</style></head><body>\n" + "\n".join(body) + "\n</body></html>\n")
+    return (
+        f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{_e(title)}</title>'
+        f"<style>{CSS}</style></head><body>\n" + "\n".join(body) + "\n</body></html>\n"
+    )
 
 
 def write_report(out_dir: str) -> str:

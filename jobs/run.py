@@ -31,8 +31,9 @@ PASSES: tuple[Pass, ...] = get_args(Pass)  # in the order they run
 EXIT_QUARANTINED = 3  # the run finished and wrote its outputs, but quarantined more than the config allows
 
 
-def run(cfg: RunConfig, out_dir: str, address: str | None = None, force: bool = False,
-        until: Pass = "pack") -> dict[str, Any]:
+def run(
+    cfg: RunConfig, out_dir: str, address: str | None = None, force: bool = False, until: Pass = "pack"
+) -> dict[str, Any]:
     """Run the passes up to ``until`` (each skipped when its outputs exist with the same settings;
     ``force`` reruns them); write ``stats.json`` with those that ran."""
     check_output_dir(out_dir, cfg.sources, cfg.base_dir)
@@ -64,45 +65,60 @@ def quarantined_share(stats: dict[str, Any]) -> float:
 def summary(stats: dict[str, Any]) -> str:
     c = stats["curate"]
     t = c["totals"]
-    lines = [f"records: {t['in']} read -> {t['kept']} kept, {t['dropped']} dropped, "
-             f"{t['quarantined']} quarantined ({'reconciled' if c['reconciled'] else 'NOT RECONCILED'})"]
+    lines = [
+        f"records: {t['in']} read -> {t['kept']} kept, {t['dropped']} dropped, "
+        f"{t['quarantined']} quarantined ({'reconciled' if c['reconciled'] else 'NOT RECONCILED'})"
+    ]
     if t.get("merged"):
         lines[0] += f"; {t['merged']} merged into {t['created']} built documents"
     for src, s in c["sources"].items():
         built = f"  merged {s['merged']} -> {s['created']} documents" if s.get("merged") else ""
-        lines.append(f"  {src:<11} in {s['in']:>6}  kept {s['kept']:>6}  dropped {s['dropped']:>5}  "
-                     f"quarantined {s['quarantined']:>4}{built}")
+        lines.append(
+            f"  {src:<11} in {s['in']:>6}  kept {s['kept']:>6}  dropped {s['dropped']:>5}  "
+            f"quarantined {s['quarantined']:>4}{built}"
+        )
     if nd := c.get("near_dedup"):
-        lines.append(f"near dedup: {nd['documents']} documents signed, {nd['checked']} candidate pairs checked, "
-                     f"{nd['confirmed']} confirmed, {nd['dropped']} dropped, {nd.get('chain_dropped', 0)} of them "
-                     f"through a chain ({nd['rounds']} component rounds)")
+        lines.append(
+            f"near dedup: {nd['documents']} documents signed, {nd['checked']} candidate pairs checked, "
+            f"{nd['confirmed']} confirmed, {nd['dropped']} dropped, {nd.get('chain_dropped', 0)} of them "
+            f"through a chain ({nd['rounds']} component rounds)"
+        )
     if im := c.get("image_dedup"):
-        lines.append(f"image dedup: {im['images']} images, {im['distinct']} distinct ({im['exact_duplicates']} exact "
-                     f"copies stored once), {im['near_duplicates']} near copies "
-                     f"({im.get('edges_refused', 0)} hash matches refused by the pixel check); "
-                     f"{im['frequent_images']} frequent "
-                     f"images removed from {im['images_removed']} places; documents dropped: "
-                     f"{im['dropped_near_duplicate_image']} near duplicates, {im['dropped_frequent_image']} "
-                     "left without images")
+        lines.append(
+            f"image dedup: {im['images']} images, {im['distinct']} distinct ({im['exact_duplicates']} exact "
+            f"copies stored once), {im['near_duplicates']} near copies "
+            f"({im.get('edges_refused', 0)} hash matches refused by the pixel check); "
+            f"{im['frequent_images']} frequent "
+            f"images removed from {im['images_removed']} places; documents dropped: "
+            f"{im['dropped_near_duplicate_image']} near duplicates, {im['dropped_frequent_image']} "
+            "left without images"
+        )
     for r in c["reasons"]:
         lines.append(f"  {r['status']:<11} {r['source']:<11} {r['stage']}:{r['reason']} x{r['docs']}")
     share = quarantined_share(stats)
     if t["quarantined"]:
-        lines.append(f"quarantined: {t['quarantined']} of {t['in']} records ({share:.2%}); reasons above, "
-                     "the records with their errors under rejects/")
+        lines.append(
+            f"quarantined: {t['quarantined']} of {t['in']} records ({share:.2%}); reasons above, "
+            "the records with their errors under rejects/"
+        )
     if "tokenizer" in stats:
         tok = stats["tokenizer"]
         lines.append(f"tokenizer: vocab {tok['vocab_size']}, sha256 {tok['sha256'][:12]}")
     if "pack" not in stats:
         return "\n".join(lines)
     p = stats["pack"]
-    lines.append(f"shards: {p['shards']} files, {p['rows']} rows, {p['tokens']} tokens, fill {p['fill']:.1%} "
-                 f"-> {p['shard_dir']}")
+    lines.append(
+        f"shards: {p['shards']} files, {p['rows']} rows, {p['tokens']} tokens, fill {p['fill']:.1%} -> {p['shard_dir']}"
+    )
     lines.append("tokens by source: " + ", ".join(f"{k} {v}" for k, v in p["source_tokens"].items()))
     mix = p["mix"]
-    lines.append(f"mix ({mix.get('policy', 'exact')}) achieved: "
-                 + ", ".join(f"{k} {v:.1%}" for k, v in mix["achieved"].items())
-                 + " (target " + ", ".join(f"{k} {v:.0%}" for k, v in mix["target"].items()) + ")")
+    lines.append(
+        f"mix ({mix.get('policy', 'exact')}) achieved: "
+        + ", ".join(f"{k} {v:.1%}" for k, v in mix["achieved"].items())
+        + " (target "
+        + ", ".join(f"{k} {v:.0%}" for k, v in mix["target"].items())
+        + ")"
+    )
     for source, gap in mix.get("off_target_pts", {}).items():
         lines.append(f"  warning: {source} {gap:+.1f} points from target ({mix['binding'].get(source, 'no weight')})")
     return "\n".join(lines)
@@ -115,8 +131,12 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--address", help="Ray cluster address to attach to (default: local Ray, or RAY_ADDRESS)")
     parser.add_argument("--num-cpus", type=int, help="CPUs for a local Ray (overrides ray.num_cpus)")
     parser.add_argument("--force", action="store_true", help="rerun every pass even if its outputs exist")
-    parser.add_argument("--until", choices=PASSES, default=PASSES[-1],
-                        help="stop after this pass (the passes before it run when not done yet)")
+    parser.add_argument(
+        "--until",
+        choices=PASSES,
+        default=PASSES[-1],
+        help="stop after this pass (the passes before it run when not done yet)",
+    )
 
 
 def run_from_args(args: argparse.Namespace) -> int:
@@ -134,9 +154,10 @@ def _run_from_args(args: argparse.Namespace) -> int:
     print(summary(stats))
     print(f"report: {os.path.join(out_dir, 'report', 'report.html')}")
     if quarantined_share(stats) > cfg.max_quarantined_share:
-        print(f"FAILED: {stats['curate']['totals']['quarantined']} records quarantined, "
-              f"{quarantined_share(stats):.2%} of those read, over max_quarantined_share "
-              f"{cfg.max_quarantined_share:.2%} (exit code {EXIT_QUARANTINED})")
+        print(
+            f"FAILED: {stats['curate']['totals']['quarantined']} records quarantined, "
+            f"{quarantined_share(stats):.2%} of those read, over max_quarantined_share "
+            f"{cfg.max_quarantined_share:.2%} (exit code {EXIT_QUARANTINED})"
+        )
         return EXIT_QUARANTINED
     return 0
-

@@ -25,14 +25,31 @@ def runtime_env_path() -> str:
     return str(resources.files("jobs") / "runtime_env.yaml")
 
 
-def submit_command(config: str, address: str, *, until: str = PASSES[-1], working_dir: str = ".",
-                   runtime_env: str | None = None, wait: bool = True, submission_id: str | None = None,
-                   extra: list[str] | None = None) -> list[str]:
+def submit_command(
+    config: str,
+    address: str,
+    *,
+    until: str = PASSES[-1],
+    working_dir: str = ".",
+    runtime_env: str | None = None,
+    wait: bool = True,
+    submission_id: str | None = None,
+    extra: list[str] | None = None,
+) -> list[str]:
     """The ``ray job submit`` command line; ``config`` is taken relative to ``working_dir`` on the cluster."""
     if until not in PASSES:
         raise ValueError(f"until must be one of {', '.join(PASSES)}, not {until!r}")
-    cmd = [_ray(), "job", "submit", "--address", address, "--working-dir", working_dir,
-           "--runtime-env", runtime_env or runtime_env_path()]
+    cmd = [
+        _ray(),
+        "job",
+        "submit",
+        "--address",
+        address,
+        "--working-dir",
+        working_dir,
+        "--runtime-env",
+        runtime_env or runtime_env_path(),
+    ]
     if submission_id:
         cmd += ["--submission-id", submission_id]
     if not wait:
@@ -43,8 +60,10 @@ def submit_command(config: str, address: str, *, until: str = PASSES[-1], workin
 def submit(config: str, address: str, **kwargs) -> int:
     working_dir = kwargs.get("working_dir", ".")
     if not os.path.isfile(os.path.join(working_dir, config)):
-        raise FileNotFoundError(f"{config} is not inside the working directory {os.path.abspath(working_dir)}: "
-                                "the job reads its config from the uploaded copy")
+        raise FileNotFoundError(
+            f"{config} is not inside the working directory {os.path.abspath(working_dir)}: "
+            "the job reads its config from the uploaded copy"
+        )
     cmd = submit_command(config, address, **kwargs)
     print("+ " + shlex.join(cmd), flush=True)
     return subprocess.call(cmd)

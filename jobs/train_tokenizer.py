@@ -20,8 +20,9 @@ def _train(curated: str, source_chars: dict[str, int], cfg: TokenizerConfig, see
     return train_tokenizer(sample_texts(curated, source_chars, cfg, seed), cfg, out)
 
 
-def run_train_tokenizer(cfg: RunConfig, out_dir: str, curate_stats: dict[str, Any], progress: Progress,
-                        force: bool = False) -> dict:
+def run_train_tokenizer(
+    cfg: RunConfig, out_dir: str, curate_stats: dict[str, Any], progress: Progress, force: bool = False
+) -> dict:
     tok_dir = os.path.join(out_dir, "tokenizer")
     config_hash = cfg.pass_hash("tokenizer", {"curate": recorded_hash(out_dir, "curate")})
     if not force and (prev := done(out_dir, "tokenizer", config_hash)):
@@ -31,9 +32,7 @@ def run_train_tokenizer(cfg: RunConfig, out_dir: str, curate_stats: dict[str, An
     source_chars = {s: v["kept_chars"] for s, v in curate_stats["sources"].items()}
     task = ray.remote(num_cpus=1)(_train)
     with progress.step("tokenizer"):
-        summary = ray.get(task.remote(os.path.join(out_dir, "curated"), source_chars, cfg.tokenizer, cfg.seed,
-                                      tok_dir))
+        summary = ray.get(task.remote(os.path.join(out_dir, "curated"), source_chars, cfg.tokenizer, cfg.seed, tok_dir))
     summary["timings"] = {"tokenizer": progress.timings["tokenizer"]}
     mark_done(out_dir, "tokenizer", config_hash, {"summary": summary}, [tok_dir])
     return summary
-

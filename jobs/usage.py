@@ -29,8 +29,11 @@ def describe(error: ValidationError, model: type[BaseModel] | None = None) -> st
         if e["type"] == "extra_forbidden":
             valid = _keys_at(model, e["loc"][:-1]) if model is not None else None
             hint = difflib.get_close_matches(str(e["loc"][-1]), valid or [], n=1, cutoff=0.6)
-            lines.append(f"{where}: unknown key" + (f"; did you mean {hint[0]}?" if hint else "")
-                         + (f" (valid here: {', '.join(valid)})" if valid and not hint else ""))
+            lines.append(
+                f"{where}: unknown key"
+                + (f"; did you mean {hint[0]}?" if hint else "")
+                + (f" (valid here: {', '.join(valid)})" if valid and not hint else "")
+            )
         else:
             lines.append(f"{where}: {e['msg'].removeprefix('Value error, ')}")
     return "; ".join(lines)
@@ -57,8 +60,10 @@ def _unwrap(tp: Any) -> Any:
     """``X | None`` → X (the model or container among a union's members)."""
     if get_origin(tp) in (Union, types.UnionType):
         members = [a for a in get_args(tp) if a is not type(None)]
-        return next((a for a in members if get_origin(a) or (isinstance(a, type) and issubclass(a, BaseModel))),
-                    members[0] if members else tp)
+        return next(
+            (a for a in members if get_origin(a) or (isinstance(a, type) and issubclass(a, BaseModel))),
+            members[0] if members else tp,
+        )
     return tp
 
 

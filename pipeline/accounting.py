@@ -17,14 +17,24 @@ from pipeline.schema import CREATED_EVENT, DROPPED, KEPT, MERGED, QUARANTINED
 
 EVENT = "event"  # a counted rewrite event; not an outcome, so it is left out of the reconciliation
 
-COUNT_SCHEMA = pa.schema([("source", pa.string()), ("status", pa.string()), ("stage", pa.string()),
-                          ("reason", pa.string()), ("docs", pa.int64()), ("chars", pa.int64())])
+COUNT_SCHEMA = pa.schema(
+    [
+        ("source", pa.string()),
+        ("status", pa.string()),
+        ("stage", pa.string()),
+        ("reason", pa.string()),
+        ("docs", pa.int64()),
+        ("chars", pa.int64()),
+    ]
+)
 
 
 def moved_to_dropped(source: str, stage: str, reason: str, docs: int, chars: int) -> list[dict[str, Any]]:
     """Count rows for documents a later pass takes out of ``curated/``: kept down, dropped up by the same."""
-    return [{"source": source, "status": KEPT, "stage": None, "reason": None, "docs": -docs, "chars": -chars},
-            {"source": source, "status": DROPPED, "stage": stage, "reason": reason, "docs": docs, "chars": chars}]
+    return [
+        {"source": source, "status": KEPT, "stage": None, "reason": None, "docs": -docs, "chars": -chars},
+        {"source": source, "status": DROPPED, "stage": stage, "reason": reason, "docs": docs, "chars": chars},
+    ]
 
 
 def count_outcomes(table: pa.Table) -> pa.Table:
@@ -34,12 +44,29 @@ def count_outcomes(table: pa.Table) -> pa.Table:
     event (an e-mail redacted, a line removed) counts as status ``event`` with the tag as reason.
     """
     lengths = pc.utf8_length(table["text"]).cast(pa.int64())
-    base = pa.table({"source": table["source"], "status": table["status"], "stage": table["stage"],
-                     "reason": table["reason"], "chars": lengths})
+    base = pa.table(
+        {
+            "source": table["source"],
+            "status": table["status"],
+            "stage": table["stage"],
+            "reason": table["reason"],
+            "chars": lengths,
+        }
+    )
     grouped = base.group_by(["source", "status", "stage", "reason"], use_threads=False).aggregate(
-        [("chars", "count"), ("chars", "sum")])
-    rows = [{"source": r["source"], "status": r["status"], "stage": r["stage"], "reason": r["reason"],
-             "docs": r["chars_count"], "chars": r["chars_sum"]} for r in grouped.to_pylist()]
+        [("chars", "count"), ("chars", "sum")]
+    )
+    rows = [
+        {
+            "source": r["source"],
+            "status": r["status"],
+            "stage": r["stage"],
+            "reason": r["reason"],
+            "docs": r["chars_count"],
+            "chars": r["chars_sum"],
+        }
+        for r in grouped.to_pylist()
+    ]
     tally: dict[tuple, list[int]] = defaultdict(lambda: [0, 0])
     for source, rewrites, n in zip(table["source"].to_pylist(), table["rewrites"].to_pylist(), lengths.to_pylist()):
         for entry in rewrites or []:
@@ -47,8 +74,10 @@ def count_outcomes(table: pa.Table) -> pa.Table:
             counter = tally[(source, EVENT if tag else "rewritten", stage, tag or None)]
             counter[0] += 1
             counter[1] += 0 if tag else n
-    rows += [{"source": k[0], "status": k[1], "stage": k[2], "reason": k[3], "docs": v[0], "chars": v[1]}
-             for k, v in sorted(tally.items(), key=str)]
+    rows += [
+        {"source": k[0], "status": k[1], "stage": k[2], "reason": k[3], "docs": v[0], "chars": v[1]}
+        for k, v in sorted(tally.items(), key=str)
+    ]
     return pa.Table.from_pylist(rows, schema=COUNT_SCHEMA)
 
 
@@ -66,28 +95,48 @@ def build_stats(counts: list[dict[str, Any]], records_read: dict[str, int], orde
     sources = sorted({k[0] for k in total} | set(records_read))
     per_source, funnel, reasons, events, ok = {}, [], [], [], True
     for src in sources:
+
         def n(status: str, stage: str | None = None, src: str = src) -> int:
             return sum(v[0] for k, v in total.items() if k[0] == src and k[1] == status and stage in (None, k[2]))
+
         def created(stage: str | None = None, src: str = src) -> int:
-            return sum(v[0] for k, v in total.items()
-                       if k[0] == src and k[1] == EVENT and k[3] == CREATED_EVENT and stage in (None, k[2]))
+            return sum(
+                v[0]
+                for k, v in total.items()
+                if k[0] == src and k[1] == EVENT and k[3] == CREATED_EVENT and stage in (None, k[2])
+            )
+
         kept, dropped, quarantined, merged = n(KEPT), n(DROPPED), n(QUARANTINED), n(MERGED)
         read = records_read.get(src, 0)
         balanced = read - merged + created() == kept + dropped + quarantined
         ok &= balanced
         kept_chars = sum(v[1] for k, v in total.items() if k[0] == src and k[1] == KEPT)
-        per_source[src] = {"in": read, "kept": kept, "dropped": dropped, "quarantined": quarantined,
-                           "kept_chars": kept_chars, "reconciled": balanced}
+        per_source[src] = {
+            "in": read,
+            "kept": kept,
+            "dropped": dropped,
+            "quarantined": quarantined,
+            "kept_chars": kept_chars,
+            "reconciled": balanced,
+        }
         if merged or created():
             per_source[src].update(merged=merged, created=created())
         docs_in = read
         for stage in order:
             d, q, r = n(DROPPED, stage), n(QUARANTINED, stage), n("rewritten", stage)
             m, c = n(MERGED, stage), created(stage)
-            removed = sum(v[1] for k, v in total.items()
-                          if k[0] == src and k[2] == stage and k[1] in (DROPPED, QUARANTINED))
-            step = {"source": src, "stage": stage, "in": docs_in, "dropped": d, "quarantined": q, "rewritten": r,
-                    "chars_removed": removed}
+            removed = sum(
+                v[1] for k, v in total.items() if k[0] == src and k[2] == stage and k[1] in (DROPPED, QUARANTINED)
+            )
+            step = {
+                "source": src,
+                "stage": stage,
+                "in": docs_in,
+                "dropped": d,
+                "quarantined": q,
+                "rewritten": r,
+                "chars_removed": removed,
+            }
             if m or c:
                 step.update(merged=m, created=c)
             docs_in += c - d - q - m
@@ -95,11 +144,20 @@ def build_stats(counts: list[dict[str, Any]], records_read: dict[str, int], orde
         ok &= docs_in == kept
     for (src, status, stage, reason), (docs, chars) in sorted(total.items(), key=lambda kv: str(kv[0])):
         if status in (DROPPED, QUARANTINED):
-            reasons.append({"source": src, "status": status, "stage": stage, "reason": reason,
-                            "docs": docs, "chars": chars})
+            reasons.append(
+                {"source": src, "status": status, "stage": stage, "reason": reason, "docs": docs, "chars": chars}
+            )
         elif status == EVENT and reason != CREATED_EVENT:
             events.append({"source": src, "stage": stage, "type": reason, "count": docs})
-    totals = {key: sum(s.get(key, 0) for s in per_source.values())
-              for key in ("in", "kept", "dropped", "quarantined", "merged", "created")}
-    return {"reconciled": ok, "totals": totals, "sources": per_source, "funnel": funnel, "reasons": reasons,
-            "rewrite_events": events}
+    totals = {
+        key: sum(s.get(key, 0) for s in per_source.values())
+        for key in ("in", "kept", "dropped", "quarantined", "merged", "created")
+    }
+    return {
+        "reconciled": ok,
+        "totals": totals,
+        "sources": per_source,
+        "funnel": funnel,
+        "reasons": reasons,
+        "rewrite_events": events,
+    }

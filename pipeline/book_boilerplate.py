@@ -22,12 +22,19 @@ from pipeline.book_lines import drop_lines
 from pipeline.config_base import StrictModel
 
 _LEAD = r"^[\s*]*"
-START = re.compile(_LEAD + r"(start of (the|this) project gutenberg|end\W*the small print|start of the copyrighted)",
-                   re.I)
-END = re.compile(_LEAD + r"(end of (the |this )?project gutenberg|end of the copyrighted|end of this is copyrighted"
-                 r"|ende dieses? projekt? gutenberg|ende dieses? project gutenberg|fin de project gutenberg)", re.I)
-CREDIT = re.compile(r"produced by|prepared by|transcribed (from|by)|project gutenberg|distributed proofread"
-                    r"|^special thanks|^e-?text scanned", re.I)
+START = re.compile(
+    _LEAD + r"(start of (the|this) project gutenberg|end\W*the small print|start of the copyrighted)", re.I
+)
+END = re.compile(
+    _LEAD + r"(end of (the |this )?project gutenberg|end of the copyrighted|end of this is copyrighted"
+    r"|ende dieses? projekt? gutenberg|ende dieses? project gutenberg|fin de project gutenberg)",
+    re.I,
+)
+CREDIT = re.compile(
+    r"produced by|prepared by|transcribed (from|by)|project gutenberg|distributed proofread"
+    r"|^special thanks|^e-?text scanned",
+    re.I,
+)
 LEGALESE = ("<<THIS ELECTRONIC VERSION OF", "SERVICE THAT CHARGES FOR DOWNLOAD")  # c-w: LEGALESE_START/END_MARKERS
 
 
@@ -73,11 +80,11 @@ def strip_gutenberg(text: str, cfg: GutenbergConfig) -> tuple[str, list[str]]:
     lines, tags = text.split("\n"), []
     head = next((i for i in range(min(len(lines), cfg.header_max_lines) - 1, -1, -1) if START.match(lines[i])), None)
     if cfg.header and head is not None:
-        lines, tags = lines[head + 1:], ["gutenberg_header"]
+        lines, tags = lines[head + 1 :], ["gutenberg_header"]
     end = next((i for i, line in enumerate(lines) if END.match(line)), None)
     if cfg.footer and end is not None:
         lines, tags = lines[:end], tags + ["gutenberg_footer"]
-    window = lines[: cfg.mention_window_lines] + lines[-cfg.mention_window_lines:]
+    window = lines[: cfg.mention_window_lines] + lines[-cfg.mention_window_lines :]
     if cfg.credits and (head is not None or end is not None or any("project gutenberg" in w.lower() for w in window)):
         cut, count = _credits(lines, 0, cfg.max_credit_paragraphs)
         lines, tags = lines[cut:], tags + ["gutenberg_credit"] * count

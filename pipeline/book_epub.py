@@ -88,6 +88,10 @@ def read_epub(path: str, max_bytes: int, max_entries: int, fallback_encoding: st
     if not chapters:
         raise RecordError("epub_no_chapters", "the spine lists no XHTML chapter")
     titles, languages = _dc(opf, "title"), _dc(opf, "language")
-    return {"text": "\n\n".join(c for c in chapters if c), "title": titles[0] if titles else None,
-            "author": "; ".join(_dc(opf, "creator")) or None, "language": languages[0] if languages else None,
-            "chapters": len(chapters)}
+    return {
+        "text": "\n\n".join(c for c in chapters if c),
+        "title": titles[0] if titles else None,
+        "author": "; ".join(_dc(opf, "creator")) or None,
+        "language": languages[0] if languages else None,
+        "chapters": len(chapters),
+    }

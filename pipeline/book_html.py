@@ -14,9 +14,37 @@ from html.parser import HTMLParser
 from pipeline.records import RecordError
 
 _SKIP = {"script", "style", "noscript", "template", "head", "svg", "math", "object", "iframe", "form"}
-_BLOCK = {"p", "div", "section", "article", "main", "header", "footer", "aside", "nav", "li", "ul", "ol", "tr",
-          "table", "pre", "blockquote", "h1", "h2", "h3", "h4", "h5", "h6", "dd", "dt", "dl", "figure",
-          "figcaption", "hr", "body"}
+_BLOCK = {
+    "p",
+    "div",
+    "section",
+    "article",
+    "main",
+    "header",
+    "footer",
+    "aside",
+    "nav",
+    "li",
+    "ul",
+    "ol",
+    "tr",
+    "table",
+    "pre",
+    "blockquote",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "dd",
+    "dt",
+    "dl",
+    "figure",
+    "figcaption",
+    "hr",
+    "body",
+}
 _VOID = {"br", "hr", "img", "meta", "link", "input", "area", "base", "col", "embed", "source", "wbr"}
 _AUTHOR_META = {"author", "dc.creator", "dcterms.creator"}
 _LANG_META = {"dc.language", "dcterms.language", "language", "content-language"}
@@ -80,8 +108,11 @@ class _BookParser(HTMLParser):
             self.title += data
         if not self.skip:
             # inside <pre>, leading spaces are protected from the line stripping below
-            self.parts.append(re.sub(r"(?m)^[ \t]+", lambda m: m.group().translate(_PROTECT), data) if self.pre
-                              else re.sub(r"\s+", " ", data))
+            self.parts.append(
+                re.sub(r"(?m)^[ \t]+", lambda m: m.group().translate(_PROTECT), data)
+                if self.pre
+                else re.sub(r"\s+", " ", data)
+            )
 
 
 _DECLARED = re.compile(rb"""<\?xml[^>]*encoding=["']([\w.:-]+)|<meta[^>]*charset=["']?([\w.:-]+)""", re.I)
@@ -114,5 +145,9 @@ def parse_html_book(html: str) -> HtmlBook:
     text = re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip("\n")
     authors = _meta(parser.meta, _AUTHOR_META)
     langs = _meta(parser.meta, _LANG_META) + parser.meta.get("html-lang", [])
-    return HtmlBook(text=text, title=" ".join(parser.title.split()), author="; ".join(dict.fromkeys(authors)),
-                    language=langs[0] if langs else "")
+    return HtmlBook(
+        text=text,
+        title=" ".join(parser.title.split()),
+        author="; ".join(dict.fromkeys(authors)),
+        language=langs[0] if langs else "",
+    )

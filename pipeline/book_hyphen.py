@@ -40,8 +40,8 @@ def join_hyphens(lines: list[str], cfg: HyphenConfig) -> tuple[list[str], int]:
             known = seen[(first + second).casefold()] > 0 and f"{first}-{second}".casefold() not in hyphenated
             if known or cfg.join_unseen:
                 out[i] = end[:-1] + tail.group(1)
-                rest = out[i + 1][tail.end():]
-                out[i + 1: i + 2] = [rest] if rest.strip() else []
+                rest = out[i + 1][tail.end() :]
+                out[i + 1 : i + 2] = [rest] if rest.strip() else []
                 joined += 1
         i += 1
     return out, joined

@@ -39,8 +39,12 @@ def drop_lines(lines: list[str], drop: set[int]) -> list[str]:
         blank = (bool(out) and not out[-1].strip()) or any(not lines[k].strip() for k in range(i, j))
         while out and not out[-1].strip():
             out.pop()
-        runs_on = bool(out) and j < len(lines) and not out[-1].rstrip().endswith(SENTENCE_END) \
+        runs_on = (
+            bool(out)
+            and j < len(lines)
+            and not out[-1].rstrip().endswith(SENTENCE_END)
             and lines[j].lstrip()[:1].islower()
+        )
         if blank and out and j < len(lines) and not runs_on:
             out.append("")
         i = j
@@ -50,8 +54,11 @@ def drop_lines(lines: list[str], drop: set[int]) -> list[str]:
 @functools.cache
 def _narrow() -> dict[int, None]:
     """A ``str.translate`` table deleting the East Asian wide and full-width characters (UAX #11)."""
-    return {cp: None for cp in range(0x1100, 0x40000)
-            if unicodedata.east_asian_width(chr(cp)) in "WF" and unicodedata.category(chr(cp)) != "Cn"}
+    return {
+        cp: None
+        for cp in range(0x1100, 0x40000)
+        if unicodedata.east_asian_width(chr(cp)) in "WF" and unicodedata.category(chr(cp)) != "Cn"
+    }
 
 
 def width(line: str) -> int:

@@ -18,8 +18,10 @@ from pipeline.config_base import StrictModel
 
 _ROMAN_RE = r"(?=[ivxlcdm])m{0,3}(?:cm|cd|d?c{0,3})(?:xc|xl|l?x{0,3})(?:ix|iv|v?i{0,3})"
 _NUMBER = rf"(?:\d{{1,4}}|{_ROMAN_RE})"
-_DECORATED = re.compile(rf"(?i:page|pg\.?|p\.)\s*{_NUMBER}|[-–—]\s*{_NUMBER}\s*[-–—]"
-                        rf"|\[\s*(?i:pg|page|p)\.?\s*{_NUMBER}\s*\]")
+_DECORATED = re.compile(
+    rf"(?i:page|pg\.?|p\.)\s*{_NUMBER}|[-–—]\s*{_NUMBER}\s*[-–—]"
+    rf"|\[\s*(?i:pg|page|p)\.?\s*{_NUMBER}\s*\]"
+)
 _BARE = re.compile(rf"\d{{1,4}}|{_ROMAN_RE}")  # lowercase roman only: upper-case numerals alone are chapter numbers
 _ROMAN = {"i": 1, "v": 5, "x": 10, "l": 50, "c": 100, "d": 500, "m": 1000}
 _CODE = re.compile(r"[<>{}=#;|\\/$@*^~`]|\[|\]")
@@ -66,11 +68,19 @@ def page_number_lines(lines: list[str], cfg: PageNumberConfig) -> set[int]:
         s = line.strip()
         if _DECORATED.fullmatch(s):
             found.add(i)
-        elif _BARE.fullmatch(s) and not any(0 <= k < len(lines) and _BARE.fullmatch(lines[k].strip())
-                                            for k in (i - 1, i + 1)):  # a column of numbers is data
+        elif _BARE.fullmatch(s) and not any(
+            0 <= k < len(lines) and _BARE.fullmatch(lines[k].strip()) for k in (i - 1, i + 1)
+        ):  # a column of numbers is data
             value = int(s) if s.isdigit() else _roman(s) + 100_000  # roman front matter: its own sequence
-            chain = next((c for c in reversed(chains) if 0 < value - c[-1][1] <= cfg.max_step
-                          and cfg.min_gap <= i - c[-1][0] <= cfg.max_gap * (value - c[-1][1])), None)
+            chain = next(
+                (
+                    c
+                    for c in reversed(chains)
+                    if 0 < value - c[-1][1] <= cfg.max_step
+                    and cfg.min_gap <= i - c[-1][0] <= cfg.max_gap * (value - c[-1][1])
+                ),
+                None,
+            )
             chain.append((i, value)) if chain else chains.append([(i, value)])
     runs = [c for c in chains if len(c) >= cfg.min_run and _regular([i for i, _ in c], cfg.min_regular_share)]
     return found | {i for c in runs for i, _ in c}

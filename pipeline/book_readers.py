@@ -27,8 +27,14 @@ from pipeline.config_base import StrictModel
 from pipeline.records import Item, RecordError
 
 BookFormat = Literal["txt", "epub", "html"]
-BOOK_SUFFIXES: dict[str, BookFormat] = {".txt": "txt", ".text": "txt", ".epub": "epub", ".html": "html",
-                                        ".htm": "html", ".xhtml": "html"}
+BOOK_SUFFIXES: dict[str, BookFormat] = {
+    ".txt": "txt",
+    ".text": "txt",
+    ".epub": "epub",
+    ".html": "html",
+    ".htm": "html",
+    ".xhtml": "html",
+}
 _PG_CHARSET = re.compile(rb"^\s*Character set encoding:\s*([\w.:-]+)", re.I | re.M)
 _PG_FIELD = re.compile(r"^(Title|Author):[ \t]*(\S.*?)\s*$", re.M)
 
@@ -50,23 +56,34 @@ def _read_capped(path: str, limit: int) -> bytes:
 def read_text_book(path: str, cfg: BookReadConfig) -> dict[str, Any]:
     data = _read_capped(path, cfg.max_book_bytes)
     declared = _PG_CHARSET.search(data[:20_000])
-    for enc in dict.fromkeys(e for e in ("utf-8-sig", declared and declared.group(1).decode(), cfg.fallback_encoding)
-                             if e):
+    for enc in dict.fromkeys(
+        e for e in ("utf-8-sig", declared and declared.group(1).decode(), cfg.fallback_encoding) if e
+    ):
         try:
             text = data.decode(enc)
         except (UnicodeDecodeError, LookupError):
             continue
         header = dict(_PG_FIELD.findall(text[:20_000]))
-        return {"text": text, "title": header.get("Title"), "author": header.get("Author"), "language": None,
-                "encoding": enc.removesuffix("-sig").lower()}
+        return {
+            "text": text,
+            "title": header.get("Title"),
+            "author": header.get("Author"),
+            "language": None,
+            "encoding": enc.removesuffix("-sig").lower(),
+        }
     raise RecordError("invalid_encoding", "not UTF-8 and no usable declared or fallback encoding")
 
 
 def read_html_book(path: str, cfg: BookReadConfig) -> dict[str, Any]:
     html, encoding = decode_markup(_read_capped(path, cfg.max_book_bytes), cfg.fallback_encoding)
     book = parse_html_book(html)
-    return {"text": book.text, "title": book.title or None, "author": book.author or None,
-            "language": book.language or None, "encoding": encoding}
+    return {
+        "text": book.text,
+        "title": book.title or None,
+        "author": book.author or None,
+        "language": book.language or None,
+        "encoding": encoding,
+    }
 
 
 def detect_book_format(path: str) -> BookFormat | None:

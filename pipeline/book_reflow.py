@@ -42,8 +42,12 @@ def _reflowable(block: list[str], cfg: ReflowConfig) -> bool:
 
 
 def _joins(prev: str, line: str, limit: float) -> bool:
-    return width(prev.rstrip()) >= limit and not _LIST_ITEM.match(line) \
-        and bool(_LETTER.search(prev)) and bool(_LETTER.search(line))
+    return (
+        width(prev.rstrip()) >= limit
+        and not _LIST_ITEM.match(line)
+        and bool(_LETTER.search(prev))
+        and bool(_LETTER.search(line))
+    )
 
 
 def _joiner(prev: str, nxt: str) -> str:
@@ -62,7 +66,7 @@ def reflow(lines: list[str], cfg: ReflowConfig) -> tuple[list[str], int]:
         if not _reflowable(lines[a:b], cfg):
             continue
         merged = [lines[a].rstrip()]
-        for prev, line in zip(lines[a:b], lines[a + 1:b]):
+        for prev, line in zip(lines[a:b], lines[a + 1 : b]):
             if _joins(prev, line, cfg.fill * wrap):
                 merged[-1] += _joiner(merged[-1], line) + line.strip()
             else:

@@ -18,16 +18,32 @@ from pipeline.config_base import StrictModel
 _PAGE_REF = r"(?:\d{1,4}|[ivxlcdm]{1,7})"
 _LEADER = re.compile(rf"(?:\s*[.·…_]{{2,}}\s*|\s{{2,}}|\t+){_PAGE_REF}\s*$")
 _PAGED_ENTRY = re.compile(rf"\S.*?[.·…_\s]+{_PAGE_REF}\.?", re.I)
-_SECTION_NUMBER = re.compile(r"(?:\d+\.)+\d*\s|[IVXLC]+\.\s|(?i:chapter|part|book|section|appendix|chapitre"
-                             r"|partie|livre|annexe|kapitel|teil|anhang|cap[ií]tulo|parte)\b")
+_SECTION_NUMBER = re.compile(
+    r"(?:\d+\.)+\d*\s|[IVXLC]+\.\s|(?i:chapter|part|book|section|appendix|chapitre"
+    r"|partie|livre|annexe|kapitel|teil|anhang|cap[ií]tulo|parte)\b"
+)
 _SENTENCE_END = re.compile(r"[.!?:。！？：][\"'”’)\]」』]*$")
 _RUNS_ON = re.compile(r"[^\W\d_]{2,}[,;:.!?][\"'”’)]*\s+([^\W\d_])")  # "reading, but": a sentence going on
 
 
 class TocConfig(StrictModel):
-    headings: list[str] = ["contents", "table of contents", "table des matières", "sommaire", "inhalt",
-                           "inhaltsverzeichnis", "índice", "indice", "inhoud", "содержание", "оглавление",
-                           "目次", "目录", "目錄", "차례"]
+    headings: list[str] = [
+        "contents",
+        "table of contents",
+        "table des matières",
+        "sommaire",
+        "inhalt",
+        "inhaltsverzeichnis",
+        "índice",
+        "indice",
+        "inhoud",
+        "содержание",
+        "оглавление",
+        "目次",
+        "目录",
+        "目錄",
+        "차례",
+    ]
     search_share: float = 0.3  # a contents heading stands in the first 30% of the book's lines
     max_lines: int = 1500  # how far the section may reach (the sample's Debian Reference: ~700 lines)
     max_entry_chars: int = 100  # entries are titles: a longer line is body text

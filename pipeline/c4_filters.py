@@ -22,7 +22,8 @@ _POLICY = "terms of use|privacy policy|cookie policy|uses cookies|use of cookies
 _SENTENCE_ENDS = TERMINAL_PUNCTUATION - frozenset(
     "\u061d\u061e\u0837\u0839\u083d\u083e\u17d4\u17d5\u17d6\u17d9\u17da\u1b7d\u1b7e\u2e53\u2e54\U00010f55\U00010f56"
     "\U00010f57\U00010f58\U00010f59\U00010f86\U00010f87\U00010f88\U00010f89\U00011944\U00011946\U00011ef7"
-    "\U00011ef8\U00011f43\U00011f44\U00016e98")
+    "\U00011ef8\U00011f43\U00011f44\U00016e98"
+)
 
 
 class C4Config(StrictModel):
@@ -98,8 +99,9 @@ def c4_lines(table: pa.Table, cfg: C4Config) -> pa.Table:
 def _sentences(lines: pa.Array) -> np.ndarray:
     """Sentences per line as spaCy's sentencizer finds them: a word after a sentence end starts one."""
     w = words(lines)
-    ends = pc.is_in(w.distinct, value_set=pa.array(sorted(_SENTENCE_ENDS), pa.string())).to_numpy(
-        zero_copy_only=False)[w.ids]
+    ends = pc.is_in(w.distinct, value_set=pa.array(sorted(_SENTENCE_ENDS), pa.string())).to_numpy(zero_copy_only=False)[
+        w.ids
+    ]
     word = ~pc.match_substring_regex(w.distinct, r"^\pP+$").to_numpy(zero_copy_only=False)[w.ids]
     ends_before = np.concatenate(([0], np.cumsum(ends)))
     at = np.flatnonzero(word)

@@ -17,9 +17,34 @@ from pipeline.config_base import StrictModel
 from pipeline.schema import IMAGE_MARKER
 
 # Placeholder alt texts and captions seen on web pages: they name no content of the picture.
-BOILERPLATE = ["image", "img", "photo", "picture", "pic", "graphic", "icon", "logo", "banner", "thumbnail",
-               "spacer", "placeholder", "untitled", "click here", "click to enlarge", "read more", "more",
-               "top", "back to top", "arrow", "button", "no image", "image not found", "null", "none", "undefined"]
+BOILERPLATE = [
+    "image",
+    "img",
+    "photo",
+    "picture",
+    "pic",
+    "graphic",
+    "icon",
+    "logo",
+    "banner",
+    "thumbnail",
+    "spacer",
+    "placeholder",
+    "untitled",
+    "click here",
+    "click to enlarge",
+    "read more",
+    "more",
+    "top",
+    "back to top",
+    "arrow",
+    "button",
+    "no image",
+    "image not found",
+    "null",
+    "none",
+    "undefined",
+]
 # A file name (``grace_hopper.jpg``) or a camera/scanner counter (``IMG_1234``, ``DSC01234``, ``image 3``).
 _FILE_NAME = re.compile(r"^[\w\-. ()\[\]]*\.(jpe?g|png|gif|webp|bmp|tiff?|svg|ico|heic|avif)$", re.IGNORECASE)
 _COUNTER = re.compile(r"^(img|dsc[fn]?|dcim|pict?|photo|image|picture|screenshot|scan)[\s_\-]*\d+$", re.IGNORECASE)
@@ -69,6 +94,8 @@ def caption_reason(text: str, n_images: int, language: str | None, cfg: CaptionF
 def caption_filter(table: pa.Table, cfg: CaptionFilterConfig) -> pa.Table:
     """Filter stage: ``drop_reason`` names the first caption or image-count rule a document fails."""
     counts = pc.fill_null(pc.list_value_length(table["images"]), 0).to_pylist()  # no image bytes copied
-    reasons = [caption_reason(t, n, lang, cfg) for t, n, lang in
-               zip(table["text"].to_pylist(), counts, table["language"].to_pylist())]
+    reasons = [
+        caption_reason(t, n, lang, cfg)
+        for t, n, lang in zip(table["text"].to_pylist(), counts, table["language"].to_pylist())
+    ]
     return table.append_column("drop_reason", pa.array(reasons, pa.string()))

@@ -98,8 +98,16 @@ def archive_entries(path: str, cfg: ReadLimits) -> list[Entry]:
         entries = list(read(path, cfg))
     except RecordError:
         raise
-    except (tarfile.TarError, zipfile.BadZipFile, EOFError, OSError, zlib.error, lzma.LZMAError,
-            NotImplementedError, ValueError) as e:
+    except (
+        tarfile.TarError,
+        zipfile.BadZipFile,
+        EOFError,
+        OSError,
+        zlib.error,
+        lzma.LZMAError,
+        NotImplementedError,
+        ValueError,
+    ) as e:
         raise RecordError("bad_archive", f"{type(e).__name__}: {e}") from e
     names = [name for name, _ in entries]
     if len(set(names)) != len(names):
@@ -109,5 +117,3 @@ def archive_entries(path: str, cfg: ReadLimits) -> list[Entry]:
     if len(tops) == 1 and all("/" in name for name in names):  # one top folder: the repository root
         entries = [(name.split("/", 1)[1], data) for name, data in entries]
     return sorted(entries, key=lambda e: e[0])
-
-

@@ -15,16 +15,30 @@ from collections.abc import Iterator
 
 from pipeline.code_repo_index import RepoIndex
 
-_PY = re.compile(r"[ \t]*(?:from[ \t]+(\.*)([\w.]*)[ \t]+import[ \t]+(\([^)]*\)|[^\n#;]*)|import[ \t]+([^\n#;]*))",
-                 re.M)
+_PY = re.compile(
+    r"[ \t]*(?:from[ \t]+(\.*)([\w.]*)[ \t]+import[ \t]+(\([^)]*\)|[^\n#;]*)|import[ \t]+([^\n#;]*))", re.M
+)
 _JS = re.compile(r"""(?:\bfrom|\bimport|\brequire\s*\()\s*\(?\s*['"](\.{1,2}/[^'"\n]*)['"]""")
 _C = re.compile(r"^[ \t]*#[ \t]*include[ \t]*[<\"]([^>\"\n]+)[>\"]", re.M)
 _JAVA = re.compile(r"^[ \t]*import[ \t]+(?:static[ \t]+)?([\w.]+)[ \t]*;", re.M)
 _GO_BLOCK = re.compile(r"^import[ \t]*\(([^)]*)\)|^import[ \t]+(?:[\w.]+[ \t]+)?(\"[^\"\n]+\")", re.M)
 _GO_PATH = re.compile(r"\"([^\"\n]+)\"")
 _JS_EXTS = ("", ".js", ".ts", ".tsx", ".jsx", ".mjs", ".cjs", ".d.ts", "/index.js", "/index.ts", "/index.tsx")
-KINDS = {"Python": "py", "Cython": "py", "JavaScript": "js", "TypeScript": "js", "Vue": "js", "Svelte": "js",
-         "C": "c", "C++": "c", "Cuda": "c", "Objective-C": "c", "Objective-C++": "c", "Java": "java", "Go": "go"}
+KINDS = {
+    "Python": "py",
+    "Cython": "py",
+    "JavaScript": "js",
+    "TypeScript": "js",
+    "Vue": "js",
+    "Svelte": "js",
+    "C": "c",
+    "C++": "c",
+    "Cuda": "c",
+    "Objective-C": "c",
+    "Objective-C++": "c",
+    "Java": "java",
+    "Go": "go",
+}
 
 
 def _at_line_starts(regex: re.Pattern, text: str, needle: str) -> Iterator[re.Match]:
@@ -76,8 +90,9 @@ def _c(text: str, path: str, index: RepoIndex) -> set[str]:
     deps = set()
     for inc in (m[1] for m in _at_line_starts(_C, text, "include")):
         local = posixpath.normpath(posixpath.join(posixpath.dirname(path), inc))
-        deps.add(local if local in index.paths else index.best(index.suffixes.get(posixpath.normpath(inc), []), path)
-                 or "")
+        deps.add(
+            local if local in index.paths else index.best(index.suffixes.get(posixpath.normpath(inc), []), path) or ""
+        )
     return deps
 
 
@@ -97,8 +112,9 @@ def _go(text: str, path: str, index: RepoIndex) -> set[str]:
     for block, single in (m.groups() for m in _at_line_starts(_GO_BLOCK, text, "import")):
         for imported in _GO_PATH.findall(block or single):
             parts = imported.split("/")
-            found = next((index.go_dirs[d] for i in range(len(parts)) if (d := "/".join(parts[i:])) in index.go_dirs),
-                         [])
+            found = next(
+                (index.go_dirs[d] for i in range(len(parts)) if (d := "/".join(parts[i:])) in index.go_dirs), []
+            )
             deps.update(found)
     return deps
 

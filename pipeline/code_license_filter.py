@@ -20,10 +20,34 @@ from pipeline.config_base import StrictModel
 
 # The Stack's permissive set (its licence list, SPDX ids); PSF-2.0/Python-2.0 for CPython.
 PERMISSIVE = [
-    "MIT", "MIT-0", "Apache-2.0", "BSD-2-Clause", "BSD-3-Clause", "BSD-3-Clause-Clear", "0BSD", "ISC",
-    "Unlicense", "CC0-1.0", "CC-BY-3.0", "CC-BY-4.0", "Zlib", "BSL-1.0", "PSF-2.0", "Python-2.0", "WTFPL",
-    "Artistic-2.0", "X11", "NCSA", "UPL-1.0", "ECL-2.0", "AFL-3.0", "PostgreSQL", "Unicode-DFS-2016",
-    "BlueOak-1.0.0", "HPND", "MIT-CMU",
+    "MIT",
+    "MIT-0",
+    "Apache-2.0",
+    "BSD-2-Clause",
+    "BSD-3-Clause",
+    "BSD-3-Clause-Clear",
+    "0BSD",
+    "ISC",
+    "Unlicense",
+    "CC0-1.0",
+    "CC-BY-3.0",
+    "CC-BY-4.0",
+    "Zlib",
+    "BSL-1.0",
+    "PSF-2.0",
+    "Python-2.0",
+    "WTFPL",
+    "Artistic-2.0",
+    "X11",
+    "NCSA",
+    "UPL-1.0",
+    "ECL-2.0",
+    "AFL-3.0",
+    "PostgreSQL",
+    "Unicode-DFS-2016",
+    "BlueOak-1.0.0",
+    "HPND",
+    "MIT-CMU",
 ]
 _TOKEN = re.compile(r"\(|\)|[^\s()]+")
 
@@ -92,6 +116,8 @@ def license_filter(table: pa.Table, cfg: LicenseFilterConfig) -> pa.Table:
     """Filter stage: ``license_not_allowed`` outside the allow-list, ``license_unknown`` with no licence found."""
     allowed = {normalize_spdx(a) for a in cfg.allowed}
     heads = pc.utf8_slice_codeunits(table["text"], 0, HEADER_CHARS).to_pylist()
-    reasons = [license_reason(json.loads(meta).get("license"), head, cfg, allowed)
-               for meta, head in zip(table["meta"].to_pylist(), heads)]
+    reasons = [
+        license_reason(json.loads(meta).get("license"), head, cfg, allowed)
+        for meta, head in zip(table["meta"].to_pylist(), heads)
+    ]
     return table.append_column("drop_reason", pa.array(reasons, pa.string()))

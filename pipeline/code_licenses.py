@@ -27,37 +27,60 @@ def _gnu(m: re.Match) -> str:
 
 def _variant(choices: list[tuple[str, str]], default: str) -> Callable[[re.Match], str]:
     """The first licence of ``choices`` whose extra phrase the text has, else ``default``."""
+
     def pick(m: re.Match) -> str:
         return next((spdx for spdx, phrase in choices if phrase in m.string), default)
+
     return pick
 
 
-_RULES: list[tuple[re.Pattern, Callable[[re.Match], str]]] = [(re.compile(p), f) for p, f in [
-    (r"gnu (lesser |library |affero )?general public license,? version (\d(?:\.\d)?)", _gnu),
-    (r"gnu (lesser |library |affero )?general public license as published by the free software foundation[;,]? "
-     r"(?:either )?version (\d(?:\.\d)?)", _gnu),
-    (r"apache license,? version 2\.0", lambda m: "Apache-2.0"),
-    (r"mozilla public license,? (?:version |v\. ?)(\d\.\d)", lambda m: f"MPL-{m.group(1)}"),
-    (r"eclipse public license,? (?:- )?(?:version |v ?)(\d\.\d)", lambda m: f"EPL-{m.group(1)}"),
-    (r"boost software license - version 1\.0", lambda m: "BSL-1.0"),
-    (r"this is free and unencumbered software released into the public domain", lambda m: "Unlicense"),
-    (r"cc0 1\.0 universal", lambda m: "CC0-1.0"),
-    (r"do what the fuck you want to public license", lambda m: "WTFPL"),
-    (r"altered source versions must be plainly marked as such", lambda m: "Zlib"),
-    (r"python software foundation license,? version 2|psf license agreement", lambda m: "PSF-2.0"),
-    (r"the artistic license 2\.0", lambda m: "Artistic-2.0"),
-    (r"the \"artistic license\"", lambda m: "Artistic-1.0"),
-    (r"permission to use, copy, modify,? and distribute this software and its documentation for any purpose "
-     r"and without fee is hereby granted", lambda m: "HPND"),
-    (r"permission is hereby granted, free of charge, to any person obtaining a copy",
-     _variant([("MIT", "the above copyright notice and this permission notice shall be included")], "MIT-0")),
-    (r"^(?:the )?mit license", lambda m: "MIT"),
-    (r"permission to use, copy, modify,? (?:and/or|and) distribute this software for any purpose with or without fee",
-     _variant([("ISC", "this permission notice appear in all copies")], "0BSD")),
-    (r"redistribution and use in source and binary forms, with or without modification, are permitted",
-     _variant([("BSD-4-Clause", "all advertising materials mentioning"), ("BSD-3-Clause", "neither the name"),
-               ("BSD-3-Clause", "may be used to endorse or promote")], "BSD-2-Clause")),
-]]
+_RULES: list[tuple[re.Pattern, Callable[[re.Match], str]]] = [
+    (re.compile(p), f)
+    for p, f in [
+        (r"gnu (lesser |library |affero )?general public license,? version (\d(?:\.\d)?)", _gnu),
+        (
+            r"gnu (lesser |library |affero )?general public license as published by the free software foundation[;,]? "
+            r"(?:either )?version (\d(?:\.\d)?)",
+            _gnu,
+        ),
+        (r"apache license,? version 2\.0", lambda m: "Apache-2.0"),
+        (r"mozilla public license,? (?:version |v\. ?)(\d\.\d)", lambda m: f"MPL-{m.group(1)}"),
+        (r"eclipse public license,? (?:- )?(?:version |v ?)(\d\.\d)", lambda m: f"EPL-{m.group(1)}"),
+        (r"boost software license - version 1\.0", lambda m: "BSL-1.0"),
+        (r"this is free and unencumbered software released into the public domain", lambda m: "Unlicense"),
+        (r"cc0 1\.0 universal", lambda m: "CC0-1.0"),
+        (r"do what the fuck you want to public license", lambda m: "WTFPL"),
+        (r"altered source versions must be plainly marked as such", lambda m: "Zlib"),
+        (r"python software foundation license,? version 2|psf license agreement", lambda m: "PSF-2.0"),
+        (r"the artistic license 2\.0", lambda m: "Artistic-2.0"),
+        (r"the \"artistic license\"", lambda m: "Artistic-1.0"),
+        (
+            r"permission to use, copy, modify,? and distribute this software and its documentation for any purpose "
+            r"and without fee is hereby granted",
+            lambda m: "HPND",
+        ),
+        (
+            r"permission is hereby granted, free of charge, to any person obtaining a copy",
+            _variant([("MIT", "the above copyright notice and this permission notice shall be included")], "MIT-0"),
+        ),
+        (r"^(?:the )?mit license", lambda m: "MIT"),
+        (
+            r"permission to use, copy, modify,? (?:and/or|and) distribute this software for any purpose with or without fee",  # noqa: E501
+            _variant([("ISC", "this permission notice appear in all copies")], "0BSD"),
+        ),
+        (
+            r"redistribution and use in source and binary forms, with or without modification, are permitted",
+            _variant(
+                [
+                    ("BSD-4-Clause", "all advertising materials mentioning"),
+                    ("BSD-3-Clause", "neither the name"),
+                    ("BSD-3-Clause", "may be used to endorse or promote"),
+                ],
+                "BSD-2-Clause",
+            ),
+        ),
+    ]
+]
 
 
 def detect_license(text: str) -> str | None:

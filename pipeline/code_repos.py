@@ -40,8 +40,12 @@ def _record(repo: str, path: str, data: bytes, license: str | None) -> dict | Re
         text = data.decode("utf-8")
     except UnicodeDecodeError as e:
         return RecordError("not_utf8", f"{path}: {e.reason} at byte {e.start}")
-    record = {"repo": repo, "path": path, "content": text,
-              "language": code_language(path, text[:256].partition("\n")[0])}
+    record = {
+        "repo": repo,
+        "path": path,
+        "content": text,
+        "language": code_language(path, text[:256].partition("\n")[0]),
+    }
     if lic := spdx_header(text) or license:
         record["license"] = lic
     return record
@@ -89,12 +93,11 @@ def repo_items(path: str, cfg: ReadLimits, repo: str | None = None) -> Iterator[
         entries, license = _dir_entries(path, "", cfg), repo_license(_root_license_texts(path, cfg))
     else:
         entries = [(n, d) for n, d in archive_entries(path, cfg) if VCS_DIRS.isdisjoint(n.split("/")[:-1])]
-        license = repo_license((n, d.decode("utf-8", "replace")) for n, d in entries
-                               if isinstance(d, bytes) and is_license_file(n))
+        license = repo_license(
+            (n, d.decode("utf-8", "replace")) for n, d in entries if isinstance(d, bytes) and is_license_file(n)
+        )
     for name, data in entries:
         if isinstance(data, bytes) and len(data) > cfg.max_file_bytes:  # grew after it was sized
             data = too_large(name, len(data), cfg)
         item = data if isinstance(data, RecordError) else _record(repo, name, data, license)
         yield name, item, name if isinstance(item, RecordError) else None
-
-

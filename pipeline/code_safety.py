@@ -55,8 +55,10 @@ class ByteBudget:
         if self.total > self.cfg.max_total_bytes:
             raise RecordError("decompression_bomb", f"more than {self.cfg.max_total_bytes} bytes decompressed")
         if self.total > self.cfg.ratio_floor_bytes and self.total > self.cfg.max_ratio * self.compressed:
-            raise RecordError("decompression_bomb", f"{self.total} bytes out of a {self.compressed}-byte archive "
-                                                    f"(ratio over {self.cfg.max_ratio:g})")
+            raise RecordError(
+                "decompression_bomb",
+                f"{self.total} bytes out of a {self.compressed}-byte archive (ratio over {self.cfg.max_ratio:g})",
+            )
 
 
 class CappedStream(io.RawIOBase):

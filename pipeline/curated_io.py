@@ -39,6 +39,7 @@ def write_bucket(table: pa.Table, out_dir: str, bucket: int, rejects_prefix: str
         if kept.num_rows:
             write_parquet_atomic(to_documents(kept), os.path.join(out_dir, "curated", source, name))
         if rejected.num_rows:
-            write_parquet_atomic(rejected.select(REJECT_COLUMNS),
-                                 os.path.join(out_dir, "rejects", source, rejects_prefix + name))
+            write_parquet_atomic(
+                rejected.select(REJECT_COLUMNS), os.path.join(out_dir, "rejects", source, rejects_prefix + name)
+            )
     return count_outcomes(table)

@@ -88,12 +88,10 @@ def dedup_group(table: pa.Table, survivor: SurvivorConfig | None = None) -> pa.T
             survivor_at[h] = i
     for i, n in copies.items():
         metas[i] = with_cluster_size(metas[i], n)
-    for name, values in (("status", status), ("stage", stage), ("reason", reason), ("detail", detail),
-                         ("meta", metas)):
+    for name, values in (("status", status), ("stage", stage), ("reason", reason), ("detail", detail), ("meta", metas)):
         table = table.set_column(table.schema.get_field_index(name), name, pa.array(values, pa.string()))
     return table
 
 
 def drop_keys(table: pa.Table) -> pa.Table:
     return table.drop_columns([c for c in ("content_hash", "bucket") if c in table.column_names])
-

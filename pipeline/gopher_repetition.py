@@ -31,7 +31,8 @@ class GopherRepetitionConfig(StrictModel):
     dup_line_char_frac: float | None = 0.2
     top_n_grams: dict[int, float] = Field(default_factory=lambda: {2: 0.2, 3: 0.18, 4: 0.16})
     dup_n_grams: dict[int, float] = Field(
-        default_factory=lambda: {5: 0.15, 6: 0.14, 7: 0.13, 8: 0.12, 9: 0.11, 10: 0.10})
+        default_factory=lambda: {5: 0.15, 6: 0.14, 7: 0.13, 8: 0.12, 9: 0.11, 10: 0.10}
+    )
 
 
 def _string_hashes(distinct: pa.Array) -> tuple[np.ndarray, np.ndarray]:
@@ -69,8 +70,16 @@ def _top_ngram(key: np.ndarray, row: np.ndarray, chars: np.ndarray, once: np.nda
     return out
 
 
-def _dup_ngram(key: np.ndarray, row: np.ndarray, start: np.ndarray, chars: np.ndarray, n: int,
-               word_row: np.ndarray, word_chars: np.ndarray, limit: np.ndarray) -> np.ndarray:
+def _dup_ngram(
+    key: np.ndarray,
+    row: np.ndarray,
+    start: np.ndarray,
+    chars: np.ndarray,
+    n: int,
+    word_row: np.ndarray,
+    word_chars: np.ndarray,
+    limit: np.ndarray,
+) -> np.ndarray:
     """Per row, characters of duplicated n-grams as datatrove's ``find_all_duplicate`` counts them.
 
     The count never exceeds the characters of the words that repeats of an earlier n-gram cover;
@@ -118,10 +127,10 @@ def _ngram_rules(w: Words, cfg: GopherRepetitionConfig, length: np.ndarray, reas
     joined, spaced = h_word, h_word
     with np.errstate(over="ignore"):
         for n in range(2, max([*cfg.top_n_grams, *cfg.dup_n_grams]) + 1):
-            joined = joined[:-1] * p_word[n - 1:] + h_word[n - 1:]
-            spaced = (spaced[:-1] * _BASE + np.uint64(ord(" "))) * p_word[n - 1:] + h_word[n - 1:]
+            joined = joined[:-1] * p_word[n - 1 :] + h_word[n - 1 :]
+            spaced = (spaced[:-1] * _BASE + np.uint64(ord(" "))) * p_word[n - 1 :] + h_word[n - 1 :]
             first_row, open_rows = row[: len(joined)], reason == None  # noqa: E711
-            at = np.flatnonzero((first_row == row[n - 1:]) & open_rows[first_row])
+            at = np.flatnonzero((first_row == row[n - 1 :]) & open_rows[first_row])
             at_row, chars = row[at], cum[at + n] - cum[at]
             salt = at_row.astype(np.uint64) * _ROW_MIX
             if n in cfg.top_n_grams:
@@ -140,13 +149,16 @@ def gopher_repetition(table: pa.Table, cfg: GopherRepetitionConfig) -> pa.Table:
     length = pc.utf8_length(texts).to_numpy().astype(float)
     reason = np.full(n, None, dtype=object)
     reason[length == 0] = "empty"
-    for kind, (values, row) in (("para", split_runs(pc.utf8_trim_whitespace(texts), 2)),
-                                ("line", split_runs(texts, 1))):
+    for kind, (values, row) in (
+        ("para", split_runs(pc.utf8_trim_whitespace(texts), 2)),
+        ("line", split_runs(texts, 1)),
+    ):
         total = np.maximum(np.bincount(row, minlength=n), 1)
         count, chars = duplicates(values, row, n)
-        for name, threshold, ratio in ((f"dup_{kind}_frac", getattr(cfg, f"dup_{kind}_frac"), count / total),
-                                       (f"dup_{kind}_char_frac", getattr(cfg, f"dup_{kind}_char_frac"),
-                                        chars / np.maximum(length, 1))):
+        for name, threshold, ratio in (
+            (f"dup_{kind}_frac", getattr(cfg, f"dup_{kind}_frac"), count / total),
+            (f"dup_{kind}_char_frac", getattr(cfg, f"dup_{kind}_char_frac"), chars / np.maximum(length, 1)),
+        ):
             if threshold is not None:
                 reason[(reason == None) & (ratio > threshold)] = name  # noqa: E711
     alive = np.flatnonzero(reason == None)  # noqa: E711

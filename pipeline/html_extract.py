@@ -226,8 +226,13 @@ _NAME_END = np.zeros(256, bool)  # what ends a tag name in the raw bytes: whites
 _NAME_END[[9, 10, 12, 13, 32, 47, 62]] = True
 # The formatting names by their first three letters (0 past the name's end): b, big, code, em, font, i, s, small,
 # strike and strong (str), tt, u; a longer name with the same letters counts too (an upper bound stays one)
-_FMT_CODES = np.array(sorted(int.from_bytes(w.encode().ljust(3, b"\0"), "big")
-                             for w in ["b", "big", "cod", "em", "fon", "i", "s", "sma", "str", "tt", "u"]), np.int32)
+_FMT_CODES = np.array(
+    sorted(
+        int.from_bytes(w.encode().ljust(3, b"\0"), "big")
+        for w in ["b", "big", "cod", "em", "fon", "i", "s", "sma", "str", "tt", "u"]
+    ),
+    np.int32,
+)
 _FMT_FIRST = np.zeros(256, bool)
 _FMT_FIRST[[ord(c) for c in "bcefistu"]] = True
 _STEP = np.zeros(256, np.int8)  # after a '<': a letter (or anything from 'A' up) opens, '/' closes

@@ -37,12 +37,66 @@ from pipeline.image_decode import MAX_IMAGE_PIXELS, DecodedImage
 from pipeline.records import Item, RecordError
 from pipeline.schema import IMAGE_MARKER
 
-_SKIP = frozenset({"head", "script", "style", "noscript", "template", "svg", "math", "canvas", "iframe", "object",
-                   "embed", "video", "audio", "map", "form", "button", "select", "textarea", "input", "nav"})
+_SKIP = frozenset(
+    {
+        "head",
+        "script",
+        "style",
+        "noscript",
+        "template",
+        "svg",
+        "math",
+        "canvas",
+        "iframe",
+        "object",
+        "embed",
+        "video",
+        "audio",
+        "map",
+        "form",
+        "button",
+        "select",
+        "textarea",
+        "input",
+        "nav",
+    }
+)
 _CHROME_ROLES = frozenset({"navigation", "banner", "contentinfo", "search"})
-_BLOCK = frozenset({"address", "article", "aside", "blockquote", "body", "caption", "center", "dd", "details", "dialog",
-                    "div", "dl", "dt", "fieldset", "figcaption", "figure", "footer", "header", "hr", "li", "main",
-                    "ol", "p", "section", "summary", "table", "tbody", "tfoot", "thead", "tr", "ul"})
+_BLOCK = frozenset(
+    {
+        "address",
+        "article",
+        "aside",
+        "blockquote",
+        "body",
+        "caption",
+        "center",
+        "dd",
+        "details",
+        "dialog",
+        "div",
+        "dl",
+        "dt",
+        "fieldset",
+        "figcaption",
+        "figure",
+        "footer",
+        "header",
+        "hr",
+        "li",
+        "main",
+        "ol",
+        "p",
+        "section",
+        "summary",
+        "table",
+        "tbody",
+        "tfoot",
+        "thead",
+        "tr",
+        "ul",
+    }
+)
 _HEADINGS = frozenset({"h1", "h2", "h3", "h4", "h5", "h6"})
 _SPACE = re.compile(r"[ \t\n\r\f]+")  # HTML collapses ASCII whitespace only; no-break spaces stay
 
@@ -51,9 +105,24 @@ class HtmlImagesConfig(StrictModel):
     max_image_bytes: int = Field(32 << 20, gt=0)  # per image, as for WebDataset members
     keep_alt: bool = True
     # id/class names of page chrome in common markup (and DocBook's "docnav"); matched as whole tokens
-    chrome_names: list[str] = Field(default_factory=lambda: [
-        "nav", "navbar", "navigation", "menu", "breadcrumb", "breadcrumbs", "banner", "docnav", "footer",
-        "page-header", "site-header", "site-footer", "skip-link", "cookie-banner"])
+    chrome_names: list[str] = Field(
+        default_factory=lambda: [
+            "nav",
+            "navbar",
+            "navigation",
+            "menu",
+            "breadcrumb",
+            "breadcrumbs",
+            "banner",
+            "docnav",
+            "footer",
+            "page-header",
+            "site-header",
+            "site-footer",
+            "skip-link",
+            "cookie-banner",
+        ]
+    )
 
 
 def _squash(text: str) -> str:
@@ -84,8 +153,12 @@ class _Walker:
 
     def dropped(self, el: lxml.html.HtmlElement, tag: str, in_article: bool) -> bool:
         names = set((el.get("class") or "").split()) | {el.get("id") or ""}
-        return (tag in _SKIP or (tag in ("header", "footer") and not in_article)
-                or (el.get("role") or "").strip().lower() in _CHROME_ROLES or not self.chrome.isdisjoint(names))
+        return (
+            tag in _SKIP
+            or (tag in ("header", "footer") and not in_article)
+            or (el.get("role") or "").strip().lower() in _CHROME_ROLES
+            or not self.chrome.isdisjoint(names)
+        )
 
     def image(self, el: lxml.html.HtmlElement) -> None:
         src = image_source(dict(el.attrib))
@@ -151,12 +224,24 @@ def read_html_images(
     if not text.replace(IMAGE_MARKER, "").strip() and not walker.images:
         raise RecordError("empty_document", f"no text and no images ({skipped} images left out)")
     title = _squash(doc.findtext(".//title") or "") or None
-    return {"text": text, "images": walker.images, "title": title, "url": page_url(html),
-            "images_skipped": skipped, "images_skipped_reasons": dict(sorted(walker.skipped.items())) or None}
+    return {
+        "text": text,
+        "images": walker.images,
+        "title": title,
+        "url": page_url(html),
+        "images_skipped": skipped,
+        "images_skipped_reasons": dict(sorted(walker.skipped.items())) or None,
+    }
 
 
-def html_images_items(path: str, root: str, cfg: HtmlImagesConfig, extract: ExtractConfig,
-                      max_bytes: int, max_pixels: int | None = MAX_IMAGE_PIXELS) -> Iterator[Item]:
+def html_images_items(
+    path: str,
+    root: str,
+    cfg: HtmlImagesConfig,
+    extract: ExtractConfig,
+    max_bytes: int,
+    max_pixels: int | None = MAX_IMAGE_PIXELS,
+) -> Iterator[Item]:
     """One item for the page in ``path`` (plain, .gz or .zst); images resolve below ``root``."""
     with open_binary(path) as f:
         data = f.read(max_bytes + 1)

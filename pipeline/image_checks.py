@@ -94,14 +94,19 @@ def check_image(data: bytes, cfg: ImageCheckConfig) -> tuple[str | None, str, di
             return UNREADABLE, f"{type(e).__name__}: {e}", None, []
         animated = getattr(im, "is_animated", False) and _format(im) != "JPEG"  # an MPO's first picture is the JPEG
         events = (["first_frame"] if animated else []) + (
-            ["resized"] if cfg.max_side is not None and max(im.size) > cfg.max_side else [])
+            ["resized"] if cfg.max_side is not None and max(im.size) > cfg.max_side else []
+        )
         size = im.size
         if events:
             data, size = _reencode(im, cfg)
         elif cfg.strip_metadata and (stripped := strip_metadata(data, _format(im))) != data:
             data, events = stripped, ["metadata_stripped"]
-    return None, "", {"sha256": hashlib.sha256(data).hexdigest(), "width": size[0], "height": size[1],
-                      "bytes": data}, events
+    return (
+        None,
+        "",
+        {"sha256": hashlib.sha256(data).hexdigest(), "width": size[0], "height": size[1], "bytes": data},
+        events,
+    )
 
 
 def remove_markers(text: str, positions: set[int]) -> str:
@@ -128,12 +133,16 @@ def _check_document(text: str, imgs: list[dict], cfg: ImageCheckConfig) -> DocRe
 
 def image_checks(table: pa.Table, cfg: ImageCheckConfig) -> pa.Table:
     """Rewrite and filter stage: failing images and their markers out; a document left with none leaves."""
-    rows = [_check_document(text, imgs or [], cfg) for text, imgs in
-            zip(table["text"].to_pylist(), table["images"].to_pylist())]
+    rows = [
+        _check_document(text, imgs or [], cfg)
+        for text, imgs in zip(table["text"].to_pylist(), table["images"].to_pylist())
+    ]
     texts, images, reasons, details, tags = (list(col) for col in zip(*rows)) if rows else ([],) * 5
     out = table.set_column(table.schema.get_field_index("text"), "text", pa.array(texts, pa.large_string()))
     out = out.set_column(out.schema.get_field_index("images"), "images", pa.array(images, pa.list_(IMAGE_TYPE)))
-    return (out.append_column("drop_reason", pa.array(reasons, pa.string()))
-            .append_column("drop_detail", pa.array(details, pa.string()))
-            .append_column("quarantine", pa.array([r == UNREADABLE for r in reasons], pa.bool_()))
-            .append_column("rewrite_tags", pa.array(tags, pa.list_(pa.string()))))
+    return (
+        out.append_column("drop_reason", pa.array(reasons, pa.string()))
+        .append_column("drop_detail", pa.array(details, pa.string()))
+        .append_column("quarantine", pa.array([r == UNREADABLE for r in reasons], pa.bool_()))
+        .append_column("rewrite_tags", pa.array(tags, pa.list_(pa.string())))
+    )

@@ -14,8 +14,9 @@ import pyarrow.compute as pc
 from pipeline.image_dedup import vertex
 from pipeline.image_pixels import PixelCheckConfig, grey, same_picture
 
-JOIN_SCHEMA = pa.schema([("key", pa.string()), ("u", pa.string()), ("v", pa.string()), ("u_data", pa.binary()),
-                         ("data", pa.binary())])
+JOIN_SCHEMA = pa.schema(
+    [("key", pa.string()), ("u", pa.string()), ("v", pa.string()), ("u_data", pa.binary()), ("data", pa.binary())]
+)
 CHECKED_SCHEMA = pa.schema([("u", pa.string()), ("v", pa.string()), ("ok", pa.bool_())])
 
 
@@ -28,16 +29,31 @@ def pixel_rows(docs: pa.Table, wanted: set[str] | None) -> pa.Table:
             if name not in seen and (wanted is None or name in wanted):
                 seen[name] = img["bytes"]
     n = len(seen)
-    return pa.table({"key": list(seen), "u": pa.nulls(n, pa.string()), "v": pa.nulls(n, pa.string()),
-                     "u_data": pa.nulls(n, pa.binary()), "data": pa.array(list(seen.values()), pa.binary())},
-                    schema=JOIN_SCHEMA)
+    return pa.table(
+        {
+            "key": list(seen),
+            "u": pa.nulls(n, pa.string()),
+            "v": pa.nulls(n, pa.string()),
+            "u_data": pa.nulls(n, pa.binary()),
+            "data": pa.array(list(seen.values()), pa.binary()),
+        },
+        schema=JOIN_SCHEMA,
+    )
 
 
 def edge_rows(edges: pa.Table) -> pa.Table:
     """Edges (u, v) as join rows keyed by u."""
     n = edges.num_rows
-    return pa.table({"key": edges["u"], "u": edges["u"], "v": edges["v"], "u_data": pa.nulls(n, pa.binary()),
-                     "data": pa.nulls(n, pa.binary())}, schema=JOIN_SCHEMA)
+    return pa.table(
+        {
+            "key": edges["u"],
+            "u": edges["u"],
+            "v": edges["v"],
+            "u_data": pa.nulls(n, pa.binary()),
+            "data": pa.nulls(n, pa.binary()),
+        },
+        schema=JOIN_SCHEMA,
+    )
 
 
 def _split(block: pa.Table) -> tuple[pa.Table, dict[str, bytes]]:
@@ -49,9 +65,16 @@ def _split(block: pa.Table) -> tuple[pa.Table, dict[str, bytes]]:
 def attach_u(block: pa.Table) -> pa.Table:
     """Edges of a block holding whole keys, with u's bytes, now keyed by v."""
     edges, data = _split(block)
-    return pa.table({"key": edges["v"], "u": edges["u"], "v": edges["v"],
-                     "u_data": pa.array([data.get(u) for u in edges["u"].to_pylist()], pa.binary()),
-                     "data": pa.nulls(edges.num_rows, pa.binary())}, schema=JOIN_SCHEMA)
+    return pa.table(
+        {
+            "key": edges["v"],
+            "u": edges["u"],
+            "v": edges["v"],
+            "u_data": pa.array([data.get(u) for u in edges["u"].to_pylist()], pa.binary()),
+            "data": pa.nulls(edges.num_rows, pa.binary()),
+        },
+        schema=JOIN_SCHEMA,
+    )
 
 
 def confirm(block: pa.Table, cfg: PixelCheckConfig) -> pa.Table:
@@ -74,8 +97,10 @@ def confirm(block: pa.Table, cfg: PixelCheckConfig) -> pa.Table:
             a, b = picture(u, u_data), picture(v, data.get(v))
             checked[u, v] = a is not None and b is not None and same_picture(a, b, cfg)
     rows = sorted(checked.items())
-    return pa.table({"u": [u for (u, _), _ in rows], "v": [v for (_, v), _ in rows], "ok": [ok for _, ok in rows]},
-                    schema=CHECKED_SCHEMA)
+    return pa.table(
+        {"u": [u for (u, _), _ in rows], "v": [v for (_, v), _ in rows], "ok": [ok for _, ok in rows]},
+        schema=CHECKED_SCHEMA,
+    )
 
 
 def confirmed(checked: pa.Table) -> pa.Table:

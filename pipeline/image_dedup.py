@@ -36,10 +36,21 @@ from pipeline.image_lsh import ImageLshConfig, bucket_edges, lsh_keys
 from pipeline.image_pixels import PixelCheckConfig
 
 PIXEL_DIGITS = 12
-OCCURRENCE_SCHEMA = pa.schema([("file", pa.int32()), ("id", pa.string()), ("idx", pa.int32()),
-                               ("sha256", pa.string()), ("width", pa.int32()), ("height", pa.int32()),
-                               ("vertex", pa.string()), ("hash", pa.uint64()), ("text_hash", pa.string()),
-                               ("root", pa.string()), ("site", pa.string())])
+OCCURRENCE_SCHEMA = pa.schema(
+    [
+        ("file", pa.int32()),
+        ("id", pa.string()),
+        ("idx", pa.int32()),
+        ("sha256", pa.string()),
+        ("width", pa.int32()),
+        ("height", pa.int32()),
+        ("vertex", pa.string()),
+        ("hash", pa.uint64()),
+        ("text_hash", pa.string()),
+        ("root", pa.string()),
+        ("site", pa.string()),
+    ]
+)
 
 
 class ImageDedupConfig(StrictModel):
@@ -90,8 +101,9 @@ def occurrence_rows(docs: pa.Table, file: int, cfg: ImageDedupConfig, hashes: di
     fn = phash if cfg.hash == "phash" else dhash
     rows: dict[str, list] = {n: [] for n in OCCURRENCE_SCHEMA.names}
     metas = docs["meta"].to_pylist() if "meta" in docs.column_names else [None] * docs.num_rows
-    for ident, text, images, meta in zip(docs["id"].to_pylist(), docs["text"].to_pylist(), docs["images"].to_pylist(),
-                                         metas):
+    for ident, text, images, meta in zip(
+        docs["id"].to_pylist(), docs["text"].to_pylist(), docs["images"].to_pylist(), metas
+    ):
         text_hash = hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
         site = site_of(ident, meta)
         for idx, img in enumerate(images or []):
@@ -101,9 +113,19 @@ def occurrence_rows(docs: pa.Table, file: int, cfg: ImageDedupConfig, hashes: di
                     hashes[sha] = int(fn(img["bytes"]))
                 except Exception:  # an image the checks did not see (image_checks off): exact dedup only
                     hashes[sha] = None
-            for name, value in (("file", file), ("id", ident), ("idx", idx), ("sha256", sha), ("width", img["width"]),
-                                ("height", img["height"]), ("vertex", vertex(sha, img["width"], img["height"])),
-                                ("hash", hashes[sha]), ("text_hash", text_hash), ("root", None), ("site", site)):
+            for name, value in (
+                ("file", file),
+                ("id", ident),
+                ("idx", idx),
+                ("sha256", sha),
+                ("width", img["width"]),
+                ("height", img["height"]),
+                ("vertex", vertex(sha, img["width"], img["height"])),
+                ("hash", hashes[sha]),
+                ("text_hash", text_hash),
+                ("root", None),
+                ("site", site),
+            ):
                 rows[name].append(value)
     return pa.table(rows, schema=OCCURRENCE_SCHEMA)
 
@@ -113,9 +135,13 @@ def key_rows(occ: pa.Table, cfg: ImageDedupConfig) -> pa.Table:
     t = occ.filter(pc.is_valid(occ["hash"])).group_by(["vertex", "hash"], use_threads=False).aggregate([])
     keys = lsh_keys(t["hash"].to_numpy(), cfg.lsh)
     n = cfg.lsh.tables
-    return pa.table({"key": pa.array(keys.ravel(), pa.uint64()),
-                     "vertex": pc.take(t["vertex"], pa.array(np.repeat(np.arange(t.num_rows), n))),
-                     "hash": pa.array(np.repeat(t["hash"].to_numpy(), n), pa.uint64())})
+    return pa.table(
+        {
+            "key": pa.array(keys.ravel(), pa.uint64()),
+            "vertex": pc.take(t["vertex"], pa.array(np.repeat(np.arange(t.num_rows), n))),
+            "hash": pa.array(np.repeat(t["hash"].to_numpy(), n), pa.uint64()),
+        }
+    )
 
 
 def bucket_block_edges(block: pa.Table, cfg: ImageDedupConfig) -> pa.Table:

@@ -37,8 +37,9 @@ def _outcome(doc: dict, change: dict, max_documents: int | None) -> tuple[dict, 
     return {**doc, "text": remove_markers(doc["text"], removed), "images": images}, None
 
 
-def apply_image_dedup(root: str, curated_rel: str, changes: pa.Table,
-                      max_documents: int | None) -> list[dict[str, Any]]:
+def apply_image_dedup(
+    root: str, curated_rel: str, changes: pa.Table, max_documents: int | None
+) -> list[dict[str, Any]]:
     """Rewrite ``<root>/<curated_rel>`` with ``changes`` (document rows of this file); return stats count rows."""
     source, name = os.path.normpath(curated_rel).split(os.sep)[-2:]
     by_doc = {c["id"]: c for c in changes.select(["id", "removed", "docs", "duplicate_of"]).to_pylist()}
@@ -66,5 +67,9 @@ def apply_image_dedup(root: str, curated_rel: str, changes: pa.Table,
     curated.close()
     rejects.close()
     os.replace(path + ".new", path) if curated.rows else os.remove(path)
-    return [row for reason, (docs, chars) in out.items() if docs
-            for row in moved_to_dropped(source, STAGE, reason, docs, chars)]
+    return [
+        row
+        for reason, (docs, chars) in out.items()
+        if docs
+        for row in moved_to_dropped(source, STAGE, reason, docs, chars)
+    ]

@@ -24,14 +24,39 @@ from pipeline.image_dedup import (
     star_rows,
 )
 
-LABEL_SCHEMA = pa.schema([("file", pa.int32()), ("id", pa.string()), ("idx", pa.int32()), ("vertex", pa.string()),
-                          ("root", pa.string()), ("text_hash", pa.string()), ("frequent", pa.bool_()),
-                          ("docs", pa.int64())])
-DOC_SCHEMA = pa.schema([("file", pa.int32()), ("id", pa.string()), ("key", pa.string()), ("rank", pa.string()),
-                        ("removed", pa.list_(pa.int32())), ("docs", pa.int64()), ("duplicate_of", pa.string())])
+LABEL_SCHEMA = pa.schema(
+    [
+        ("file", pa.int32()),
+        ("id", pa.string()),
+        ("idx", pa.int32()),
+        ("vertex", pa.string()),
+        ("root", pa.string()),
+        ("text_hash", pa.string()),
+        ("frequent", pa.bool_()),
+        ("docs", pa.int64()),
+    ]
+)
+DOC_SCHEMA = pa.schema(
+    [
+        ("file", pa.int32()),
+        ("id", pa.string()),
+        ("key", pa.string()),
+        ("rank", pa.string()),
+        ("removed", pa.list_(pa.int32())),
+        ("docs", pa.int64()),
+        ("duplicate_of", pa.string()),
+    ]
+)
 # what a label block's count rows (id null, vertex = name, docs = value) add up to
-SUMMARY_KEYS = ("images", "distinct", "exact_duplicates", "near_duplicates", "frequent_images", "images_removed",
-                "unhashed")
+SUMMARY_KEYS = (
+    "images",
+    "distinct",
+    "exact_duplicates",
+    "near_duplicates",
+    "frequent_images",
+    "images_removed",
+    "unhashed",
+)
 
 
 def _runs(values: list) -> Iterator[tuple[int, int]]:
@@ -73,12 +98,28 @@ def component_labels(block: pa.Table, cfg: ImageDedupConfig) -> pa.Table:
         counts["frequent_images"] += len(distinct) if hot else 0
         counts["images_removed"] += end - start if hot else 0
         counts["unhashed"] += len({v for v, h in zip(verts[start:end], hashes[start:end]) if h is None})
-    labels = pa.table({"file": block["file"], "id": block["id"], "idx": block["idx"], "vertex": block["vertex"],
-                       "root": block["root"], "text_hash": block["text_hash"], "frequent": pa.array(frequent),
-                       "docs": pa.array(docs, pa.int64())}, schema=LABEL_SCHEMA)
+    labels = pa.table(
+        {
+            "file": block["file"],
+            "id": block["id"],
+            "idx": block["idx"],
+            "vertex": block["vertex"],
+            "root": block["root"],
+            "text_hash": block["text_hash"],
+            "frequent": pa.array(frequent),
+            "docs": pa.array(docs, pa.int64()),
+        },
+        schema=LABEL_SCHEMA,
+    )
     n = len(counts)
-    tallies = pa.table({**{f.name: pa.nulls(n, f.type) for f in LABEL_SCHEMA}, "vertex": list(counts),
-                        "docs": pa.array(list(counts.values()), pa.int64())}, schema=LABEL_SCHEMA)
+    tallies = pa.table(
+        {
+            **{f.name: pa.nulls(n, f.type) for f in LABEL_SCHEMA},
+            "vertex": list(counts),
+            "docs": pa.array(list(counts.values()), pa.int64()),
+        },
+        schema=LABEL_SCHEMA,
+    )
     return pa.concat_tables([labels, tallies])
 
 
@@ -94,10 +135,15 @@ def document_keys(block: pa.Table) -> pa.Table:
         removed = [cols["idx"][i] for i in rows if cols["frequent"][i]]
         left = [i for i in rows if not cols["frequent"][i]]
         key = "\x1f".join([cols["text_hash"][start], *(cols["root"][i] for i in left)]) if left else None
-        for name, value in (("file", cols["file"][start]), ("id", ids[start]), ("key", key or f"\x00{ids[start]}"),
-                            ("rank", "\x1f".join([*(cols["vertex"][i] for i in left), ids[start]])),
-                            ("removed", removed), ("docs", max((cols["docs"][i] for i in rows if cols["frequent"][i]),
-                                                               default=0)), ("duplicate_of", None)):
+        for name, value in (
+            ("file", cols["file"][start]),
+            ("id", ids[start]),
+            ("key", key or f"\x00{ids[start]}"),
+            ("rank", "\x1f".join([*(cols["vertex"][i] for i in left), ids[start]])),
+            ("removed", removed),
+            ("docs", max((cols["docs"][i] for i in rows if cols["frequent"][i]), default=0)),
+            ("duplicate_of", None),
+        ):
             out[name].append(value)
     return pa.table(out, schema=DOC_SCHEMA)
 
@@ -119,8 +165,9 @@ def document_duplicates(block: pa.Table) -> pa.Table:
     return block.filter(changed)
 
 
-def dedup_images_in_memory(occ: pa.Table, cfg: ImageDedupConfig, edges: pa.Table | None = None,
-                           pictures: pa.Table | None = None) -> tuple[pa.Table, dict[str, int]]:
+def dedup_images_in_memory(
+    occ: pa.Table, cfg: ImageDedupConfig, edges: pa.Table | None = None, pictures: pa.Table | None = None
+) -> tuple[pa.Table, dict[str, int]]:
     """The whole decision on one table of occurrence rows (small corpora, tests): changed documents, and
     the counts (SUMMARY_KEYS, component rounds, hash edges the pixel check refused). ``edges`` already
     confirmed, or found here and confirmed on ``pictures`` (pipeline/image_confirm.pixel_rows)."""
@@ -135,13 +182,16 @@ def dedup_images_in_memory(occ: pa.Table, cfg: ImageDedupConfig, edges: pa.Table
     stars, rounds = components_local(edges)
     labels = component_labels(attach_roots(pa.concat_tables([occ, star_rows(stars)]).cast(OCCURRENCE_SCHEMA)), cfg)
     tallies = labels.filter(pc.is_null(labels["id"]))
-    counts = dict(zip(tallies["vertex"].to_pylist(), tallies["docs"].to_pylist())) | {"rounds": rounds,
-                                                                                      "edges_refused": refused}
+    counts = dict(zip(tallies["vertex"].to_pylist(), tallies["docs"].to_pylist())) | {
+        "rounds": rounds,
+        "edges_refused": refused,
+    }
     keys = document_keys(labels.filter(pc.is_valid(labels["id"])))
     return document_duplicates(keys if cfg.duplicate_documents else unkeyed(keys)).sort_by("id"), counts
 
 
 def unkeyed(block: pa.Table) -> pa.Table:
     """Each document its own key: only frequent images act."""
-    return block.set_column(block.schema.get_field_index("key"), "key", pc.binary_join_element_wise(
-        pa.scalar("\x00"), block["id"], ""))
+    return block.set_column(
+        block.schema.get_field_index("key"), "key", pc.binary_join_element_wise(pa.scalar("\x00"), block["id"], "")
+    )

@@ -51,13 +51,13 @@ def strip_jpeg(data: bytes) -> bytes:
         if marker == 0xDA:  # start of scan: the entropy-coded data follows, kept byte for byte
             return b"".join(out) + data[i:]
         if 0xD0 <= marker <= 0xD7 or marker == 0x01:  # markers without a length
-            out.append(data[i:i + 2])
+            out.append(data[i : i + 2])
             i += 2
             continue
-        end = i + 2 + int.from_bytes(data[i + 2:i + 4], "big")
+        end = i + 2 + int.from_bytes(data[i + 2 : i + 4], "big")
         if end > len(data) or end < i + 4:
             return data
-        payload = data[i + 4:end]
+        payload = data[i + 4 : end]
         if marker == 0xFE or (0xE0 <= marker <= 0xEF and not payload.startswith(_JPEG_KEEP_APP.get(marker, b"\0\0"))):
             kept = _orientation_only(payload) if marker == 0xE1 and payload.startswith(b"Exif\x00\x00") else None
             if kept:
@@ -74,12 +74,12 @@ def strip_png(data: bytes) -> bytes:
         return data
     out, i = [_PNG_SIGNATURE], len(_PNG_SIGNATURE)
     while i + 12 <= len(data):
-        kind, end = data[i + 4:i + 8], i + 12 + int.from_bytes(data[i:i + 4], "big")
+        kind, end = data[i + 4 : i + 8], i + 12 + int.from_bytes(data[i : i + 4], "big")
         if end > len(data):
             return data
         if kind not in _PNG_DROP:
             out.append(data[i:end])
-        elif kind == b"eXIf" and (kept := _orientation_only(data[i + 8:end - 4])):
+        elif kind == b"eXIf" and (kept := _orientation_only(data[i + 8 : end - 4])):
             tiff = kept[6:]
             out.append(len(tiff).to_bytes(4, "big") + b"eXIf" + tiff + zlib.crc32(b"eXIf" + tiff).to_bytes(4, "big"))
         i = end
@@ -94,13 +94,13 @@ def strip_webp(data: bytes) -> bytes:
         return data
     chunks, i, changed = [], 12, False
     while i + 8 <= len(data):
-        fourcc, size = data[i:i + 4], int.from_bytes(data[i + 4:i + 8], "little")
+        fourcc, size = data[i : i + 4], int.from_bytes(data[i + 4 : i + 8], "little")
         if i + 8 + size > len(data):
             return data
         end = min(i + 8 + size + (size & 1), len(data))  # odd chunks carry a pad byte
         if fourcc in (b"EXIF", b"XMP "):
             changed = True
-            kept = _orientation_only(data[i + 8:i + 8 + size]) if fourcc == b"EXIF" else None
+            kept = _orientation_only(data[i + 8 : i + 8 + size]) if fourcc == b"EXIF" else None
             if kept:
                 tiff = kept[6:]
                 chunks.append(b"EXIF" + len(tiff).to_bytes(4, "little") + tiff + b"\0" * (len(tiff) & 1))

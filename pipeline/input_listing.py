@@ -49,8 +49,9 @@ def _matches(parts: tuple[str, ...], segments: tuple[str, ...]) -> bool:
         return not parts
     head, rest = segments[0], segments[1:]
     if head == "**":
-        return any(_matches(parts[i:], rest) for i in range(len(parts) + 1)
-                   if all(not p.startswith(".") for p in parts[:i]))
+        return any(
+            _matches(parts[i:], rest) for i in range(len(parts) + 1) if all(not p.startswith(".") for p in parts[:i])
+        )
     if not parts or (parts[0].startswith(".") and not head.startswith(".")):
         return False
     return bool(_segment_regex(head).match(parts[0])) and _matches(parts[1:], rest)
@@ -86,8 +87,9 @@ def _walk_bounded(root: str, timeout_s: float, what: str) -> Iterator[tuple[str,
     try:
         yield from _walk(root, time.monotonic() + timeout_s, {(top.st_dev, top.st_ino)})
     except TimeoutError as e:
-        raise ListingError(f"listing {what} took over {timeout_s:g} s (stopped in {e}); "
-                           "narrow the path or raise list_timeout_s") from None
+        raise ListingError(
+            f"listing {what} took over {timeout_s:g} s (stopped in {e}); narrow the path or raise list_timeout_s"
+        ) from None
 
 
 def walk_files(directory: str, timeout_s: float) -> list[str]:
@@ -112,8 +114,11 @@ def match_pattern(pattern: str, timeout_s: float) -> list[str]:
     if not os.path.isdir(root):
         return []
     segments = tuple(os.path.relpath(pattern, root).split(os.sep))
-    return sorted(path for path, _ in _walk_bounded(root, timeout_s, pattern)
-                  if _matches(tuple(os.path.relpath(path, root).split(os.sep)), segments))
+    return sorted(
+        path
+        for path, _ in _walk_bounded(root, timeout_s, pattern)
+        if _matches(tuple(os.path.relpath(path, root).split(os.sep)), segments)
+    )
 
 
 def tree_state(directory: str, timeout_s: float) -> tuple[int, int]:

@@ -56,7 +56,7 @@ def prepare(text: str, max_chars: int | None = 10_000, windows: int = 5) -> str:
             text = text[:max_chars]
         else:
             width, step = max_chars // windows, (len(text) - max_chars // windows) / (windows - 1)
-            text = " ".join(text[int(i * step): int(i * step) + width] for i in range(windows))
+            text = " ".join(text[int(i * step) : int(i * step) + width] for i in range(windows))
     return text.replace("\n", " ")
 
 
@@ -91,8 +91,10 @@ def langid(table: pa.Table, cfg: LangIdConfig) -> pa.Table:
     found = predict(table["text"].to_pylist(), cfg.max_chars, cfg.windows)
     keep = set(cfg.languages) if cfg.languages is not None else None
     reasons = [
-        "language_not_kept" if keep is not None and lang not in keep
-        else "language_score" if cfg.min_score is not None and score < cfg.min_score
+        "language_not_kept"
+        if keep is not None and lang not in keep
+        else "language_score"
+        if cfg.min_score is not None and score < cfg.min_score
         else None
         for lang, score in found
     ]
@@ -104,4 +106,3 @@ def langid(table: pa.Table, cfg: LangIdConfig) -> pa.Table:
     else:
         table = table.append_column("language", language)
     return table.append_column("drop_reason", pa.array(reasons, pa.string()))
-

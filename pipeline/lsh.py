@@ -31,8 +31,16 @@ from pipeline.survivors import is_new, vertex_files, vertex_groups
 
 BAND_SCHEMA = pa.schema([("band", pa.int32()), ("bucket", pa.uint64()), ("vertex", pa.string())])
 EDGE_SCHEMA = pa.schema([("u", pa.string()), ("v", pa.string())])
-SET_SCHEMA = pa.schema([("set_id", pa.uint64()), ("chunk", pa.int32()), ("pos", pa.int32()),
-                        ("vertex", pa.string()), ("file", pa.int32()), ("group", pa.int32())])
+SET_SCHEMA = pa.schema(
+    [
+        ("set_id", pa.uint64()),
+        ("chunk", pa.int32()),
+        ("pos", pa.int32()),
+        ("vertex", pa.string()),
+        ("file", pa.int32()),
+        ("group", pa.int32()),
+    ]
+)
 CHECK_SCHEMA = pa.schema([("u", pa.string()), ("v", pa.string()), ("ok", pa.bool_())])
 
 
@@ -41,9 +49,14 @@ def band_rows(vertices: pa.Array, keys: np.ndarray, scope_keys: np.ndarray | Non
     n, bands = keys.shape
     if scope_keys is not None:
         keys = keys ^ scope_keys[:, None]
-    return pa.table({"band": pa.array(np.tile(np.arange(bands, dtype=np.int32), n)),
-                     "bucket": pa.array(keys.reshape(-1)),
-                     "vertex": vertices.take(pa.array(np.repeat(np.arange(n), bands)))}, schema=BAND_SCHEMA)
+    return pa.table(
+        {
+            "band": pa.array(np.tile(np.arange(bands, dtype=np.int32), n)),
+            "bucket": pa.array(keys.reshape(-1)),
+            "vertex": vertices.take(pa.array(np.repeat(np.arange(n), bands))),
+        },
+        schema=BAND_SCHEMA,
+    )
 
 
 def _buckets(block: pa.Table, incremental: bool) -> tuple[pa.Table, np.ndarray]:
@@ -57,7 +70,8 @@ def _buckets(block: pa.Table, incremental: bool) -> tuple[pa.Table, np.ndarray]:
     if incremental and len(starts):
         keep &= np.add.reduceat(is_new(t["vertex"]).to_numpy(zero_copy_only=False).astype(np.int64), starts) > 0
     t = t.filter(pa.array(np.repeat(keep, sizes))).sort_by(
-        [("band", "ascending"), ("bucket", "ascending"), ("vertex", "ascending")])
+        [("band", "ascending"), ("bucket", "ascending"), ("vertex", "ascending")]
+    )
     band, bucket = t["band"].to_numpy(), t["bucket"].to_numpy()
     return t, np.flatnonzero(np.r_[True, (band[1:] != band[:-1]) | (bucket[1:] != bucket[:-1])])[: len(band)]
 
@@ -94,9 +108,17 @@ def candidate_sets(block: pa.Table, max_set_docs: int, incremental: bool = False
     rows = np.r_[starts[lead_group], member]
     group = np.r_[lead_group, np.repeat(np.arange(len(starts)), sizes)[member]]
     vertex, chunk = t["vertex"].take(pa.array(rows)), np.r_[lead_chunk, member_chunk].astype(np.int32)
-    return pa.table({"set_id": pa.array(ids[group]), "chunk": pa.array(chunk),
-                     "pos": pa.array((np.arange(len(rows)) >= len(lead_group)).astype(np.int32)), "vertex": vertex,
-                     "file": vertex_files(vertex), "group": vertex_groups(vertex)}, schema=SET_SCHEMA)
+    return pa.table(
+        {
+            "set_id": pa.array(ids[group]),
+            "chunk": pa.array(chunk),
+            "pos": pa.array((np.arange(len(rows)) >= len(lead_group)).astype(np.int32)),
+            "vertex": vertex,
+            "file": vertex_files(vertex),
+            "group": vertex_groups(vertex),
+        },
+        schema=SET_SCHEMA,
+    )
 
 
 def _hash(name: str) -> int:
@@ -133,5 +155,7 @@ def verify_sets(block: pa.Table, threshold: float, max_leaders: int) -> pa.Table
             else:
                 if len(leaders) < max_leaders:
                     leaders.append(i)
-    return pa.table({"u": pa.array(us, pa.string()), "v": pa.array(vs, pa.string()),
-                     "ok": pa.array(oks, pa.bool_())}, schema=CHECK_SCHEMA)
+    return pa.table(
+        {"u": pa.array(us, pa.string()), "v": pa.array(vs, pa.string()), "ok": pa.array(oks, pa.bool_())},
+        schema=CHECK_SCHEMA,
+    )

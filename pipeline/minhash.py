@@ -91,8 +91,10 @@ def catch_probability(similarity: float, bands: int, rows: int) -> float:
 def s_curve(cfg: MinHashConfig, points: list[float] | None = None) -> str:
     """The S-curve of a bands × rows setting, as a printable table."""
     points = points or [round(0.5 + 0.05 * i, 2) for i in range(10)]
-    lines = [f"MinHash LSH: {cfg.bands} bands x {cfg.rows} rows = {cfg.bands * cfg.rows} permutations; "
-             f"steepest near Jaccard {(1 / cfg.bands) ** (1 / cfg.rows):.3f}",
-             "jaccard  P(pair shares a band)"]
+    lines = [
+        f"MinHash LSH: {cfg.bands} bands x {cfg.rows} rows = {cfg.bands * cfg.rows} permutations; "
+        f"steepest near Jaccard {(1 / cfg.bands) ** (1 / cfg.rows):.3f}",
+        "jaccard  P(pair shares a band)",
+    ]
     lines += [f"{s:7.2f}  {catch_probability(s, cfg.bands, cfg.rows):.4f}" for s in points]
     return "\n".join(lines)

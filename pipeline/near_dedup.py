@@ -55,8 +55,9 @@ class NearDedupConfig(StrictModel):
     max_rounds: int = Field(64, gt=0)  # connected-components rounds before giving up
 
 
-def sign(docs: pa.Table, cfg: NearDedupConfig, perm: tuple[np.ndarray, np.ndarray], survivor: SurvivorConfig
-         ) -> pa.Table:
+def sign(
+    docs: pa.Table, cfg: NearDedupConfig, perm: tuple[np.ndarray, np.ndarray], survivor: SurvivorConfig
+) -> pa.Table:
     """Signature rows for documents (columns id, source, text, meta): each with its survivor rank."""
     hashes, offsets = shingle_hashes(docs["text"].to_pylist(), cfg.shingles)
     sig = signatures(hashes, offsets, perm)
@@ -65,12 +66,17 @@ def sign(docs: pa.Table, cfg: NearDedupConfig, perm: tuple[np.ndarray, np.ndarra
     chars = pc.utf8_length(docs["text"]).cast(pa.int64())
     rank = ranks(docs["id"].to_pylist(), docs["meta"].to_pylist(), chars.to_pylist(), survivor)
     k, b = sig.shape[1], keys.shape[1]
-    return pa.table({
-        "id": docs["id"], "source": docs["source"],
-        "chars": chars, "rank": pa.array(rank, pa.string()),
-        "shingles": pa.array(shingles),
-        "signature": pa.FixedSizeListArray.from_arrays(pa.array(sig.reshape(-1)), k),
-        "bands": pa.FixedSizeListArray.from_arrays(pa.array(keys.reshape(-1)), b)})
+    return pa.table(
+        {
+            "id": docs["id"],
+            "source": docs["source"],
+            "chars": chars,
+            "rank": pa.array(rank, pa.string()),
+            "shingles": pa.array(shingles),
+            "signature": pa.FixedSizeListArray.from_arrays(pa.array(sig.reshape(-1)), k),
+            "bands": pa.FixedSizeListArray.from_arrays(pa.array(keys.reshape(-1)), b),
+        }
+    )
 
 
 def scope_key(source: str) -> int:
@@ -83,8 +89,9 @@ def signed_band_rows(sig: pa.Table, cfg: NearDedupConfig, file: int, first_row: 
     groups = ((first_row + np.flatnonzero(live.to_numpy(zero_copy_only=False))) // GROUP_ROWS).tolist()
     sig = sig.filter(live)
     keys = sig["bands"].combine_chunks().values.to_numpy().reshape(sig.num_rows, cfg.minhash.bands)
-    scopes = (np.array([scope_key(s) for s in sig["source"].to_pylist()], dtype=np.uint64)
-              if cfg.scope == "source" else None)
+    scopes = (
+        np.array([scope_key(s) for s in sig["source"].to_pylist()], dtype=np.uint64) if cfg.scope == "source" else None
+    )
     return band_rows(vertices(sig, [file] * sig.num_rows, groups, old), keys, scopes)
 
 
@@ -98,13 +105,16 @@ def with_shingles(sets: pa.Table, texts: dict[str, str], cfg: NearDedupConfig) -
     """Distinct candidate set rows (``distinct_set_rows``) with each document's shingle set attached."""
     ids = vertex_ids(sets["vertex"]).to_pylist()
     needed = sorted(set(ids))
-    found = {i: sample(a, cfg.verify_max_shingles) for i, a in
-             zip(needed, shingle_sets([texts[i] for i in needed], cfg.shingles))}
+    found = {
+        i: sample(a, cfg.verify_max_shingles)
+        for i, a in zip(needed, shingle_sets([texts[i] for i in needed], cfg.shingles))
+    }
     arrays = [found[i][1] for i in ids]
     offsets = np.r_[0, np.cumsum([len(a) for a in arrays])].astype(np.int64)
     values = np.concatenate(arrays) if arrays else np.zeros(0, np.uint64)
-    return sets.append_column("shingles", pa.LargeListArray.from_arrays(pa.array(offsets), pa.array(values))
-                              ).append_column("sample", pa.array([found[i][0] for i in ids], pa.int8()))
+    return sets.append_column(
+        "shingles", pa.LargeListArray.from_arrays(pa.array(offsets), pa.array(values))
+    ).append_column("sample", pa.array([found[i][0] for i in ids], pa.int8()))
 
 
 def shingled_slices(sets: pa.Table, texts: dict[str, str], cfg: NearDedupConfig, max_bytes: int) -> Iterator[pa.Table]:
@@ -134,8 +144,9 @@ def candidate_edges(band: pa.Table, texts: dict[str, str], cfg: NearDedupConfig,
     return checks.filter(checks["ok"]).select(["u", "v"]).cast(EDGE_SCHEMA)
 
 
-def dedup_in_memory(docs: pa.Table, cfg: NearDedupConfig, seed: int, old: pa.Table | None = None,
-                    survivor: SurvivorConfig | None = None) -> pa.Table:
+def dedup_in_memory(
+    docs: pa.Table, cfg: NearDedupConfig, seed: int, old: pa.Table | None = None, survivor: SurvivorConfig | None = None
+) -> pa.Table:
     """The whole pass on one table (and, incremental, the already published ``old`` documents).
 
     Returns the dropped documents: columns id, survivor."""

@@ -44,8 +44,7 @@ def curated_path(root: str, signature_rel: str) -> str:
 
 def store_meta(cfg: NearDedupConfig, seed: int) -> dict[str, Any]:
     """What signatures depend on: a previous store must match it to be comparable."""
-    return {"format": FORMAT, "seed": seed, "shingles": cfg.shingles.model_dump(),
-            "minhash": cfg.minhash.model_dump()}
+    return {"format": FORMAT, "seed": seed, "shingles": cfg.shingles.model_dump(), "minhash": cfg.minhash.model_dump()}
 
 
 def previous_files(root: str, meta: dict[str, Any]) -> list[str]:
@@ -58,8 +57,9 @@ def previous_files(root: str, meta: dict[str, Any]) -> list[str]:
     if {k: theirs.get(k) for k in meta} != meta:
         raise ValueError(f"previous run {root} was signed with other settings: {theirs} != {meta}")
     store = os.path.join(root, STORE)
-    return sorted(os.path.relpath(os.path.join(d, f), store) for d, _, fs in os.walk(store)
-                  for f in fs if f.endswith(".parquet"))
+    return sorted(
+        os.path.relpath(os.path.join(d, f), store) for d, _, fs in os.walk(store) for f in fs if f.endswith(".parquet")
+    )
 
 
 class RowGroupWriter:
@@ -95,8 +95,14 @@ class RowGroupWriter:
             os.remove(self.path)
 
 
-def sign_file(curated: str, out: str, file_index: int, cfg: NearDedupConfig,
-              perm: tuple[np.ndarray, np.ndarray], survivor: SurvivorConfig) -> Iterator[pa.Table]:
+def sign_file(
+    curated: str,
+    out: str,
+    file_index: int,
+    cfg: NearDedupConfig,
+    perm: tuple[np.ndarray, np.ndarray],
+    survivor: SurvivorConfig,
+) -> Iterator[pa.Table]:
     """Sign one curated file row group by row group; write its signature file; yield band rows."""
     writer, row = RowGroupWriter(out), 0
     for batch in pq.ParquetFile(curated).iter_batches(batch_size=BATCH, columns=["id", "source", "text", "meta"]):
@@ -138,8 +144,9 @@ def _copies(meta: str | None) -> int:
     return size if isinstance(size, int) and size > 0 else 1
 
 
-def apply_drops(root: str, curated_rel: str, dropped: dict[str, tuple[str, bool]], stage: str = "near_dedup"
-                ) -> tuple[list[dict[str, Any]], dict[str, int]]:
+def apply_drops(
+    root: str, curated_rel: str, dropped: dict[str, tuple[str, bool]], stage: str = "near_dedup"
+) -> tuple[list[dict[str, Any]], dict[str, int]]:
     """Move ``dropped`` (id → (survivor id, direct)) from a curated file to rejects (reason ``near_duplicate``,
     or ``near_duplicate_chain`` when no verified edge joins it to its survivor); trim its signature file.
 
@@ -148,8 +155,10 @@ def apply_drops(root: str, curated_rel: str, dropped: dict[str, tuple[str, bool]
     members stood for."""
     source, name = os.path.normpath(curated_rel).split(os.sep)[-2:]
     ids = pa.array(sorted(dropped), pa.string())
-    curated, rejects = RowGroupWriter(os.path.join(root, curated_rel) + ".new"), RowGroupWriter(
-        os.path.join(root, "rejects", source, f"{stage}-{name}"))
+    curated, rejects = (
+        RowGroupWriter(os.path.join(root, curated_rel) + ".new"),
+        RowGroupWriter(os.path.join(root, "rejects", source, f"{stage}-{name}")),
+    )
     totals: dict[str, list[int]] = {}
     grown: dict[str, int] = {}
     for batch in pq.ParquetFile(os.path.join(root, curated_rel)).iter_batches(batch_size=BATCH):
@@ -158,16 +167,26 @@ def apply_drops(root: str, curated_rel: str, dropped: dict[str, tuple[str, bool]
         curated.write(t.filter(pc.invert(hit)))
         gone = t.filter(hit)
         reasons = [CHAIN if not dropped[i][1] else "near_duplicate" for i in gone["id"].to_pylist()]
-        for i, meta, reason, n in zip(gone["id"].to_pylist(), gone["meta"].to_pylist(), reasons,
-                                      pc.utf8_length(gone["text"]).to_pylist()):
+        for i, meta, reason, n in zip(
+            gone["id"].to_pylist(), gone["meta"].to_pylist(), reasons, pc.utf8_length(gone["text"]).to_pylist()
+        ):
             total = totals.setdefault(reason, [0, 0])
             total[0], total[1] = total[0] + 1, total[1] + n
             grown[dropped[i][0]] = grown.get(dropped[i][0], 0) + _copies(meta)
-        rejects.write(pa.table({
-            "id": gone["id"], "source": gone["source"], "status": pa.array([DROPPED] * gone.num_rows, pa.string()),
-            "stage": pa.array([stage] * gone.num_rows, pa.string()), "reason": pa.array(reasons, pa.string()),
-            "detail": pa.array([dropped[i][0] for i in gone["id"].to_pylist()], pa.string()),
-            "text": gone["text"], "meta": gone["meta"]}).select(REJECT_COLUMNS))
+        rejects.write(
+            pa.table(
+                {
+                    "id": gone["id"],
+                    "source": gone["source"],
+                    "status": pa.array([DROPPED] * gone.num_rows, pa.string()),
+                    "stage": pa.array([stage] * gone.num_rows, pa.string()),
+                    "reason": pa.array(reasons, pa.string()),
+                    "detail": pa.array([dropped[i][0] for i in gone["id"].to_pylist()], pa.string()),
+                    "text": gone["text"],
+                    "meta": gone["meta"],
+                }
+            ).select(REJECT_COLUMNS)
+        )
     curated.close()
     rejects.close()
     path = os.path.join(root, curated_rel)
@@ -179,8 +198,11 @@ def apply_drops(root: str, curated_rel: str, dropped: dict[str, tuple[str, bool]
         signatures.write(t.filter(pc.invert(pc.is_in(t["id"], ids))))
     signatures.close()
     os.replace(sig_path + ".new", sig_path) if signatures.rows else os.remove(sig_path)
-    counts = [row for reason, (n, chars) in sorted(totals.items())
-              for row in moved_to_dropped(source, stage, reason, n, chars)]
+    counts = [
+        row
+        for reason, (n, chars) in sorted(totals.items())
+        for row in moved_to_dropped(source, stage, reason, n, chars)
+    ]
     return counts, grown
 
 
@@ -191,8 +213,10 @@ def grow_survivors(root: str, curated_rel: str, grown: dict[str, int]) -> None:
     out = RowGroupWriter(path + ".new")
     for batch in pq.ParquetFile(path).iter_batches(batch_size=BATCH):
         t = pa.Table.from_batches([batch])
-        metas = [with_cluster_size(m, _copies(m) + grown[i]) if i in grown else m
-                 for i, m in zip(t["id"].to_pylist(), t["meta"].to_pylist())]
+        metas = [
+            with_cluster_size(m, _copies(m) + grown[i]) if i in grown else m
+            for i, m in zip(t["id"].to_pylist(), t["meta"].to_pylist())
+        ]
         out.write(t.set_column(t.schema.get_field_index("meta"), "meta", pa.array(metas, pa.string())))
     out.close()
     os.replace(path + ".new", path)

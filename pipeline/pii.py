@@ -45,10 +45,19 @@ class PiiConfig(StrictModel):
 
 _EMAIL = re.compile(
     r"(?<![\w.%+-])[A-Za-z0-9][A-Za-z0-9._%+-]{0,63}@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,24}"
-    r"(?![\w-]|\.[A-Za-z0-9]|:\S)")  # ":\S" after it: an SSH remote (git@github.com:org/repo), not a mailbox
+    r"(?![\w-]|\.[A-Za-z0-9]|:\S)"
+)  # ":\S" after it: an SSH remote (git@github.com:org/repo), not a mailbox
 _LOCAL = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._%+-")
-_RESERVED_DOMAINS = (".example", ".test", ".invalid", ".localhost", ".local",  # RFC 2606 / 6761 names
-                     ".example.com", ".example.org", ".example.net")
+_RESERVED_DOMAINS = (
+    ".example",
+    ".test",
+    ".invalid",
+    ".localhost",
+    ".local",  # RFC 2606 / 6761 names
+    ".example.com",
+    ".example.org",
+    ".example.net",
+)
 _FILE_SUFFIXES = {"png", "jpg", "jpeg", "gif", "svg", "webp", "avif", "ico", "bmp", "tif", "tiff", "css", "js"}
 
 # _IPV4 and _PHONE start with a literal or a character class, so the scan skips ahead in C; the
@@ -56,8 +65,10 @@ _FILE_SUFFIXES = {"png", "jpg", "jpeg", "gif", "svg", "webp", "avif", "ico", "bm
 # _IPV6 runs only on texts where its hint finds "x:y:".
 _IPV4 = re.compile(r"[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}")
 _IPV6_HINT = re.compile(r":[0-9A-Fa-f]{0,4}:")
-_IPV6 = re.compile(r"(?<![\w:.])(?:[0-9A-Fa-f]{0,4}:){2,7}(?:[0-9A-Fa-f]{1,4}|[0-9]{1,3}(?:\.[0-9]{1,3}){3})?"
-                   r"(?![\w:]|\.[0-9A-Za-z])")
+_IPV6 = re.compile(
+    r"(?<![\w:.])(?:[0-9A-Fa-f]{0,4}:){2,7}(?:[0-9A-Fa-f]{1,4}|[0-9]{1,3}(?:\.[0-9]{1,3}){3})?"
+    r"(?![\w:]|\.[0-9A-Za-z])"
+)
 _VERSION_BEFORE = re.compile(r"(?:\b[Vv](?:er(?:sion)?)?\.?\s?|[A-Za-z0-9]/|\b(?:[Ss]ection|[Cc]hapter|§)\s?)$")
 
 # Conservative, as separators or a "+" prefix are required: international (+CC ...), North American
@@ -70,7 +81,8 @@ _PHONE = re.compile(
     rf"|{_NANP}|1[ .-]{_NANP.replace('sep', 'sep1')}"
     r"|\(0[0-9]{1,4}\)[ /-]?[1-9][0-9]{1,7}(?:[ -][0-9]{2,4}){0,3}"
     r"|0[0-9]{1,4}[ /-][1-9][0-9]{1,7}(?:[ -][0-9]{2,4}){0,3}"
-    r")(?!\w|[.-]?[0-9]| [0-9])")
+    r")(?!\w|[.-]?[0-9]| [0-9])"
+)
 _ZIP_PLUS_4 = re.compile(r"[0-9]{5}-[0-9]{4}")
 
 
@@ -147,6 +159,7 @@ def redact_pii(text: str, cfg: PiiConfig) -> tuple[str, list[str]]:
 def pii_redact(table: pa.Table, cfg: PiiConfig) -> pa.Table:
     """Rewrite stage: the same rows with PII replaced, plus ``rewrite_tags`` (one type name per replacement)."""
     done = [redact_pii(text, cfg) for text in table["text"].to_pylist()]
-    table = table.set_column(table.schema.get_field_index("text"), "text",
-                             pa.array([t for t, _ in done], pa.large_string()))
+    table = table.set_column(
+        table.schema.get_field_index("text"), "text", pa.array([t for t, _ in done], pa.large_string())
+    )
     return table.append_column("rewrite_tags", pa.array([tags for _, tags in done], pa.list_(pa.string())))

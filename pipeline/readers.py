@@ -35,11 +35,31 @@ from pipeline.remote_inputs import canonical_url, expand_remote, is_remote, loca
 from pipeline.warc import warc_items
 from pipeline.webdataset import WebDatasetConfig, webdataset_items
 
-Format = Literal["auto", "jsonl", "parquet", "arrow", "hf_disk", "hf_load", "warc", "html", "book", "code_repo",
-                 "webdataset", "html_images"]
+Format = Literal[
+    "auto",
+    "jsonl",
+    "parquet",
+    "arrow",
+    "hf_disk",
+    "hf_load",
+    "warc",
+    "html",
+    "book",
+    "code_repo",
+    "webdataset",
+    "html_images",
+]
 _SUFFIXES: dict[str, Format] = {
-    ".jsonl": "jsonl", ".json": "jsonl", ".ndjson": "jsonl", ".parquet": "parquet",
-    ".arrow": "arrow", ".feather": "arrow", ".ipc": "arrow", ".warc": "warc", ".html": "html", ".htm": "html",
+    ".jsonl": "jsonl",
+    ".json": "jsonl",
+    ".ndjson": "jsonl",
+    ".parquet": "parquet",
+    ".arrow": "arrow",
+    ".feather": "arrow",
+    ".ipc": "arrow",
+    ".warc": "warc",
+    ".html": "html",
+    ".htm": "html",
 }
 # The formats whose readers build the records themselves: the field map they fix; "meta_fields"
 # applies unless the source lists its own. WARC and HTML pages hold HTML under "html".
@@ -49,8 +69,12 @@ _OWN_FIELDS: dict[str, dict[str, Any]] = {
     "book": {"text_field": "text", "content": "text", "meta_fields": ["title", "author", "language"]},
     "code_repo": {"text_field": "content", "content": "text", "meta_fields": ["repo", "path", "language", "license"]},
     "webdataset": {"text_field": "caption", "content": "text", "image_field": "image", "meta_fields": ["key", "url"]},
-    "html_images": {"text_field": "text", "content": "text", "images_field": "images",
-                    "meta_fields": ["url", "title", "images_skipped", "images_skipped_reasons"]},
+    "html_images": {
+        "text_field": "text",
+        "content": "text",
+        "images_field": "images",
+        "meta_fields": ["url", "title", "images_skipped", "images_skipped_reasons"],
+    },
 }
 
 
@@ -91,14 +115,19 @@ def _safe_text(name: str) -> str:
 def _local_matches(spec: SourceSpec, absolute: str) -> list[str]:
     matches = match_pattern(absolute, spec.list_timeout_s)
     if not matches and glob.has_magic(absolute):
-        raise ListingError(f"source {spec.name!r}: the pattern {absolute} matches no file; check the path "
-                           "(relative paths start at the config file's folder)")
+        raise ListingError(
+            f"source {spec.name!r}: the pattern {absolute} matches no file; check the path "
+            "(relative paths start at the config file's folder)"
+        )
     if not matches:
         return [absolute]  # a named file that is missing: read as one quarantined file, counted
     if _is_hf_disk(absolute) or spec.format == "code_repo":  # a matched directory is one input, not a folder
         return matches
-    return [f for m in matches for f in (walk_files(m, spec.list_timeout_s) if os.path.isdir(m) and not
-                                         _is_hf_disk(m) else [m])]
+    return [
+        f
+        for m in matches
+        for f in (walk_files(m, spec.list_timeout_s) if os.path.isdir(m) and not _is_hf_disk(m) else [m])
+    ]
 
 
 def _pattern_files(spec: SourceSpec, pattern: str, base_dir: str) -> tuple[str, list[str]]:
@@ -139,8 +168,12 @@ def expand_sources(specs: list[SourceSpec], base_dir: str) -> list[tuple[int, In
     patterns (or two sources) holding ``data.jsonl`` give different ids; a file listed by two sources
     of one name is an error (its records would be read twice under two settings)."""
     listed: list[tuple[int, str, str]] = [
-        (i, root, f) for i, spec in enumerate(specs) for pattern in spec.paths
-        for root, files in [_pattern_files(spec, pattern, base_dir)] for f in files]
+        (i, root, f)
+        for i, spec in enumerate(specs)
+        for pattern in spec.paths
+        for root, files in [_pattern_files(spec, pattern, base_dir)]
+        for f in files
+    ]
     out: list[tuple[int, InputFile]] = []
     for name in sorted({s.name for s in specs}):
         mine = [x for x in listed if specs[x[0]].name == name]
@@ -149,9 +182,11 @@ def expand_sources(specs: list[SourceSpec], base_dir: str) -> list[tuple[int, In
         for i, root, f in mine:
             key = f if is_remote(f) else os.path.realpath(f)
             if owner.setdefault(key, i) != i:
-                raise ListingError(f"{_safe_text(f)} is listed by sources {owner[key]} and {i}, both {name!r}: "
-                                   "list each file in one source")
-            rel = "/".join(f.split("/")[len(common):]) or os.path.basename(f)
+                raise ListingError(
+                    f"{_safe_text(f)} is listed by sources {owner[key]} and {i}, both {name!r}: "
+                    "list each file in one source"
+                )
+            rel = "/".join(f.split("/")[len(common) :]) or os.path.basename(f)
             out.append((i, InputFile(name, f, _safe_text(rel), root)))
     return sorted(set(out), key=lambda x: (specs[x[0]].name, x[1].rel, x[0]))
 
@@ -318,9 +353,17 @@ def read_input(
     with ExitStack() as copies:
         if remote:
             with suppress(FileNotFoundError):  # a missing object is read below as a missing file
-                local = copies.enter_context(local_copy(inp.path, os.path.join(cache_dir or tempfile.gettempdir(),
-                                                                               "inputs")))
+                local = copies.enter_context(
+                    local_copy(inp.path, os.path.join(cache_dir or tempfile.gettempdir(), "inputs"))
+                )
                 inp = InputFile(inp.source, local, inp.rel)
         items = _items(spec, inp, html_root, cache_dir, max_pixels)
-        yield from rows_to_tables(items, source=spec.name, rel=inp.rel, fields=_fields(spec, inp.path),
-                                  base_dir=image_dir, batch_rows=spec.batch_rows, max_pixels=max_pixels)
+        yield from rows_to_tables(
+            items,
+            source=spec.name,
+            rel=inp.rel,
+            fields=_fields(spec, inp.path),
+            base_dir=image_dir,
+            batch_rows=spec.batch_rows,
+            max_pixels=max_pixels,
+        )

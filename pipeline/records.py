@@ -119,9 +119,18 @@ def _preview(raw: Any) -> str:
 
 
 def quarantine_row(ident: str, source: str, stage: str, reason: str, detail: str, raw: Any = "") -> dict:
-    return {"id": ident, "source": source, "text": _preview(raw), "meta": "{}", "images": [],
-            "status": QUARANTINED, "stage": stage, "reason": reason, "detail": utf8_safe(detail[:2000])[0],
-            "rewrites": []}
+    return {
+        "id": ident,
+        "source": source,
+        "text": _preview(raw),
+        "meta": "{}",
+        "images": [],
+        "status": QUARANTINED,
+        "stage": stage,
+        "reason": reason,
+        "detail": utf8_safe(detail[:2000])[0],
+        "rewrites": [],
+    }
 
 
 Item = tuple[int | str, Any, Any]  # (position, record or exception, raw payload for previews)
@@ -183,6 +192,14 @@ def _to_table(rows: list[dict]) -> pa.Table:
             pa.Table.from_pylist([row], schema=WORK_SCHEMA)
             good.append(row)
         except (pa.ArrowException, ValueError, TypeError, OverflowError) as e:
-            good.append(quarantine_row(row["id"], row["source"], "read", "unencodable_record",
-                                       f"{type(e).__name__}: {e}", row.get("text", "")))
+            good.append(
+                quarantine_row(
+                    row["id"],
+                    row["source"],
+                    "read",
+                    "unencodable_record",
+                    f"{type(e).__name__}: {e}",
+                    row.get("text", ""),
+                )
+            )
     return pa.Table.from_pylist(good, schema=WORK_SCHEMA)

@@ -31,8 +31,29 @@ from pipeline.repo_order import dependency_order
 from pipeline.schema import CREATED_EVENT, DROPPED, KEPT, MERGED
 
 STAGE = "repo_document"
-_C_STYLE = {"C", "C++", "C#", "Java", "JavaScript", "TypeScript", "Go", "Rust", "Swift", "Kotlin", "Scala", "Dart",
-            "PHP", "Objective-C", "Objective-C++", "Groovy", "Zig", "Solidity", "Cuda", "Protocol Buffer", "Thrift"}
+_C_STYLE = {
+    "C",
+    "C++",
+    "C#",
+    "Java",
+    "JavaScript",
+    "TypeScript",
+    "Go",
+    "Rust",
+    "Swift",
+    "Kotlin",
+    "Scala",
+    "Dart",
+    "PHP",
+    "Objective-C",
+    "Objective-C++",
+    "Groovy",
+    "Zig",
+    "Solidity",
+    "Cuda",
+    "Protocol Buffer",
+    "Thrift",
+}
 _DASHES = {"SQL", "Lua", "Haskell", "Elm", "VHDL"}
 _MARKUP = {"HTML", "XML", "XSLT", "SVG", "Markdown", "Vue", "Svelte"}
 
@@ -65,8 +86,9 @@ def _chunks(order: list[int], sizes: dict[int, int], max_chars: int) -> list[lis
     return chunks
 
 
-def _one_repo(rows: list[int], metas: list[dict], texts: list[str], ids: list[str], source: str,
-              cfg: RepoDocConfig) -> list[dict]:
+def _one_repo(
+    rows: list[int], metas: list[dict], texts: list[str], ids: list[str], source: str, cfg: RepoDocConfig
+) -> list[dict]:
     paths = [metas[i].get("path") or ids[i] for i in rows]
     langs = [metas[i].get("language") for i in rows]
     deps = file_dependencies([(p, texts[i], lang) for p, i, lang in zip(paths, rows, langs)])
@@ -81,16 +103,30 @@ def _one_repo(rows: list[int], metas: list[dict], texts: list[str], ids: list[st
     out = []
     for n, chunk in enumerate(chunks):
         licenses = sorted({str(metas[i]["license"]) for i in chunk if metas[i].get("license")})
-        meta = {"repo": repo, "license": " AND ".join(licenses) or None,
-                "languages": sorted({metas[i]["language"] for i in chunk if metas[i].get("language")}),
-                "paths": [metas[i].get("path") or ids[i] for i in chunk], "merged_ids": [ids[i] for i in chunk]}
+        meta = {
+            "repo": repo,
+            "license": " AND ".join(licenses) or None,
+            "languages": sorted({metas[i]["language"] for i in chunk if metas[i].get("language")}),
+            "paths": [metas[i].get("path") or ids[i] for i in chunk],
+            "merged_ids": [ids[i] for i in chunk],
+        }
         if len(chunks) > 1:
             meta.update(part=n, parts=len(chunks))
-        out.append({"id": f"{source}/{repo}" + (f"#part-{n}" if len(chunks) > 1 else ""), "source": source,
-                    "text": "\n".join(blocks[i] for i in chunk), "meta": json.dumps(meta, ensure_ascii=False),
-                    "images": [], "status": KEPT, "stage": STAGE, "reason": None, "detail": None,
-                    "rewrites": [f"{STAGE}:{CREATED_EVENT}"],
-                    "language": None})
+        out.append(
+            {
+                "id": f"{source}/{repo}" + (f"#part-{n}" if len(chunks) > 1 else ""),
+                "source": source,
+                "text": "\n".join(blocks[i] for i in chunk),
+                "meta": json.dumps(meta, ensure_ascii=False),
+                "images": [],
+                "status": KEPT,
+                "stage": STAGE,
+                "reason": None,
+                "detail": None,
+                "rewrites": [f"{STAGE}:{CREATED_EVENT}"],
+                "language": None,
+            }
+        )
     return out
 
 
@@ -119,8 +155,11 @@ def repo_document(files: pa.Table, cfg: RepoDocConfig) -> pa.Table:
 
 def mark_merged(files: pa.Table, documents: pa.Table) -> pa.Table:
     """The file rows with status ``merged``, stage ``repo_document`` and the document id as ``detail``."""
-    into = {fid: doc for doc, meta in zip(documents["id"].to_pylist(), documents["meta"].to_pylist())
-            for fid in json.loads(meta).get("merged_ids", [])}
+    into = {
+        fid: doc
+        for doc, meta in zip(documents["id"].to_pylist(), documents["meta"].to_pylist())
+        for fid in json.loads(meta).get("merged_ids", [])
+    }
     detail = pa.array([into.get(i) for i in files["id"].to_pylist()], pa.string())
     merged = pc.is_valid(detail)
     for col, value in (("status", pa.scalar(MERGED)), ("stage", pa.scalar(STAGE)), ("detail", detail)):

@@ -84,9 +84,25 @@ DEFAULT_SCOPES: dict[str, Scope] = {
 # The per-row stages in the order they run (row_stages); a config key names its stage, except ``c4``, which
 # configures both of C4's stages (``c4_lines`` removes lines, ``c4`` drops documents), as datatrove's
 # C4QualityFilter takes one set of options.
-ROW_STAGE_NAMES = ("url_filter", "clean", "book_boilerplate", "book_layout", "langid", "image_checks",
-                   "caption_filter", "gopher_repetition", "gopher_quality", "c4_lines", "c4", "fineweb_quality",
-                   "pii_redact", "code_license", "code_filter", "code_pii_redact", "min_length")
+ROW_STAGE_NAMES = (
+    "url_filter",
+    "clean",
+    "book_boilerplate",
+    "book_layout",
+    "langid",
+    "image_checks",
+    "caption_filter",
+    "gopher_repetition",
+    "gopher_quality",
+    "c4_lines",
+    "c4",
+    "fineweb_quality",
+    "pii_redact",
+    "code_license",
+    "code_filter",
+    "code_pii_redact",
+    "min_length",
+)
 RENAMED = {"pii": "pii_redact", "code_pii": "code_pii_redact", "length": "min_length"}
 
 
@@ -139,8 +155,10 @@ class CurateConfig(StrictModel):
         unknown = sorted(set(self.scopes) - set(ROW_STAGE_NAMES))
         for name in unknown:
             hint = difflib.get_close_matches(name, ROW_STAGE_NAMES, n=1)
-            raise ValueError(f"scopes.{name}: not a per-row stage" + (f"; did you mean {hint[0]}?" if hint else
-                                                                       f" (stages: {', '.join(ROW_STAGE_NAMES)})"))
+            raise ValueError(
+                f"scopes.{name}: not a per-row stage"
+                + (f"; did you mean {hint[0]}?" if hint else f" (stages: {', '.join(ROW_STAGE_NAMES)})")
+            )
         return self
 
     @model_validator(mode="after")
@@ -148,8 +166,10 @@ class CurateConfig(StrictModel):
         if self.langid is None:
             scoped = [s.name for s in row_stages(self) if self.scope(s.name).languages is not None]
             if scoped:
-                raise ValueError(f"stages {scoped} are scoped by language but langid is off; "
-                                 "turn langid on or set their scopes' languages to null")
+                raise ValueError(
+                    f"stages {scoped} are scoped by language but langid is off; "
+                    "turn langid on or set their scopes' languages to null"
+                )
         return self
 
 
@@ -181,28 +201,40 @@ def row_stages(cfg: CurateConfig) -> list[Stage]:
         ("code_pii_redact", "rewrite", cfg.code_pii_redact, pii_redact),
         ("min_length", "filter", cfg.min_length, min_length),
     ]
-    return [Stage(name, kind, (lambda t, f=fn, c=sub: f(t, c))) for name, kind, sub, fn in candidates
-            if sub is not None]
+    return [
+        Stage(name, kind, (lambda t, f=fn, c=sub: f(t, c))) for name, kind, sub, fn in candidates if sub is not None
+    ]
 
 
 def stage_order(cfg: CurateConfig) -> list[str]:
     """Every stage a record can leave at, in order: what stats.json reconciles along."""
     near = cfg.near_dedup is not None and cfg.near_dedup.enabled
-    return (["read"] + [s.name for s in row_stages(cfg)] + (["exact_dedup"] if cfg.exact_dedup.enabled else [])
-            + (["near_dedup"] if near else []) + (["repo_document"] if cfg.repo_documents.enabled else [])
-            + (["repo_near_dedup"] if near and cfg.repo_documents.enabled else [])
-            + (["image_dedup"] if cfg.image_dedup is not None and cfg.image_dedup.enabled else []))
+    return (
+        ["read"]
+        + [s.name for s in row_stages(cfg)]
+        + (["exact_dedup"] if cfg.exact_dedup.enabled else [])
+        + (["near_dedup"] if near else [])
+        + (["repo_document"] if cfg.repo_documents.enabled else [])
+        + (["repo_near_dedup"] if near and cfg.repo_documents.enabled else [])
+        + (["image_dedup"] if cfg.image_dedup is not None and cfg.image_dedup.enabled else [])
+    )
 
 
 def _record_rewrites(before: pa.Table, out: pa.Table, name: str) -> pa.Table:
     changed = pc.not_equal(out["text"], before["text"]).to_pylist()
     if pc.sum(pc.list_value_length(before["images"])).as_py() or pc.sum(pc.list_value_length(out["images"])).as_py():
         # a new or removed image counts as a rewrite too (image hashes only: no bytes compared)
-        changed = [c or a != b for c, a, b in zip(changed, image_field_lists(before["images"], "sha256"),
-                                                  image_field_lists(out["images"], "sha256"))]
+        changed = [
+            c or a != b
+            for c, a, b in zip(
+                changed, image_field_lists(before["images"], "sha256"), image_field_lists(out["images"], "sha256")
+            )
+        ]
     tags = out["rewrite_tags"].to_pylist() if "rewrite_tags" in out.schema.names else [None] * out.num_rows
-    rewrites = [r + ([name] if c else []) + [f"{name}:{t}" for t in tg or []]
-                for r, c, tg in zip(out["rewrites"].to_pylist(), changed, tags)]
+    rewrites = [
+        r + ([name] if c else []) + [f"{name}:{t}" for t in tg or []]
+        for r, c, tg in zip(out["rewrites"].to_pylist(), changed, tags)
+    ]
     if "rewrite_tags" in out.schema.names:
         out = out.drop_columns(["rewrite_tags"])
     return out.set_column(out.schema.get_field_index("rewrites"), "rewrites", pa.array(rewrites, pa.list_(pa.string())))

@@ -32,14 +32,31 @@ ID_START, ID_END = "\x1e", "\x1f"
 _SEGMENTS = re.compile(r"[/#\\]")
 # Folders that hold someone else's code: package managers' and the conventional vendoring names (GitHub
 # linguist's vendor.yml lists these among others)
-VENDORED_DIRS = ["vendor", "vendors", "vendored", "_vendor", "_vendored", "third_party", "third-party", "thirdparty",
-                 "3rdparty", "external", "externals", "extern", "deps", "node_modules", "bower_components",
-                 "site-packages", "dist-packages"]
+VENDORED_DIRS = [
+    "vendor",
+    "vendors",
+    "vendored",
+    "_vendor",
+    "_vendored",
+    "third_party",
+    "third-party",
+    "thirdparty",
+    "3rdparty",
+    "external",
+    "externals",
+    "extern",
+    "deps",
+    "node_modules",
+    "bower_components",
+    "site-packages",
+    "dist-packages",
+]
 
 
 class SurvivorConfig(StrictModel):
     priority: list[Criterion] = Field(
-        default_factory=lambda: ["original", "declared_language", "permissive_licence", "stars"])
+        default_factory=lambda: ["original", "declared_language", "permissive_licence", "stars"]
+    )
     vendored_dirs: list[str] = Field(default_factory=lambda: list(VENDORED_DIRS))  # path segments, any case
     # the originals' languages, best first (DeepSeek trains on both); an undeclared document ranks with the first,
     # any other language after the last
@@ -62,8 +79,11 @@ def _meta(raw: str | None, ident: str, cfg: SurvivorConfig) -> tuple[str | None,
     if isinstance(lic, list):  # a repository's licences: every one applies
         lic = " AND ".join(map(str, lic)) if lic else None
     star = next((meta[f] for f in cfg.stars_fields if meta.get(f) is not None), 0)
-    return (str(lic).lower() if lic is not None else None, int(star) if isinstance(star, (int, float)) else 0,
-            declared_language(ident, meta))
+    return (
+        str(lic).lower() if lic is not None else None,
+        int(star) if isinstance(star, (int, float)) else 0,
+        declared_language(ident, meta),
+    )
 
 
 def ranks(ids: list[str], metas: list[str | None], chars: list[int], cfg: SurvivorConfig) -> list[str]:
@@ -79,8 +99,15 @@ def ranks(ids: list[str], metas: list[str | None], chars: list[int], cfg: Surviv
             if c == "original":
                 parts.append("1" if is_vendored(ident, vendored) else "0")
             elif c == "declared_language":  # undeclared ranks with the first language: presumed an original
-                parts.append(str(languages.index(language) if language in languages else
-                                 0 if language is None else len(languages)))
+                parts.append(
+                    str(
+                        languages.index(language)
+                        if language in languages
+                        else 0
+                        if language is None
+                        else len(languages)
+                    )
+                )
             elif c == "permissive_licence":
                 parts.append("0" if lic and expression_allowed(lic, permissive) else "1")
             elif c == "stars":
@@ -102,9 +129,13 @@ def natural_key(ident: str) -> str:
 def vertices(table: pa.Table, files: list[int], groups: list[int], old: bool) -> pa.Array:
     """Vertex names for signature rows (columns id, rank) at ``(file, group)``."""
     flag = "0" if old else "1"
-    return pa.array([f"{flag}{rank}{ID_START}{ident}{ID_END}{f:0{FILE_DIGITS}d}{g:0{GROUP_DIGITS}d}"
-                     for ident, rank, f, g in zip(table["id"].to_pylist(), table["rank"].to_pylist(), files, groups)],
-                    pa.string())
+    return pa.array(
+        [
+            f"{flag}{rank}{ID_START}{ident}{ID_END}{f:0{FILE_DIGITS}d}{g:0{GROUP_DIGITS}d}"
+            for ident, rank, f, g in zip(table["id"].to_pylist(), table["rank"].to_pylist(), files, groups)
+        ],
+        pa.string(),
+    )
 
 
 def vertex_ids(v: pa.Array | pa.ChunkedArray) -> pa.Array:
@@ -135,9 +166,16 @@ def drops(stars: pa.Table) -> pa.Table:
     every non-minimum vertex that is new, with the survivor's id. Columns file, id, survivor, survivor_file,
     u, v."""
     leaves = stars.filter(is_new(stars["v"]))
-    return pa.table({"file": vertex_files(leaves["v"]), "id": vertex_ids(leaves["v"]),
-                     "survivor": vertex_ids(leaves["u"]), "survivor_file": vertex_files(leaves["u"]),
-                     "u": leaves["u"], "v": leaves["v"]})
+    return pa.table(
+        {
+            "file": vertex_files(leaves["v"]),
+            "id": vertex_ids(leaves["v"]),
+            "survivor": vertex_ids(leaves["u"]),
+            "survivor_file": vertex_files(leaves["u"]),
+            "u": leaves["u"],
+            "v": leaves["v"],
+        }
+    )
 
 
 LINK_SCHEMA = pa.schema([("key", pa.string()), ("other", pa.string()), ("drop", pa.bool_())])
@@ -146,16 +184,19 @@ LINK_SCHEMA = pa.schema([("key", pa.string()), ("other", pa.string()), ("drop", 
 def edge_links(edges: pa.Table) -> pa.Table:
     """Verified edges (u, v) in both directions, keyed by either end: with ``drop_links``, a shuffle on ``key``
     brings a drop together with every verified edge of its member."""
-    return pa.concat_tables([
-        pa.table({"key": edges["u"], "other": edges["v"], "drop": pa.array([False] * edges.num_rows)}),
-        pa.table({"key": edges["v"], "other": edges["u"], "drop": pa.array([False] * edges.num_rows)}),
-    ]).cast(LINK_SCHEMA)
+    return pa.concat_tables(
+        [
+            pa.table({"key": edges["u"], "other": edges["v"], "drop": pa.array([False] * edges.num_rows)}),
+            pa.table({"key": edges["v"], "other": edges["u"], "drop": pa.array([False] * edges.num_rows)}),
+        ]
+    ).cast(LINK_SCHEMA)
 
 
 def drop_links(dropped: pa.Table) -> pa.Table:
     """Each drop (``drops``' u, v) as (member, survivor), keyed by the member."""
-    return pa.table({"key": dropped["v"], "other": dropped["u"], "drop": pa.array([True] * dropped.num_rows)},
-                    schema=LINK_SCHEMA)
+    return pa.table(
+        {"key": dropped["v"], "other": dropped["u"], "drop": pa.array([True] * dropped.num_rows)}, schema=LINK_SCHEMA
+    )
 
 
 def classify_drops(links: pa.Table) -> pa.Table:
@@ -166,6 +207,12 @@ def classify_drops(links: pa.Table) -> pa.Table:
     pairs = set(zip(edges["key"].to_pylist(), edges["other"].to_pylist()))
     dropped = links.filter(links["drop"])
     direct = [(k, o) in pairs for k, o in zip(dropped["key"].to_pylist(), dropped["other"].to_pylist())]
-    return pa.table({"file": vertex_files(dropped["key"]), "id": vertex_ids(dropped["key"]),
-                     "survivor": vertex_ids(dropped["other"]), "survivor_file": vertex_files(dropped["other"]),
-                     "direct": pa.array(direct, pa.bool_())})
+    return pa.table(
+        {
+            "file": vertex_files(dropped["key"]),
+            "id": vertex_ids(dropped["key"]),
+            "survivor": vertex_ids(dropped["other"]),
+            "survivor_file": vertex_files(dropped["other"]),
+            "direct": pa.array(direct, pa.bool_()),
+        }
+    )

@@ -28,8 +28,10 @@ import pyarrow.compute as pc
 _PUNCT = ",:;!?¿؟¡()\\[\\]{}<>_#*&。？！，、；：～·।،۔؛٪"
 _QUOTES = "'\"”“`‘´’‚,„»«「」『』（）〔〕【】《》〈〉〈〉⟦⟧"
 _CURRENCY = r"[$£€¥฿﷼₠-₿]|US\$|C\$|A\$"
-_UNITS = ("km km² km³ m m² m³ dm dm² dm³ cm cm² cm³ mm mm² mm³ ha µm nm yd in ft kg g mg µg t lb oz m/s km/h kmh "
-          "mph hPa Pa mbar mb MB kb KB gb GB tb TB T G M K %").replace(" ", "|")
+_UNITS = (
+    "km km² km³ m m² m³ dm dm² dm³ cm cm² cm³ mm mm² mm³ ha µm nm yd in ft kg g mg µg t lb oz m/s km/h kmh "
+    "mph hPa Pa mbar mb MB kb KB gb GB tb TB T G M K %"
+).replace(" ", "|")
 
 
 _AFTER_DOT = frozenset(_PUNCT.replace("\\", "") + _QUOTES + "…%²-+|")  # marks before a "." that splits it
@@ -59,9 +61,11 @@ def _patterns() -> tuple[re.Pattern, ...]:
     """spaCy's English prefix, suffix, infix and URL patterns (spacy/lang/punctuation.py, char_classes.py)."""
     # spaCy's letter classes also hold the CJK symbols block and the vowel signs of the Hebrew
     # and Indic scripts, whose whole blocks it lists
-    letter = lambda c: (c.isalpha() or "\u3000" <= c <= "\u303f"  # noqa: E731
-                        or (("\u0591" <= c <= "\u05f4" or "\u0900" <= c <= "\u0dff")
-                            and unicodedata.category(c) in ("Mn", "Mc")))
+    letter = lambda c: (  # noqa: E731
+        c.isalpha()
+        or "\u3000" <= c <= "\u303f"
+        or (("\u0591" <= c <= "\u05f4" or "\u0900" <= c <= "\u0dff") and unicodedata.category(c) in ("Mn", "Mc"))
+    )
     lower = _ranges(lambda c: letter(c) and not c.isupper())
     upper = _ranges(lambda c: letter(c) and not c.islower())
     alpha = _ranges(letter)
@@ -70,21 +74,26 @@ def _patterns() -> tuple[re.Pattern, ...]:
     suffix = re.compile(
         rf"(?:…|……|[{_PUNCT}]|\.\.+|[{_QUOTES}]|{sym}|'s|'S|’s|’S|—|–|(?<=[0-9])\+|(?<=°[FfCcKk])\.|"
         rf"(?<=[0-9])(?:{_CURRENCY})|(?<=[0-9])(?:{_UNITS})|(?<=[0-9{lower}%²\-+…{_PUNCT}{_QUOTES}|])\.|"
-        rf"(?<=[{upper}][{upper}])\.)$")
+        rf"(?<=[{upper}][{upper}])\.)$"
+    )
     infix = re.compile(
         rf"\.\.+|…|{sym}|(?<=[0-9])[+\-*^](?=[0-9-])|(?<=[{lower}{_QUOTES}])\.(?=[{upper}{_QUOTES}])|"
         rf"(?<=[{alpha}]),(?=[{alpha}])|(?<=[{alpha}0-9])(?:-|–|—|--|---|——|~)(?=[{alpha}])|"
-        rf"(?<=[{alpha}0-9])[:<>=/](?=[{alpha}])")
+        rf"(?<=[{alpha}0-9])[:<>=/](?=[{alpha}])"
+    )
     url = re.compile(
         r"(?u)^(?:(?:[\w+\-.]{2,})://)?(?:\S+(?::\S*)?@)?(?:(?!(?:10|127)(?:\.\d{1,3}){3})"
         r"(?!(?:169\.254|192\.168)(?:\.\d{1,3}){2})(?!172\.(?:1[6-9]|2\d|3[0-1])(?:\.\d{1,3}){2})"
         r"(?:[1-9]\d?|1\d\d|2[01]\d|22[0-3])(?:\.(?:1?\d{1,2}|2[0-4]\d|25[0-5])){2}"
         r"(?:\.(?:[1-9]\d?|1\d\d|2[0-4]\d|25[0-4]))|(?:(?:[A-Za-z0-9\u00a1-\uffff][A-Za-z0-9\u00a1-\uffff_-]{0,62})?"
-        rf"[A-Za-z0-9\u00a1-\uffff]\.)+(?:[{lower}]{{2,63}}))(?::\d{{2,5}})?(?:[/?#]\S*)?$")
+        rf"[A-Za-z0-9\u00a1-\uffff]\.)+(?:[{lower}]{{2,63}}))(?::\d{{2,5}})?(?:[/?#]\S*)?$"
+    )
     hint = re.compile(rf"[.…,\-–—~:<>=/+*^]|{sym}")  # a core without these has no infix
     # the common chunks: a word or a number between single-character affixes; hyphenated words
-    simple = re.compile(rf"((?:[§%=—–+…{_PUNCT}{_QUOTES}$£€¥฿₠-₿﷼]|{sym})*)([^\W\d_]+|[0-9]+)"
-                        rf"((?:'s|'S|’s|’S)?(?:[…{_PUNCT}{_QUOTES}—–.]|{sym})*)")
+    simple = re.compile(
+        rf"((?:[§%=—–+…{_PUNCT}{_QUOTES}$£€¥฿₠-₿﷼]|{sym})*)([^\W\d_]+|[0-9]+)"
+        rf"((?:'s|'S|’s|’S)?(?:[…{_PUNCT}{_QUOTES}—–.]|{sym})*)"
+    )
     hyphenated = re.compile(r"[^\W\d_]+(?:-[^\W\d_]+)+")
     return prefix, suffix, infix, url, hint, simple, hyphenated
 
@@ -104,23 +113,38 @@ _CLITICS = {
 }
 # Long word lists read best as text (hence the noqa: SIM905 below).
 _NOT_SPLIT = "Ill ill Its its Hell hell Shell shell Shed shed were Were Well well Whore whore".split()  # noqa: SIM905
-_WHOLE = ("'s 'S ‘s ‘S 'd 'll 're 'em 'bout 'cause 'Cause 'cos 'Cos 'coz 'Coz 'cuz 'Cuz 'nuff ' '' em ll nuff "  # noqa: SIM905
-          "doin doin' Doin Doin' goin goin' Goin Goin' havin havin' Havin Havin' lovin lovin' Lovin Lovin' "
-          "nothin nothin' Nothin Nothin' nuthin nuthin' Nuthin Nuthin' somethin somethin' Somethin Somethin' "
-          "ol ol' Ol Ol' ma'am Ma'am o'clock O'clock C++ and/or w/o a.m. p.m. e.g. E.g. E.G. i.e. I.e. I.E. "
-          "vs. v.s. Mr. Mrs. Ms. Dr. St. Mt. Jr. Inc. Ltd. Co. co. Corp. Bros. Prof. Rev. Gen. Gov. Sen. Rep. "
-          "Adm. Messrs. Ph.D. D.C. Jan. Feb. Mar. Apr. Jun. Jul. Aug. Sep. Sept. Oct. Nov. Dec. Ala. Ariz. Ark. "
-          "Calif. Colo. Conn. Del. Fla. Ga. Ia. Id. Ill. Ind. Kan. Kans. Ky. La. Mass. Md. Mich. Minn. Miss. "
-          "Mo. Mont. N.C. N.D. N.H. N.J. N.M. N.Y. Neb. Nebr. Nev. Okla. Ore. Pa. S.C. Tenn. Va. Wash. Wis. "
-          "Ak. ä. ö. ü. — \\t \\n \\\") <space>").split() + [c + "." for c in "abcdefghijklmnopqrstuvwxyz"]
+_WHOLE = (  # noqa: SIM905
+    "'s 'S ‘s ‘S 'd 'll 're 'em 'bout 'cause 'Cause 'cos 'Cos 'coz 'Coz 'cuz 'Cuz 'nuff ' '' em ll nuff "
+    "doin doin' Doin Doin' goin goin' Goin Goin' havin havin' Havin Havin' lovin lovin' Lovin Lovin' "
+    "nothin nothin' Nothin Nothin' nuthin nuthin' Nuthin Nuthin' somethin somethin' Somethin Somethin' "
+    "ol ol' Ol Ol' ma'am Ma'am o'clock O'clock C++ and/or w/o a.m. p.m. e.g. E.g. E.G. i.e. I.e. I.E. "
+    "vs. v.s. Mr. Mrs. Ms. Dr. St. Mt. Jr. Inc. Ltd. Co. co. Corp. Bros. Prof. Rev. Gen. Gov. Sen. Rep. "
+    "Adm. Messrs. Ph.D. D.C. Jan. Feb. Mar. Apr. Jun. Jul. Aug. Sep. Sept. Oct. Nov. Dec. Ala. Ariz. Ark. "
+    "Calif. Colo. Conn. Del. Fla. Ga. Ia. Id. Ill. Ind. Kan. Kans. Ky. La. Mass. Md. Mich. Minn. Miss. "
+    "Mo. Mont. N.C. N.D. N.H. N.J. N.M. N.Y. Neb. Nebr. Nev. Okla. Ore. Pa. S.C. Tenn. Va. Wash. Wis. "
+    'Ak. ä. ö. ü. — \\t \\n \\") <space>'
+).split() + [c + "." for c in "abcdefghijklmnopqrstuvwxyz"]
 _EMOTICONS = r""":) :-) :)) :-)) :))) :-))) (: (-: =) (= :] :-] [: [-: [= =] :o) (o: :} :-} 8) 8-) (-8 ;) ;-) (; (-;
 :( :-( :(( :-(( :((( :-((( ): )-: =( >:( :') :'-) :'( :'-( :/ :-/ =/ =| :| :-| ]= =[ :1 :P :-P :p :-p :O :-O :o :-o
 :0 :-0 :() >:o :* :-* :3 :-3 =3 :> :-> :X :-X :x :-x :D :-D ;D ;-D =D xD XD xDD XDD 8D 8-D ^_^ ^__^ ^___^ >.< >.> <.<
 ._. ;_; -_- -__- v.v V.V v_v V_V o_o o_O O_o O_O 0_o o_0 0_0 o.O O.o O.O o.o 0.0 o.0 0.o @_@ <3 <33 <333 </3 (^_^)
 (-_-) (._.) (>_<) (*_*) (¬_¬) ಠ_ಠ ಠ︵ಠ (ಠ_ಠ) ¯\(ツ)/¯ (╯°□°）╯︵┻━┻ ><(((*>""".split()  # noqa: SIM905
-_SPLIT = {"cannot": "can not", "Cannot": "Can not", "gonna": "gon na", "Gonna": "Gon na", "gotta": "got ta",
-          "Gotta": "Got ta", "let's": "let 's", "Let's": "Let 's", "c'mon": "c'm on", "C'mon": "C'm on",
-          "y'all": "y' all", "yall": "y all", "how'd'y": "how 'd 'y", "How'd'y": "How 'd 'y"}
+_SPLIT = {
+    "cannot": "can not",
+    "Cannot": "Can not",
+    "gonna": "gon na",
+    "Gonna": "Gon na",
+    "gotta": "got ta",
+    "Gotta": "Got ta",
+    "let's": "let 's",
+    "Let's": "Let 's",
+    "c'mon": "c'm on",
+    "C'mon": "C'm on",
+    "y'all": "y' all",
+    "yall": "y all",
+    "how'd'y": "how 'd 'y",
+    "How'd'y": "How 'd 'y",
+}
 
 
 @functools.cache
@@ -200,9 +224,9 @@ def _split(chunk: str, specials: dict[str, tuple[str, ...]]) -> list[str]:
             if m.start() == 0:
                 continue
             if m.start() != start:
-                words.append(core[start:m.start()])
+                words.append(core[start : m.start()])
             if m.end() != m.start():
-                words.append(core[m.start():m.end()])
+                words.append(core[m.start() : m.end()])
             start = m.end()
         if core[start:]:
             words.append(core[start:])
@@ -228,7 +252,7 @@ def _simple_words(pre: str, word: str, post: str, specials: dict) -> list[str] |
     """What :func:`_split` makes of ``pre + word + post``, a word or number between single-character
     affixes (``post`` may open with "'s"), or None to leave it to :func:`_split`."""
     clitic = post[:2] if post[:2] in ("'s", "'S", "’s", "’S") else ""
-    marks = post[len(clitic):]
+    marks = post[len(clitic) :]
     if ".." in marks or "……" in marks or (word.isdigit() and pre.endswith("+")):
         return None  # dot runs and "……" are one suffix; "+" before a number is its sign
     for i, mark in enumerate(marks):  # a "." is a suffix only after some characters
@@ -240,12 +264,17 @@ def _simple_words(pre: str, word: str, post: str, specials: dict) -> list[str] |
             splits = clitic[-1] == "s"
         else:  # after a digit, a lowercase letter, or two capitals
             last, prev = word[-1], word[-2:-1]
-            splits = last.isdigit() or (last <= "\uffff" and (not last.isupper() or (
-                prev != "" and prev <= "\uffff" and not prev.islower())))
+            splits = last.isdigit() or (
+                last <= "\uffff" and (not last.isupper() or (prev != "" and prev <= "\uffff" and not prev.islower()))
+            )
         if not splits:
             return None
-    if any(pre[i:] + word + post[:j] in specials for i in range(len(pre) + 1) for j in range(len(post) + 1)
-           if i < len(pre) or j):
+    if any(
+        pre[i:] + word + post[:j] in specials
+        for i in range(len(pre) + 1)
+        for j in range(len(post) + 1)
+        if i < len(pre) or j
+    ):
         return None  # a special case on the way: let the full loop see it
     return [*pre, *specials.get(word, (word,)), *([clitic] if clitic else []), *marks]
 
@@ -260,8 +289,14 @@ def chunk_words(chunk: str) -> tuple[str, ...]:
         if chunk.isalpha():
             return (chunk,)
         hint, simple, hyphenated = _patterns()[4:]
-        if (chunk[0].isalnum() and chunk[-1].isalnum() and not hint.search(chunk) and chunk[-2:-1] not in "'’"
-                and not _UNIT_TAIL.search(chunk) and not chunk.startswith(("US$", "C$", "A$"))):
+        if (
+            chunk[0].isalnum()
+            and chunk[-1].isalnum()
+            and not hint.search(chunk)
+            and chunk[-2:-1] not in "'’"
+            and not _UNIT_TAIL.search(chunk)
+            and not chunk.startswith(("US$", "C$", "A$"))
+        ):
             return (chunk,)  # no prefix, suffix or infix can match: an identifier, a code, a number
         m = simple.fullmatch(chunk)
         if m and (m[2].isalpha() or m[2].isdigit()):
@@ -273,8 +308,12 @@ def chunk_words(chunk: str) -> tuple[str, ...]:
     # applies a match that spans whitespace, so matching within the chunk is the same
     matcher, longest, parts = _affix_specials()
     if len(words) > 1 and any(a in parts and b in parts for a, b in zip(words, words[1:])):
-        found = [(n, i) for n in range(min(len(words), longest), 1, -1) for i in range(len(words) - n + 1)
-                 if tuple(words[i:i + n]) in matcher]
+        found = [
+            (n, i)
+            for n in range(min(len(words), longest), 1, -1)
+            for i in range(len(words) - n + 1)
+            if tuple(words[i : i + n]) in matcher
+        ]
         taken: set[int] = set()
         keep = []
         for n, i in found:
@@ -282,7 +321,7 @@ def chunk_words(chunk: str) -> tuple[str, ...]:
                 keep.append((i, n))
             taken.update(range(i, i + n))
         for i, n in sorted(keep, reverse=True):
-            words[i:i + n] = matcher[tuple(words[i:i + n])]
+            words[i : i + n] = matcher[tuple(words[i : i + n])]
     return tuple(words)
 
 
@@ -305,8 +344,9 @@ TERMINAL_PUNCTUATION = frozenset(
 )
 PUNCTUATION_SET = TERMINAL_PUNCTUATION | frozenset(
     "!/\u2014\u201d:\uff05\uff11\u3008&(\u3001\u2501\\\u3010#%\u300c\u300d\uff0c\u3011\uff1b+^]~\u201c\u300a\u201e';"
-    "\u2019{|\u2236\xb4[=-`*\uff0e\uff08\u2013\uff1f\uff01\uff1a$\uff5e\xab\u3009,><\u300b)?\uff09\u3002\u2026@_.\"}"
-    "\u25ba\xbb" + "".join(map(chr, [*range(0, 9), 11, 12, *range(13, 32), *range(127, 160)])))
+    '\u2019{|\u2236\xb4[=-`*\uff0e\uff08\u2013\uff1f\uff01\uff1a$\uff5e\xab\u3009,><\u300b)?\uff09\u3002\u2026@_."}'
+    "\u25ba\xbb" + "".join(map(chr, [*range(0, 9), 11, 12, *range(13, 32), *range(127, 160)]))
+)
 
 
 _CACHE: dict[str, tuple[str, ...]] = {}  # chunk -> words, across batches: web text repeats its chunks
@@ -400,8 +440,10 @@ def duplicates(values: pa.Array, row: np.ndarray, n_rows: int) -> tuple[np.ndarr
     _, first = first_seen(row * (int(ids.max()) + 1) + ids)
     again = ~first
     lengths = pc.utf8_length(values).to_numpy()
-    return (np.bincount(row[again], minlength=n_rows).astype(float),
-            np.bincount(row[again], weights=lengths[again], minlength=n_rows))
+    return (
+        np.bincount(row[again], minlength=n_rows).astype(float),
+        np.bincount(row[again], weights=lengths[again], minlength=n_rows),
+    )
 
 
 @dataclass
@@ -438,7 +480,7 @@ def words(texts: pa.Array | pa.ChunkedArray) -> Words:
         fresh = _split_words(texts.take(pa.array(todo)))
         bounds = np.searchsorted(fresh.row, np.arange(len(todo) + 1))
         for j, i in enumerate(todo):
-            known[i] = fresh.ids[bounds[j]:bounds[j + 1]] + len(distinct)
+            known[i] = fresh.ids[bounds[j] : bounds[j + 1]] + len(distinct)
         distinct = pa.concat_arrays([distinct, fresh.distinct]) if len(distinct) else fresh.distinct
     sizes = np.fromiter(map(len, known), np.int64, len(known))
     used, ids = np.unique(np.concatenate(known) if known else np.zeros(0, np.int64), return_inverse=True)

@@ -45,8 +45,9 @@ class WebDatasetConfig(StrictModel):
     # Per member: 32 MiB holds an 8-megapixel RGB PNG (24 MB); a larger image is quarantined unread.
     # Per shard: 16 GiB decompressed and a million members are far above usual shards (10,000 samples of
     # 2-3 members each, img2dataset's default), so only a bomb or a broken shard reaches them.
-    limits: ReadLimits = Field(default_factory=lambda: ReadLimits(max_file_bytes=32 << 20, max_total_bytes=16 << 30,
-                                                                  max_entries=1_000_000))
+    limits: ReadLimits = Field(
+        default_factory=lambda: ReadLimits(max_file_bytes=32 << 20, max_total_bytes=16 << 30, max_entries=1_000_000)
+    )
 
 
 def split_name(name: str) -> tuple[str, str] | None:

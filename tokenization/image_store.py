@@ -16,8 +16,9 @@ from tokenization import storage
 from tokenization.shards import write_shard
 from tokenization.storage import ShardCache
 
-IMAGE_SCHEMA = pa.schema([("sha256", pa.string()), ("width", pa.int32()), ("height", pa.int32()),
-                          ("bytes", pa.large_binary())])
+IMAGE_SCHEMA = pa.schema(
+    [("sha256", pa.string()), ("width", pa.int32()), ("height", pa.int32()), ("bytes", pa.large_binary())]
+)
 
 
 def image_rows(docs: pa.Table) -> pa.Table:
@@ -37,8 +38,9 @@ def write_image_part(group: pa.Table, images_dir: str) -> pa.Table:
     unique = group.filter(pa.array(first)).select(IMAGE_SCHEMA.names)
     name = f"images-{group['prefix'][0].as_py()}.arrow"
     entry = write_shard(unique, storage.join(images_dir, name), batch_rows=256)
-    return pa.table({"file": [name], "images": [unique.num_rows], "bytes": [entry["bytes"]],
-                     "sha256": [entry["sha256"]]})
+    return pa.table(
+        {"file": [name], "images": [unique.num_rows], "bytes": [entry["bytes"]], "sha256": [entry["sha256"]]}
+    )
 
 
 class ImageStore:
@@ -66,4 +68,3 @@ class ImageStore:
         if i == len(shas) or shas[i] != sha256:
             raise KeyError(f"image {sha256} is not in {self.dir}")
         return table["bytes"][i].as_py()
-

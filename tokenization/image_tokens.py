@@ -52,14 +52,20 @@ class ImageTokenConfig(StrictModel):
     def check_fits(self, seq_len: int) -> None:
         """Refuse settings whose image span could be longer than a packed row: it could not be kept whole."""
         if self.max_image_span() > seq_len:
-            raise ValueError(f"an image span of up to {self.max_image_span()} tokens does not fit seq_len {seq_len}; "
-                             "lower tokenize.image_tokens or tokenize.max_image_tokens")
+            raise ValueError(
+                f"an image span of up to {self.max_image_span()} tokens does not fit seq_len {seq_len}; "
+                "lower tokenize.image_tokens or tokenize.max_image_tokens"
+            )
 
     def image_layout(self) -> dict[str, Any]:
         """The setting as the manifest records it, with the span convention the shards follow."""
-        return {"image_tokens": self.image_tokens, "patch_size": self.patch_size, "patch_merge": self.patch_merge,
-                "max_image_tokens": self.max_image_tokens,
-                "span": "start at <|image_start|>, length N + 2: <|image_start|> N x <|image|> <|image_end|>"}
+        return {
+            "image_tokens": self.image_tokens,
+            "patch_size": self.patch_size,
+            "patch_merge": self.patch_merge,
+            "max_image_tokens": self.max_image_tokens,
+            "span": "start at <|image_start|>, length N + 2: <|image_start|> N x <|image|> <|image_end|>",
+        }
 
 
 def image_span_ids(n: int) -> np.ndarray:

@@ -74,8 +74,9 @@ class PackedDataset(Dataset):
     def __getitems__(self, indices: list[int]) -> dict[str, Any]:
         """A whole batch at once (DataLoader calls this when it exists): vectorized over rows."""
         rows = self.shards.rows(indices, cu_seqlens=self.attention != "none")
-        out: dict[str, Any] = {k: torch.from_numpy(rows[k]) for k in ("input_ids", "labels", "position_ids",
-                                                                        "loss_mask")}
+        out: dict[str, Any] = {
+            k: torch.from_numpy(rows[k]) for k in ("input_ids", "labels", "position_ids", "loss_mask")
+        }
         if self.attention != "none":
             out["cu_seqlens"] = [torch.from_numpy(cu) for cu in rows["cu_seqlens"]]
         out["index"] = torch.from_numpy(np.asarray(indices, dtype=np.int64))
@@ -84,8 +85,9 @@ class PackedDataset(Dataset):
         if self.attention in ("flex", "dense"):
             seq_len = self.shards.seq_len
             out["block_layout"] = torch.from_numpy(np.stack([self.shards.block_layout(int(i)) for i in indices]))
-            out["segments"] = torch.from_numpy(np.stack([attention_segments(cu, seq_len, self.policy)
-                                                         for cu in rows["cu_seqlens"]]))
+            out["segments"] = torch.from_numpy(
+                np.stack([attention_segments(cu, seq_len, self.policy) for cu in rows["cu_seqlens"]])
+            )
         return out
 
     def __getitem__(self, index: int) -> dict[str, Any]:
@@ -100,8 +102,15 @@ class EpochSampler(Sampler[int]):
     ``"pad"`` repeats its first rows to fill the last round. ``start`` skips this rank's first
     indices (a resumed epoch)."""
 
-    def __init__(self, num_rows: int, rank: int = 0, world_size: int = 1, seed: int = 0, shuffle: bool = True,
-                 remainder: Remainder = "drop") -> None:
+    def __init__(
+        self,
+        num_rows: int,
+        rank: int = 0,
+        world_size: int = 1,
+        seed: int = 0,
+        shuffle: bool = True,
+        remainder: Remainder = "drop",
+    ) -> None:
         if not 0 <= rank < world_size:
             raise ValueError(f"rank {rank} outside world_size {world_size}")
         self.num_rows, self.rank, self.world_size = num_rows, rank, world_size
@@ -113,8 +122,11 @@ class EpochSampler(Sampler[int]):
 
     def global_order(self) -> np.ndarray:
         """This epoch's order of all rows, trimmed or padded to a multiple of ``world_size``."""
-        order = (np.random.default_rng([self.seed, self.epoch]).permutation(self.num_rows) if self.shuffle
-                 else np.arange(self.num_rows))
+        order = (
+            np.random.default_rng([self.seed, self.epoch]).permutation(self.num_rows)
+            if self.shuffle
+            else np.arange(self.num_rows)
+        )
         extra = self.num_rows % self.world_size
         if extra and self.remainder == "drop":
             order = order[: self.num_rows - extra]
@@ -135,9 +147,14 @@ def collate_packed(data: dict[str, Any] | list[dict[str, Any]], attention: Atten
     ``attn_mask``; ``flex``: the layouts and segments, from which the loader builds a ``BlockMask``
     on the target device; ``none``: no mask."""
     if isinstance(data, list):
-        data = {k: [r[k] for r in data] if k in ("cu_seqlens", "images") else
-                torch.tensor([r[k] for r in data]) if k == "index" else torch.stack([r[k] for r in data])
-                for k in data[0]}
+        data = {
+            k: [r[k] for r in data]
+            if k in ("cu_seqlens", "images")
+            else torch.tensor([r[k] for r in data])
+            if k == "index"
+            else torch.stack([r[k] for r in data])
+            for k in data[0]
+        }
     batch = {k: v for k, v in data.items() if k not in ("cu_seqlens", "segments", "block_layout")}
     if attention == "varlen":
         varlen = varlen_kwargs([cu.numpy() for cu in data["cu_seqlens"]], data["input_ids"].shape[1])
@@ -155,9 +172,22 @@ class PackedLoader:
 
     ``flex`` batches get ``block_mask``, built on ``device`` after the batch is moved there."""
 
-    def __init__(self, shard_dir: str, batch_size: int, *, rank: int = 0, world_size: int = 1, num_workers: int = 0,
-                 seed: int = 0, shuffle: bool = True, remainder: Remainder = "drop", attention: Attention = "varlen",
-                 pin_memory: bool = False, device: str | torch.device | None = None, images: Images = False) -> None:
+    def __init__(
+        self,
+        shard_dir: str,
+        batch_size: int,
+        *,
+        rank: int = 0,
+        world_size: int = 1,
+        num_workers: int = 0,
+        seed: int = 0,
+        shuffle: bool = True,
+        remainder: Remainder = "drop",
+        attention: Attention = "varlen",
+        pin_memory: bool = False,
+        device: str | torch.device | None = None,
+        images: Images = False,
+    ) -> None:
         self.dataset = PackedDataset(shard_dir, attention, images)
         self.sampler = EpochSampler(len(self.dataset), rank, world_size, seed, shuffle, remainder)
         self.batch_size, self.num_workers, self.pin_memory = batch_size, num_workers, pin_memory
@@ -174,8 +204,9 @@ class PackedLoader:
 
     def _finish(self, batch: dict[str, Any]) -> dict[str, Any]:
         if self.device is not None:
-            batch = {k: v.to(self.device, non_blocking=True) if isinstance(v, torch.Tensor) else v
-                     for k, v in batch.items()}
+            batch = {
+                k: v.to(self.device, non_blocking=True) if isinstance(v, torch.Tensor) else v for k, v in batch.items()
+            }
         if self.attention == "flex":
             block = self.dataset.shards.manifest["mask"]["block_size"]
             batch["block_mask"] = flex_block_mask_from(batch["segments"], batch["block_layout"], block)
@@ -183,9 +214,14 @@ class PackedLoader:
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
         self.sampler.start = self.batches_done * self.batch_size
-        loader = DataLoader(self.dataset, batch_size=self.batch_size, sampler=self.sampler,
-                            num_workers=self.num_workers, pin_memory=self.pin_memory,
-                            collate_fn=partial(collate_packed, attention=self.attention))
+        loader = DataLoader(
+            self.dataset,
+            batch_size=self.batch_size,
+            sampler=self.sampler,
+            num_workers=self.num_workers,
+            pin_memory=self.pin_memory,
+            collate_fn=partial(collate_packed, attention=self.attention),
+        )
         for batch in loader:
             self.batches_done += 1
             yield self._finish(batch)
@@ -194,9 +230,17 @@ class PackedLoader:
 
     def state_dict(self) -> dict[str, Any]:
         s = self.sampler
-        return {"epoch": s.epoch, "batches_done": self.batches_done, "seed": s.seed, "rank": s.rank,
-                "world_size": s.world_size, "batch_size": self.batch_size, "num_rows": s.num_rows,
-                "shuffle": s.shuffle, "remainder": s.remainder}
+        return {
+            "epoch": s.epoch,
+            "batches_done": self.batches_done,
+            "seed": s.seed,
+            "rank": s.rank,
+            "world_size": s.world_size,
+            "batch_size": self.batch_size,
+            "num_rows": s.num_rows,
+            "shuffle": s.shuffle,
+            "remainder": s.remainder,
+        }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         mine = self.state_dict()

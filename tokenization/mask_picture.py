@@ -20,8 +20,9 @@ def _palette(n: int) -> np.ndarray:
     return np.array([colorsys.hsv_to_rgb(h, 0.65, 0.9) for h in hues]) * 255
 
 
-def mask_image(cu_seqlens: np.ndarray, layout: np.ndarray, seq_len: int, block: int, policy: Policy,
-               pixels: int = 1024) -> Image.Image:
+def mask_image(
+    cu_seqlens: np.ndarray, layout: np.ndarray, seq_len: int, block: int, policy: Policy, pixels: int = 1024
+) -> Image.Image:
     scale = max(1, seq_len // pixels)
     side = seq_len // scale
     allowed = dense_mask(cu_seqlens, seq_len, layout, block, policy)

@@ -130,8 +130,9 @@ def unpack_bits(data: bytes, shape: tuple[int, ...]) -> np.ndarray:
     return np.unpackbits(np.frombuffer(data, np.uint8), count=int(np.prod(shape))).reshape(shape).astype(bool)
 
 
-def dense_mask(cu_seqlens: np.ndarray, seq_len: int, layout: np.ndarray, block: int,
-               policy: Policy = "document") -> np.ndarray:
+def dense_mask(
+    cu_seqlens: np.ndarray, seq_len: int, layout: np.ndarray, block: int, policy: Policy = "document"
+) -> np.ndarray:
     """The reference ``[seq_len, seq_len]`` boolean mask (True = may attend)."""
     seg = attention_segments(cu_seqlens, seq_len, policy)
     pos = np.arange(seq_len)
@@ -155,8 +156,14 @@ def varlen_kwargs(cu_seqlens_rows: list[np.ndarray], seq_len: int, policy: Polic
     return {"cu_seqlens": cu_all, "max_seqlen": int(np.diff(cu_all).max())}
 
 
-def sdpa_mask(cu_seqlens_rows: list[np.ndarray], layouts: np.ndarray, seq_len: int, block: int,
-              policy: Policy = "document", device: Any = "cpu") -> Any:
+def sdpa_mask(
+    cu_seqlens_rows: list[np.ndarray],
+    layouts: np.ndarray,
+    seq_len: int,
+    block: int,
+    policy: Policy = "document",
+    device: Any = "cpu",
+) -> Any:
     """A ``[B, 1, L, L]`` boolean tensor for ``scaled_dot_product_attention`` (True = attend)."""
     import torch
 
@@ -175,14 +182,21 @@ def sdpa_mask_from(segments: Any, layouts: Any) -> Any:
     return ((segments[:, :, None] == segments[:, None, :]) & causal & blocks).unsqueeze(1)
 
 
-def flex_block_mask(cu_seqlens_rows: list[np.ndarray], layouts: np.ndarray, seq_len: int, block: int,
-                    policy: Policy = "document", device: Any = "cpu") -> Any:
+def flex_block_mask(
+    cu_seqlens_rows: list[np.ndarray],
+    layouts: np.ndarray,
+    seq_len: int,
+    block: int,
+    policy: Policy = "document",
+    device: Any = "cpu",
+) -> Any:
     """A FlexAttention ``BlockMask`` for a batch of stored rows (see ``flex_block_mask_from``)."""
     import torch
 
     segs = np.stack([attention_segments(np.asarray(cu), seq_len, policy) for cu in cu_seqlens_rows])
-    return flex_block_mask_from(torch.from_numpy(segs).to(device),
-                                torch.from_numpy(np.ascontiguousarray(layouts)).to(device), block)
+    return flex_block_mask_from(
+        torch.from_numpy(segs).to(device), torch.from_numpy(np.ascontiguousarray(layouts)).to(device), block
+    )
 
 
 def flex_block_mask_from(segments: Any, layouts: Any, block: int) -> Any:
@@ -214,5 +228,6 @@ def flex_block_mask_from(segments: Any, layouts: Any, block: int) -> Any:
 
     kv_num, kv_idx = as_kv(partial)
     full_num, full_idx = as_kv(full)
-    return BlockMask.from_kv_blocks(kv_num, kv_idx, full_num, full_idx, BLOCK_SIZE=block, mask_mod=mask_mod,
-                                    seq_lengths=(seq_len, seq_len))
+    return BlockMask.from_kv_blocks(
+        kv_num, kv_idx, full_num, full_idx, BLOCK_SIZE=block, mask_mod=mask_mod, seq_lengths=(seq_len, seq_len)
+    )

@@ -93,8 +93,9 @@ def _fill(shares: dict[str, float], caps: dict[str, float], budget: float) -> di
     return alloc(_largest(lambda level: math.fsum(alloc(level).values()) <= budget, top))
 
 
-def _binding(cfg: MixConfig, tokens: dict[str, int], alloc: dict[str, float], caps: dict[str, float],
-             budget: float) -> dict[str, str]:
+def _binding(
+    cfg: MixConfig, tokens: dict[str, int], alloc: dict[str, float], caps: dict[str, float], budget: float
+) -> dict[str, str]:
     """Per source what decides its tokens: ``budget`` (its share of the budget), ``cap`` (max_repeat epochs,
     its share given up), ``sets the total`` (exact: its cap holds the whole mix below the budget), ``total set
     by X`` (exact: shrunk with the rest), ``empty`` (a weight, no tokens) or ``no weight``."""
@@ -128,13 +129,20 @@ def plan_mix(source_tokens: dict[str, int], cfg: MixConfig) -> MixPlan:
     shares = {s: p / (math.fsum(present.values()) or 1.0) for s, p in present.items()}
     alloc = {}
     if shares:
-        alloc = _exact(shares, caps, budget, set(cfg.optional)) if cfg.policy == "exact" else _fill(
-            shares, caps, budget)
+        alloc = (
+            _exact(shares, caps, budget, set(cfg.optional)) if cfg.policy == "exact" else _fill(shares, caps, budget)
+        )
     total = math.fsum(alloc.values())
     rates = {s: 0.0 for s in source_tokens} | {s: min(cfg.max_repeat, a / source_tokens[s]) for s, a in alloc.items()}
-    return MixPlan(policy=cfg.policy, budget=budget, total=total, rates=rates, target=target,
-                   planned={s: alloc.get(s, 0.0) / (total or 1.0) for s in target},
-                   binding=_binding(cfg, source_tokens, alloc, caps, budget))
+    return MixPlan(
+        policy=cfg.policy,
+        budget=budget,
+        total=total,
+        rates=rates,
+        target=target,
+        planned={s: alloc.get(s, 0.0) / (total or 1.0) for s in target},
+        binding=_binding(cfg, source_tokens, alloc, caps, budget),
+    )
 
 
 def mixing_rates(source_tokens: dict[str, int], cfg: MixConfig) -> dict[str, float]:

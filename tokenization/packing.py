@@ -122,8 +122,9 @@ class _FreeSpace:
         return pos if pos < self.size else None  # Fenwick index pos + 1 holds free space pos
 
 
-def pack_best_fit(lengths: list[int], seq_len: int, window: int = 10_000,
-                  spans: Spans | None = None) -> list[list[Piece]]:
+def pack_best_fit(
+    lengths: list[int], seq_len: int, window: int = 10_000, spans: Spans | None = None
+) -> list[list[Piece]]:
     """Best-fit-decreasing over windows of ``window`` documents; rows of a window close with it."""
     rows: list[list[Piece]] = []
     for first in range(0, len(lengths), window):
@@ -147,8 +148,9 @@ def pack_best_fit(lengths: list[int], seq_len: int, window: int = 10_000,
     return rows
 
 
-def pack(lengths: list[int], seq_len: int, mode: Mode = "best_fit", window: int = 10_000,
-         spans: Spans | None = None) -> list[list[Piece]]:
+def pack(
+    lengths: list[int], seq_len: int, mode: Mode = "best_fit", window: int = 10_000, spans: Spans | None = None
+) -> list[list[Piece]]:
     if mode == "best_fit":
         return pack_best_fit(lengths, seq_len, window, spans)
     return pack_concat(lengths, seq_len, spans) if mode == "concat" else pack_greedy(lengths, seq_len, spans)

@@ -79,8 +79,10 @@ class PackedShards:
             try:
                 reader = ipc.open_file(pa.memory_map(path))
             except (OSError, pa.ArrowInvalid) as e:
-                raise ShardError(f"{self.entries[shard]['file']} ({path}): not a readable Arrow IPC file ({e}); "
-                                 "run `corpusmill verify`") from e
+                raise ShardError(
+                    f"{self.entries[shard]['file']} ({path}): not a readable Arrow IPC file ({e}); "
+                    "run `corpusmill verify`"
+                ) from e
             chunks, start = [], self.offsets[shard]
             for b in range(reader.num_record_batches):
                 batch = reader.get_batch(b)
@@ -88,15 +90,27 @@ class PackedShards:
                 cu = batch.column("cu_seqlens")
                 offsets, values = cu.offsets.to_numpy(), cu.values.to_numpy()
                 flat, at = values.tolist(), offsets.tolist()
-                bounds = [flat[a:b] + ([self.seq_len] if flat[b - 1] < self.seq_len else [])
-                          for a, b in zip(at, at[1:])]
+                bounds = [
+                    flat[a:b] + ([self.seq_len] if flat[b - 1] < self.seq_len else []) for a, b in zip(at, at[1:])
+                ]
                 filled = [flat[b - 1] for b in at[1:]]
                 loss_mask = _fixed_binary(batch.column("loss_mask"))
                 counted = np.unpackbits(loss_mask, axis=1, count=self.seq_len).view(bool)
                 gaps = (counted != (self._positions < np.array(filled)[:, None])).any(axis=1).tolist()
-                chunks.append(_Chunk(start, ids.reshape(batch.num_rows, self.seq_len), loss_mask,
-                                     _fixed_binary(batch.column("block_layout")), offsets, values, bounds,
-                                     filled, gaps, batch))
+                chunks.append(
+                    _Chunk(
+                        start,
+                        ids.reshape(batch.num_rows, self.seq_len),
+                        loss_mask,
+                        _fixed_binary(batch.column("block_layout")),
+                        offsets,
+                        values,
+                        bounds,
+                        filled,
+                        gaps,
+                        batch,
+                    )
+                )
                 start += batch.num_rows
             self._open[shard] = ([c.start for c in chunks], chunks)
         return self._open[shard]
@@ -151,8 +165,9 @@ class PackedShards:
         labels.reshape(-1)[ends] = IGNORE_INDEX
         out = {"input_ids": ids, "labels": labels, "position_ids": position_ids, "loss_mask": loss}
         if cu_seqlens:
-            out["cu_seqlens"] = [c.cu_values[c.cu_offsets[r] : c.cu_offsets[r + 1]].astype(np.int32)
-                                 for c, r in located]
+            out["cu_seqlens"] = [
+                c.cu_values[c.cu_offsets[r] : c.cu_offsets[r + 1]].astype(np.int32) for c, r in located
+            ]
         return out
 
     def row(self, index: int) -> dict[str, np.ndarray]:

@@ -48,15 +48,17 @@ class PackConfig(StrictModel):
 
 def shard_schema(cfg: PackConfig) -> pa.Schema:
     nb = cfg.seq_len // cfg.mask.block_size
-    return pa.schema([
-        ("input_ids", pa.list_(pa.uint32(), cfg.seq_len)),
-        ("cu_seqlens", pa.list_(pa.int32())),
-        ("loss_mask", pa.binary(cfg.seq_len // 8)),
-        ("block_layout", pa.binary((nb * nb + 7) // 8)),
-        ("doc_ids", pa.list_(pa.string())),
-        ("sources", pa.list_(pa.string())),
-        ("images", pa.list_(pa.struct([("sha256", pa.string()), ("start", pa.int32()), ("length", pa.int32())]))),
-    ])
+    return pa.schema(
+        [
+            ("input_ids", pa.list_(pa.uint32(), cfg.seq_len)),
+            ("cu_seqlens", pa.list_(pa.int32())),
+            ("loss_mask", pa.binary(cfg.seq_len // 8)),
+            ("block_layout", pa.binary((nb * nb + 7) // 8)),
+            ("doc_ids", pa.list_(pa.string())),
+            ("sources", pa.list_(pa.string())),
+            ("images", pa.list_(pa.struct([("sha256", pa.string()), ("start", pa.int32()), ("length", pa.int32())]))),
+        ]
+    )
 
 
 def image_spans(flat: np.ndarray, offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -66,8 +68,12 @@ def image_spans(flat: np.ndarray, offsets: np.ndarray) -> tuple[np.ndarray, np.n
     its k-th image."""
     starts, ends = np.flatnonzero(flat == IMAGE_START_ID), np.flatnonzero(flat == IMAGE_END_ID) + 1
     docs = np.searchsorted(offsets, starts, side="right") - 1
-    if len(starts) != len(ends) or np.any(ends <= starts) or np.any(starts[1:] < ends[:-1]) or np.any(
-            ends > offsets[docs + 1]):
+    if (
+        len(starts) != len(ends)
+        or np.any(ends <= starts)
+        or np.any(starts[1:] < ends[:-1])
+        or np.any(ends > offsets[docs + 1])
+    ):
         raise ValueError("image markers do not pair up as <|image_start|> ... <|image_end|> within documents")
     return starts, ends, docs
 
@@ -103,9 +109,14 @@ def build_rows(group: pa.Table, cfg: PackConfig, seed: int = 0, group_key: str =
             lo, hi = np.searchsorted(img_start, [start, start + piece.length])
             if (hi > lo and img_end[hi - 1] > start + piece.length) or (lo and img_end[lo - 1] > start):
                 raise RuntimeError(f"{ids[piece.doc]}: a piece cuts an image span")  # the packer must not
-            images += [{"sha256": shas[piece.doc][k - first_of_doc[piece.doc]],
-                        "start": int(pos + img_start[k] - start), "length": int(img_end[k] - img_start[k])}
-                       for k in range(lo, hi)]
+            images += [
+                {
+                    "sha256": shas[piece.doc][k - first_of_doc[piece.doc]],
+                    "start": int(pos + img_start[k] - start),
+                    "length": int(img_end[k] - img_start[k]),
+                }
+                for k in range(lo, hi)
+            ]
             pos += piece.length
             cu.append(pos)
             source_tokens[sources[piece.doc]] += piece.length
@@ -125,10 +136,15 @@ def build_rows(group: pa.Table, cfg: PackConfig, seed: int = 0, group_key: str =
     arrays = [pa.FixedSizeListArray.from_arrays(pa.array(input_ids.reshape(-1), pa.uint32()), cfg.seq_len)]
     arrays += [pa.array(cols[name], schema.field(name).type) for name in schema.names[1:]]
     pieces_per_doc = Counter(p.doc for row in rows for p in row)
-    info = {"rows": n, "documents": len(ids), "pieces": sum(len(r) for r in rows),
-            "truncated_documents": sum(1 for c in pieces_per_doc.values() if c > 1),
-            "overlong_documents": sum(1 for n_tok in lengths if n_tok > cfg.seq_len),
-            "tokens": int(sum(source_tokens.values())), "source_tokens": dict(sorted(source_tokens.items()))}
+    info = {
+        "rows": n,
+        "documents": len(ids),
+        "pieces": sum(len(r) for r in rows),
+        "truncated_documents": sum(1 for c in pieces_per_doc.values() if c > 1),
+        "overlong_documents": sum(1 for n_tok in lengths if n_tok > cfg.seq_len),
+        "tokens": int(sum(source_tokens.values())),
+        "source_tokens": dict(sorted(source_tokens.items())),
+    }
     return pa.Table.from_arrays(arrays, schema=schema), info
 
 
@@ -145,8 +161,11 @@ def shard_counts(table: pa.Table) -> dict[str, Any]:
     for cu, sources in zip(table["cu_seqlens"].to_pylist(), table["sources"].to_pylist()):
         for source, n in zip(sources, np.diff(cu).tolist()):
             source_tokens[source] += n
-    return {"rows": table.num_rows, "tokens": int(sum(source_tokens.values())),
-            "source_tokens": dict(sorted(source_tokens.items()))}
+    return {
+        "rows": table.num_rows,
+        "tokens": int(sum(source_tokens.values())),
+        "source_tokens": dict(sorted(source_tokens.items())),
+    }
 
 
 def write_shard(table: pa.Table, path: str, batch_rows: int, compression: str = "none") -> dict[str, Any]:
@@ -167,9 +186,14 @@ def write_manifest(shard_dir: str, shards: list[dict[str, Any]], header: dict[st
     totals: Counter[str] = Counter()
     for s in shards:
         totals.update(s["source_tokens"])
-    manifest = {"schema_version": SCHEMA_VERSION, **header, "rows": sum(s["rows"] for s in shards),
-                "tokens": sum(s["tokens"] for s in shards), "source_tokens": dict(sorted(totals.items())),
-                "shards": shards}
+    manifest = {
+        "schema_version": SCHEMA_VERSION,
+        **header,
+        "rows": sum(s["rows"] for s in shards),
+        "tokens": sum(s["tokens"] for s in shards),
+        "source_tokens": dict(sorted(totals.items())),
+        "shards": shards,
+    }
     path = storage.join(shard_dir, MANIFEST)
     tmp = storage.temp_file(path)
     with open(tmp, "w") as f:
@@ -197,8 +221,10 @@ def verify_shards(shard_dir: str) -> list[str]:
             continue
         size, digest = storage.size_and_sha256(path)
         if size != entry["bytes"] or digest != entry["sha256"]:
-            problems.append(f"{entry['file']}: {size} bytes, sha256 {digest[:12]}; "
-                            f"manifest says {entry['bytes']} bytes, sha256 {entry['sha256'][:12]}")
+            problems.append(
+                f"{entry['file']}: {size} bytes, sha256 {digest[:12]}; "
+                f"manifest says {entry['bytes']} bytes, sha256 {entry['sha256'][:12]}"
+            )
             continue
         fs, local = storage.filesystem(path)
         with fs.open(local, "rb") as source:

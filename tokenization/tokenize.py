@@ -26,14 +26,16 @@ from tokenization.special_tokens import BOS_ID, EOS_ID, SEP, SPECIAL_IDS
 SEP_ID = SPECIAL_IDS[SEP]
 Part = Segment | np.ndarray  # text to encode, a special id, or a run of ids (an image span)
 
-TOKENS_SCHEMA = pa.schema([
-    ("id", pa.string()),
-    ("source", pa.string()),
-    ("token_ids", pa.large_list(pa.uint32())),
-    ("image_sha256", pa.list_(pa.string())),
-    ("pack_group", pa.int32()),
-    ("pack_key", pa.string()),
-])
+TOKENS_SCHEMA = pa.schema(
+    [
+        ("id", pa.string()),
+        ("source", pa.string()),
+        ("token_ids", pa.large_list(pa.uint32())),
+        ("image_sha256", pa.list_(pa.string())),
+        ("pack_group", pa.int32()),
+        ("pack_key", pa.string()),
+    ]
+)
 
 
 class TokenizeConfig(ImageTokenConfig):  # image_tokens, patch_size, patch_merge, max_image_tokens
@@ -47,8 +49,9 @@ def pack_key(seed: int, ident: str) -> str:
     return hashlib.blake2b(f"{seed}:{ident}".encode(), digest_size=8).hexdigest()
 
 
-def document_segments(text: str, title: str | None, image_tokens: list[int], source: str, ident: str, seed: int,
-                      cfg: TokenizeConfig) -> list[Part]:
+def document_segments(
+    text: str, title: str | None, image_tokens: list[int], source: str, ident: str, seed: int, cfg: TokenizeConfig
+) -> list[Part]:
     """``image_tokens``: N for each image, in marker order. A document with images is never
     reordered for FIM (its image spans must stay where their markers are)."""
     head: list[Part] = [BOS_ID] + ([title, SEP_ID] if title else [])
@@ -78,8 +81,9 @@ class TokenizeStage:
         encoded = iter(self.tokenizer.encode_batch_fast(texts, add_special_tokens=False))
         out = []
         for doc in docs:
-            parts = [np.asarray(next(encoded).ids if isinstance(s, str) else s, dtype=np.uint32).reshape(-1)
-                     for s in doc]
+            parts = [
+                np.asarray(next(encoded).ids if isinstance(s, str) else s, dtype=np.uint32).reshape(-1) for s in doc
+            ]
             out.append(np.concatenate(parts))
         return out
 
@@ -94,26 +98,32 @@ class TokenizeStage:
 
     def _image_counts(self, images: pa.ChunkedArray) -> list[list[int]]:
         """Per document: each image's token count, from its size."""
-        return [[self.cfg.image_token_count(w, h) for w, h in zip(ws, hs)]
-                for ws, hs in zip(image_field_lists(images, "width"), image_field_lists(images, "height"))]
+        return [
+            [self.cfg.image_token_count(w, h) for w, h in zip(ws, hs)]
+            for ws, hs in zip(image_field_lists(images, "width"), image_field_lists(images, "height"))
+        ]
 
     def __call__(self, table: pa.Table) -> pa.Table:
         ids, sources = table["id"].to_pylist(), table["source"].to_pylist()
         shas, counts = image_field_lists(table["images"], "sha256"), self._image_counts(table["images"])
         metas = table["meta"].to_pylist() if "meta" in table.column_names else [None] * len(ids)
-        docs = [document_segments(text, title, n, src, ident, self.seed, self.cfg)
-                for text, title, n, src, ident in zip(table["text"].to_pylist(), self._titles(metas), counts,
-                                                      sources, ids)]
+        docs = [
+            document_segments(text, title, n, src, ident, self.seed, self.cfg)
+            for text, title, n, src, ident in zip(table["text"].to_pylist(), self._titles(metas), counts, sources, ids)
+        ]
         tokens = self.encode_segments(docs)
         offsets = np.zeros(len(tokens) + 1, np.int64)
         np.cumsum([len(t) for t in tokens], out=offsets[1:])
         flat = np.concatenate(tokens) if tokens else np.zeros(0, np.uint32)
         keys = [pack_key(self.seed, i) for i in ids]
-        return pa.table({
-            "id": table["id"],
-            "source": table["source"],
-            "token_ids": pa.LargeListArray.from_arrays(pa.array(offsets), pa.array(flat, pa.uint32())),
-            "image_sha256": pa.array(shas, pa.list_(pa.string())),
-            "pack_group": pa.array([int(k, 16) % self.num_pack_groups for k in keys], pa.int32()),
-            "pack_key": pa.array(keys, pa.string()),
-        }, schema=TOKENS_SCHEMA)
+        return pa.table(
+            {
+                "id": table["id"],
+                "source": table["source"],
+                "token_ids": pa.LargeListArray.from_arrays(pa.array(offsets), pa.array(flat, pa.uint32())),
+                "image_sha256": pa.array(shas, pa.list_(pa.string())),
+                "pack_group": pa.array([int(k, 16) % self.num_pack_groups for k in keys], pa.int32()),
+                "pack_key": pa.array(keys, pa.string()),
+            },
+            schema=TOKENS_SCHEMA,
+        )

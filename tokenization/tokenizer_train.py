@@ -64,10 +64,12 @@ def new_tokenizer(digits: int = 3) -> tuple[Tokenizer, list]:
     # no normalizer: curation already puts prose in NFC, and code must decode to the bytes it was (DeepSeek-V3's
     # and GPT-4's byte-level tokenizers normalize nothing either)
     tok = Tokenizer(models.BPE(byte_fallback=False))
-    tok.pre_tokenizer = pre_tokenizers.Sequence([
-        pre_tokenizers.Split(Regex(pretokenize_pattern(digits)), behavior="isolated"),
-        pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
-    ])
+    tok.pre_tokenizer = pre_tokenizers.Sequence(
+        [
+            pre_tokenizers.Split(Regex(pretokenize_pattern(digits)), behavior="isolated"),
+            pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
+        ]
+    )
     tok.decoder = decoders.ByteLevel()
     return tok, pre_tokenizers.ByteLevel.alphabet()
 
@@ -75,8 +77,13 @@ def new_tokenizer(digits: int = 3) -> tuple[Tokenizer, list]:
 def train_tokenizer(texts: Iterator[str], cfg: TokenizerConfig, out_dir: str) -> dict:
     """Train, save ``tokenizer.json`` atomically, and return its summary (hash, vocab, special ids)."""
     tok, alphabet = new_tokenizer(cfg.digits)
-    trainer = trainers.BpeTrainer(vocab_size=cfg.vocab_size, min_frequency=cfg.min_frequency,
-                                  special_tokens=SPECIAL_TOKENS, initial_alphabet=alphabet, show_progress=False)
+    trainer = trainers.BpeTrainer(
+        vocab_size=cfg.vocab_size,
+        min_frequency=cfg.min_frequency,
+        special_tokens=SPECIAL_TOKENS,
+        initial_alphabet=alphabet,
+        show_progress=False,
+    )
     tok.train_from_iterator(texts, trainer=trainer)
     os.makedirs(out_dir, exist_ok=True)
     path = os.path.join(out_dir, "tokenizer.json")
@@ -88,8 +95,12 @@ def train_tokenizer(texts: Iterator[str], cfg: TokenizerConfig, out_dir: str) ->
         if tok.token_to_id(special) != SPECIAL_TOKENS.index(special):
             raise RuntimeError(f"special token {special} got id {tok.token_to_id(special)}")
     write_transformers_files(out_dir)
-    summary = {"path": "tokenizer.json", "sha256": digest, "vocab_size": tok.get_vocab_size(),
-               "special_tokens": {t: tok.token_to_id(t) for t in SPECIAL_TOKENS}}
+    summary = {
+        "path": "tokenizer.json",
+        "sha256": digest,
+        "vocab_size": tok.get_vocab_size(),
+        "special_tokens": {t: tok.token_to_id(t) for t in SPECIAL_TOKENS},
+    }
     with open(os.path.join(out_dir, "summary.json"), "w") as f:
         json.dump(summary, f, indent=2)
     return summary
@@ -98,10 +109,18 @@ def train_tokenizer(texts: Iterator[str], cfg: TokenizerConfig, out_dir: str) ->
 def write_transformers_files(out_dir: str) -> None:
     """``tokenizer_config.json`` and ``special_tokens_map.json``, so trainers' tools load the directory
     with ``PreTrainedTokenizerFast.from_pretrained`` / ``AutoTokenizer.from_pretrained``."""
-    specials = {"bos_token": BOS, "eos_token": EOS, "pad_token": PAD,
-                "additional_special_tokens": [t for t in SPECIAL_TOKENS if t not in (BOS, EOS, PAD)]}
-    config = {"tokenizer_class": "PreTrainedTokenizerFast", "clean_up_tokenization_spaces": False,
-              "model_max_length": 1 << 30, **specials}
+    specials = {
+        "bos_token": BOS,
+        "eos_token": EOS,
+        "pad_token": PAD,
+        "additional_special_tokens": [t for t in SPECIAL_TOKENS if t not in (BOS, EOS, PAD)],
+    }
+    config = {
+        "tokenizer_class": "PreTrainedTokenizerFast",
+        "clean_up_tokenization_spaces": False,
+        "model_max_length": 1 << 30,
+        **specials,
+    }
     for name, payload in (("tokenizer_config.json", config), ("special_tokens_map.json", specials)):
         with open(os.path.join(out_dir, name), "w") as f:
             json.dump(payload, f, indent=2, sort_keys=True)

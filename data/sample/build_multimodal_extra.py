@@ -32,21 +32,41 @@ MTIME = 1_700_000_000  # a fixed time in every tar header
 
 # pairs.parquet key -> which caption members the sample gets ("both": json and txt, as img2dataset writes)
 SHARD = [
-    ("skimage/astronaut-256", "both"), ("skimage/chelsea", "both"), ("skimage/horse", "both"),
-    ("skimage/microaneurysms", "txt"), ("skimage/retina", "json"), ("matplotlib/home", "both"),
-    ("matplotlib/zoom_to_rect", "both"), ("matplotlib/logo2", "both"), ("apache/mod_filter_new.gif", "both"),
-    ("apache/caching_fig1.png", "both"), ("apache/reverse-proxy-arch.png", "both"),
-    ("handbook/en-US/inst-boot.png", "both"), ("handbook/de-DE/inst-boot.png", "both"),
+    ("skimage/astronaut-256", "both"),
+    ("skimage/chelsea", "both"),
+    ("skimage/horse", "both"),
+    ("skimage/microaneurysms", "txt"),
+    ("skimage/retina", "json"),
+    ("matplotlib/home", "both"),
+    ("matplotlib/zoom_to_rect", "both"),
+    ("matplotlib/logo2", "both"),
+    ("apache/mod_filter_new.gif", "both"),
+    ("apache/caching_fig1.png", "both"),
+    ("apache/reverse-proxy-arch.png", "both"),
+    ("handbook/en-US/inst-boot.png", "both"),
+    ("handbook/de-DE/inst-boot.png", "both"),
 ]
 # (pairs.parquet key, edit): the constructed hard cases, after the real samples
-EDITED = [("skimage/chelsea", "smaller"), ("skimage/retina", "truncated"), ("matplotlib/subplots", "no_caption"),
-          ("matplotlib/back", "no_image")]
+EDITED = [
+    ("skimage/chelsea", "smaller"),
+    ("skimage/retina", "truncated"),
+    ("matplotlib/subplots", "no_caption"),
+    ("matplotlib/back", "no_image"),
+]
 HTML_FILES = {  # sample path below html/ -> installed file
     "apache/en/howto/reverse_proxy.html": APACHE / "en/howto/reverse_proxy.html",
     "apache/en/filter.html": APACHE / "en/filter.html",
-    **{f"apache/images/{n}": APACHE / "images" / n for n in (
-        "left.gif", "down.gif", "up.gif", "reverse-proxy-arch.png", "filter_arch.pt-br.png",
-        "mod_filter_new.pt-br.png")},
+    **{
+        f"apache/images/{n}": APACHE / "images" / n
+        for n in (
+            "left.gif",
+            "down.gif",
+            "up.gif",
+            "reverse-proxy-arch.png",
+            "filter_arch.pt-br.png",
+            "mod_filter_new.pt-br.png",
+        )
+    },
     "handbook/en-US/sect.remote-login.html": HANDBOOK / "en-US/sect.remote-login.html",
     "handbook/en-US/images/ssh-L.png": HANDBOOK / "en-US/images/ssh-L.png",
     "handbook/en-US/images/ssh-R.png": HANDBOOK / "en-US/images/ssh-R.png",

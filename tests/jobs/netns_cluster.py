@@ -54,23 +54,52 @@ class NetnsCluster:
         self.worker_temp = self.temp / "worker"
         self.cpus, self.store = cpus_per_node, object_store_mb << 20
         token = subprocess.run([RAY, "get-auth-token", "--generate"], capture_output=True, text=True, timeout=120)
-        self.env = dict(os.environ, RAY_USAGE_STATS_ENABLED="0", RAY_AUTH_MODE="token",
-                        RAY_AUTH_TOKEN=token.stdout.strip().splitlines()[-1] if token.stdout.strip() else "")
+        self.env = dict(
+            os.environ,
+            RAY_USAGE_STATS_ENABLED="0",
+            RAY_AUTH_MODE="token",
+            RAY_AUTH_TOKEN=token.stdout.strip().splitlines()[-1] if token.stdout.strip() else "",
+        )
         self.env.pop("RAY_ADDRESS", None)
         self.env.pop("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", None)  # the local run's single-machine switch
         # the job's entrypoint (`python -m jobs.cli run`) must find this environment's Python
         self.env["PATH"] = os.path.dirname(sys.executable) + os.pathsep + self.env.get("PATH", "")
 
-    def in_head(self, cmd: list[str], cwd: str | None = None, timeout: float = 900,
-                check: bool = True) -> subprocess.CompletedProcess:
+    def in_head(
+        self, cmd: list[str], cwd: str | None = None, timeout: float = 900, check: bool = True
+    ) -> subprocess.CompletedProcess:
         """Run a command on the head's host (where the dashboard's 127.0.0.1 is)."""
-        return subprocess.run(["ip", "netns", "exec", HEAD, *cmd], env=self.env, capture_output=True, text=True,
-                              cwd=cwd, timeout=timeout, check=check)
+        return subprocess.run(
+            ["ip", "netns", "exec", HEAD, *cmd],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            cwd=cwd,
+            timeout=timeout,
+            check=check,
+        )
 
     def _node(self, ns: str, args: list[str]) -> subprocess.Popen:
-        cmd = ["ip", "netns", "exec", ns, "unshare", "--pid", "--fork", "--mount-proc", "--kill-child",
-               RAY, "start", "--block", "--num-cpus", str(self.cpus), "--object-store-memory", str(self.store),
-               "--disable-usage-stats", *args]
+        cmd = [
+            "ip",
+            "netns",
+            "exec",
+            ns,
+            "unshare",
+            "--pid",
+            "--fork",
+            "--mount-proc",
+            "--kill-child",
+            RAY,
+            "start",
+            "--block",
+            "--num-cpus",
+            str(self.cpus),
+            "--object-store-memory",
+            str(self.store),
+            "--disable-usage-stats",
+            *args,
+        ]
         with open(self.temp / f"{ns}.log", "w") as log:
             self.procs.append(subprocess.Popen(cmd, env=self.env, stdout=log, stderr=subprocess.STDOUT))
         return self.procs[-1]
@@ -87,8 +116,20 @@ class NetnsCluster:
             _ip("-n", ns, "link", "set", dev, "up")
             _ip("-n", ns, "link", "set", "lo", "up")
         try:
-            self._node(HEAD, ["--head", "--node-ip-address", HEAD_IP, "--port", str(GCS_PORT),
-                              "--dashboard-host", "127.0.0.1", "--temp-dir", str(self.temp / "head")])
+            self._node(
+                HEAD,
+                [
+                    "--head",
+                    "--node-ip-address",
+                    HEAD_IP,
+                    "--port",
+                    str(GCS_PORT),
+                    "--dashboard-host",
+                    "127.0.0.1",
+                    "--temp-dir",
+                    str(self.temp / "head"),
+                ],
+            )
             self._wait(1)
             self._start_worker(self.worker_temp)
             self._wait(2)
@@ -98,8 +139,9 @@ class NetnsCluster:
         return self
 
     def _start_worker(self, temp: Path) -> None:
-        self.worker = self._node(WORKER, ["--address", f"{HEAD_IP}:{GCS_PORT}", "--node-ip-address", WORKER_IP,
-                                          "--temp-dir", str(temp)])
+        self.worker = self._node(
+            WORKER, ["--address", f"{HEAD_IP}:{GCS_PORT}", "--node-ip-address", WORKER_IP, "--temp-dir", str(temp)]
+        )
 
     def replace_worker(self) -> None:
         """The worker machine dies at once (its PID namespace ends with its first process: no clean
@@ -111,23 +153,39 @@ class NetnsCluster:
         self._wait(2)
 
     def in_head_background(self, cmd: list[str], cwd: str | None = None) -> subprocess.Popen:
-        return subprocess.Popen(["ip", "netns", "exec", HEAD, *cmd], env=self.env, stdout=subprocess.PIPE,
-                                stderr=subprocess.STDOUT, text=True, cwd=cwd)
+        return subprocess.Popen(
+            ["ip", "netns", "exec", HEAD, *cmd],
+            env=self.env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            cwd=cwd,
+        )
 
     def _wait(self, nodes: int, seconds: float = 180) -> None:
         deadline = time.time() + seconds
         while any(p.poll() is not None for p in self.procs) or self.nodes() < nodes:
             if time.time() > deadline or any(p.poll() is not None for p in self.procs):
-                logs = "\n".join((self.temp / f"{ns}.log").read_text()[-2000:] for ns in (HEAD, WORKER)
-                                 if (self.temp / f"{ns}.log").exists())
+                logs = "\n".join(
+                    (self.temp / f"{ns}.log").read_text()[-2000:]
+                    for ns in (HEAD, WORKER)
+                    if (self.temp / f"{ns}.log").exists()
+                )
                 raise RuntimeError(f"the cluster did not reach {nodes} node(s):\n{logs}")
             time.sleep(2)
 
     def nodes(self) -> int:
         try:
-            out = self.in_head([sys.executable, "-c", f"import ray; ray.init(address='{HEAD_IP}:{GCS_PORT}', "
-                                "logging_level='ERROR'); print(sum(n['Alive'] for n in ray.nodes()))"],
-                               timeout=60, check=False)
+            out = self.in_head(
+                [
+                    sys.executable,
+                    "-c",
+                    f"import ray; ray.init(address='{HEAD_IP}:{GCS_PORT}', "
+                    "logging_level='ERROR'); print(sum(n['Alive'] for n in ray.nodes()))",
+                ],
+                timeout=60,
+                check=False,
+            )
         except subprocess.TimeoutExpired:
             return 0
         return int(out.stdout.strip().splitlines()[-1]) if out.returncode == 0 and out.stdout.strip() else 0

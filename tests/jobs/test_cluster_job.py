@@ -19,10 +19,21 @@ OUTPUTS = ["curated", "rejects", "tokenizer", "tokens", "shards"]
 
 def test_submit_command_names_the_working_dir_runtime_env_and_entrypoint():
     cmd = submit_command("jobs/configs/sample.yaml", "http://h:8265", until="tokenizer", extra=["--output", "/o"])
-    assert cmd[0].endswith("ray") and cmd[1:3] == ["job", "submit"] and cmd[cmd.index("--address") + 1] == "http://h:8265"
+    assert (
+        cmd[0].endswith("ray") and cmd[1:3] == ["job", "submit"] and cmd[cmd.index("--address") + 1] == "http://h:8265"
+    )
     assert cmd[cmd.index("--runtime-env") + 1].endswith("jobs/runtime_env.yaml")
-    assert cmd[cmd.index("--") + 1 :] == ["python", "-m", "jobs.cli", "run", "jobs/configs/sample.yaml", "--until",
-                                          "tokenizer", "--output", "/o"]
+    assert cmd[cmd.index("--") + 1 :] == [
+        "python",
+        "-m",
+        "jobs.cli",
+        "run",
+        "jobs/configs/sample.yaml",
+        "--until",
+        "tokenizer",
+        "--output",
+        "/o",
+    ]
     with pytest.raises(ValueError, match="until must be one of curate, tokenizer, pack"):
         submit_command("c.yaml", "a", until="shuffle")
 
@@ -35,9 +46,22 @@ def test_submitted_job_on_two_nodes_survives_a_lost_node_and_writes_the_local_ru
     local, _ = sample_run
     remote = tmp_path / "out"
     with NetnsCluster() as cluster:
-        job = cluster.in_head_background([sys.executable, "-m", "jobs.cli", "submit", "jobs/configs/sample.yaml",
-                                          "--address", DASHBOARD, "--output", str(remote),
-                                          "--submission-id", "sample-2-nodes"], cwd=REPO)
+        job = cluster.in_head_background(
+            [
+                sys.executable,
+                "-m",
+                "jobs.cli",
+                "submit",
+                "jobs/configs/sample.yaml",
+                "--address",
+                DASHBOARD,
+                "--output",
+                str(remote),
+                "--submission-id",
+                "sample-2-nodes",
+            ],
+            cwd=REPO,
+        )
         deadline = time.time() + 600
         while len(glob.glob(str(remote / "_staged" / "*.json"))) < 2:
             assert job.poll() is None and time.time() < deadline, "the job ended before a node could be lost"

@@ -17,8 +17,9 @@ STDLIB = Path(sysconfig.get_paths()["stdlib"])
 
 def _edit(text: str, every: int) -> str:
     """Every ``every``-th line changed: a vendored copy patched here and there (Jaccard about 0.9)."""
-    return "\n".join(f"{line}  # patched" if i % every == every // 2 else line
-                     for i, line in enumerate(text.split("\n")))
+    return "\n".join(
+        f"{line}  # patched" if i % every == every // 2 else line for i, line in enumerate(text.split("\n"))
+    )
 
 
 def _tar(path: Path, files: dict[str, str]) -> None:
@@ -34,23 +35,40 @@ def _tar(path: Path, files: dict[str, str]) -> None:
 def test_vendored_copies_leave_as_files_and_repositories_are_built_from_the_rest(tmp_path, ray_local, capsys):
     decoder, encoder = (STDLIB / "json" / "decoder.py").read_text(), (STDLIB / "json" / "encoder.py").read_text()
     licence = (STDLIB / "LICENSE.txt").read_text()
-    _tar(tmp_path / "code" / "psf" / "json.tar", {"json/decoder.py": decoder, "json/encoder.py": encoder,
-                                                  "json/__init__.py": (STDLIB / "json" / "__init__.py").read_text(),
-                                                  "LICENSE": licence})
+    _tar(
+        tmp_path / "code" / "psf" / "json.tar",
+        {
+            "json/decoder.py": decoder,
+            "json/encoder.py": encoder,
+            "json/__init__.py": (STDLIB / "json" / "__init__.py").read_text(),
+            "LICENSE": licence,
+        },
+    )
     # an application that copied both modules into its own package, one of them patched, and vendored a third under
     # _vendor/ (the code filter's vendored rule takes that one before dedup)
     scanner = (STDLIB / "json" / "scanner.py").read_text()
-    _tar(tmp_path / "code" / "zzz" / "app.tar", {"app/main.py": (STDLIB / "textwrap.py").read_text(),
-                                                 "app/compat/decoder.py": decoder,
-                                                 "app/compat/encoder.py": _edit(encoder, 12),
-                                                 "app/_vendor/json/scanner.py": scanner})
-    config = {"sources": [{"name": "code", "paths": ["code/*/*.tar"]}], "output_dir": str(tmp_path / "out"),
-              "curate": {"code_license": None}, "mix": {"weights": {"code": 1.0}}, "tokenizer": {"mix": {"code": 1.0}}}
+    _tar(
+        tmp_path / "code" / "zzz" / "app.tar",
+        {
+            "app/main.py": (STDLIB / "textwrap.py").read_text(),
+            "app/compat/decoder.py": decoder,
+            "app/compat/encoder.py": _edit(encoder, 12),
+            "app/_vendor/json/scanner.py": scanner,
+        },
+    )
+    config = {
+        "sources": [{"name": "code", "paths": ["code/*/*.tar"]}],
+        "output_dir": str(tmp_path / "out"),
+        "curate": {"code_license": None},
+        "mix": {"weights": {"code": 1.0}},
+        "tokenizer": {"mix": {"code": 1.0}},
+    }
     (tmp_path / "c.yaml").write_text(yaml.safe_dump(config))
     assert cli_main(["run", str(tmp_path / "c.yaml"), "--until", "curate"]) == 0
     out = tmp_path / "out"
-    rejects = pa.concat_tables([pq.read_table(f) for f in sorted((out / "rejects" / "code").glob("*.parquet"))],
-                               promote_options="default")
+    rejects = pa.concat_tables(
+        [pq.read_table(f) for f in sorted((out / "rejects" / "code").glob("*.parquet"))], promote_options="default"
+    )
     why = {i: (st, r, d) for i, st, r, d in zip(*(rejects[c].to_pylist() for c in ("id", "stage", "reason", "detail")))}
     original = "code/psf/json.tar#json/"
     assert why["code/zzz/app.tar#compat/decoder.py"] == ("exact_dedup", "exact_duplicate", original + "decoder.py")
@@ -64,10 +82,17 @@ def test_vendored_copies_leave_as_files_and_repositories_are_built_from_the_rest
     assert "PYTHON SOFTWARE FOUNDATION LICENSE" not in docs["code/psf/json"]
     meta = json.loads(curated["meta"][curated["id"].to_pylist().index("code/psf/json")].as_py())
     assert meta["paths"] == ["json/decoder.py", "json/encoder.py", "json/__init__.py"] or set(meta["paths"]) == {
-        "json/decoder.py", "json/encoder.py", "json/__init__.py"}
+        "json/decoder.py",
+        "json/encoder.py",
+        "json/__init__.py",
+    }
     stats = json.loads((out / "_markers" / "curate.json").read_text())["stats"]
     assert stats["reconciled"]
     stages = [f["stage"] for f in stats["funnel"] if f["source"] == "code"]
-    assert stages.index("exact_dedup") < stages.index("near_dedup") < stages.index("repo_document") < stages.index(
-        "repo_near_dedup")
+    assert (
+        stages.index("exact_dedup")
+        < stages.index("near_dedup")
+        < stages.index("repo_document")
+        < stages.index("repo_near_dedup")
+    )
     assert "repo_near_dedup" in stats

@@ -14,23 +14,35 @@ from pipeline.stages import ROW_STAGE_NAMES, CurateConfig, row_stages
 from tests.jobs.test_output_dir import _config
 
 
-@pytest.mark.parametrize(("update", "message"), [
-    ({"curate": {"gopher_qualty": {}}}, r"curate\.gopher_qualty: unknown key; did you mean gopher_quality\?"),
-    ({"curate": {"gopher_quality": {"min_doc_wordz": 100}}},
-     r"curate\.gopher_quality\.min_doc_wordz: unknown key; did you mean min_doc_words\?"),
-    ({"pack": {"seq_length": 4096}}, r"pack\.seq_length: unknown key; did you mean seq_len\?"),
-    ({"sources": [{"name": "web", "paths": ["web/*.jsonl"], "text_feild": "html"}]},
-     r"sources\.0\.text_feild: unknown key; did you mean text_field\?"),
-    ({"curate": {"scopes": {"gopher_quality": {"sourcez": ["web"]}}}},
-     r"curate\.scopes\.gopher_quality\.sourcez: unknown key; did you mean sources\?"),
-    ({"curate": {"scopes": {"gopher_qualiti": {}}}}, r"scopes\.gopher_qualiti: not a per-row stage; did you mean "
-                                                     r"gopher_quality\?"),
-    ({"curate": {"pii": {"phones": False}}}, r"pii is now pii_redact"),
-    ({"curate": {"length": {"min_chars": 5}}}, r"length is now min_length"),
-    ({"ray": {"object_store": 100}}, r"ray\.object_store: unknown key; did you mean object_store_mb\?"),
-    ({"sedd": 1}, r"sedd: unknown key; did you mean seed\?"),
-    ({"curate": {"zzz": 1}}, r"curate\.zzz: unknown key \(valid here: clean, url_filter, "),
-])
+@pytest.mark.parametrize(
+    ("update", "message"),
+    [
+        ({"curate": {"gopher_qualty": {}}}, r"curate\.gopher_qualty: unknown key; did you mean gopher_quality\?"),
+        (
+            {"curate": {"gopher_quality": {"min_doc_wordz": 100}}},
+            r"curate\.gopher_quality\.min_doc_wordz: unknown key; did you mean min_doc_words\?",
+        ),
+        ({"pack": {"seq_length": 4096}}, r"pack\.seq_length: unknown key; did you mean seq_len\?"),
+        (
+            {"sources": [{"name": "web", "paths": ["web/*.jsonl"], "text_feild": "html"}]},
+            r"sources\.0\.text_feild: unknown key; did you mean text_field\?",
+        ),
+        (
+            {"curate": {"scopes": {"gopher_quality": {"sourcez": ["web"]}}}},
+            r"curate\.scopes\.gopher_quality\.sourcez: unknown key; did you mean sources\?",
+        ),
+        (
+            {"curate": {"scopes": {"gopher_qualiti": {}}}},
+            r"scopes\.gopher_qualiti: not a per-row stage; did you mean "
+            r"gopher_quality\?",
+        ),
+        ({"curate": {"pii": {"phones": False}}}, r"pii is now pii_redact"),
+        ({"curate": {"length": {"min_chars": 5}}}, r"length is now min_length"),
+        ({"ray": {"object_store": 100}}, r"ray\.object_store: unknown key; did you mean object_store_mb\?"),
+        ({"sedd": 1}, r"sedd: unknown key; did you mean seed\?"),
+        ({"curate": {"zzz": 1}}, r"curate\.zzz: unknown key \(valid here: clean, url_filter, "),
+    ],
+)
 def test_a_mistyped_key_anywhere_names_its_path_and_the_nearest_valid_key(tmp_path, capsys, update, message):
     assert main(["config", _config(tmp_path, **update)]) == EXIT_USAGE
     err = capsys.readouterr().err.strip()
@@ -40,8 +52,9 @@ def test_a_mistyped_key_anywhere_names_its_path_and_the_nearest_valid_key(tmp_pa
 
 def test_a_key_given_twice_in_yaml_is_an_error(tmp_path, capsys):
     path = tmp_path / "c.yaml"
-    path.write_text(f"sources: [{{name: web, paths: [{tmp_path}/x]}}]\n"
-                    "curate:\n  clean: {}\ncurate:\n  pii_redact: null\n")
+    path.write_text(
+        f"sources: [{{name: web, paths: [{tmp_path}/x]}}]\ncurate:\n  clean: {{}}\ncurate:\n  pii_redact: null\n"
+    )
     assert main(["config", str(path)]) == EXIT_USAGE
     err = capsys.readouterr().err.strip()
     assert "duplicate key 'curate' (first at line 2)" in err and len(err.splitlines()) == 1

@@ -30,9 +30,11 @@ def _faulty_corpus(root) -> tuple[list[SourceSpec], int]:
     (root / "code").mkdir()
     pq.write_table(pa.table({"body": ["no content column"]}), root / "code" / "wrong.parquet")
     pq.write_table(pa.table({"content": texts[:5]}), root / "code" / "ok.parquet")
-    specs = [SourceSpec(name="web", paths=["web/*"]),
-             SourceSpec(name="book", paths=["book/*.jsonl.gz", "book/missing.jsonl.gz"]),
-             SourceSpec(name="code", paths=["code/*.parquet"], text_field="content")]
+    specs = [
+        SourceSpec(name="web", paths=["web/*"]),
+        SourceSpec(name="book", paths=["book/*.jsonl.gz", "book/missing.jsonl.gz"]),
+        SourceSpec(name="code", paths=["code/*.parquet"], text_field="content"),
+    ]
     return specs, len(texts)
 
 
@@ -48,8 +50,12 @@ def _more_faults(root) -> list[dict]:
 
     good = sample("skimage/astronaut")
     broken = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
-    pq.write_table(pa.table({"caption": ["An astronaut in a white suit.", "A broken picture of something."],
-                             "image": [good, broken]}), root / "multimodal" / "pairs.parquet")
+    pq.write_table(
+        pa.table(
+            {"caption": ["An astronaut in a white suit.", "A broken picture of something."], "image": [good, broken]}
+        ),
+        root / "multimodal" / "pairs.parquet",
+    )
     with tarfile.open(root / "code" / "traversal.tar", "w") as tar:
         for name, data in (("repo/ok.py", b"print('ok')\n"), ("repo/../../etc/cron.d/x", b"x")):
             info = tarfile.TarInfo(name)
@@ -66,10 +72,14 @@ def test_faults_are_quarantined_counted_and_exit_3(tmp_path, ray_local, capsys):
     # the texts are Python modules: the prose quality rules and the licence allow-list would drop
     # them, and this test is about faults, so those stages are off; so is near dedup, which faults
     # never reach (they are quarantined as they are read) and which tests/jobs/test_near_dedup.py covers
-    off = dict.fromkeys(["gopher_repetition", "gopher_quality", "c4", "fineweb_quality", "code_license",
-                         "near_dedup"])
-    config = {"sources": [s.model_dump(exclude_defaults=True) for s in specs] + extra, "curate": off,
-              "tokenizer": {"vocab_size": 600}, "pack": {"num_pack_groups": 2}, "output_dir": str(tmp_path / "out")}
+    off = dict.fromkeys(["gopher_repetition", "gopher_quality", "c4", "fineweb_quality", "code_license", "near_dedup"])
+    config = {
+        "sources": [s.model_dump(exclude_defaults=True) for s in specs] + extra,
+        "curate": off,
+        "tokenizer": {"vocab_size": 600},
+        "pack": {"num_pack_groups": 2},
+        "output_dir": str(tmp_path / "out"),
+    }
     config["sources"][2]["paths"].append("code/*.tar")
     (tmp_path / "faulty.yaml").write_text(yaml.safe_dump(config))
     code = main([str(tmp_path / "faulty.yaml")])
@@ -78,21 +88,32 @@ def test_faults_are_quarantined_counted_and_exit_3(tmp_path, ray_local, capsys):
     curate = stats["curate"]
     assert code == EXIT_QUARANTINED and curate["reconciled"] and stats["pack"]["rows"] > 0
     quarantined = {(r["source"], r["reason"]): r["docs"] for r in curate["reasons"] if r["status"] == "quarantined"}
-    assert quarantined == {("web", "TruncatedInputError"): 1, ("web", "invalid_utf8"): 2,  # both garbage lines
-                           ("web", "record_too_large"): 1, ("book", "missing_text"): 1,
-                           ("book", "FileNotFoundError"): 1, ("code", "wrong_schema"): 1,
-                           ("code", "path_traversal"): 1, ("multimodal", "image_unreadable"): 1}
+    assert quarantined == {
+        ("web", "TruncatedInputError"): 1,
+        ("web", "invalid_utf8"): 2,  # both garbage lines
+        ("web", "record_too_large"): 1,
+        ("book", "missing_text"): 1,
+        ("book", "FileNotFoundError"): 1,
+        ("code", "wrong_schema"): 1,
+        ("code", "path_traversal"): 1,
+        ("multimodal", "image_unreadable"): 1,
+    }
     web = curate["sources"]["web"]
     # the good file's texts (the truncated file's are exact duplicates of them) and the line after the huge one; five
     # texts also came as code, which is kept byte for byte, so they are not byte-equal to the cleaned web copies
     assert web["kept"] == n + 1
     assert web["in"] == web["kept"] + web["dropped"] + web["quarantined"]
     rejects = pq.read_table(glob.glob(str(tmp_path / "out" / "rejects" / "web" / "*.parquet")))
-    assert set(rejects["reason"].to_pylist()) >= {"TruncatedInputError", "invalid_utf8", "exact_duplicate",
-                                                  "record_too_large"}
+    assert set(rejects["reason"].to_pylist()) >= {
+        "TruncatedInputError",
+        "invalid_utf8",
+        "exact_duplicate",
+        "record_too_large",
+    }
     total = curate["totals"]["quarantined"]
     assert total == sum(quarantined.values())
     assert f"quarantined: {total} of {curate['totals']['in']} records" in printed
     assert f"FAILED: {total} records quarantined" in printed and "exit code 3" in printed
     assert "the line after the huge one" in "".join(
-        pq.read_table(glob.glob(str(tmp_path / "out" / "curated" / "web" / "*.parquet")))["text"].to_pylist())
+        pq.read_table(glob.glob(str(tmp_path / "out" / "curated" / "web" / "*.parquet")))["text"].to_pylist()
+    )

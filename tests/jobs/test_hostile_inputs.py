@@ -39,8 +39,11 @@ def _png(size: tuple[int, int] = (200, 200)) -> bytes:
 def _web(root, texts: list[str]) -> list[dict]:
     """Same file names under two patterns and in a second source; a deep JSON line, a lone surrogate,
     a link to a file outside the root, a WARC record whose Content-Length lies."""
-    _jsonl(root / "web" / "a" / "data.jsonl", [{"text": t} for t in texts[:10]],
-           b"[" * 100_000 + b"]" * 100_000 + b"\n" + b'{"text": "a lone \\ud800 surrogate ' + b"word " * 60 + b'"}\n')
+    _jsonl(
+        root / "web" / "a" / "data.jsonl",
+        [{"text": t} for t in texts[:10]],
+        b"[" * 100_000 + b"]" * 100_000 + b"\n" + b'{"text": "a lone \\ud800 surrogate ' + b"word " * 60 + b'"}\n',
+    )
     _jsonl(root / "web" / "b" / "data.jsonl", [{"text": t} for t in texts[10:20]])
     _jsonl(root / "outside" / "secret.jsonl", [{"text": "SECRET outside the source root"}])
     os.symlink(root / "outside" / "secret.jsonl", root / "web" / "b" / "link.jsonl")
@@ -49,8 +52,11 @@ def _web(root, texts: list[str]) -> list[dict]:
     records[1] = _lie(records[1], 10**12)
     (root / "crawl").mkdir()
     _write(root / "crawl" / "crawl.warc", records, gz=False)
-    return [{"name": "web", "paths": ["web/a/*.jsonl", "web/b/*.jsonl"]}, {"name": "web", "paths": ["web2/*.jsonl"]},
-            {"name": "web", "paths": ["crawl/*.warc"]}]
+    return [
+        {"name": "web", "paths": ["web/a/*.jsonl", "web/b/*.jsonl"]},
+        {"name": "web", "paths": ["web2/*.jsonl"]},
+        {"name": "web", "paths": ["crawl/*.warc"]},
+    ]
 
 
 def _books(root, texts: list[str]) -> list[dict]:
@@ -70,14 +76,17 @@ def _pairs(root) -> list[dict]:
     (root / "private" / "secret.png").write_bytes(_png())
     pairs = root / "mm" / "deep" / "er"
     pairs.mkdir(parents=True)
-    rows = [("An astronaut <|image|> in a white suit.", sample("skimage/astronaut")),
-            ("The password file of this machine.", "/etc/passwd"),
-            ("A private picture two folders up.", "../../../private/secret.png"),
-            ("A key that may not even exist.", "/root/.ssh/id_rsa")]
+    rows = [
+        ("An astronaut <|image|> in a white suit.", sample("skimage/astronaut")),
+        ("The password file of this machine.", "/etc/passwd"),
+        ("A private picture two folders up.", "../../../private/secret.png"),
+        ("A key that may not even exist.", "/root/.ssh/id_rsa"),
+    ]
     images = [{"bytes": v, "path": None} if isinstance(v, bytes) else {"bytes": None, "path": v} for _, v in rows]
     image_type = pa.struct([("bytes", pa.binary()), ("path", pa.string())])  # the HF datasets Image form
-    pq.write_table(pa.table({"caption": [r[0] for r in rows], "image": pa.array(images, image_type)}),
-                   pairs / "pairs.parquet")
+    pq.write_table(
+        pa.table({"caption": [r[0] for r in rows], "image": pa.array(images, image_type)}), pairs / "pairs.parquet"
+    )
     return [{"name": "multimodal", "paths": ["mm/**/*.parquet"], "text_field": "caption", "image_field": "image"}]
 
 
@@ -91,19 +100,38 @@ def test_a_hostile_corpus_runs_to_the_end_with_every_record_accounted(tmp_path, 
     root.mkdir()
     sources = _web(root, texts) + _books(root, texts) + _pairs(root)
     out = tmp_path / "out"
-    config = {"sources": sources, "curate": OFF, "output_dir": str(out), "max_quarantined_share": 1.0,
-              "tokenizer": {"vocab_size": 600}, "pack": {"num_pack_groups": 2}}
+    config = {
+        "sources": sources,
+        "curate": OFF,
+        "output_dir": str(out),
+        "max_quarantined_share": 1.0,
+        "tokenizer": {"vocab_size": 600},
+        "pack": {"num_pack_groups": 2},
+    }
     (root / "run.yaml").write_text(yaml.safe_dump(config))
     assert main(["run", str(root / "run.yaml")]) == 0
     curate = _stats(out)["curate"]
     assert curate["reconciled"]
-    assert {s: v["in"] for s, v in curate["sources"].items()} == {"web": 12 + 10 + 1 + 10 + 4, "book": 2,
-                                                                  "multimodal": 4}
+    assert {s: v["in"] for s, v in curate["sources"].items()} == {
+        "web": 12 + 10 + 1 + 10 + 4,
+        "book": 2,
+        "multimodal": 4,
+    }
     quarantined = {(r["source"], r["reason"]): r["docs"] for r in curate["reasons"] if r["status"] == "quarantined"}
-    assert quarantined == {("web", "invalid_json"): 1, ("web", "outside_root"): 1, ("web", "warc_corrupt"): 1,
-                           ("multimodal", "image_outside_root"): 3}
-    rows = pa.concat_tables([pq.read_table(f) for f in sorted(glob.glob(str(out / "*" / "*" / "*.parquet")))
-                             if "/curated/" in f or "/rejects/" in f], promote_options="default")
+    assert quarantined == {
+        ("web", "invalid_json"): 1,
+        ("web", "outside_root"): 1,
+        ("web", "warc_corrupt"): 1,
+        ("multimodal", "image_outside_root"): 3,
+    }
+    rows = pa.concat_tables(
+        [
+            pq.read_table(f)
+            for f in sorted(glob.glob(str(out / "*" / "*" / "*.parquet")))
+            if "/curated/" in f or "/rejects/" in f
+        ],
+        promote_options="default",
+    )
     ids = rows["id"].to_pylist()
     assert len(ids) == len(set(ids))  # same file names in two patterns and two sources: distinct ids
     assert {"web/web/a/data.jsonl#0", "web/web/b/data.jsonl#0", "web/web2/data.jsonl#0"} <= set(ids)
@@ -124,9 +152,14 @@ def test_a_hostile_corpus_runs_to_the_end_with_every_record_accounted(tmp_path, 
 def _small_web(tmp_path, **update) -> str:
     texts = [t for t in stdlib_sources(limit=40) if len(t) > 2000][:12]
     _jsonl(tmp_path / "web" / "data.jsonl", [{"text": t} for t in texts])
-    config = {"sources": [{"name": "web", "paths": ["web/*.jsonl"]}], "curate": OFF,
-              "output_dir": str(tmp_path / "out"), "tokenizer": {"vocab_size": 600},
-              "pack": {"num_pack_groups": 2}, **update}
+    config = {
+        "sources": [{"name": "web", "paths": ["web/*.jsonl"]}],
+        "curate": OFF,
+        "output_dir": str(tmp_path / "out"),
+        "tokenizer": {"vocab_size": 600},
+        "pack": {"num_pack_groups": 2},
+        **update,
+    }
     (tmp_path / "run.yaml").write_text(yaml.safe_dump(config))
     return str(tmp_path / "run.yaml")
 
@@ -151,27 +184,41 @@ def test_outputs_removed_between_runs_are_rebuilt(tmp_path, ray_local, capsys, c
 
 
 SAMPLE = os.path.join(os.path.dirname(__file__), "..", "..", "data", "sample")
-OPTIONAL = [name for name, field in __import__("pipeline.stages", fromlist=["CurateConfig"]).CurateConfig.model_fields
-            .items() if field.annotation.__class__.__name__ == "UnionType"]
+OPTIONAL = [
+    name
+    for name, field in __import__("pipeline.stages", fromlist=["CurateConfig"]).CurateConfig.model_fields.items()
+    if field.annotation.__class__.__name__ == "UnionType"
+]
 
 
 def _one_kind(root, kind: str) -> dict:
     """A few real documents of one kind: Python modules as books or code, the sample's image pairs."""
     if kind == "multimodal":
-        return {"name": kind, "paths": [f"{SAMPLE}/multimodal/*.parquet"], "text_field": "caption",
-                "image_field": "image"}
+        return {
+            "name": kind,
+            "paths": [f"{SAMPLE}/multimodal/*.parquet"],
+            "text_field": "caption",
+            "image_field": "image",
+        }
     texts = [t for t in stdlib_sources(limit=40) if len(t) > 3000][:6]
-    rows = [{"text": t, "repo": "stdlib", "path": f"m{i}.py", "license": "psf-2.0", "language": "Python"}
-            for i, t in enumerate(texts)]
+    rows = [
+        {"text": t, "repo": "stdlib", "path": f"m{i}.py", "license": "psf-2.0", "language": "Python"}
+        for i, t in enumerate(texts)
+    ]
     _jsonl(root / kind / "docs.jsonl", rows)
     return {"name": kind, "paths": [f"{kind}/*.jsonl"], "meta_fields": ["repo", "path", "license", "language"]}
 
 
 @pytest.mark.parametrize("kind", ["book", "code"])  # no images: the image dedup summary still holds
 def test_a_corpus_of_one_kind_curates_to_exit_0_with_its_summary(tmp_path, ray_local, capsys, kind):
-    config = {"sources": [_one_kind(tmp_path, kind)], "output_dir": str(tmp_path / "out"),
-              "max_quarantined_share": 1.0, "mix": {"weights": {kind: 1.0}}, "tokenizer": {"mix": {kind: 1.0}},
-              "curate": {"near_dedup": None}}  # image dedup, whose summary broke without images, stays on
+    config = {
+        "sources": [_one_kind(tmp_path, kind)],
+        "output_dir": str(tmp_path / "out"),
+        "max_quarantined_share": 1.0,
+        "mix": {"weights": {kind: 1.0}},
+        "tokenizer": {"mix": {kind: 1.0}},
+        "curate": {"near_dedup": None},
+    }  # image dedup, whose summary broke without images, stays on
     (tmp_path / "c.yaml").write_text(yaml.safe_dump(config))
     assert cli_main(["run", str(tmp_path / "c.yaml"), "--until", "curate"]) == 0
     printed = capsys.readouterr().out
@@ -182,8 +229,14 @@ def test_every_optional_stage_off_runs_the_whole_path(tmp_path, ray_local, capsy
     assert {"near_dedup", "image_dedup", "langid", "pii_redact", "code_filter"} <= set(OPTIONAL)
     sources = [_one_kind(tmp_path, k) for k in ("book", "code", "multimodal")]
     sources.append(dict(_one_kind(tmp_path, "web"), meta_fields=[]))
-    config = {"sources": sources, "output_dir": str(tmp_path / "out"), "max_quarantined_share": 1.0,
-              "curate": dict.fromkeys(OPTIONAL), "tokenizer": {"vocab_size": 600}, "pack": {"num_pack_groups": 2}}
+    config = {
+        "sources": sources,
+        "output_dir": str(tmp_path / "out"),
+        "max_quarantined_share": 1.0,
+        "curate": dict.fromkeys(OPTIONAL),
+        "tokenizer": {"vocab_size": 600},
+        "pack": {"num_pack_groups": 2},
+    }
     (tmp_path / "c.yaml").write_text(yaml.safe_dump(config))
     assert main(["run", str(tmp_path / "c.yaml")]) == 0
     printed = capsys.readouterr().out

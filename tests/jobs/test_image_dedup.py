@@ -21,11 +21,13 @@ from tests.pipeline.test_image_hash import degraded, samples
 def _corpus() -> pa.Table:
     images = samples()
     logo, cup = images["skimage/logo"], images["skimage/coffee"]
-    rows = [("m/chelsea-small", f"{IMAGE_MARKER}\n{CHELSEA}", [shard_image("000000013.jpg")]),
-            ("m/chelsea", f"{IMAGE_MARKER}\n{CHELSEA}", [images["skimage/chelsea"]]),
-            ("m/ssh-en", f"{IMAGE_MARKER}\nForwarding a local port", [images["handbook/en-US/ssh-L.png"]]),
-            ("m/ssh-ja", f"{IMAGE_MARKER}\nローカルポートの転送", [images["handbook/ja-JP/ssh-L.png"]]),
-            ("m/cup-and-logo", f"A cup {IMAGE_MARKER}\n and the logo {IMAGE_MARKER}\n", [cup, degraded(logo)])]
+    rows = [
+        ("m/chelsea-small", f"{IMAGE_MARKER}\n{CHELSEA}", [shard_image("000000013.jpg")]),
+        ("m/chelsea", f"{IMAGE_MARKER}\n{CHELSEA}", [images["skimage/chelsea"]]),
+        ("m/ssh-en", f"{IMAGE_MARKER}\nForwarding a local port", [images["handbook/en-US/ssh-L.png"]]),
+        ("m/ssh-ja", f"{IMAGE_MARKER}\nローカルポートの転送", [images["handbook/ja-JP/ssh-L.png"]]),
+        ("m/cup-and-logo", f"A cup {IMAGE_MARKER}\n and the logo {IMAGE_MARKER}\n", [cup, degraded(logo)]),
+    ]
     rows += [(f"m/logo-{i}", f"{IMAGE_MARKER}\nLogo number {i}", [logo]) for i in range(3)]
     return docs(*rows)
 
@@ -40,11 +42,12 @@ def _write(root: Path, table: pa.Table) -> None:
 def test_pass_applies_the_in_memory_decisions_and_is_byte_identical_in_one_task_or_shuffled(ray_local, tmp_path):
     table = _corpus()
     cfg = ImageDedupConfig(max_documents=3)
-    expected, counts = dedup_images_in_memory(occurrence_rows(table, 0, cfg, {}), cfg,
-                                               pictures=pixel_rows(table, None))
+    expected, counts = dedup_images_in_memory(occurrence_rows(table, 0, cfg, {}), cfg, pictures=pixel_rows(table, None))
     assert {c["id"]: (c["duplicate_of"], c["removed"]) for c in expected.to_pylist()} == {
-        "m/chelsea-small": ("m/chelsea", []), "m/cup-and-logo": (None, [1]),
-        **{f"m/logo-{i}": (None, [0]) for i in range(3)}}
+        "m/chelsea-small": ("m/chelsea", []),
+        "m/cup-and-logo": (None, [1]),
+        **{f"m/logo-{i}": (None, [0]) for i in range(3)},
+    }
     assert counts["edges_refused"] == 1  # the handbook's ssh-L in English and in Japanese: the pixels differ
 
     trees = []
@@ -63,6 +66,9 @@ def test_pass_applies_the_in_memory_decisions_and_is_byte_identical_in_one_task_
     both = kept.filter(pc.equal(kept["id"], "m/cup-and-logo")).to_pylist()[0]
     assert both["text"] == f"A cup {IMAGE_MARKER}\n and the logo " and len(both["images"]) == 1
     rejects = pq.read_table(tmp_path / "p3" / "rejects" / "multimodal")
-    assert sorted(zip(rejects["id"].to_pylist(), rejects["reason"].to_pylist(), rejects["detail"].to_pylist()))[0] \
-        == ("m/chelsea-small", "near_duplicate_image", "m/chelsea")
+    assert sorted(zip(rejects["id"].to_pylist(), rejects["reason"].to_pylist(), rejects["detail"].to_pylist()))[0] == (
+        "m/chelsea-small",
+        "near_duplicate_image",
+        "m/chelsea",
+    )
     shutil.rmtree(tmp_path)

@@ -26,9 +26,13 @@ def _edit(text: str, every: int) -> str:
 def _corpus() -> list[dict]:
     texts = stdlib_sources("*.py", limit=12)
     rows = [(f"web/{i:02d}", "web", t, {}) for i, t in enumerate(texts)]
-    rows += [("web/50", "web", _edit(texts[0], 60), {}), ("book/00", "book", _edit(texts[1], 80), {}),
-             ("web/51", "web", " ".join(texts[2].split()[: len(texts[2].split()) // 2]), {}),
-             ("code/0", "code", texts[3], {"license": "MIT"}), ("code/1", "code", texts[3] + "\n# x", {})]
+    rows += [
+        ("web/50", "web", _edit(texts[0], 60), {}),
+        ("book/00", "book", _edit(texts[1], 80), {}),
+        ("web/51", "web", " ".join(texts[2].split()[: len(texts[2].split()) // 2]), {}),
+        ("code/0", "code", texts[3], {"license": "MIT"}),
+        ("code/1", "code", texts[3] + "\n# x", {}),
+    ]
     return [{"id": i, "source": s, "text": t, "meta": json.dumps(m), "images": []} for i, s, t, m in rows]
 
 
@@ -40,16 +44,21 @@ def _write_curated(root: Path, docs: list[dict], parts: int = 3) -> None:
     """The curate pass's layout: curated/<source>/part-N.parquet, rows sorted by id."""
     for source in {d["source"] for d in docs}:
         for part in range(parts):
-            rows = sorted((d for d in docs if d["source"] == source and _part(d["id"], parts) == part),
-                          key=lambda d: d["id"])
+            rows = sorted(
+                (d for d in docs if d["source"] == source and _part(d["id"], parts) == part), key=lambda d: d["id"]
+            )
             if rows:
                 path = root / "curated" / source / f"part-{part:05d}.parquet"
                 write_parquet_atomic(pa.Table.from_pylist(rows, schema=DOCUMENT_SCHEMA), str(path))
 
 
 def _tree(root: Path) -> dict[str, str]:
-    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for sub in ("curated", "rejects", "near_dedup") for p in sorted((root / sub).rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for sub in ("curated", "rejects", "near_dedup")
+        for p in sorted((root / sub).rglob("*"))
+        if p.is_file()
+    }
 
 
 def _dropped(root: Path) -> dict[str, str]:

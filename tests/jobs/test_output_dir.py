@@ -13,8 +13,11 @@ from pipeline.readers import SourceSpec
 
 
 def test_a_second_run_is_refused_with_the_holder_named(tmp_path):
-    with locked(str(tmp_path)), pytest.raises(UsageError, match=rf"in use by pid {os.getpid()} on "), \
-            locked(str(tmp_path)):
+    with (
+        locked(str(tmp_path)),
+        pytest.raises(UsageError, match=rf"in use by pid {os.getpid()} on "),
+        locked(str(tmp_path)),
+    ):
         pass
     with locked(str(tmp_path)):  # released at the end of the first
         pass
@@ -43,16 +46,22 @@ def _config(tmp_path, **update) -> str:
     return str(path)
 
 
-@pytest.mark.parametrize(("update", "message"), [
-    ({"sources": []}, "sources: List should have at least 1 item"),
-    ({"mix": {"weights": {"webb": 1.0}}}, "mix.weights: 'webb' is not a source; .* \\(did you mean 'web'\\?\\)"),
-    ({"tokenizer": {"mix": {"wbe": 1.0}}}, "tokenizer.mix: 'wbe' is not a source"),
-    ({"mix": {"optional": ["multimodel"]}}, "mix.optional: 'multimodel' is not a source.*did you mean 'multimodal'"),
-    ({"mix": {"policy": "exactly"}}, "mix.policy"),
-    ({"mix": {"weights": {"book": 1.0}}}, "mix.weights gives no weight to any source this config reads \\(web\\)"),
-    ({"output_dir": "FILE"}, "is a file, not a directory"),
-    ({"output_dir": "web/out"}, "inside the input folder"),
-])
+@pytest.mark.parametrize(
+    ("update", "message"),
+    [
+        ({"sources": []}, "sources: List should have at least 1 item"),
+        ({"mix": {"weights": {"webb": 1.0}}}, "mix.weights: 'webb' is not a source; .* \\(did you mean 'web'\\?\\)"),
+        ({"tokenizer": {"mix": {"wbe": 1.0}}}, "tokenizer.mix: 'wbe' is not a source"),
+        (
+            {"mix": {"optional": ["multimodel"]}},
+            "mix.optional: 'multimodel' is not a source.*did you mean 'multimodal'",
+        ),
+        ({"mix": {"policy": "exactly"}}, "mix.policy"),
+        ({"mix": {"weights": {"book": 1.0}}}, "mix.weights gives no weight to any source this config reads \\(web\\)"),
+        ({"output_dir": "FILE"}, "is a file, not a directory"),
+        ({"output_dir": "web/out"}, "inside the input folder"),
+    ],
+)
 def test_config_and_path_mistakes_are_one_line_and_exit_2(tmp_path, capsys, update, message):
     if update.get("output_dir") == "FILE":
         (tmp_path / "file").write_text("")

@@ -46,13 +46,16 @@ def test_every_source_is_curated_and_every_record_accounted_for(sample_run):
 
 def test_near_dedup_removes_a_second_edition_and_signs_whole_books_and_repositories(sample_run):
     out, stats = sample_run
-    rejects = [r for f in sorted((out / "rejects" / "book").glob("near_dedup-*.parquet"))
-               for r in pq.read_table(f).to_pylist()]
+    rejects = [
+        r for f in sorted((out / "rejects" / "book").glob("near_dedup-*.parquet")) for r in pq.read_table(f).to_pylist()
+    ]
     # two Gutenberg editions of Alice: the later id leaves, naming the first (the survivor order: originals, then
     # the earliest id), and the survivor counts the two
     assert [(r["id"], r["detail"], r["reason"]) for r in rejects] == [
-        ("book/books.jsonl.gz#1", "book/books.jsonl.gz#0", "near_duplicate")]
+        ("book/books.jsonl.gz#1", "book/books.jsonl.gz#0", "near_duplicate")
+    ]
     assert "Alice" in rejects[0]["text"][:5000] and len(rejects[0]["text"]) > 100_000  # the whole book
+
     def ids(root: Path) -> set[str]:
         return {i for p in root.rglob("*.parquet") for i in pq.read_table(p)["id"].to_pylist()}
 
@@ -71,8 +74,10 @@ def test_image_dedup_drops_a_reencoded_copy_and_keeps_figures_under_their_own_ca
     files = sorted((out / "rejects" / "multimodal").glob("image_dedup-*.parquet"))
     rejects = {r["id"]: (r["reason"], r["detail"]) for f in files for r in pq.read_table(f).to_pylist()}
     # the shard's Chelsea at 320 px and JPEG quality 40, with the original's caption, names the original
-    assert rejects["multimodal/webdataset/shard-000000.tar#000000013"] == ("near_duplicate_image",
-                                                                            "multimodal/pairs.parquet#4")
+    assert rejects["multimodal/webdataset/shard-000000.tar#000000013"] == (
+        "near_duplicate_image",
+        "multimodal/pairs.parquet#4",
+    )
     assert all(reason == "near_duplicate_image" for reason, _ in rejects.values())
     kept = {i for p in (out / "curated" / "multimodal").glob("*.parquet") for i in pq.read_table(p)["id"].to_pylist()}
     figures = {"multimodal/pairs.parquet#58", "multimodal/pairs.parquet#59"}  # ssh-L.png in English and Japanese
@@ -85,8 +90,13 @@ def test_image_dedup_drops_a_reencoded_copy_and_keeps_figures_under_their_own_ca
 def test_shards_match_manifest_and_design_schema(sample_run):
     out, stats = sample_run
     manifest = read_manifest(str(out / "shards"))
-    assert manifest["seq_len"] == 4096 and manifest["mask"] == {"policy": "block_sparse", "block_size": 64, "window": 3,
-                                                             "global_blocks": 2, "random_blocks": 3}
+    assert manifest["seq_len"] == 4096 and manifest["mask"] == {
+        "policy": "block_sparse",
+        "block_size": 64,
+        "window": 3,
+        "global_blocks": 2,
+        "random_blocks": 3,
+    }
     assert set(manifest["source_tokens"]) == {"web", "book", "code", "multimodal"}
     mix = manifest["mix"]
     assert abs(sum(mix["achieved"].values()) - 1) < 1e-3 and mix["target"]["web"] == 0.45
@@ -117,8 +127,7 @@ def test_loader_reads_every_row_once_across_two_ranks_and_two_workers(sample_run
     out, stats = sample_run
     seen = []
     for rank in range(2):
-        loader = make_loader(str(out / "shards"), batch_size=4, rank=rank, world_size=2, num_workers=2,
-                             remainder="pad")
+        loader = make_loader(str(out / "shards"), batch_size=4, rank=rank, world_size=2, num_workers=2, remainder="pad")
         for batch in loader:
             assert batch["input_ids"].shape[1] == 4096
             seen += batch["index"].tolist()
@@ -132,9 +141,14 @@ def test_inspect_decodes_a_row_with_document_boundaries(sample_run):
     assert "shard-00000-0000.arrow" in text and "──── document 0:" in text and "<|bos|>" in text
 
 
-@pytest.mark.parametrize(("args", "message"), [(["--shard", "99"], "--shard 99: .* has shards 0 to 3"),
-                                               (["--shard", "-1"], "--shard -1: .* has shards 0 to 3"),
-                                               (["--row", "9999"], "--row 9999: shard-00000-0000.arrow has rows 0 to")])
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--shard", "99"], "--shard 99: .* has shards 0 to 3"),
+        (["--shard", "-1"], "--shard -1: .* has shards 0 to 3"),
+        (["--row", "9999"], "--row 9999: shard-00000-0000.arrow has rows 0 to"),
+    ],
+)
 def test_inspect_out_of_range_is_one_line_and_exit_2(sample_run, capsys, args, message):
     out, _ = sample_run
     assert main(["inspect", str(out), *args]) == 2
@@ -223,17 +237,32 @@ def test_stats_and_report_hold_histograms_token_funnel_and_timings_that_add_up(s
     assert {s: f["tokenized"] for s, f in funnel.items()} == pack["mix"]["tokens_before_mix"]
     assert {s: f["packed"] for s, f in funnel.items()} == pack["source_tokens"]
     assert {s: f["after_mix"] for s, f in funnel.items()} == pack["source_tokens"]  # no token is cut away
-    assert set(stats["timings"]) == {"curate/read", "curate/exact_dedup", "curate/near_dedup", "curate/repo_documents",
-                                     "curate/repo_near_dedup", "curate/image_dedup", "tokenizer", "pack/tokenize",
-                                     "pack/shards", "pack/images"}
+    assert set(stats["timings"]) == {
+        "curate/read",
+        "curate/exact_dedup",
+        "curate/near_dedup",
+        "curate/repo_documents",
+        "curate/repo_near_dedup",
+        "curate/image_dedup",
+        "tokenizer",
+        "pack/tokenize",
+        "pack/shards",
+        "pack/images",
+    }
     for source in stats["curate"]["sources"]:
         removed = [f["chars_removed"] for f in stats["curate"]["funnel"] if f["source"] == source]
         reasons = [r["chars"] for r in stats["curate"]["reasons"] if r["source"] == source]
         assert sum(removed) == sum(reasons)
     page = (out / "report" / "report.html").read_text()
     assert f"{stats['curate']['totals']['in']:,} read" in page and f"{pack['rows']:,}" in page
-    rebuilt = subprocess.run([sys.executable, "-m", "jobs.cli", "report", str(out)], cwd=REPO, capture_output=True,
-                             text=True, timeout=120, check=True)
+    rebuilt = subprocess.run(
+        [sys.executable, "-m", "jobs.cli", "report", str(out)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
     assert rebuilt.stdout.strip() == str(out / "report" / "report.html")
     assert (out / "report" / "report.html").read_text() == page
 
@@ -254,8 +283,10 @@ def test_tokenizer_roundtrips_every_sample_document(sample_run):
 
 
 def test_example_configs_validate():
-    configs = {name: load_config(os.path.join(os.path.dirname(default_config_path()), name))
-               for name in ("sample.yaml", "cluster.yaml")}
+    configs = {
+        name: load_config(os.path.join(os.path.dirname(default_config_path()), name))
+        for name in ("sample.yaml", "cluster.yaml")
+    }
     for cfg in configs.values():
         assert {s.name for s in cfg.sources} == {"web", "book", "code", "multimodal"}
     assert configs["sample.yaml"].tokenizer.vocab_size == 32000
@@ -279,7 +310,6 @@ def test_fim_reorders_about_a_tenth_of_code_documents(sample_run):
 
 def test_inspect_draws_a_row_mask(sample_run, tmp_path):
     from PIL import Image
-
 
     out, _ = sample_run
     png = tmp_path / "mask.png"
@@ -346,9 +376,25 @@ def test_a_pass_entrypoint_stops_after_its_pass_and_skips_finished_ones(sample_r
     out, stats = sample_run
     copy = tmp_path / "out"
     shutil.copytree(out, copy, ignore=shutil.ignore_patterns("shards", "tokens"))
-    done = subprocess.run([sys.executable, "-m", "jobs.cli", "run", default_config_path(), "--until", "tokenizer",
-                           "--output", str(copy), "--num-cpus", "2"], cwd=REPO, capture_output=True, text=True,
-                          timeout=600)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "jobs.cli",
+            "run",
+            default_config_path(),
+            "--until",
+            "tokenizer",
+            "--output",
+            str(copy),
+            "--num-cpus",
+            "2",
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     assert "curate: already done" in done.stderr and "tokenizer: already trained" in done.stderr
     assert f"sha256 {stats['tokenizer']['sha256'][:12]}" in done.stdout and "shards:" not in done.stdout

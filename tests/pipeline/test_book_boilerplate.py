@@ -140,7 +140,9 @@ def test_licence_notices_inside_the_text_go_and_an_unclosed_one_stays():
     notice = "<<THIS ELECTRONIC VERSION OF THE COMPLETE WORKS IS COPYRIGHT 1993\nSERVICE THAT CHARGES FOR DOWNLOAD>>"
     text = f"ACT I\n\n{notice}\n\nSCENE I. A room.\n\n{notice}\n\nSCENE II. A street."
     assert strip_gutenberg(text, GutenbergConfig()) == (
-        "ACT I\n\nSCENE I. A room.\n\nSCENE II. A street.", ["gutenberg_licence"] * 2)
+        "ACT I\n\nSCENE I. A room.\n\nSCENE II. A street.",
+        ["gutenberg_licence"] * 2,
+    )
     unclosed = "ACT I\n\n<<THIS ELECTRONIC VERSION OF THE PLAY\n\nSCENE I."
     assert strip_gutenberg(unclosed, GutenbergConfig()) == (unclosed, [])
 
@@ -150,8 +152,9 @@ def test_each_part_is_switchable():
     text = clean_text(PG_BOOK, CleanConfig())
     assert strip_gutenberg(text, off) == (text, [])
     kept_footer, tags = strip_gutenberg(text, GutenbergConfig(footer=False))
-    assert tags == ["gutenberg_header", "gutenberg_credit"] and kept_footer.endswith("READ THIS BEFORE YOU DISTRIBUTE "
-                                                                                     "OR USE THIS WORK")
+    assert tags == ["gutenberg_header", "gutenberg_credit"] and kept_footer.endswith(
+        "READ THIS BEFORE YOU DISTRIBUTE OR USE THIS WORK"
+    )
 
 
 def test_stage_rewrites_text_and_tags_each_part():

@@ -28,8 +28,10 @@ SPINE = '<itemref idref="cover"/><itemref idref="c1"/><itemref idref="c2"/>'
 
 
 def _chapter(title: str, body: str) -> str:
-    return (f'<?xml version="1.0" encoding="utf-8"?><html xmlns="http://www.w3.org/1999/xhtml"><head>'
-            f"<title>{title}</title></head><body><h2>{title}</h2><p>{body}</p></body></html>")
+    return (
+        f'<?xml version="1.0" encoding="utf-8"?><html xmlns="http://www.w3.org/1999/xhtml"><head>'
+        f"<title>{title}</title></head><body><h2>{title}</h2><p>{body}</p></body></html>"
+    )
 
 
 def _epub(path, files: dict[str, str | bytes]) -> str:
@@ -58,20 +60,26 @@ def _read(path, max_bytes: int = 1 << 20):
 def test_chapters_in_spine_order_with_opf_metadata(tmp_path):
     record = _read(_epub(tmp_path / "b.epub", _book()))
     assert record["text"] == "Chapter One\n\nIt began here.\n\nChapter Two\n\nThe end."
-    assert (record["title"], record["author"], record["language"]) == ("The Two Chapters", "Ann Writer; Bo Helper",
-                                                                        "en")
+    assert (record["title"], record["author"], record["language"]) == (
+        "The Two Chapters",
+        "Ann Writer; Bo Helper",
+        "en",
+    )
     assert record["chapters"] == 2
 
 
-@pytest.mark.parametrize(("files", "reason"), [
-    (None, "epub_not_zip"),
-    (_book(drop="META-INF/container.xml"), "epub_no_container"),
-    (_book(drop="OEBPS/content.opf"), "epub_no_package"),
-    (_book(drop="OEBPS/text/ch2.xhtml"), "epub_missing_chapter"),
-    (_book(spine=SPINE + '<itemref idref="c3"/>'), "epub_missing_chapter"),
-    (_book(spine='<itemref idref="cover"/>'), "epub_no_chapters"),
-    ({**_book(), "META-INF/container.xml": '<!DOCTYPE c [<!ENTITY a "aaaa">]><c>&a;</c>'}, "epub_bad_xml"),
-])
+@pytest.mark.parametrize(
+    ("files", "reason"),
+    [
+        (None, "epub_not_zip"),
+        (_book(drop="META-INF/container.xml"), "epub_no_container"),
+        (_book(drop="OEBPS/content.opf"), "epub_no_package"),
+        (_book(drop="OEBPS/text/ch2.xhtml"), "epub_missing_chapter"),
+        (_book(spine=SPINE + '<itemref idref="c3"/>'), "epub_missing_chapter"),
+        (_book(spine='<itemref idref="cover"/>'), "epub_no_chapters"),
+        ({**_book(), "META-INF/container.xml": '<!DOCTYPE c [<!ENTITY a "aaaa">]><c>&a;</c>'}, "epub_bad_xml"),
+    ],
+)
 def test_malformed_epub_is_refused_whole_with_a_reason(tmp_path, files, reason):
     path = tmp_path / "bad.epub"
     if files is None:
@@ -94,7 +102,7 @@ def test_zip_bomb_is_refused_on_declared_and_on_inflated_size(tmp_path):
     with open(path, "rb") as f:
         data = bytearray(f.read())
     entry = data.index(b"PK\x01\x02")
-    while not data[entry + 46:].startswith(b"OEBPS/text/ch2.xhtml"):
+    while not data[entry + 46 :].startswith(b"OEBPS/text/ch2.xhtml"):
         entry = data.index(b"PK\x01\x02", entry + 4)
     struct.pack_into("<I", data, entry + 24, 1000)  # central directory: uncompressed size
     liar = tmp_path / "liar.epub"

@@ -8,7 +8,8 @@ def test_book_markup_keeps_headings_headers_verse_and_preformatted_indentation()
     book = parse_html_book(
         "<html><head><title>T</title><meta name='DC.Creator' content='A. Writer'></head><body>"
         "<header><h1>Chapter 1</h1></header><p>Two\n   words.</p><p>Line one<br>Line two</p>"
-        "<pre>def f():\n    return 1</pre><aside>A footnote.</aside><script>x()</script></body></html>")
+        "<pre>def f():\n    return 1</pre><aside>A footnote.</aside><script>x()</script></body></html>"
+    )
     assert book.text == "Chapter 1\n\nTwo words.\n\nLine one\nLine two\n\ndef f():\n    return 1\n\nA footnote."
     assert (book.title, book.author, book.language) == ("T", "A. Writer", "")
 

@@ -1,12 +1,16 @@
 from pipeline.book_index import IndexConfig, index_sections
 
-PROSE = ("Alice was beginning to get very tired of sitting by her sister on the\n"
-         "bank, and of having nothing to do: once or twice she had peeped into the\n"
-         "book her sister was reading, but it had no pictures or conversations in it.\n")
+PROSE = (
+    "Alice was beginning to get very tired of sitting by her sister on the\n"
+    "bank, and of having nothing to do: once or twice she had peeped into the\n"
+    "book her sister was reading, but it had no pictures or conversations in it.\n"
+)
 BODY = ("\n" + PROSE) * 40
-INDEX = ("INDEX\n\nEntries in italics are illustrations.\n\nA\n\n"
-         "Alice, 1, 9, 17\nApples, 23-25\nArrows, 30\n\nB\n\n"
-         "Bill, see Lizard\nBottle, 5\nButter, 12, 31\n")
+INDEX = (
+    "INDEX\n\nEntries in italics are illustrations.\n\nA\n\n"
+    "Alice, 1, 9, 17\nApples, 23-25\nArrows, 30\n\nB\n\n"
+    "Bill, see Lizard\nBottle, 5\nButter, 12, 31\n"
+)
 
 
 def test_index_at_the_end_goes_with_its_letter_dividers():

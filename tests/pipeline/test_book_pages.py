@@ -54,4 +54,3 @@ def test_irregular_or_code_repeats_stay():
     assert running_header_lines(speakers, RunningHeaderConfig()) == set()
     assert running_header_lines(_pages(9, ">>> try:", [""] * 9), RunningHeaderConfig()) == set()
     assert running_header_lines(_pages(7, "THE ROAD", [""] * 7), RunningHeaderConfig()) == set()  # too few
-

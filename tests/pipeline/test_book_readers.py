@@ -69,7 +69,13 @@ def test_html_book_text_title_author_language(tmp_path):
 
 def test_suffixes_map_to_book_formats():
     assert [detect_book_format(p) for p in ("a.txt", "a.txt.gz", "a.epub", "a.htm", "a.xhtml", "a.pdf")] == [
-        "txt", "txt", "epub", "html", "html", None]
+        "txt",
+        "txt",
+        "epub",
+        "html",
+        "html",
+        None,
+    ]
 
 
 def test_book_rows_keep_metadata_and_quarantine_with_a_reason(tmp_path):
@@ -78,8 +84,16 @@ def test_book_rows_keep_metadata_and_quarantine_with_a_reason(tmp_path):
     bad.write_bytes(b"not a zip at all")
     rows = []
     for path, fmt in ((good, "txt"), (bad, "epub")):
-        rows += list(rows_to_tables(book_items(str(path), fmt), source="book", rel=path.name, fields=BOOK_FIELDS,
-                                    base_dir=str(tmp_path), batch_rows=10))
+        rows += list(
+            rows_to_tables(
+                book_items(str(path), fmt),
+                source="book",
+                rel=path.name,
+                fields=BOOK_FIELDS,
+                base_dir=str(tmp_path),
+                batch_rows=10,
+            )
+        )
     table = pa.concat_tables(rows)
     assert table["status"].to_pylist() == [KEPT, QUARANTINED]
     assert table["id"].to_pylist() == ["book/good.txt#0", "book/bad.epub#0"]

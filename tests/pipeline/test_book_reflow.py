@@ -1,13 +1,17 @@
 from pipeline.book_reflow import ReflowConfig, reflow
 
-WRAPPED = ("Alice was beginning to get very tired of sitting by her sister on the\n"
-           "bank, and of having nothing to do: once or twice she had peeped into the\n"
-           "book her sister was reading, but it had no pictures or conversations in\n"
-           "it, 'and what is the use of a book,' thought Alice 'without pictures or\n"
-           "conversation?'\n")
-JOINED = ("Alice was beginning to get very tired of sitting by her sister on the bank, and of having nothing to "
-          "do: once or twice she had peeped into the book her sister was reading, but it had no pictures or "
-          "conversations in it, 'and what is the use of a book,' thought Alice 'without pictures or conversation?'")
+WRAPPED = (
+    "Alice was beginning to get very tired of sitting by her sister on the\n"
+    "bank, and of having nothing to do: once or twice she had peeped into the\n"
+    "book her sister was reading, but it had no pictures or conversations in\n"
+    "it, 'and what is the use of a book,' thought Alice 'without pictures or\n"
+    "conversation?'\n"
+)
+JOINED = (
+    "Alice was beginning to get very tired of sitting by her sister on the bank, and of having nothing to "
+    "do: once or twice she had peeped into the book her sister was reading, but it had no pictures or "
+    "conversations in it, 'and what is the use of a book,' thought Alice 'without pictures or conversation?'"
+)
 
 
 def _reflow(text: str) -> tuple[str, int]:
@@ -20,14 +24,18 @@ def test_wrapped_paragraphs_are_joined_and_blank_lines_kept():
 
 
 def test_verse_code_tables_lists_and_headings_keep_their_lines():
-    verse = ("Of Man's first disobedience, and the fruit of that forbidden tree\n"
-             "Whose mortal taste brought death into the World, and all our woe,\n"
-             "With loss of Eden, till one greater Man restore us, and regain\n")
+    verse = (
+        "Of Man's first disobedience, and the fruit of that forbidden tree\n"
+        "Whose mortal taste brought death into the World, and all our woe,\n"
+        "With loss of Eden, till one greater Man restore us, and regain\n"
+    )
     code = "    for line in lines:\n        if line.strip():\n            print(line)\n"
     table = "sed -n      print nothing unless asked, and nothing\nsed -e      add the script to the commands run\n"
-    items = ("The package holds three programs that are installed together:\n"
-             "a) sed, the stream editor that filters and transforms text lines\n"
-             "b) grep, which prints the lines that match a pattern given to it\n")
+    items = (
+        "The package holds three programs that are installed together:\n"
+        "a) sed, the stream editor that filters and transforms text lines\n"
+        "b) grep, which prints the lines that match a pattern given to it\n"
+    )
     heading = "CHAPTER I\nDown the Rabbit-Hole\n"
     for block in (verse, code, table, items, heading):
         text = f"{WRAPPED}\n{WRAPPED}\n{block}"
@@ -40,8 +48,12 @@ def test_text_that_is_not_hard_wrapped_is_left_alone():
 
 
 def test_cjk_lines_join_without_a_space():
-    wrapped = ("このDebian リファレンスはシステムインストール後のユーザー向け案内書と\n"
-               "して Debian のシステム管理に関する概論の提供を目指しています。\n")
-    joined = ("このDebian リファレンスはシステムインストール後のユーザー向け案内書と"
-              "して Debian のシステム管理に関する概論の提供を目指しています。")  # no space at the join
+    wrapped = (
+        "このDebian リファレンスはシステムインストール後のユーザー向け案内書と\n"
+        "して Debian のシステム管理に関する概論の提供を目指しています。\n"
+    )
+    joined = (
+        "このDebian リファレンスはシステムインストール後のユーザー向け案内書と"
+        "して Debian のシステム管理に関する概論の提供を目指しています。"
+    )  # no space at the join
     assert _reflow("\n".join([wrapped] * 6)) == ("\n".join([joined + "\n"] * 6), 6)

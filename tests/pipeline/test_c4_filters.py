@@ -3,25 +3,29 @@ import pytest
 
 from pipeline.c4_filters import C4Config, c4_document, c4_lines
 
-GUIDE = ("The river trail starts at the old mill and follows the water for about six miles.\n"
-         "In spring the path can be muddy, so bring boots and allow extra time. It is worth it.\n"
-         "Most walkers stop at the wooden bridge, where a bench looks out over the falls.\n"
-         "Dogs are welcome but should stay on a lead near the farm and its sheep!\n"
-         "The cafe at the far end is open on weekends from April to October.")
+GUIDE = (
+    "The river trail starts at the old mill and follows the water for about six miles.\n"
+    "In spring the path can be muddy, so bring boots and allow extra time. It is worth it.\n"
+    "Most walkers stop at the wooden bridge, where a bench looks out over the falls.\n"
+    "Dogs are welcome but should stay on a lead near the farm and its sheep!\n"
+    "The cafe at the far end is open on weekends from April to October."
+)
 # The guide as a crawled page: chrome, a script notice, a cookie banner, citations, indentation.
-PAGE = "\n".join([
-    "Menu",
-    "Please enable JavaScript to view the comments on this page.",
-    "The river trail starts at the old mill and follows the water for about six miles.[1]",
-    "In spring the path can be muddy, so bring boots and allow extra time. It is worth it.",
-    "Most walkers stop at the wooden bridge, where a bench looks out over the falls.[edit]",
-    "Dogs are welcome but should stay on a lead near the farm and its sheep!",
-    "   The cafe at the far end is open on weekends from April to October.   ",
-    "",
-    "This site uses cookies to improve your experience. Read our cookie policy.",
-    "Download the map: " + "x" * 1001,
-    "Share this walk",
-])
+PAGE = "\n".join(
+    [
+        "Menu",
+        "Please enable JavaScript to view the comments on this page.",
+        "The river trail starts at the old mill and follows the water for about six miles.[1]",
+        "In spring the path can be muddy, so bring boots and allow extra time. It is worth it.",
+        "Most walkers stop at the wooden bridge, where a bench looks out over the falls.[edit]",
+        "Dogs are welcome but should stay on a lead near the farm and its sheep!",
+        "   The cafe at the far end is open on weekends from April to October.   ",
+        "",
+        "This site uses cookies to improve your experience. Read our cookie policy.",
+        "Download the map: " + "x" * 1001,
+        "Share this walk",
+    ]
+)
 
 
 def table(*texts: str) -> pa.Table:
@@ -39,12 +43,18 @@ def test_terminal_punctuation_rule_is_off_by_default_and_switchable():
     out = c4_lines(table(PAGE), C4Config(filter_no_terminal_punct=True))
     assert out["text"].to_pylist() == [GUIDE]
     assert out["rewrite_tags"].to_pylist() == [
-        ["no_terminal_punct", "javascript", "policy", "too_long_word", "no_terminal_punct"]]
+        ["no_terminal_punct", "javascript", "policy", "too_long_word", "no_terminal_punct"]
+    ]
 
 
 def test_line_rules_switch_off():
-    cfg = C4Config(min_words_per_line=None, max_word_length=None, remove_citations=False, filter_javascript=False,
-                   filter_policy=False)
+    cfg = C4Config(
+        min_words_per_line=None,
+        max_word_length=None,
+        remove_citations=False,
+        filter_javascript=False,
+        filter_policy=False,
+    )
     out = c4_lines(table(PAGE), cfg)
     assert out["text"].to_pylist() == ["\n".join(line.strip() for line in PAGE.split("\n"))]
     assert out["rewrite_tags"].to_pylist() == [[]]

@@ -26,8 +26,11 @@ def _read(path: str, limits: ReadLimits | None = None) -> pa.Table:
     """What the runner gets for one repository input: documents and quarantine rows."""
     rel = os.path.basename(path)
     items = repo_items(path, limits or ReadLimits())
-    return pa.concat_tables(rows_to_tables(items, source="code", rel=rel, fields=CODE_FIELDS,
-                                           base_dir=os.path.dirname(path), batch_rows=100))
+    return pa.concat_tables(
+        rows_to_tables(
+            items, source="code", rel=rel, fields=CODE_FIELDS, base_dir=os.path.dirname(path), batch_rows=100
+        )
+    )
 
 
 @pytest.fixture
@@ -50,8 +53,10 @@ def test_directory_one_record_per_file_binary_and_latin1_quarantined(repo_dir):
     kept = sorted(i for i, r in by_id.items() if r["status"] == KEPT)
     assert kept == ["code/jsonpkg#LICENSE"] + [f"code/jsonpkg#json/{f}" for f in JSON_FILES]
     assert {i: by_id[i]["reason"] for i in by_id if by_id[i]["status"] == QUARANTINED} == {
-        "code/jsonpkg#alias.py": "symlink", "code/jsonpkg#logo.png": "binary_file",
-        "code/jsonpkg#notes.txt": "not_utf8"}
+        "code/jsonpkg#alias.py": "symlink",
+        "code/jsonpkg#logo.png": "binary_file",
+        "code/jsonpkg#notes.txt": "not_utf8",
+    }
     meta = json.loads(by_id["code/jsonpkg#json/decoder.py"]["meta"])
     assert meta == {"repo": "jsonpkg", "path": "json/decoder.py", "language": "Python", "license": "ISC"}
     assert by_id["code/jsonpkg#json/decoder.py"]["text"] == (repo_dir / "json/decoder.py").read_text()
@@ -67,6 +72,7 @@ def test_archives_read_like_the_directory(tmp_path, repo_dir, suffix):
         with tarfile.open(archive, mode) as tar:
             tar.add(repo_dir, arcname="jsonpkg-1.0")  # a single top folder: stripped, like a GitHub tarball
     assert is_archive(archive) and repo_name(os.path.basename(archive)) == "jsonpkg"
+
     def outcome(table: pa.Table) -> dict:
         return {r["id"].split("#")[1]: (r["status"], r["reason"], r["text"], r["meta"]) for r in table.to_pylist()}
 
@@ -106,10 +112,14 @@ def _attacks(tmp_path) -> dict[str, tuple[str, str]]:
         tar.addfile(info, io.BytesIO(bytes(info.size)))
     (tmp_path / "bomb.tar.gz").write_bytes(gzip.compress(bomb.getvalue()))
     return {
-        "traversal.tar": (_tar(tmp_path / "traversal.tar", GOOD, ("repo/../../etc/cron.d/x", b"x", tarfile.REGTYPE)),
-                          "path_traversal"),
-        "absolute.tar": (_tar(tmp_path / "absolute.tar", GOOD, ("/etc/passwd", b"x", tarfile.REGTYPE)),
-                         "absolute_path"),
+        "traversal.tar": (
+            _tar(tmp_path / "traversal.tar", GOOD, ("repo/../../etc/cron.d/x", b"x", tarfile.REGTYPE)),
+            "path_traversal",
+        ),
+        "absolute.tar": (
+            _tar(tmp_path / "absolute.tar", GOOD, ("/etc/passwd", b"x", tarfile.REGTYPE)),
+            "absolute_path",
+        ),
         "symlink.tar": (_tar(tmp_path / "symlink.tar", GOOD, ("repo/link", None, tarfile.SYMTYPE)), "symlink"),
         "hardlink.tar": (_tar(tmp_path / "hardlink.tar", GOOD, ("repo/link", None, tarfile.LNKTYPE)), "hardlink"),
         "device.tar": (_tar(tmp_path / "device.tar", GOOD, ("repo/sda", None, tarfile.BLKTYPE)), "special_file"),
@@ -117,11 +127,15 @@ def _attacks(tmp_path) -> dict[str, tuple[str, str]]:
         "bomb.tar.gz": (str(tmp_path / "bomb.tar.gz"), "decompression_bomb"),
         "traversal.zip": (_zip(tmp_path / "traversal.zip", ZOK, ("..\\..\\evil.py", b"x", 0)), "path_traversal"),
         "absolute.zip": (_zip(tmp_path / "absolute.zip", ZOK, ("C:/evil.py", b"x", 0)), "absolute_path"),
-        "symlink.zip": (_zip(tmp_path / "symlink.zip", ZOK, ("repo/l", b"/etc/passwd", stat.S_IFLNK | 0o777)),
-                        "symlink"),
+        "symlink.zip": (
+            _zip(tmp_path / "symlink.zip", ZOK, ("repo/l", b"/etc/passwd", stat.S_IFLNK | 0o777)),
+            "symlink",
+        ),
         "fifo.zip": (_zip(tmp_path / "fifo.zip", ZOK, ("repo/p", b"", stat.S_IFIFO | 0o644)), "special_file"),
-        "bomb.zip": (_zip(tmp_path / "bomb.zip", ZOK, *[(f"repo/z{i}", bytes(900_000), 0) for i in range(4)]),
-                     "decompression_bomb"),
+        "bomb.zip": (
+            _zip(tmp_path / "bomb.zip", ZOK, *[(f"repo/z{i}", bytes(900_000), 0) for i in range(4)]),
+            "decompression_bomb",
+        ),
     }
 
 
@@ -161,7 +175,9 @@ def test_file_over_the_cap_is_quarantined_alone(tmp_path):
     path = _zip(tmp_path / "r.zip", ZOK, ("repo/huge.py", b"x = 1\n" * 1000, 0))
     table = _read(path, ReadLimits(max_file_bytes=5000))
     assert dict(zip(table["id"].to_pylist(), table["reason"].to_pylist())) == {
-        "code/r.zip#ok.py": None, "code/r.zip#huge.py": "file_too_large"}
+        "code/r.zip#ok.py": None,
+        "code/r.zip#huge.py": "file_too_large",
+    }
 
 
 def test_truncated_archive_is_a_bad_archive(tmp_path, repo_dir):
@@ -173,9 +189,17 @@ def test_truncated_archive_is_a_bad_archive(tmp_path, repo_dir):
     assert _read(good)["reason"].to_pylist() == ["bad_archive"]
 
 
-@pytest.mark.parametrize("name, reason", [("../x", "path_traversal"), ("a/../../x", "path_traversal"),
-                                          ("/x", "absolute_path"), ("\\\\server\\x", "absolute_path"),
-                                          ("D:\\x", "absolute_path"), ("a\0b", "bad_name")])
+@pytest.mark.parametrize(
+    "name, reason",
+    [
+        ("../x", "path_traversal"),
+        ("a/../../x", "path_traversal"),
+        ("/x", "absolute_path"),
+        ("\\\\server\\x", "absolute_path"),
+        ("D:\\x", "absolute_path"),
+        ("a\0b", "bad_name"),
+    ],
+)
 def test_unsafe_names(name, reason):
     with pytest.raises(RecordError) as err:
         safe_name(name)
@@ -184,7 +208,11 @@ def test_unsafe_names(name, reason):
 
 def test_repo_name_from_the_path_below_the_source_root():
     assert [repo_name(r) for r in ("acme/widgets.tar.gz", "acme/widgets.ZIP", "click/", "a.b.tgz")] == [
-        "acme/widgets", "acme/widgets", "click", "a.b"]
+        "acme/widgets",
+        "acme/widgets",
+        "click",
+        "a.b",
+    ]
 
 
 def test_safe_names_normalised():

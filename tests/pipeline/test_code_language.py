@@ -5,20 +5,23 @@ from pipeline.code_language import code_language, shebang_language
 from tests.conftest import REPO
 
 
-@pytest.mark.parametrize("path, first_line, expected", [
-    ("src/click/core.py", None, "Python"),
-    ("src/attr/__init__.pyi", None, "Python"),
-    ("c/include/brotli/decode.h", None, "C"),
-    ("lib/widget.TSX", None, "TypeScript"),
-    ("build/Makefile", None, "Makefile"),
-    ("CMakeLists.txt", None, "CMake"),  # the file name wins over the .txt extension
-    ("Lib/ctypes/macholib/fetch_macholib", "#!/bin/sh", "Shell"),
-    ("bin/serve", "#!/usr/bin/env -S node --enable-source-maps", "JavaScript"),
-    ("tools/gen", "#!/usr/bin/python3.11 -u", "Python"),
-    ("tools/run.py", "#!/bin/sh", "Python"),  # the extension wins over the shebang
-    ("data/blob.xyz", "#!/usr/bin/env", None),
-    ("data/blob.xyz", None, None),
-])
+@pytest.mark.parametrize(
+    "path, first_line, expected",
+    [
+        ("src/click/core.py", None, "Python"),
+        ("src/attr/__init__.pyi", None, "Python"),
+        ("c/include/brotli/decode.h", None, "C"),
+        ("lib/widget.TSX", None, "TypeScript"),
+        ("build/Makefile", None, "Makefile"),
+        ("CMakeLists.txt", None, "CMake"),  # the file name wins over the .txt extension
+        ("Lib/ctypes/macholib/fetch_macholib", "#!/bin/sh", "Shell"),
+        ("bin/serve", "#!/usr/bin/env -S node --enable-source-maps", "JavaScript"),
+        ("tools/gen", "#!/usr/bin/python3.11 -u", "Python"),
+        ("tools/run.py", "#!/bin/sh", "Python"),  # the extension wins over the shebang
+        ("data/blob.xyz", "#!/usr/bin/env", None),
+        ("data/blob.xyz", None, None),
+    ],
+)
 def test_language_from_extension_name_or_shebang(path, first_line, expected):
     assert code_language(path, first_line) == expected
 

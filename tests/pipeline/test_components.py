@@ -28,8 +28,9 @@ def _expected_stars(edges: list[tuple[str, str]]) -> list[tuple[str, str]]:
 
 
 def _table(edges: list[tuple[str, str]]) -> pa.Table:
-    return pa.table({"u": pa.array([e[0] for e in edges], pa.string()),
-                     "v": pa.array([e[1] for e in edges], pa.string())})
+    return pa.table(
+        {"u": pa.array([e[0] for e in edges], pa.string()), "v": pa.array([e[1] for e in edges], pa.string())}
+    )
 
 
 def _stars(edges: list[tuple[str, str]]) -> tuple[list[tuple[str, str]], int]:

@@ -14,21 +14,50 @@ GUIDE = (
 # One page per rule: it passes every rule checked before that one and fails it.
 DOCS = {
     "empty": " \n\t\n",
-    "line_punct_ratio": "\n".join([
-        "Walking club home page and news for members", "Upcoming walks this season in the valley",
-        "River trail and waterfall circuit details", "Hill routes for experienced walkers only",
-        "Membership fees and how to join the club", "Photo gallery from the spring weekend away",
-        "Contact the committee about club business", "Privacy notice and cookie settings page",
-        "Everyone is welcome on our Sunday walks."]),
-    "short_line_ratio": "\n".join([
-        "The mill wheel turns,", "the river keeps its time;", "we climb the hill", "in boots still wet",
-        "and stop to hear", "the falls below.", "A heron lifts,", "the light goes gold,",
-        "and home is near", "across the field."]),
-    "char_dup_ratio": GUIDE + "\nRead the full route description.\n" + GUIDE.replace("six", "seven") +
-                      "\nRead the full route description.",
-    "list_ratio": "\n".join(f"https://walks.example.org/routes/{name}/map.pdf." for name in [
-        "river-trail", "mill-loop", "falls-circuit", "farm-track", "castle-ridge", "coast-path",
-        "moor-crossing", "village-round"]),
+    "line_punct_ratio": "\n".join(
+        [
+            "Walking club home page and news for members",
+            "Upcoming walks this season in the valley",
+            "River trail and waterfall circuit details",
+            "Hill routes for experienced walkers only",
+            "Membership fees and how to join the club",
+            "Photo gallery from the spring weekend away",
+            "Contact the committee about club business",
+            "Privacy notice and cookie settings page",
+            "Everyone is welcome on our Sunday walks.",
+        ]
+    ),
+    "short_line_ratio": "\n".join(
+        [
+            "The mill wheel turns,",
+            "the river keeps its time;",
+            "we climb the hill",
+            "in boots still wet",
+            "and stop to hear",
+            "the falls below.",
+            "A heron lifts,",
+            "the light goes gold,",
+            "and home is near",
+            "across the field.",
+        ]
+    ),
+    "char_dup_ratio": GUIDE
+    + "\nRead the full route description.\n"
+    + GUIDE.replace("six", "seven")
+    + "\nRead the full route description.",
+    "list_ratio": "\n".join(
+        f"https://walks.example.org/routes/{name}/map.pdf."
+        for name in [
+            "river-trail",
+            "mill-loop",
+            "falls-circuit",
+            "farm-track",
+            "castle-ridge",
+            "coast-path",
+            "moor-crossing",
+            "village-round",
+        ]
+    ),
 }
 
 
@@ -47,15 +76,18 @@ def test_each_rule_drops_its_page(rule):
 
 
 def test_rules_switch_off():
-    cfg = FineWebQualityConfig(line_punct_thr=None, short_line_thr=None, char_duplicates_ratio=None,
-                               new_line_ratio=None)
+    cfg = FineWebQualityConfig(
+        line_punct_thr=None, short_line_thr=None, char_duplicates_ratio=None, new_line_ratio=None
+    )
     assert reasons([DOCS[rule] for rule in DOCS if rule != "empty"], cfg) == [None] * (len(DOCS) - 1)
 
 
 def test_line_punct_exclude_zero_spares_pages_without_any_end_mark():
     menu = "\n".join(line.rstrip(".") for line in DOCS["line_punct_ratio"].split("\n"))
     assert reasons([menu, DOCS["line_punct_ratio"]], FineWebQualityConfig(line_punct_exclude_zero=True)) == [
-        None, "line_punct_ratio"]
+        None,
+        "line_punct_ratio",
+    ]
 
 
 def test_custom_stop_chars():

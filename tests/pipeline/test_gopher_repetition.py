@@ -34,27 +34,57 @@ DOCS = {
     # one long line printed twice inside one paragraph
     "dup_line_char_frac": "\n".join(PARAS[:8] + [" ".join(PARAS[8:] * 3)] * 2),
     # "click here" opens every line
-    "top_2_gram": "\n".join(f"click here {w}" for w in ["maps", "for bus times", "to book", "to join us",
-                                                            "for photos", "for the weather", "to donate", "for more"]),
+    "top_2_gram": "\n".join(
+        f"click here {w}"
+        for w in [
+            "maps",
+            "for bus times",
+            "to book",
+            "to join us",
+            "for photos",
+            "for the weather",
+            "to donate",
+            "for more",
+        ]
+    ),
 }
 # Menu lines sharing a phrase, made long enough with unique words that only the n-gram of the
 # phrase's length passes its threshold.
-FILLER = ["from the harbour market", "near the old stone church", "by the river in the park",
-          "at the village hall tonight", "on the green after lunch", "behind the railway station",
-          "up at the castle gardens", "down by the boat yard"]
+FILLER = [
+    "from the harbour market",
+    "near the old stone church",
+    "by the river in the park",
+    "at the village hall tonight",
+    "on the green after lunch",
+    "behind the railway station",
+    "up at the castle gardens",
+    "down by the boat yard",
+]
 
 
 def phrase_lines(phrase: str, pad: list[str]) -> str:
-    return "\n".join(f"{i + 1}. Our {dish} {phrase} {FILLER[i]}" + pad[i] for i, dish in enumerate(
-        ["fish pie", "lamb stew", "apple tart", "pea soup", "beef roast", "crab salad", "plum cake", "leek pasta"]))
+    return "\n".join(
+        f"{i + 1}. Our {dish} {phrase} {FILLER[i]}" + pad[i]
+        for i, dish in enumerate(
+            ["fish pie", "lamb stew", "apple tart", "pea soup", "beef roast", "crab salad", "plum cake", "leek pasta"]
+        )
+    )
 
 
 DOCS["top_3_gram"] = phrase_lines("serves twelve guests", [", booked early"] * 8)
-DOCS["top_4_gram"] = phrase_lines("serves twelve hungry guests", [
-    ", with fresh bread and a glass of cider from the orchard", ", cooked slowly in a cast iron pot over a wood fire",
-    ", baked each morning using apples picked on the estate", ", made with peas grown by the allotment society",
-    ", carved at the table and served with roast potatoes", ", dressed with lemon juice and herbs from our garden",
-    ", topped with sugared almonds and a dollop of cream", ", tossed in butter with crispy sage and black pepper"])
+DOCS["top_4_gram"] = phrase_lines(
+    "serves twelve hungry guests",
+    [
+        ", with fresh bread and a glass of cider from the orchard",
+        ", cooked slowly in a cast iron pot over a wood fire",
+        ", baked each morning using apples picked on the estate",
+        ", made with peas grown by the allotment society",
+        ", carved at the table and served with roast potatoes",
+        ", dressed with lemon juice and herbs from our garden",
+        ", topped with sugared almonds and a dollop of cream",
+        ", tossed in butter with crispy sage and black pepper",
+    ],
+)
 PASSAGE = "bring a warm waterproof jacket because the weather up on the high hills changes quickly"
 DOCS["duplicated_5_n_grams"] = f"{PARAS[0]} Always {PASSAGE}.\n{PARAS[2]} We say it again: {PASSAGE}!"
 
@@ -74,8 +104,14 @@ def test_each_rule_drops_its_page(rule):
 
 
 def test_rules_switch_off():
-    cfg = GopherRepetitionConfig(dup_para_frac=None, dup_para_char_frac=None, dup_line_frac=None,
-                                 dup_line_char_frac=None, top_n_grams={}, dup_n_grams={})
+    cfg = GopherRepetitionConfig(
+        dup_para_frac=None,
+        dup_para_char_frac=None,
+        dup_line_frac=None,
+        dup_line_char_frac=None,
+        top_n_grams={},
+        dup_n_grams={},
+    )
     assert reasons([DOCS[rule] for rule in DOCS if rule != "empty"], cfg) == [None] * (len(DOCS) - 1)
 
 
@@ -89,14 +125,14 @@ def _words(text: str) -> list[str]:
 
 def _top(text: str, n: int) -> float:
     ws = _words(text)
-    gram, count = Counter(" ".join(ws[i:i + n]) for i in range(len(ws) - n + 1)).most_common(1)[0]
+    gram, count = Counter(" ".join(ws[i : i + n]) for i in range(len(ws) - n + 1)).most_common(1)[0]
     return len(gram) * count / len(text)
 
 
 def _dup(text: str, n: int) -> float:
     ws, seen, i, chars = _words(text), set(), 0, 0
     while i < len(ws) - n + 1:
-        gram = "".join(ws[i:i + n])
+        gram = "".join(ws[i : i + n])
         if gram in seen:
             chars, i = chars + len(gram), i + n
         else:
@@ -120,6 +156,9 @@ def test_n_gram_fractions_are_datatroves_exactly(n):
     for text in TRICKY:
         value = _top(text, n) if n <= 4 else _dup(text, n)
         for margin, expected in ((-1e-9, f"top_{n}_gram" if n <= 4 else f"duplicated_{n}_n_grams"), (1e-9, None)):
-            rule = {"top_n_grams": {n: value + margin}, "dup_n_grams": {}} if n <= 4 else \
-                {"top_n_grams": {}, "dup_n_grams": {n: value + margin}}
+            rule = (
+                {"top_n_grams": {n: value + margin}, "dup_n_grams": {}}
+                if n <= 4
+                else {"top_n_grams": {}, "dup_n_grams": {n: value + margin}}
+            )
             assert reasons([text], GopherRepetitionConfig(**off, **rule)) == [expected], (text, n, value)

@@ -29,13 +29,22 @@ def test_iso_8859_1_label_means_cp1252_as_in_browsers():
     assert decode_html(b"<p>\x93quoted\x94</p>", "ISO-8859-1") == "<p>\u201cquoted\u201d</p>"
 
 
-@pytest.mark.parametrize(("head", "url"), [
-    ('<link rel="canonical" href="https://e.org/a"><meta property="og:url" content="https://e.org/b">', "https://e.org/a"),
-    ('<link href="/style.css" rel="stylesheet"><meta property="og:url" content=" https://e.org/b ">', "https://e.org/b"),
-    ('<link rel="alternate canonical" href="https://e.org/c">', "https://e.org/c"),
-    ('<link rel="canonical" href="">', None),
-    ("", None),
-])
+@pytest.mark.parametrize(
+    ("head", "url"),
+    [
+        (
+            '<link rel="canonical" href="https://e.org/a"><meta property="og:url" content="https://e.org/b">',
+            "https://e.org/a",
+        ),
+        (
+            '<link href="/style.css" rel="stylesheet"><meta property="og:url" content=" https://e.org/b ">',
+            "https://e.org/b",
+        ),
+        ('<link rel="alternate canonical" href="https://e.org/c">', "https://e.org/c"),
+        ('<link rel="canonical" href="">', None),
+        ("", None),
+    ],
+)
 def test_page_url_from_canonical_link_then_og_url(head, url):
     assert page_url(f"<html><head><title>t</title>{head}</head><body><p>x</p></body></html>") == url
 

@@ -70,15 +70,22 @@ def test_text_and_images_in_reading_order(tmp_path):
         f"{IMAGE_MARKER}\nHome button\n"  # the alt equals the caption: not repeated
         "Remote:\n"
         "line 1\n  line 2\n"
-        "a b")
+        "a b"
+    )
     assert row["kinds"] == ["gif", "png"]
-    assert row["meta"] == {"title": "Filters guide", "images_skipped": 5,  # the <nav> icon is chrome: not counted
-                           "images_skipped_reasons": {"missing": 2, "remote": 2, "unreadable": 1}}
+    assert row["meta"] == {
+        "title": "Filters guide",
+        "images_skipped": 5,  # the <nav> icon is chrome: not counted
+        "images_skipped_reasons": {"missing": 2, "remote": 2, "unreadable": 1},
+    }
 
 
 def test_alt_off_and_figcaption_kept_in_place(tmp_path):
-    page = _site(tmp_path, '<p>Before</p><figure><figcaption>Figure 1. Home</figcaption>'
-                           '<img src="../img/home.png" alt="A house"></figure><p>After</p>')
+    page = _site(
+        tmp_path,
+        "<p>Before</p><figure><figcaption>Figure 1. Home</figcaption>"
+        '<img src="../img/home.png" alt="A house"></figure><p>After</p>',
+    )
     assert _read(tmp_path, page)["text"] == f"Before\nFigure 1. Home\n{IMAGE_MARKER}\nA house\nAfter"
     off = _read(tmp_path, page, html_images=HtmlImagesConfig(keep_alt=False))
     assert off["text"] == f"Before\nFigure 1. Home\n{IMAGE_MARKER}\nAfter"
@@ -86,8 +93,10 @@ def test_alt_off_and_figcaption_kept_in_place(tmp_path):
 
 def test_images_stay_below_the_source_root(tmp_path):
     root = tmp_path / "site"
-    page = _site(root, '<p>x</p><img src="../../secret.png"><img src="/etc/passwd"><img src="link.png">'
-                       '<img src="../img/home.png">')
+    page = _site(
+        root,
+        '<p>x</p><img src="../../secret.png"><img src="/etc/passwd"><img src="link.png"><img src="../img/home.png">',
+    )
     (tmp_path / "secret.png").write_bytes(PNG)
     os.symlink(tmp_path / "secret.png", root / "docs/link.png")
     row = _read(root, page)
@@ -116,17 +125,30 @@ def test_page_over_the_size_guard(tmp_path):
     assert row["reason"] == "extract_too_large"
 
 
-@pytest.mark.parametrize(("attrs", "src"), [
-    ({"src": " a.png ", "srcset": "b.png 2x"}, "a.png"), ({"srcset": "b.png 1x, c.png 2x"}, "b.png"),
-    ({"data-src": "lazy.png"}, "lazy.png"),
-    ({"srcset": "data:image/png;base64,AAAA 1x"}, "data:image/png;base64,AAAA")])
+@pytest.mark.parametrize(
+    ("attrs", "src"),
+    [
+        ({"src": " a.png ", "srcset": "b.png 2x"}, "a.png"),
+        ({"srcset": "b.png 1x, c.png 2x"}, "b.png"),
+        ({"data-src": "lazy.png"}, "lazy.png"),
+        ({"srcset": "data:image/png;base64,AAAA 1x"}, "data:image/png;base64,AAAA"),
+    ],
+)
 def test_image_source_attributes(attrs, src):
     assert image_source(attrs) == src
 
 
-@pytest.mark.parametrize(("src", "reason"), [
-    ("data:image/png;base64,!!notbase64", "unreadable"), ("data:image/png;base64", "unreadable"),
-    ("ftp://example.org/a.png", "remote"), ("", "missing"), ("x.png", "missing"), ("../x.png", "outside_root")])
+@pytest.mark.parametrize(
+    ("src", "reason"),
+    [
+        ("data:image/png;base64,!!notbase64", "unreadable"),
+        ("data:image/png;base64", "unreadable"),
+        ("ftp://example.org/a.png", "remote"),
+        ("", "missing"),
+        ("x.png", "missing"),
+        ("../x.png", "outside_root"),
+    ],
+)
 def test_unresolvable_sources(tmp_path, src, reason):
     with pytest.raises(ImageSkipped) as e:
         load_image(src, str(tmp_path), str(tmp_path), 1 << 20)
@@ -150,8 +172,10 @@ def test_sample_pages():
         (row,) = pa.concat_tables(list(read_input(spec, inp))).to_pylist()
         rows[inp.rel] = (row["status"], len(row["images"]), row["text"].count(IMAGE_MARKER), json.loads(row["meta"]))
     assert {k: v[:3] for k, v in rows.items()} == {
-        "apache/en/filter.html": (KEPT, 11, 11), "apache/en/howto/reverse_proxy.html": (KEPT, 18, 18),
-        "handbook/en-US/sect.remote-login.html": (KEPT, 4, 4)}
+        "apache/en/filter.html": (KEPT, 11, 11),
+        "apache/en/howto/reverse_proxy.html": (KEPT, 18, 18),
+        "handbook/en-US/sect.remote-login.html": (KEPT, 4, 4),
+    }
     assert rows["apache/en/howto/reverse_proxy.html"][3]["images_skipped_reasons"] == {"missing": 3}
     assert rows["handbook/en-US/sect.remote-login.html"][3]["title"] == "9.2.\xa0Remote Login"
 
@@ -160,8 +184,10 @@ def test_sample_page_figure_in_place():
     path = f"{REPO}/data/sample/multimodal/html/handbook/en-US/sect.remote-login.html"
     spec = SourceSpec(name="multimodal", paths=[])
     (row,) = next(read_input(spec, InputFile("multimodal", path, "handbook/en-US/sect.remote-login.html"))).to_pylist()
-    assert (f"from one end to the other.\n{IMAGE_MARKER}\nForwarding a local port with SSH\n"
-            "Figure\xa09.3.\xa0Forwarding a local port with SSH\n") in row["text"]
+    assert (
+        f"from one end to the other.\n{IMAGE_MARKER}\nForwarding a local port with SSH\n"
+        "Figure\xa09.3.\xa0Forwarding a local port with SSH\n"
+    ) in row["text"]
 
 
 def test_a_pathologically_nested_page_is_refused_before_lxml_parses_it(tmp_path):

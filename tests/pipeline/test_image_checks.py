@@ -41,7 +41,7 @@ def pixels(data: bytes) -> bytes:
 
 
 def scan_data(jpeg: bytes) -> bytes:
-    return jpeg[jpeg.rindex(b"\xff\xda"):]  # a baseline JPEG's only SOS: entropy-coded data never holds FF DA
+    return jpeg[jpeg.rindex(b"\xff\xda") :]  # a baseline JPEG's only SOS: entropy-coded data never holds FF DA
 
 
 def with_segments(jpeg: bytes, *segments: tuple[int, bytes]) -> bytes:
@@ -62,14 +62,27 @@ def exif(orientation: int | None = None) -> bytes:
 
 def riff_chunk(webp: bytes, fourcc: bytes) -> bytes:
     at = webp.index(fourcc)
-    return webp[at:at + 8 + int.from_bytes(webp[at + 4:at + 8], "little")]
+    return webp[at : at + 8 + int.from_bytes(webp[at + 4 : at + 8], "little")]
 
 
 def _only_image_stages() -> CurateConfig:
-    off = dict.fromkeys(["url_filter", "book_boilerplate", "book_layout", "langid", "gopher_repetition",
-                         "gopher_quality", "c4", "fineweb_quality", "pii_redact", "code_license", "code_filter",
-                         "code_pii_redact",
-                         "caption_filter"])
+    off = dict.fromkeys(
+        [
+            "url_filter",
+            "book_boilerplate",
+            "book_layout",
+            "langid",
+            "gopher_repetition",
+            "gopher_quality",
+            "c4",
+            "fineweb_quality",
+            "pii_redact",
+            "code_license",
+            "code_filter",
+            "code_pii_redact",
+            "caption_filter",
+        ]
+    )
     return CurateConfig(**off)
 
 
@@ -83,8 +96,18 @@ def _image(data: bytes) -> dict:
 
 
 def _doc(ident: str, text: str, images: list[bytes]) -> dict:
-    return {"id": ident, "source": "multimodal", "text": text, "meta": "{}", "images": [_image(b) for b in images],
-            "status": KEPT, "stage": None, "reason": None, "detail": None, "rewrites": []}
+    return {
+        "id": ident,
+        "source": "multimodal",
+        "text": text,
+        "meta": "{}",
+        "images": [_image(b) for b in images],
+        "status": KEPT,
+        "stage": None,
+        "reason": None,
+        "detail": None,
+        "rewrites": [],
+    }
 
 
 def _run(rows: list[dict]) -> dict[str, dict]:
@@ -94,18 +117,26 @@ def _run(rows: list[dict]) -> dict[str, dict]:
 
 def test_unreadable_only_image_quarantines_its_document_and_stats_reconcile():
     astronaut = sample("skimage/astronaut")
-    rows = [_doc("mm/garbage", f"{IMAGE_MARKER}\nA picture.", [b"\x89PNG\r\n\x1a\n" + b"\x00" * 64]),
-            _doc("mm/truncated", f"{IMAGE_MARKER}\nA picture.", [astronaut[: len(astronaut) // 2]]),
-            _doc("mm/icon", f"{IMAGE_MARKER}\nThe home icon.", [sample("matplotlib/home")]),
-            _doc("mm/ok", f"{IMAGE_MARKER}\nAn astronaut.", [astronaut])]
+    rows = [
+        _doc("mm/garbage", f"{IMAGE_MARKER}\nA picture.", [b"\x89PNG\r\n\x1a\n" + b"\x00" * 64]),
+        _doc("mm/truncated", f"{IMAGE_MARKER}\nA picture.", [astronaut[: len(astronaut) // 2]]),
+        _doc("mm/icon", f"{IMAGE_MARKER}\nThe home icon.", [sample("matplotlib/home")]),
+        _doc("mm/ok", f"{IMAGE_MARKER}\nAn astronaut.", [astronaut]),
+    ]
     table = run_row_stages(pa.Table.from_pylist(rows, schema=WORK_SCHEMA), _only_image_stages())
     out = {r["id"]: r for r in table.to_pylist()}
     for ident in ("mm/garbage", "mm/truncated"):
         assert (out[ident]["status"], out[ident]["stage"], out[ident]["reason"]) == (
-            QUARANTINED, "image_checks", "image_unreadable")
+            QUARANTINED,
+            "image_checks",
+            "image_unreadable",
+        )
     assert "truncated" in out["mm/truncated"]["detail"]
     assert (out["mm/icon"]["status"], out["mm/icon"]["reason"], out["mm/icon"]["detail"]) == (
-        DROPPED, "too_small", "PNG 24x24")
+        DROPPED,
+        "too_small",
+        "PNG 24x24",
+    )
     assert out["mm/ok"]["status"] == KEPT and out["mm/ok"]["images"][0]["bytes"] == astronaut
     stats = build_stats(count_outcomes(table).to_pylist(), {"multimodal": 4}, stage_order(_only_image_stages()))
     funnel = {f["stage"]: f for f in stats["funnel"]}
@@ -162,8 +193,9 @@ def test_jpeg_metadata_stripped_and_scan_data_untouched():
     original = sample("skimage/astronaut")  # JFIF, tables, one scan: nothing to strip
     assert strip_metadata(original, "JPEG") == original
     xmp = b"http://ns.adobe.com/xap/1.0/\x00<x:xmpmeta><dc:creator>Jane Doe</dc:creator></x:xmpmeta>"
-    tagged = with_segments(original, (0xE1, exif()), (0xE1, xmp), (0xFE, b"shot at 51.5N 0.1W"),
-                           (0xED, b"Photoshop 3.0\x00IPTC"))
+    tagged = with_segments(
+        original, (0xE1, exif()), (0xE1, xmp), (0xFE, b"shot at 51.5N 0.1W"), (0xED, b"Photoshop 3.0\x00IPTC")
+    )
     reason, _, image, events = check_image(tagged, CFG)
     assert reason is None and events == ["metadata_stripped"]
     assert image["bytes"] == original and image["sha256"] == hashlib.sha256(original).hexdigest()
@@ -180,7 +212,7 @@ def test_png_text_chunks_stripped_pixels_untouched():
     stripped = strip_metadata(original, "PNG")
     assert b"tEXt" in original and b"tEXt" not in stripped
     assert len(original) - len(stripped) > 0 and pixels(stripped) == pixels(original)
-    assert stripped[stripped.index(b"IDAT") - 4:] == original[original.index(b"IDAT") - 4:]  # IDAT..IEND intact
+    assert stripped[stripped.index(b"IDAT") - 4 :] == original[original.index(b"IDAT") - 4 :]  # IDAT..IEND intact
 
 
 def test_webp_exif_and_xmp_chunks_stripped_and_flags_cleared():

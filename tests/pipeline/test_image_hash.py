@@ -10,8 +10,16 @@ from PIL import Image
 from pipeline.image_hash import dhash, hamming, on_white, phash
 from tests.conftest import REPO
 
-PHOTOS = ["skimage/astronaut", "skimage/camera", "skimage/coffee", "skimage/chelsea", "skimage/brick",
-          "skimage/hubble_deep_field", "skimage/retina", "skimage/coins"]
+PHOTOS = [
+    "skimage/astronaut",
+    "skimage/camera",
+    "skimage/coffee",
+    "skimage/chelsea",
+    "skimage/brick",
+    "skimage/hubble_deep_field",
+    "skimage/retina",
+    "skimage/coins",
+]
 NEAR = 10  # bits out of 64: the distance under which two hashes are called near duplicates here
 
 

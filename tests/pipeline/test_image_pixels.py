@@ -9,13 +9,22 @@ from pipeline.image_hash import hamming, on_white, phash
 from pipeline.image_pixels import PixelCheckConfig, block_ssim, grey, same_picture
 from tests.pipeline.test_image_hash import NEAR, samples
 
-TRANSLATED = [("apache/caching_fig1.png", "apache/caching_fig1.tr.png"),  # Turkish labels
-              ("apache/mod_filter_new.gif", "apache/mod_filter_new.pt-br.png"),
-              ("handbook/en-US/package-lifecycle.png", "handbook/fr-FR/package-lifecycle.png"),
-              ("handbook/en-US/ssh-L.png", "handbook/ja-JP/ssh-L.png")]
-FIGURES = ["apache/caching_fig1.png", "apache/mod_filter_new.pt-br.png", "apache/feather.png",
-           "handbook/en-US/package-lifecycle.png", "handbook/en-US/ssh-L.png", "handbook/en-US/inst-lang.png",
-           "skimage/chelsea", "skimage/coffee"]
+TRANSLATED = [
+    ("apache/caching_fig1.png", "apache/caching_fig1.tr.png"),  # Turkish labels
+    ("apache/mod_filter_new.gif", "apache/mod_filter_new.pt-br.png"),
+    ("handbook/en-US/package-lifecycle.png", "handbook/fr-FR/package-lifecycle.png"),
+    ("handbook/en-US/ssh-L.png", "handbook/ja-JP/ssh-L.png"),
+]
+FIGURES = [
+    "apache/caching_fig1.png",
+    "apache/mod_filter_new.pt-br.png",
+    "apache/feather.png",
+    "handbook/en-US/package-lifecycle.png",
+    "handbook/en-US/ssh-L.png",
+    "handbook/en-US/inst-lang.png",
+    "skimage/chelsea",
+    "skimage/coffee",
+]
 
 
 def reencoded(data: bytes, fmt: str, scale: float = 1.0, crop: float = 0.0, **kw) -> bytes:
@@ -39,16 +48,22 @@ def test_a_translated_figure_is_hash_near_but_not_the_same_picture(a, b):
 
 def test_the_same_picture_published_as_gif_and_png_is_one_picture():
     images = samples()
-    assert block_ssim(grey(images["apache/caching_fig1.gif"]), grey(images["apache/caching_fig1.png"]),
-                      PixelCheckConfig()) > 0.99
+    assert (
+        block_ssim(grey(images["apache/caching_fig1.gif"]), grey(images["apache/caching_fig1.png"]), PixelCheckConfig())
+        > 0.99
+    )
 
 
 @pytest.mark.parametrize("key", FIGURES)
 def test_reencodings_a_crawler_meets_pass(key):
     data, cfg = samples()[key], PixelCheckConfig()
-    for copy in (reencoded(data, "JPEG", quality=75), reencoded(data, "JPEG", scale=0.5, quality=75),
-                 reencoded(data, "WEBP", quality=80), reencoded(data, "PNG", crop=0.01),
-                 reencoded(data, "JPEG", scale=0.7, quality=40)):
+    for copy in (
+        reencoded(data, "JPEG", quality=75),
+        reencoded(data, "JPEG", scale=0.5, quality=75),
+        reencoded(data, "WEBP", quality=80),
+        reencoded(data, "PNG", crop=0.01),
+        reencoded(data, "JPEG", scale=0.7, quality=40),
+    ):
         assert same_picture(grey(data), grey(copy), cfg), key
 
 

@@ -15,18 +15,18 @@ from tests.conftest import REPO
 # Article 1 of the Universal Declaration of Human Rights in its official translations.
 UDHR = {
     "en": "All human beings are born free and equal in dignity and rights. They are endowed with reason and "
-          "conscience and should act towards one another in a spirit of brotherhood.",
+    "conscience and should act towards one another in a spirit of brotherhood.",
     "de": "Alle Menschen sind frei und gleich an Würde und Rechten geboren. Sie sind mit Vernunft und Gewissen "
-          "begabt und sollen einander im Geist der Brüderlichkeit begegnen.",
+    "begabt und sollen einander im Geist der Brüderlichkeit begegnen.",
     "fr": "Tous les êtres humains naissent libres et égaux en dignité et en droits. Ils sont doués de raison et "
-          "de conscience et doivent agir les uns envers les autres dans un esprit de fraternité.",
+    "de conscience et doivent agir les uns envers les autres dans un esprit de fraternité.",
     "ru": "Все люди рождаются свободными и равными в своем достоинстве и правах. Они наделены разумом и совестью "
-          "и должны поступать в отношении друг друга в духе братства.",
+    "и должны поступать в отношении друг друга в духе братства.",
     "zh": "人人生而自由，在尊严和权利上一律平等。他们赋有理性和良心，并应以兄弟关系的精神相对待。",
     "ja": "すべての人間は、生まれながらにして自由であり、かつ、尊厳と権利とについて平等である。人間は、理性と良心とを"
-          "授けられており、互いに同胞の精神をもって行動しなければならない。",
+    "授けられており、互いに同胞の精神をもって行動しなければならない。",
     "ar": "يولد جميع الناس أحرارًا متساوين في الكرامة والحقوق. "
-          "وقد وهبوا عقلاً وضميرًا وعليهم أن يعامل بعضهم بعضًا بروح الإخاء.",
+    "وقد وهبوا عقلاً وضميرًا وعليهم أن يعامل بعضهم بعضًا بروح الإخاء.",
 }
 
 

@@ -19,8 +19,9 @@ def _bands(rows: list[tuple[int, int, str]]) -> pa.Table:
 
 
 def test_chain_edges_link_consecutive_members_only():
-    t = _bands([(0, 7, "1c"), (0, 7, "1a"), (0, 7, "1b"), (0, 8, "1d"), (1, 7, "1e"), (1, 7, "0z"), (2, 9, "0x"),
-                (2, 9, "0y")])
+    t = _bands(
+        [(0, 7, "1c"), (0, 7, "1a"), (0, 7, "1b"), (0, 8, "1d"), (1, 7, "1e"), (1, 7, "0z"), (2, 9, "0x"), (2, 9, "0y")]
+    )
     edges = chain_edges(t).to_pylist()
     assert sorted((e["u"], e["v"]) for e in edges) == sorted([("1a", "1b"), ("1b", "1c"), ("0z", "1e"), ("0x", "0y")])
     incremental = chain_edges(t, incremental=True).to_pylist()  # two old documents need no edge
@@ -33,8 +34,11 @@ def _vertex(name: str) -> str:
 
 def test_candidate_sets_merge_buckets_under_their_first_member_and_chunk_large_ones():
     members = [_vertex(c) for c in "abcdef"]
-    t = _bands([(0, 1, v) for v in members[:5]] + [(3, 5, v) for v in reversed(members[:5])]
-               + [(4, 9, members[0]), (4, 9, members[5]), (1, 2, members[0]), (6, 3, members[1]), (6, 3, members[2])])
+    t = _bands(
+        [(0, 1, v) for v in members[:5]]
+        + [(3, 5, v) for v in reversed(members[:5])]
+        + [(4, 9, members[0]), (4, 9, members[5]), (1, 2, members[0]), (6, 3, members[1]), (6, 3, members[2])]
+    )
     sets = candidate_sets(t, max_set_docs=2)
     by_set: dict[int, set] = {}
     for r in sets.to_pylist():
@@ -50,18 +54,27 @@ def test_candidate_sets_merge_buckets_under_their_first_member_and_chunk_large_o
 def _set_rows(texts: dict[str, str]) -> pa.Table:
     names = sorted(_vertex(k) for k in texts)
     sets = shingle_sets([texts[n[1:-17]] for n in names], ShingleConfig())
-    return pa.table({"set_id": pa.array([1] * len(names), pa.uint64()),
-                     "chunk": pa.array([0] * len(names), pa.int32()),
-                     "pos": pa.array(range(len(names)), pa.int32()), "vertex": names,
-                     "shingles": pa.array([s.tolist() for s in sets], pa.large_list(pa.uint64()))})
+    return pa.table(
+        {
+            "set_id": pa.array([1] * len(names), pa.uint64()),
+            "chunk": pa.array([0] * len(names), pa.int32()),
+            "pos": pa.array(range(len(names)), pa.int32()),
+            "vertex": names,
+            "shingles": pa.array([s.tolist() for s in sets], pa.large_list(pa.uint64())),
+        }
+    )
 
 
 def test_verification_keeps_a_cluster_whole_behind_a_false_positive_leader(stdlib_texts):
     words = stdlib_texts[0].split()[:800]
     other = stdlib_texts[1].split()[:800]
     copy = " ".join(words)
-    texts = {"a": " ".join(other[:400] + words[:60]),  # sorts first, unrelated: an LSH false positive
-             "b": copy, "c": copy + " trailing words added here", "d": " ".join(words[:-10])}
+    texts = {
+        "a": " ".join(other[:400] + words[:60]),  # sorts first, unrelated: an LSH false positive
+        "b": copy,
+        "c": copy + " trailing words added here",
+        "d": " ".join(words[:-10]),
+    }
     checks = verify_sets(_set_rows(texts), threshold=0.8, max_leaders=4).to_pylist()
     ok = sorted((r["u"][1], r["v"][1]) for r in checks if r["ok"])
     assert ok == [("b", "c"), ("b", "d")]
@@ -71,8 +84,9 @@ def test_verification_keeps_a_cluster_whole_behind_a_false_positive_leader(stdli
 def test_components_are_stars_on_the_minimum_whatever_the_partitioning():
     rng = random.Random(5)
     nodes = [f"n{i:03d}" for i in range(300)]
-    pairs = {tuple(sorted(rng.sample(nodes, 2))) for _ in range(260)} | {(f"n{i:03d}", f"n{i + 1:03d}")
-                                                                          for i in range(200, 240)}  # a long path
+    pairs = {tuple(sorted(rng.sample(nodes, 2))) for _ in range(260)} | {
+        (f"n{i:03d}", f"n{i + 1:03d}") for i in range(200, 240)
+    }  # a long path
     edges = pa.table({"u": [p[0] for p in pairs], "v": [p[1] for p in pairs]})
     stars, rounds = components_local(edges)
     label = _union_find(sorted({x for p in pairs for x in p}), list(pairs))
@@ -91,9 +105,14 @@ def test_components_are_stars_on_the_minimum_whatever_the_partitioning():
 
 
 def _docs(rows: list[tuple[str, str, str, dict]]) -> pa.Table:
-    return pa.table({"id": [r[0] for r in rows], "source": [r[1] for r in rows],
-                     "text": pa.array([r[2] for r in rows], pa.large_string()),
-                     "meta": [json.dumps(r[3]) for r in rows]})
+    return pa.table(
+        {
+            "id": [r[0] for r in rows],
+            "source": [r[1] for r in rows],
+            "text": pa.array([r[2] for r in rows], pa.large_string()),
+            "meta": [json.dumps(r[3]) for r in rows],
+        }
+    )
 
 
 def _edit(text: str, every: int) -> str:
@@ -104,15 +123,25 @@ def _edit(text: str, every: int) -> str:
 def _corpus() -> tuple[pa.Table, dict[str, float]]:
     texts = stdlib_sources("*.py", limit=12)
     rows = [(f"web/{i:02d}", "web", t, {}) for i, t in enumerate(texts)]
-    rows += [("web/50", "web", _edit(texts[0], 60), {}), ("book/00", "book", _edit(texts[1], 80), {}),
-             ("web/51", "web", " ".join(texts[2].split()[: len(texts[2].split()) // 2]), {}),
-             ("code/0", "code", texts[3], {"license": "MIT"}),
-             ("code/1", "code", texts[3] + "\n# x", {"license": "gpl-3.0"})]
+    rows += [
+        ("web/50", "web", _edit(texts[0], 60), {}),
+        ("book/00", "book", _edit(texts[1], 80), {}),
+        ("web/51", "web", " ".join(texts[2].split()[: len(texts[2].split()) // 2]), {}),
+        ("code/0", "code", texts[3], {"license": "MIT"}),
+        ("code/1", "code", texts[3] + "\n# x", {"license": "gpl-3.0"}),
+    ]
     docs = _docs(rows)
     sets = dict(zip(docs["id"].to_pylist(), shingle_sets(docs["text"].to_pylist(), ShingleConfig())))
-    truth = {k: jaccard(sets[a], sets[b]) for k, (a, b) in {"edit": ("web/00", "web/50"), "book": ("web/01", "book/00"),
-                                                          "half": ("web/02", "web/51"), "code": ("web/03", "code/0"),
-                                                          "code1": ("code/0", "code/1")}.items()}
+    truth = {
+        k: jaccard(sets[a], sets[b])
+        for k, (a, b) in {
+            "edit": ("web/00", "web/50"),
+            "book": ("web/01", "book/00"),
+            "half": ("web/02", "web/51"),
+            "code": ("web/03", "code/0"),
+            "code1": ("code/0", "code/1"),
+        }.items()
+    }
     return docs, truth
 
 
@@ -140,10 +169,10 @@ def test_incremental_matches_a_full_run_for_the_new_documents():
     assert incremental == {k: v for k, v in full.items() if k in new_ids}
     # where the rule would pick the new copy (an earlier id), the published old one stays and the new one goes
     earlier = _docs([("web/0", "web", docs["text"][0].as_py() + " one more line", {})])
-    assert dedup_in_memory(pa.concat_tables([docs.slice(0, 1), earlier]), cfg, seed=1)["id"].to_pylist() == [
-        "web/00"]
+    assert dedup_in_memory(pa.concat_tables([docs.slice(0, 1), earlier]), cfg, seed=1)["id"].to_pylist() == ["web/00"]
     assert dedup_in_memory(earlier, cfg, seed=1, old=docs.slice(0, 1)).to_pylist() == [
-        {"id": "web/0", "survivor": "web/00"}]
+        {"id": "web/0", "survivor": "web/00"}
+    ]
 
 
 def test_vertex_order_is_survivor_order():

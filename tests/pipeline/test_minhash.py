@@ -48,8 +48,13 @@ def test_normalize_folds_case_punctuation_width_and_space():
 
 
 def test_shingle_hashes_match_the_reference_and_ignore_position_and_spacing(stdlib_texts):
-    texts = ["The quick brown fox jumps over the lazy dog", "", "two words", stdlib_texts[0][:3000],
-             "the QUICK brown   fox, jumps over the lazy dog!"]
+    texts = [
+        "The quick brown fox jumps over the lazy dog",
+        "",
+        "two words",
+        stdlib_texts[0][:3000],
+        "the QUICK brown   fox, jumps over the lazy dog!",
+    ]
     hashes, offsets = shingle_hashes(texts, ShingleConfig())
     for i, text in enumerate(texts):
         assert hashes[offsets[i] : offsets[i + 1]].tolist() == _reference_shingles(text, 5), i

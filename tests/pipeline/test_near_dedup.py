@@ -29,9 +29,14 @@ def _edit(text: str, every: int) -> str:
 
 
 def _docs(rows: list[tuple[str, str, str, dict]]) -> pa.Table:
-    return pa.table({"id": [r[0] for r in rows], "source": [r[1] for r in rows],
-                     "text": pa.array([r[2] for r in rows], pa.large_string()),
-                     "meta": [json.dumps(r[3]) for r in rows]})
+    return pa.table(
+        {
+            "id": [r[0] for r in rows],
+            "source": [r[1] for r in rows],
+            "text": pa.array([r[2] for r in rows], pa.large_string()),
+            "meta": [json.dumps(r[3]) for r in rows],
+        }
+    )
 
 
 @pytest.fixture(scope="module")
@@ -42,23 +47,36 @@ def corpus() -> tuple[pa.Table, dict[str, str]]:
     rows = [(f"web/{i:02d}", "web", t[i], {}) for i in (0, 2, 5, 7, 8, 9, 12, 13, 14, 16)]
     rows += [(f"book/{i:02d}", "book", t[i], {}) for i in (15, 17, 18, 19)]
     rows += [
-        ("web/a-orig", "web", t[1], {}), ("web/a-edit", "web", _edit(t[1], 100), {}),
+        ("web/a-orig", "web", t[1], {}),
+        ("web/a-edit", "web", _edit(t[1], 100), {}),
         ("web/a-long", "web", t[1] + "\n" + extra, {}),  # the most complete copy
-        ("web/b", "web", t[3], {}), ("book/b", "book", _edit(t[3], 120), {}),
+        ("web/b", "web", t[3], {}),
+        ("book/b", "book", _edit(t[3], 120), {}),
         ("code/b", "code", t[3] + "\n# end of module\n", {}),
-        ("web/c", "web", t[6], {}), ("web/c-edit", "web", _edit(t[6], 80), {}),  # true Jaccard about 0.89
+        ("web/c", "web", t[6], {}),
+        ("web/c-edit", "web", _edit(t[6], 80), {}),  # true Jaccard about 0.89
         ("code/d-mit", "code", t[10], {"license": "MIT"}),
         ("code/d-none", "code", t[10] + "\n# local changes\n" * 3, {}),
         ("code/e-star", "code", t[11], {"max_stars_count": 50}),
         ("code/e-long", "code", t[11] + "\n\n# patched\n", {"max_stars_count": 2}),
-        ("web/f2", "web", "Table of Contents", {}), ("web/f1", "web", "table of contents", {}),
-        ("web/empty1", "web", "", {}), ("web/empty2", "web", "", {}),
-        ("web/punct1", "web", "?!", {}), ("web/punct2", "web", "?! —", {}),
+        ("web/f2", "web", "Table of Contents", {}),
+        ("web/f1", "web", "table of contents", {}),
+        ("web/empty1", "web", "", {}),
+        ("web/empty2", "web", "", {}),
+        ("web/punct1", "web", "?!", {}),
+        ("web/punct2", "web", "?! —", {}),
     ]
     docs = _docs(rows)
     texts = dict(zip(docs["id"].to_pylist(), docs["text"].to_pylist()))
-    longer = [("web/a-long", "web/a-orig"), ("web/a-orig", "web/a-edit"), ("code/b", "web/b"), ("code/b", "book/b"),
-              ("web/c", "web/c-edit"), ("code/d-none", "code/d-mit"), ("code/e-long", "code/e-star")]
+    longer = [
+        ("web/a-long", "web/a-orig"),
+        ("web/a-orig", "web/a-edit"),
+        ("code/b", "web/b"),
+        ("code/b", "book/b"),
+        ("web/c", "web/c-edit"),
+        ("code/d-none", "code/d-mit"),
+        ("code/e-long", "code/e-star"),
+    ]
     assert all(len(texts[a]) > len(texts[b]) for a, b in longer)  # what the expected survivors rely on
     return docs, texts
 
@@ -72,28 +90,43 @@ def _true(texts: dict[str, str], a: str, b: str) -> float:
 LONGEST = SurvivorConfig(priority=["permissive_licence", "stars", "longest"])
 
 
-def _dropped(docs: pa.Table, cfg: NearDedupConfig, old: pa.Table | None = None,
-             survivor: SurvivorConfig = LONGEST) -> dict[str, str]:
+def _dropped(
+    docs: pa.Table, cfg: NearDedupConfig, old: pa.Table | None = None, survivor: SurvivorConfig = LONGEST
+) -> dict[str, str]:
     result = dedup_in_memory(docs, cfg, SEED, old=old, survivor=survivor)
     return dict(zip(result["id"].to_pylist(), result["survivor"].to_pylist()))
 
 
 # with LONGEST: in one web cluster the longest copy survives; across sources one member of three survives (the
 # longest); a permissive licence outranks length, and stars outrank length; equal texts fall to the id
-EXPECTED = {"web/a-orig": "web/a-long", "web/a-edit": "web/a-long", "web/b": "code/b", "book/b": "code/b",
-            "web/c-edit": "web/c", "code/d-none": "code/d-mit", "code/e-long": "code/e-star", "web/f2": "web/f1"}
+EXPECTED = {
+    "web/a-orig": "web/a-long",
+    "web/a-edit": "web/a-long",
+    "web/b": "code/b",
+    "book/b": "code/b",
+    "web/c-edit": "web/c",
+    "code/d-none": "code/d-mit",
+    "code/e-long": "code/e-star",
+    "web/f2": "web/f1",
+}
 
 
 def test_near_duplicates_go_to_the_right_survivor_and_distinct_documents_stay(corpus):
     docs, texts = corpus
-    for a, b in [("web/a-orig", "web/a-edit"), ("web/a-orig", "web/a-long"), ("web/b", "book/b"),
-                 ("web/b", "code/b"), ("web/c", "web/c-edit")]:
+    for a, b in [
+        ("web/a-orig", "web/a-edit"),
+        ("web/a-orig", "web/a-long"),
+        ("web/b", "book/b"),
+        ("web/b", "code/b"),
+        ("web/c", "web/c-edit"),
+    ]:
         assert _true(texts, a, b) > 0.8, (a, b)
     assert _dropped(docs, NearDedupConfig()) == EXPECTED
 
 
-@pytest.mark.parametrize("cfg", [NearDedupConfig(verify_max_shingles=300),
-                                 NearDedupConfig(max_set_docs=1, max_leaders=1)])
+@pytest.mark.parametrize(
+    "cfg", [NearDedupConfig(verify_max_shingles=300), NearDedupConfig(max_set_docs=1, max_leaders=1)]
+)
 def test_sampled_verification_and_small_chunks_find_the_same_pairs(corpus, cfg):
     """Verification on a 1/2^k cut of large shingle sets, and candidate sets split into chunks of one
     member each, still confirm every pair of the corpus (all far from the threshold)."""
@@ -132,11 +165,16 @@ def test_licence_and_stars_rank_before_length_unless_configured_otherwise(corpus
     code = docs.filter(pc.equal(docs["source"], "code"))
     assert _dropped(code, NearDedupConfig()) == {"code/d-none": "code/d-mit", "code/e-long": "code/e-star"}
     length_only = SurvivorConfig(priority=["longest"])
-    assert _dropped(code, NearDedupConfig(), survivor=length_only) == {"code/d-mit": "code/d-none",
-                                                                        "code/e-star": "code/e-long"}
+    assert _dropped(code, NearDedupConfig(), survivor=length_only) == {
+        "code/d-mit": "code/d-none",
+        "code/e-star": "code/e-long",
+    }
     web_copy = _docs([("web/d", "web", texts["code/d-none"] + " and a longer web copy", {})])
     assert _dropped(pa.concat_tables([code, web_copy]), NearDedupConfig()) == {
-        "code/d-none": "code/d-mit", "web/d": "code/d-mit", "code/e-long": "code/e-star"}
+        "code/d-none": "code/d-mit",
+        "web/d": "code/d-mit",
+        "code/e-long": "code/e-star",
+    }
 
 
 def test_documents_without_shingles_are_never_linked(corpus):
@@ -191,13 +229,19 @@ def test_shingled_slices_cut_on_bytes_between_documents_and_lose_no_row(corpus):
 def test_the_default_order_keeps_originals_and_the_declared_language(corpus):
     """A vendored copy loses to its original, a translation to the declared language; else the earliest id."""
     _, texts = corpus
-    rows = [("code/scipy.tar#scipy/_lib/_vendor/pep440.py", "code", texts["code/d-mit"], {"license": "MIT"}),
-            ("code/numpy.tar#numpy/pep440.py", "code", texts["code/d-none"], {}),
-            ("web/doc/el-GR/guide.html", "web", texts["web/a-long"], {"language": "el"}),
-            ("web/doc/en-US/guide.html", "web", texts["web/a-orig"], {"language": "en"}),
-            ("web/doc/zz/guide.html", "web", texts["web/a-edit"], {"language": "en"}),
-            ("web/x/b", "web", texts["web/c-edit"], {}), ("web/x/a", "web", texts["web/c"], {})]
+    rows = [
+        ("code/scipy.tar#scipy/_lib/_vendor/pep440.py", "code", texts["code/d-mit"], {"license": "MIT"}),
+        ("code/numpy.tar#numpy/pep440.py", "code", texts["code/d-none"], {}),
+        ("web/doc/el-GR/guide.html", "web", texts["web/a-long"], {"language": "el"}),
+        ("web/doc/en-US/guide.html", "web", texts["web/a-orig"], {"language": "en"}),
+        ("web/doc/zz/guide.html", "web", texts["web/a-edit"], {"language": "en"}),
+        ("web/x/b", "web", texts["web/c-edit"], {}),
+        ("web/x/a", "web", texts["web/c"], {}),
+    ]
     dropped = _dropped(_docs(rows), NearDedupConfig(), survivor=SurvivorConfig())
-    assert dropped == {"code/scipy.tar#scipy/_lib/_vendor/pep440.py": "code/numpy.tar#numpy/pep440.py",
-                       "web/doc/el-GR/guide.html": "web/doc/en-US/guide.html",
-                       "web/doc/zz/guide.html": "web/doc/en-US/guide.html", "web/x/b": "web/x/a"}
+    assert dropped == {
+        "code/scipy.tar#scipy/_lib/_vendor/pep440.py": "code/numpy.tar#numpy/pep440.py",
+        "web/doc/el-GR/guide.html": "web/doc/en-US/guide.html",
+        "web/doc/zz/guide.html": "web/doc/en-US/guide.html",
+        "web/x/b": "web/x/a",
+    }

@@ -7,42 +7,78 @@ from pipeline.secrets_patterns import SECRET_KINDS, looks_random, redact_secrets
 
 REDACTED = [
     # (text, redacted text, tags)
-    ("Write to John.Doe+news@mail.example.co.uk or JANE@Company.ORG.", "Write to <EMAIL> or <EMAIL>.",
-     ["email", "email"]),
+    (
+        "Write to John.Doe+news@mail.example.co.uk or JANE@Company.ORG.",
+        "Write to <EMAIL> or <EMAIL>.",
+        ["email", "email"],
+    ),
     ("Quoted <miquels@cistron.nl> in a preface", "Quoted <<EMAIL>> in a preface", ["email"]),
-    ("client 93.184.216.34 connected; (130.89.148.77): icmp_seq=1", "client <IP_ADDRESS> connected; (<IP_ADDRESS>): "
-     "icmp_seq=1", ["ip_address", "ip_address"]),
+    (
+        "client 93.184.216.34 connected; (130.89.148.77): icmp_seq=1",
+        "client <IP_ADDRESS> connected; (<IP_ADDRESS>): icmp_seq=1",
+        ["ip_address", "ip_address"],
+    ),
     ("Listen 192.170.2.1:8443 https", "Listen <IP_ADDRESS>:8443 https", ["ip_address"]),
-    ("from 2603:400a:ffff:bb8::801f:3e and 2a00:1450:4001:82b::200e.", "from <IP_ADDRESS> and <IP_ADDRESS>.",
-     ["ip_address", "ip_address"]),
+    (
+        "from 2603:400a:ffff:bb8::801f:3e and 2a00:1450:4001:82b::200e.",
+        "from <IP_ADDRESS> and <IP_ADDRESS>.",
+        ["ip_address", "ip_address"],
+    ),
     ("Call +1 (555) 123-4567 or +44 20 7946 0958.", "Call <PHONE> or <PHONE>.", ["phone", "phone"]),
-    ("Tel. +49 (0)30 1234567, +33 1 23 45 67 89, +81-3-1234-5678", "Tel. <PHONE>, <PHONE>, <PHONE>",
-     ["phone"] * 3),
-    ("US: 212-555-0143, (212) 555-0143, 1-800-555-0199, 834.345.1254", "US: <PHONE>, <PHONE>, <PHONE>, <PHONE>",
-     ["phone"] * 4),
-    ("Berlin 030 1234567, Paris 01 23 45 67 89, Tokyo 03-1234-5678, London 020 7946 0958",
-     "Berlin <PHONE>, Paris <PHONE>, Tokyo <PHONE>, London <PHONE>", ["phone"] * 4),
+    ("Tel. +49 (0)30 1234567, +33 1 23 45 67 89, +81-3-1234-5678", "Tel. <PHONE>, <PHONE>, <PHONE>", ["phone"] * 3),
+    (
+        "US: 212-555-0143, (212) 555-0143, 1-800-555-0199, 834.345.1254",
+        "US: <PHONE>, <PHONE>, <PHONE>, <PHONE>",
+        ["phone"] * 4,
+    ),
+    (
+        "Berlin 030 1234567, Paris 01 23 45 67 89, Tokyo 03-1234-5678, London 020 7946 0958",
+        "Berlin <PHONE>, Paris <PHONE>, Tokyo <PHONE>, London <PHONE>",
+        ["phone"] * 4,
+    ),
     ("aws_access_key_id = AKIAQWERTYUIOPASDFGH", "aws_access_key_id = <SECRET>", ["aws_access_key_id"]),
-    ('AWS_SECRET_ACCESS_KEY="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"', 'AWS_SECRET_ACCESS_KEY="<SECRET>"',
-     ["aws_secret_key"]),
+    (
+        'AWS_SECRET_ACCESS_KEY="wJalrXUtnFEMI/K7MDENG/bPxRfiCYzQWERTYKEY"',
+        'AWS_SECRET_ACCESS_KEY="<SECRET>"',
+        ["aws_secret_key"],
+    ),
     ("GH_TOKEN: ghp_0123456789abcdefghijABCDEFGHIJ012345", "GH_TOKEN: <SECRET>", ["github_token"]),
     ("github_pat_11ABCDEFG0123456789_abcdefghijklmnopqrstuvwxyz", "<SECRET>", ["github_token"]),
     ("xoxb-123456789012-1234567890123-AbCdEfGhIjKlMnOpQrStUvWx", "<SECRET>", ["slack_token"]),
     ("key=AIzaSyA1234567890abcdefghijklmnopqrstuv&q=1", "key=<SECRET>&q=1", ["google_api_key"]),
     ("stripe.api_key = sk_live_4eC39HqLyjWDarjtT1zdp7dc", "stripe.api_key = <SECRET>", ["stripe_key"]),
     ("OPENAI_API_KEY=sk-proj-Ab3dEfGhIjKlMnOpQrStUvWxYz0123456789AbCd", "OPENAI_API_KEY=<SECRET>", ["openai_key"]),
-    ("Bearer eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQ",
-     "Bearer <SECRET>", ["jwt"]),
-    ("-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEA1234567890abcdef\nabcdefABCDEF0123456789+/==\n"
-     "-----END RSA PRIVATE KEY-----\nafter", "<SECRET>\nafter", ["private_key"]),
-    ("-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQ\n\nThe page goes on.",
-     "<SECRET>\n\nThe page goes on.", ["private_key"]),
-    ("password = \"S3cr3tP@ss!\" and {'apiKey': 'Zx9Qw8Er7Ty6Ui5O'}",
-     "password = \"<SECRET>\" and {'apiKey': '<SECRET>'}", ["credential", "credential"]),
-    ("SECRET_KEY=abcdef0123456789abcdef0123456789 ?access_token=ya29.a0AfH6SMBx7u2W0WPXnVbI&x=1",
-     "SECRET_KEY=<SECRET> ?access_token=<SECRET>&x=1", ["credential", "credential"]),
-    ('TOKEN = "hf_94wBhPGp6KrrTH3KDchhKpRxZwd6dmHWLL" "Password": "SomeKindOfPassword123!@#"',
-     'TOKEN = "<SECRET>" "Password": "<SECRET>"', ["credential", "credential"]),
+    (
+        "Bearer eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQ",  # noqa: E501
+        "Bearer <SECRET>",
+        ["jwt"],
+    ),
+    (
+        "-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEA1234567890abcdef\nabcdefABCDEF0123456789+/==\n"
+        "-----END RSA PRIVATE KEY-----\nafter",
+        "<SECRET>\nafter",
+        ["private_key"],
+    ),
+    (
+        "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQ\n\nThe page goes on.",
+        "<SECRET>\n\nThe page goes on.",
+        ["private_key"],
+    ),
+    (
+        "password = \"S3cr3tP@ss!\" and {'apiKey': 'Zx9Qw8Er7Ty6Ui5O'}",
+        "password = \"<SECRET>\" and {'apiKey': '<SECRET>'}",
+        ["credential", "credential"],
+    ),
+    (
+        "SECRET_KEY=abcdef0123456789abcdef0123456789 ?access_token=ya29.a0AfH6SMBx7u2W0WPXnVbI&x=1",
+        "SECRET_KEY=<SECRET> ?access_token=<SECRET>&x=1",
+        ["credential", "credential"],
+    ),
+    (
+        'TOKEN = "hf_94wBhPGp6KrrTH3KDchhKpRxZwd6dmHWLL" "Password": "SomeKindOfPassword123!@#"',
+        'TOKEN = "<SECRET>" "Password": "<SECRET>"',
+        ["credential", "credential"],
+    ),
 ]
 
 KEPT = [
@@ -113,14 +149,18 @@ def test_looks_random():
 
 def test_secret_redaction_alone():
     assert redact_secrets("token: ghp_0123456789abcdefghijABCDEFGHIJ012345", placeholder="[KEY]") == (
-        "token: [KEY]", ["github_token"])
+        "token: [KEY]",
+        ["github_token"],
+    )
 
 
 def test_stage_rewrites_text_and_tags_rows():
-    table = pa.table({
-        "id": ["a", "b", "c"],
-        "text": pa.array(["no pii here", "a@mailbox.org and b@mailbox.org", "ip 93.184.216.34"], pa.large_string()),
-    })
+    table = pa.table(
+        {
+            "id": ["a", "b", "c"],
+            "text": pa.array(["no pii here", "a@mailbox.org and b@mailbox.org", "ip 93.184.216.34"], pa.large_string()),
+        }
+    )
     out = pii_redact(table, PiiConfig())
     assert out["text"].type == pa.large_string() and out["id"].equals(table["id"])
     assert out["text"].to_pylist() == ["no pii here", "<EMAIL> and <EMAIL>", "ip <IP_ADDRESS>"]

@@ -66,13 +66,21 @@ def test_truncated_gzip_is_quarantined(tmp_path, stdlib_texts):
 
 def test_bad_lines_are_quarantined_one_by_one(tmp_path):
     path = tmp_path / "mixed.jsonl"
-    path.write_bytes(b'{"text": "good one"}\n{broken json\n{"text": "caf\xe9 latin-1"}\n[1, 2]\n'
-                     b'{"other": "no text"}\n' + b'{"text": "' + b"x" * 5000 + b'"}\n{"text": "good two"}\n')
+    path.write_bytes(
+        b'{"text": "good one"}\n{broken json\n{"text": "caf\xe9 latin-1"}\n[1, 2]\n'
+        b'{"other": "no text"}\n' + b'{"text": "' + b"x" * 5000 + b'"}\n{"text": "good two"}\n'
+    )
     table = _read(SourceSpec(name="web", paths=[], max_record_bytes=1000), str(path))
     got = list(zip(table["status"].to_pylist(), table["reason"].to_pylist()))
-    assert got == [(KEPT, None), (QUARANTINED, "invalid_json"), (QUARANTINED, "invalid_utf8"),
-                   (QUARANTINED, "not_an_object"), (QUARANTINED, "missing_text"),
-                   (QUARANTINED, "record_too_large"), (KEPT, None)]
+    assert got == [
+        (KEPT, None),
+        (QUARANTINED, "invalid_json"),
+        (QUARANTINED, "invalid_utf8"),
+        (QUARANTINED, "not_an_object"),
+        (QUARANTINED, "missing_text"),
+        (QUARANTINED, "record_too_large"),
+        (KEPT, None),
+    ]
     assert table["text"][6].as_py() == "good two"
     assert table["id"][6].as_py() == "web/mixed.jsonl#6"
     assert "broken json" in table["text"][1].as_py()  # the raw payload is kept for inspection
@@ -138,8 +146,10 @@ def test_image_records_get_marker_and_image_struct(tmp_path):
     Image.new("RGB", (300, 200), (10, 20, 30)).save(buf, "PNG")
     Image.effect_noise((200, 200), 40).save(jpeg, "JPEG")
     truncated = jpeg.getvalue()[: len(jpeg.getvalue()) // 2]  # a valid header, half the data
-    pq.write_table(pa.table({"caption": ["a dark square", "broken", "cut"],
-                             "image": [buf.getvalue(), b"\x89PNG\r\n", truncated]}), tmp_path / "p.parquet")
+    pq.write_table(
+        pa.table({"caption": ["a dark square", "broken", "cut"], "image": [buf.getvalue(), b"\x89PNG\r\n", truncated]}),
+        tmp_path / "p.parquet",
+    )
     spec = SourceSpec(name="multimodal", paths=[], text_field="caption", image_field="image")
     table = _read(spec, str(tmp_path / "p.parquet"))
     assert table["text"][0].as_py() == "<|image|>\na dark square"
@@ -170,16 +180,26 @@ def test_image_paths_resolve_against_the_data_file(tmp_path):
     pairs = pq.read_table(f"{REPO}/data/sample/multimodal/pairs.parquet", filters=[("key", "=", "matplotlib/home")])
     (tmp_path / "data" / "imgs").mkdir(parents=True)
     (tmp_path / "data" / "imgs" / "home.png").write_bytes(pairs["image"][0].as_py())
-    pq.write_table(pa.table({"caption": ["path", "HF Image struct", "gone"],
-                             "image": ["imgs/home.png", None, "imgs/gone.png"],
-                             "hf": [None, {"bytes": None, "path": "imgs/home.png"}, None]}),
-                   tmp_path / "data" / "pairs.parquet")
-    table = _read(SourceSpec(name="multimodal", paths=[], text_field="caption", image_field="image"),
-                  str(tmp_path / "data" / "pairs.parquet"))
+    pq.write_table(
+        pa.table(
+            {
+                "caption": ["path", "HF Image struct", "gone"],
+                "image": ["imgs/home.png", None, "imgs/gone.png"],
+                "hf": [None, {"bytes": None, "path": "imgs/home.png"}, None],
+            }
+        ),
+        tmp_path / "data" / "pairs.parquet",
+    )
+    table = _read(
+        SourceSpec(name="multimodal", paths=[], text_field="caption", image_field="image"),
+        str(tmp_path / "data" / "pairs.parquet"),
+    )
     assert table["status"].to_pylist() == [KEPT, QUARANTINED, QUARANTINED]
     assert (table["images"][0].as_py()[0]["width"], table["reason"][2].as_py()) == (24, "image_missing")
-    hf = _read(SourceSpec(name="multimodal", paths=[], text_field="caption", image_field="hf"),
-               str(tmp_path / "data" / "pairs.parquet"))
+    hf = _read(
+        SourceSpec(name="multimodal", paths=[], text_field="caption", image_field="hf"),
+        str(tmp_path / "data" / "pairs.parquet"),
+    )
     assert hf["images"][1].as_py()[0]["sha256"] == table["images"][0].as_py()[0]["sha256"]
 
 
@@ -188,8 +208,10 @@ def test_images_field_holds_images_whose_markers_the_text_has(tmp_path):
 
     rows = pq.read_table(f"{REPO}/data/sample/multimodal/pairs.parquet", columns=["key", "image"]).to_pylist()
     png, gif = (next(r["image"] for r in rows if r["key"] == k) for k in ("matplotlib/home", "apache/down.gif"))
-    pq.write_table(pa.table({"text": ["a <|image|> b <|image|>", "one marker <|image|>"],
-                             "imgs": [[png, gif], [png, gif]]}), tmp_path / "i.parquet")
+    pq.write_table(
+        pa.table({"text": ["a <|image|> b <|image|>", "one marker <|image|>"], "imgs": [[png, gif], [png, gif]]}),
+        tmp_path / "i.parquet",
+    )
     table = _read(SourceSpec(name="multimodal", paths=[], images_field="imgs"), str(tmp_path / "i.parquet"))
     assert [(i["width"], i["height"]) for i in table["images"][0].as_py()] == [(24, 24), (11, 11)]
     assert table["text"][0].as_py() == "a <|image|> b <|image|>"
@@ -198,15 +220,20 @@ def test_images_field_holds_images_whose_markers_the_text_has(tmp_path):
 
 @pytest.mark.parametrize("name", ["empty.jsonl", "empty.jsonl.zst", "empty.jsonl.gz"])
 def test_empty_files_give_no_rows_and_no_error(tmp_path, name):
-    data = {"empty.jsonl": b"", "empty.jsonl.zst": zstandard.ZstdCompressor().compress(b""),
-            "empty.jsonl.gz": gzip.compress(b"")}[name]
+    data = {
+        "empty.jsonl": b"",
+        "empty.jsonl.zst": zstandard.ZstdCompressor().compress(b""),
+        "empty.jsonl.gz": gzip.compress(b""),
+    }[name]
     (tmp_path / name).write_bytes(data)
     inp = InputFile("web", str(tmp_path / name), name)
     assert list(read_input(SourceSpec(name="web", paths=[]), inp)) == []
 
 
-@pytest.mark.parametrize(("name", "fmt"), [("a.warc.gz", "warc"), ("a.warc", "warc"), ("b.html", "html"),
-                                           ("b.htm.zst", "html"), ("b.HTML.gz", "html")])
+@pytest.mark.parametrize(
+    ("name", "fmt"),
+    [("a.warc.gz", "warc"), ("a.warc", "warc"), ("b.html", "html"), ("b.htm.zst", "html"), ("b.HTML.gz", "html")],
+)
 def test_web_formats_by_suffix(name, fmt):
     from pipeline.readers import detect_format
 
@@ -233,8 +260,10 @@ def test_html_files_one_document_each_with_url_and_title(tmp_path):
     table = pa.concat_tables(tables)
     assert table["id"].to_pylist() == ["web/a.html#0", "web/b.htm.gz#0", "web/c.html.zst#0"]
     assert [json.loads(m) for m in table["meta"].to_pylist()] == [
-        {"url": "https://e.org/tides", "title": "Tides"}, {"url": "https://e.org/b", "title": "B"},
-        {"title": "No address"}]
+        {"url": "https://e.org/tides", "title": "Tides"},
+        {"url": "https://e.org/b", "title": "B"},
+        {"title": "No address"},
+    ]
     assert set(table["text"].to_pylist()) == {extract_html(pages["a.html"], ExtractConfig())[0]}
     assert list(read_input(spec, InputFile("web", str(tmp_path / "empty.html"), "empty.html"))) == []
 
@@ -266,8 +295,9 @@ def test_a_literal_image_marker_in_text_is_stripped_for_every_reader(tmp_path):
 
     buf = io.BytesIO()
     Image.new("RGB", (300, 200), (10, 20, 30)).save(buf, "PNG")
-    pq.write_table(pa.table({"caption": ["a <|image|> forged marker"], "image": [buf.getvalue()]}),
-                   tmp_path / "p.parquet")
+    pq.write_table(
+        pa.table({"caption": ["a <|image|> forged marker"], "image": [buf.getvalue()]}), tmp_path / "p.parquet"
+    )
     spec = SourceSpec(name="multimodal", paths=[], text_field="caption", image_field="image")
     (row,) = _read(spec, str(tmp_path / "p.parquet")).to_pylist()
     assert row["text"] == "<|image|>\na  forged marker" and len(row["images"]) == 1

@@ -21,9 +21,21 @@ def _files(files: dict[str, str], repo: str = "acme/pkg", license: str | None = 
     rows = []
     for path, text in files.items():
         meta = {"repo": repo, "path": path, "language": code_language(path), "license": license}
-        rows.append({"id": f"code/{repo}.tar.gz#{path}", "source": "code", "text": text, "meta": json.dumps(meta),
-                     "images": [], "status": KEPT, "rewrites": [], "stage": None, "reason": None, "detail": None,
-                     "language": None})
+        rows.append(
+            {
+                "id": f"code/{repo}.tar.gz#{path}",
+                "source": "code",
+                "text": text,
+                "meta": json.dumps(meta),
+                "images": [],
+                "status": KEPT,
+                "rewrites": [],
+                "stage": None,
+                "reason": None,
+                "detail": None,
+                "language": None,
+            }
+        )
     return pa.Table.from_pylist(rows, schema=WORK_SCHEMA)
 
 
@@ -44,15 +56,24 @@ def _order(files: dict[str, str]) -> list[str]:
 
 def test_stdlib_json_dependencies_and_order(json_package):
     deps = file_dependencies([(p, t, code_language(p)) for p, t in json_package.items()])
-    assert deps == {"json/__init__.py": {"json/decoder.py", "json/encoder.py"}, "json/decoder.py": {"json/scanner.py"},
-                    "json/encoder.py": set(), "json/scanner.py": set(), "json/tool.py": {"json/__init__.py"}}
+    assert deps == {
+        "json/__init__.py": {"json/decoder.py", "json/encoder.py"},
+        "json/decoder.py": {"json/scanner.py"},
+        "json/encoder.py": set(),
+        "json/scanner.py": set(),
+        "json/tool.py": {"json/__init__.py"},
+    }
     shuffled = dict(random.Random(0).sample(sorted(json_package.items()), len(json_package)))
     assert _order(shuffled) == JSON_ORDER
 
 
 def test_cycle_broken_by_fewest_open_dependencies_then_path():
-    files = {"pkg/a.py": "from pkg import b\n", "pkg/b.py": "from . import a\n", "pkg/c.py": "import pkg.a\n",
-             "pkg/d.py": "from .a import thing\nfrom .c import other\nfrom .b import x\n"}
+    files = {
+        "pkg/a.py": "from pkg import b\n",
+        "pkg/b.py": "from . import a\n",
+        "pkg/c.py": "import pkg.a\n",
+        "pkg/d.py": "from .a import thing\nfrom .c import other\nfrom .b import x\n",
+    }
     # a <-> b is a cycle; every file has open dependencies, a and b and c one each: a (by path) breaks it.
     assert _order(files) == ["pkg/a.py", "pkg/b.py", "pkg/c.py", "pkg/d.py"]
     assert _order(dict(reversed(list(files.items())))) == _order(files)
@@ -61,13 +82,17 @@ def test_cycle_broken_by_fewest_open_dependencies_then_path():
 def test_javascript_c_java_go_dependencies():
     files = {
         "web/index.js": "import { pad } from './util';\nconst math = require(\"./lib/math.js\");\nimport 'react';\n",
-        "web/lib/math.js": "export { pad } from '../util.js';\n", "web/util.js": "export const pad = 1;\n",
-        "c/main.c": '#include <stdio.h>\n#include "util.h"\n#include <brotli/decode.h>\n', "c/util.h": "int f(void);\n",
-        "c/util.c": '#include "util.h"\n', "include/brotli/decode.h": "int d(void);\n",
+        "web/lib/math.js": "export { pad } from '../util.js';\n",
+        "web/util.js": "export const pad = 1;\n",
+        "c/main.c": '#include <stdio.h>\n#include "util.h"\n#include <brotli/decode.h>\n',
+        "c/util.h": "int f(void);\n",
+        "c/util.c": '#include "util.h"\n',
+        "include/brotli/decode.h": "int d(void);\n",
         "java/src/com/acme/App.java": "package com.acme;\nimport com.acme.util.Strings;\nimport java.util.List;\n",
         "java/src/com/acme/util/Strings.java": "package com.acme.util;\n",
         "go/cmd/main.go": 'package main\nimport (\n\t"fmt"\n\tstr "github.com/acme/pkg/go/strs"\n)\n',
-        "go/strs/strs.go": "package strs\n", "go/strs/strs_test.go": "package strs\n",
+        "go/strs/strs.go": "package strs\n",
+        "go/strs/strs_test.go": "package strs\n",
     }
     deps = file_dependencies([(p, t, code_language(p)) for p, t in files.items()])
     assert deps["web/index.js"] == {"web/util.js", "web/lib/math.js"}
@@ -83,8 +108,13 @@ def test_repository_document(json_package):
     row = doc.to_pylist()[0]
     meta = json.loads(row["meta"])
     assert row["id"] == "code/acme/pkg" and row["status"] == KEPT and row["stage"] == "repo_document"
-    assert meta == {"repo": "acme/pkg", "license": "MIT", "languages": ["Python"], "paths": JSON_ORDER,
-                    "merged_ids": [f"code/acme/pkg.tar.gz#{p}" for p in JSON_ORDER]}
+    assert meta == {
+        "repo": "acme/pkg",
+        "license": "MIT",
+        "languages": ["Python"],
+        "paths": JSON_ORDER,
+        "merged_ids": [f"code/acme/pkg.tar.gz#{p}" for p in JSON_ORDER],
+    }
     expected = "\n".join(f"# {p}\n{json_package[p].rstrip(chr(10))}\n" for p in JSON_ORDER)
     assert row["text"] == expected
 
@@ -119,13 +149,15 @@ def test_repo_stage_accounts_for_every_file_row(json_package):
     lone = lone.set_column(0, "id", pa.array(["code/x.jsonl#7"]))
     out = repo_stage(pa.concat_tables([files, lone]), RepoDocConfig())
     assert repo_keys(files).to_pylist() == ["acme/pkg"] * 5 + ["o/b"] * 2
-    assert [(r["id"], r["status"]) for r in out.to_pylist() if r["stage"] == "repo_document" and
-            r["status"] == KEPT] == [("code/acme/pkg", KEPT), ("code/o/b", KEPT)]
+    assert [
+        (r["id"], r["status"]) for r in out.to_pylist() if r["stage"] == "repo_document" and r["status"] == KEPT
+    ] == [("code/acme/pkg", KEPT), ("code/o/b", KEPT)]
     merged = [r for r in out.to_pylist() if r["status"] == MERGED]
     assert sorted(r["id"] for r in merged) == sorted(files["id"].to_pylist())
     assert {r["detail"] for r in merged if "o/b" in r["id"]} == {"code/o/b"}
     assert [(r["id"], r["status"], r["stage"]) for r in out.to_pylist() if r["id"] == "code/x.jsonl#7"] == [
-        ("code/x.jsonl#7", KEPT, None)]  # no repository: a document of its own, untouched
+        ("code/x.jsonl#7", KEPT, None)
+    ]  # no repository: a document of its own, untouched
     assert out.num_rows == 2 + files.num_rows + 1
 
 
@@ -137,5 +169,7 @@ def test_mixed_licences_and_headers_per_language():
     table = table.set_column(3, "meta", pa.array([json.dumps(m) for m in metas]))
     row = repo_document(table, RepoDocConfig()).to_pylist()[0]
     assert json.loads(row["meta"])["license"] == "Apache-2.0 AND MIT"
-    assert row["text"] == "<!-- README.md -->\n# app\n\n// src/x.ts\nexport const x = 1;\n\n" \
-                          "// src/app.ts\nimport { x } from './x';\n"
+    assert (
+        row["text"] == "<!-- README.md -->\n# app\n\n// src/x.ts\nexport const x = 1;\n\n"
+        "// src/app.ts\nimport { x } from './x';\n"
+    )

@@ -20,9 +20,17 @@ from tests.conftest import stdlib_sources
 # Characters that stress normalization: every kind of space, controls, punctuation and symbols,
 # compatibility forms NFKC folds (full-width, ligatures, superscripts, roman numerals, ¨ → space +
 # combining mark), case pairs that change length when lowered, combining marks, other scripts.
-POOL = (list("abcXYZ019 .,;:!?-'\"()[]{}<>/\\@#$%^&*_+=|~`") + list("\t\n\r\x0b\x0c\x1c\x1f\x85\x00\x01")
-        + list("\xa0\u1680\u2003\u2028\u2029\u202f\u3000\u200b\u00ad") + list("ＡＢｃ１ﬁﬂﬀ²①Ⅻⅻẞİ™©€¨´")
-        + list("\u0301\u0308éÉñßçøÆ") + list("汉字。、！") + list("नमस्ते") + list("😀👍🏽") + list("«»—–…•"))
+POOL = (
+    list("abcXYZ019 .,;:!?-'\"()[]{}<>/\\@#$%^&*_+=|~`")
+    + list("\t\n\r\x0b\x0c\x1c\x1f\x85\x00\x01")
+    + list("\xa0\u1680\u2003\u2028\u2029\u202f\u3000\u200b\u00ad")
+    + list("ＡＢｃ１ﬁﬂﬀ²①Ⅻⅻẞİ™©€¨´")
+    + list("\u0301\u0308éÉñßçøÆ")
+    + list("汉字。、！")
+    + list("नमस्ते")
+    + list("😀👍🏽")
+    + list("«»—–…•")
+)
 
 
 def _reference_normalize(text: str, cfg: ShingleConfig) -> str:
@@ -32,8 +40,7 @@ def _reference_normalize(text: str, cfg: ShingleConfig) -> str:
     if cfg.lowercase:
         text = text.lower()
     separators = "ZPS" if cfg.strip_punctuation else "Z"
-    spaced = "".join(" " if c.isspace() or c == "\x00" or unicodedata.category(c)[0] in separators else c
-                     for c in text)
+    spaced = "".join(" " if c.isspace() or c == "\x00" or unicodedata.category(c)[0] in separators else c for c in text)
     return " ".join(w for w in spaced.split(" ") if w)
 
 
@@ -63,8 +70,14 @@ def test_normalize_known_answers():
     assert normalize("Some-Thing", ShingleConfig(lowercase=False)) == "Some Thing"
 
 
-@pytest.mark.parametrize("cfg", [ShingleConfig(), ShingleConfig(normalize="NFC", strip_punctuation=False),
-                                 ShingleConfig(normalize="none", lowercase=False)])
+@pytest.mark.parametrize(
+    "cfg",
+    [
+        ShingleConfig(),
+        ShingleConfig(normalize="NFC", strip_punctuation=False),
+        ShingleConfig(normalize="none", lowercase=False),
+    ],
+)
 def test_normalize_equals_the_reference_on_random_and_real_text(cfg, texts):
     rng = random.Random(3)
     fuzz = ["".join(rng.choice(POOL) for _ in range(rng.randrange(0, 24))) for _ in range(400)]
@@ -76,8 +89,16 @@ def test_normalize_equals_the_reference_on_random_and_real_text(cfg, texts):
         assert not got.startswith(" ") and not got.endswith(" ") and "  " not in got
 
 
-@pytest.mark.parametrize("cfg", [ShingleConfig(), ShingleConfig(n=1), ShingleConfig(n=3, strip_punctuation=False),
-                                 ShingleConfig(unit="char", n=5), ShingleConfig(unit="char", n=1)])
+@pytest.mark.parametrize(
+    "cfg",
+    [
+        ShingleConfig(),
+        ShingleConfig(n=1),
+        ShingleConfig(n=3, strip_punctuation=False),
+        ShingleConfig(unit="char", n=5),
+        ShingleConfig(unit="char", n=1),
+    ],
+)
 def test_one_hash_per_shingle_and_equal_hashes_exactly_for_equal_ngrams(cfg, texts):
     """Across documents: two shingles hash alike iff they are the same n-gram (no 64-bit collision
     expected in a few hundred thousand), wherever each sits in its document or in the batch."""
@@ -149,8 +170,17 @@ def _edit(text: str, every: int) -> str:
 def test_jaccard_equals_python_set_jaccard_on_real_text(texts):
     cfg = ShingleConfig()
     words = texts[0].split()
-    docs = [texts[0], _edit(texts[0], 40), _edit(texts[0], 7), " ".join(words[: len(words) // 2]), texts[1], texts[2],
-            texts[0] + texts[1], "", "too short"]
+    docs = [
+        texts[0],
+        _edit(texts[0], 40),
+        _edit(texts[0], 7),
+        " ".join(words[: len(words) // 2]),
+        texts[1],
+        texts[2],
+        texts[0] + texts[1],
+        "",
+        "too short",
+    ]
     sets = shingle_sets(docs, cfg)
     grams = [set(_ngrams(d, cfg)) for d in docs]
     for i in range(len(docs)):
@@ -164,8 +194,15 @@ def test_jaccard_equals_python_set_jaccard_on_real_text(texts):
 def test_jaccard_on_random_sets_including_the_extremes():
     rng = np.random.default_rng(11)
     top = np.uint64((1 << 64) - 1)
-    for size_a, size_b, shared in [(0, 0, 0), (0, 5, 0), (1, 1, 1), (1, 1, 0), (50, 3000, 20), (400, 400, 400),
-                                   (1000, 10, 10)]:
+    for size_a, size_b, shared in [
+        (0, 0, 0),
+        (0, 5, 0),
+        (1, 1, 1),
+        (1, 1, 0),
+        (50, 3000, 20),
+        (400, 400, 400),
+        (1000, 10, 10),
+    ]:
         common = rng.integers(0, 1 << 63, shared, dtype=np.uint64)
         a = np.unique(np.r_[common, rng.integers(0, 1 << 63, size_a - shared, dtype=np.uint64) | np.uint64(1 << 63)])
         b = np.unique(np.r_[common, rng.integers(0, 1 << 63, size_b - shared, dtype=np.uint64)])

@@ -19,16 +19,40 @@ from tests.conftest import REPO
 
 def _bare() -> CurateConfig:
     """Only the stages every source gets: clean and min_length."""
-    off = dict.fromkeys(["url_filter", "book_boilerplate", "book_layout", "langid", "gopher_repetition",
-                         "gopher_quality", "c4", "fineweb_quality", "pii_redact", "code_license", "code_filter",
-                         "code_pii_redact",
-                         "image_checks", "caption_filter"])
+    off = dict.fromkeys(
+        [
+            "url_filter",
+            "book_boilerplate",
+            "book_layout",
+            "langid",
+            "gopher_repetition",
+            "gopher_quality",
+            "c4",
+            "fineweb_quality",
+            "pii_redact",
+            "code_license",
+            "code_filter",
+            "code_pii_redact",
+            "image_checks",
+            "caption_filter",
+        ]
+    )
     return CurateConfig(**off)
 
 
 def _doc(ident: str, text: str, source: str = "web", images: list | None = None) -> dict:
-    return {"id": ident, "source": source, "text": text, "meta": "{}", "images": images or [],
-            "status": KEPT, "stage": None, "reason": None, "detail": None, "rewrites": []}
+    return {
+        "id": ident,
+        "source": source,
+        "text": text,
+        "meta": "{}",
+        "images": images or [],
+        "status": KEPT,
+        "stage": None,
+        "reason": None,
+        "detail": None,
+        "rewrites": [],
+    }
 
 
 def _table(rows: list[dict]) -> pa.Table:
@@ -36,8 +60,12 @@ def _table(rows: list[dict]) -> pa.Table:
 
 
 def test_row_stages_record_rewrites_drops_and_pass_quarantined_rows():
-    rows = [_doc("a", "fine text"), _doc("b", "needs\x00 cleaning  "), _doc("c", " \x07 "),
-            quarantine_row("d", "web", "read", "invalid_json", "bad")]
+    rows = [
+        _doc("a", "fine text"),
+        _doc("b", "needs\x00 cleaning  "),
+        _doc("c", " \x07 "),
+        quarantine_row("d", "web", "read", "invalid_json", "bad"),
+    ]
     out = {r["id"]: r for r in run_row_stages(_table(rows), _bare()).to_pylist()}
     assert out["a"]["status"] == KEPT and out["a"]["rewrites"] == []
     assert out["b"]["text"] == "needs cleaning" and out["b"]["rewrites"] == ["clean"]
@@ -47,8 +75,12 @@ def test_row_stages_record_rewrites_drops_and_pass_quarantined_rows():
 
 def test_exact_dedup_names_the_survivor_and_counts_its_copies():
     img = [{"sha256": "ab" * 32, "width": 1, "height": 1, "bytes": b"x"}]
-    rows = [_doc("web/b#1", "same"), _doc("book/a#0", "same", "book"), _doc("web/c#2", "other"),
-            _doc("mm/x#0", "same", "multimodal", img)]
+    rows = [
+        _doc("web/b#1", "same"),
+        _doc("book/a#0", "same", "book"),
+        _doc("web/c#2", "other"),
+        _doc("mm/x#0", "same", "multimodal", img),
+    ]
     table = dedup_group(add_content_keys(_table(rows), 4))
     got = {r["id"]: (r["status"], r["reason"], r["detail"]) for r in table.to_pylist()}
     assert got["book/a#0"] == (KEPT, None, None)
@@ -61,9 +93,13 @@ def test_exact_dedup_names_the_survivor_and_counts_its_copies():
 def test_exact_dedup_keeps_the_original_over_a_vendored_copy_and_a_translation():
     """Real duplicates: pip vendors its own copy of a module (the earliest id would pick it), and a documentation
     page copied into a translation's folder is told by the language it declares."""
-    rows = [_doc("code/a.tar#pip/_vendor/six.py", "same", "code"), _doc("code/z.tar#six.py", "same", "code"),
-            _doc("web/el-GR/x#0", "page", "web"), _doc("web/en-US/x#0", "page", "web"),
-            _doc("web/zz/x#0", "page", "web")]
+    rows = [
+        _doc("code/a.tar#pip/_vendor/six.py", "same", "code"),
+        _doc("code/z.tar#six.py", "same", "code"),
+        _doc("web/el-GR/x#0", "page", "web"),
+        _doc("web/en-US/x#0", "page", "web"),
+        _doc("web/zz/x#0", "page", "web"),
+    ]
     rows[2]["meta"], rows[3]["meta"], rows[4]["meta"] = '{"language": "el"}', '{"language": "en"}', "{}"
     got = {r["id"]: (r["status"], r["detail"]) for r in dedup_group(add_content_keys(_table(rows), 4)).to_pylist()}
     assert got["code/z.tar#six.py"] == (KEPT, None) and got["code/a.tar#pip/_vendor/six.py"][1] == "code/z.tar#six.py"
@@ -93,8 +129,10 @@ def test_stats_reconcile_and_detect_lost_records():
 
 
 ENGLISH_JUNK = "buy now " * 10  # fails Gopher's stop-word and repetition rules
-GERMAN_PROSE = ("Die Stadt liegt am Ufer eines breiten Flusses und ist seit dem Mittelalter ein wichtiger "
-                "Handelsplatz gewesen, an dem Kaufleute aus vielen Ländern ihre Waren tauschten.")
+GERMAN_PROSE = (
+    "Die Stadt liegt am Ufer eines breiten Flusses und ist seit dem Mittelalter ein wichtiger "
+    "Handelsplatz gewesen, an dem Kaufleute aus vielen Ländern ihre Waren tauschten."
+)
 
 
 def test_quality_rules_judge_only_their_scope():
@@ -131,8 +169,15 @@ def test_merged_records_and_created_documents_reconcile():
     counts = count_outcomes(out).to_pylist()
     stats = build_stats(counts, {"code": 3}, ["read", "repo_document"])
     assert stats["reconciled"] and stats["sources"]["code"] | {} == {
-        "in": 3, "kept": 1, "dropped": 0, "quarantined": 0, "kept_chars": stats["sources"]["code"]["kept_chars"],
-        "reconciled": True, "merged": 3, "created": 1}
+        "in": 3,
+        "kept": 1,
+        "dropped": 0,
+        "quarantined": 0,
+        "kept_chars": stats["sources"]["code"]["kept_chars"],
+        "reconciled": True,
+        "merged": 3,
+        "created": 1,
+    }
     assert stats["funnel"][-1]["out"] == 1
     assert not build_stats(counts, {"code": 4}, ["read", "repo_document"])["reconciled"]
 
@@ -159,18 +204,25 @@ def test_multimodal_rows_get_language_then_image_then_caption_checks():
             img = {"sha256": hashlib.sha256(image).hexdigest(), "width": im.width, "height": im.height, "bytes": image}
         return _doc(key, f"{IMAGE_MARKER}\n{pairs[key]['caption']}", "web" if web_copy else "multimodal", [img])
 
-    rows = [pair("skimage/chelsea"), pair("matplotlib/home"), pair("matplotlib/grace_hopper"),
-            pair("handbook/fr-FR/inst-lang.png"), pair("matplotlib/back", web_copy=True)]
+    rows = [
+        pair("skimage/chelsea"),
+        pair("matplotlib/home"),
+        pair("matplotlib/grace_hopper"),
+        pair("handbook/fr-FR/inst-lang.png"),
+        pair("matplotlib/back", web_copy=True),
+    ]
     order = stage_order(CurateConfig())
-    assert order.index("langid") < order.index("image_checks") < order.index("caption_filter") < order.index(
-        "min_length")
+    assert (
+        order.index("langid") < order.index("image_checks") < order.index("caption_filter") < order.index("min_length")
+    )
     out = {r["id"]: r for r in run_row_stages(_table(rows), CurateConfig()).to_pylist()}
     assert out["skimage/chelsea"]["status"] == KEPT and out["skimage/chelsea"]["language"] == "en"
     assert (out["matplotlib/home"]["stage"], out["matplotlib/home"]["reason"]) == ("image_checks", "too_small")
     grace = out["matplotlib/grace_hopper"]  # a good photo, its comment stripped, but a file name for a caption
     assert (grace["stage"], grace["reason"]) == ("caption_filter", "boilerplate_caption")
     assert out["handbook/fr-FR/inst-lang.png"]["status"] == KEPT and out["handbook/fr-FR/inst-lang.png"][
-        "rewrites"] == ["image_checks", "image_checks:metadata_stripped"]
+        "rewrites"
+    ] == ["image_checks", "image_checks:metadata_stripped"]
     back = out["matplotlib/back"]  # any source's images are checked; captions only in multimodal
     assert (back["status"], back["stage"], back["reason"]) == (DROPPED, "image_checks", "too_small")
 
@@ -178,8 +230,12 @@ def test_multimodal_rows_get_language_then_image_then_caption_checks():
 def test_has_images_scope_selects_rows_by_their_images():
     img = {"sha256": "ab" * 32, "width": 1, "height": 1, "bytes": b"x"}
     rows = [_doc("a", "text", "web", [img]), _doc("b", "text", "web")]
-    cfg = _bare().model_copy(update={"scopes": {"min_length": Scope(has_images=False)},
-                                     "min_length": _bare().min_length.model_copy(update={"min_chars": 100})})
+    cfg = _bare().model_copy(
+        update={
+            "scopes": {"min_length": Scope(has_images=False)},
+            "min_length": _bare().min_length.model_copy(update={"min_chars": 100}),
+        }
+    )
     out = {r["id"]: r["status"] for r in run_row_stages(_table(rows), cfg).to_pylist()}
     assert out == {"a": KEPT, "b": DROPPED}
 

@@ -7,8 +7,21 @@ from pipeline.text_stats import chunk_words, duplicates, split_lines, words
 SPACY = {
     "Hello, world!": ["Hello", ",", "world", "!"],
     "It's a well-known fact (really).": ["It", "'s", "a", "well", "-", "known", "fact", "(", "really", ")", "."],
-    "Don't stop: e.g. U.S.A. costs $3.50 at 10am...":
-        ["Do", "n't", "stop", ":", "e.g.", "U.S.A.", "costs", "$", "3.50", "at", "10", "am", "..."],
+    "Don't stop: e.g. U.S.A. costs $3.50 at 10am...": [
+        "Do",
+        "n't",
+        "stop",
+        ":",
+        "e.g.",
+        "U.S.A.",
+        "costs",
+        "$",
+        "3.50",
+        "at",
+        "10",
+        "am",
+        "...",
+    ],
     "See https://example.com/a-b?x=1.": ["See", "https://example.com/a-b?x=1", "."],
     "Call me at foo@bar.com; ok?": ["Call", "me", "at", "foo@bar.com", ";", "ok", "?"],
     "os.path.join(a, b)": ["os.path.join(a", ",", "b", ")"],
@@ -59,4 +72,7 @@ def test_words_of_texts_seen_in_the_last_call_are_reused_correctly():
     first = ["It's late.", "Walk on."]
     assert _words_of(first) == [["It", "'s", "late", "."], ["Walk", "on", "."]]
     assert _words_of(["Walk on.", "New text here!", "It's late."]) == [
-        ["Walk", "on", "."], ["New", "text", "here", "!"], ["It", "'s", "late", "."]]
+        ["Walk", "on", "."],
+        ["New", "text", "here", "!"],
+        ["It", "'s", "late", "."],
+    ]

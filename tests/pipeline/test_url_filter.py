@@ -6,8 +6,9 @@ from pipeline.url_filter import UrlFilterConfig, url_filter
 
 
 def table(*urls: str | None) -> pa.Table:
-    metas = [json.dumps({"url": u, "title": "Walks"}) if u is not None else json.dumps({"title": "Walks"})
-             for u in urls]
+    metas = [
+        json.dumps({"url": u, "title": "Walks"}) if u is not None else json.dumps({"title": "Walks"}) for u in urls
+    ]
     return pa.table({"text": pa.array(["some text"] * len(urls)), "meta": pa.array(metas)})
 
 
@@ -20,19 +21,39 @@ def test_no_list_keeps_everything():
 
 
 def test_blocked_domain_and_its_subdomains_only():
-    t = table("https://spam.example.com/page", "http://www.Spam.Example.com:8080/a?b=1",
-              "https://notspam.example.com/", "https://example.com/", "https://spam.example.com.evil.org/", None)
+    t = table(
+        "https://spam.example.com/page",
+        "http://www.Spam.Example.com:8080/a?b=1",
+        "https://notspam.example.com/",
+        "https://example.com/",
+        "https://spam.example.com.evil.org/",
+        None,
+    )
     assert reasons(t, UrlFilterConfig(blocked_domains=["spam.example.com"])) == [
-        "blocked_domain", "blocked_domain", None, None, None, None]
+        "blocked_domain",
+        "blocked_domain",
+        None,
+        None,
+        None,
+        None,
+    ]
 
 
 def test_domains_from_a_file_with_comments(tmp_path):
     listed = tmp_path / "domains.txt"
     listed.write_text("# adult sites\ncasino.example\n\n*.ads.example  # ad servers\nhttps://tracker.example/\n")
-    t = table("https://www.casino.example/", "https://x.ads.example/banner", "https://tracker.example/pixel",
-              "https://walks.example/")
+    t = table(
+        "https://www.casino.example/",
+        "https://x.ads.example/banner",
+        "https://tracker.example/pixel",
+        "https://walks.example/",
+    )
     assert reasons(t, UrlFilterConfig(blocked_domains_file=str(listed))) == [
-        "blocked_domain", "blocked_domain", "blocked_domain", None]
+        "blocked_domain",
+        "blocked_domain",
+        "blocked_domain",
+        None,
+    ]
 
 
 def test_banned_words_anywhere_in_the_url():

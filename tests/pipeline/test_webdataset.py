@@ -48,15 +48,24 @@ def _read(path: str, **spec) -> dict[str, dict]:
 
 @pytest.mark.parametrize("suffix", [".tar", ".tar.gz"])
 def test_members_grouped_by_key_captions_from_json_then_txt(tmp_path, suffix):
-    path = _shard(tmp_path / f"s{suffix}",
-                  _f("a.png", PNG), _f("a.json", b'{"caption": "Home button", "url": "u-a", "width": 24}'),
-                  _f("a.txt", b"not used: the json caption wins"),
-                  _f("b.gif", GIF), _f("b.txt", b"  The mod_filter model\n"),
-                  _f("c.PNG", PNG), _f("c.json", b'{"caption": "   ", "url": "u-c"}'), _f("c.txt", b"from txt"))
+    path = _shard(
+        tmp_path / f"s{suffix}",
+        _f("a.png", PNG),
+        _f("a.json", b'{"caption": "Home button", "url": "u-a", "width": 24}'),
+        _f("a.txt", b"not used: the json caption wins"),
+        _f("b.gif", GIF),
+        _f("b.txt", b"  The mod_filter model\n"),
+        _f("c.PNG", PNG),
+        _f("c.json", b'{"caption": "   ", "url": "u-c"}'),
+        _f("c.txt", b"from txt"),
+    )
     rows = _read(path, meta_fields=["key", "url", "width"])
     assert list(rows) == ["a", "b", "c"]
-    assert [r["text"] for r in rows.values()] == ["<|image|>\nHome button", "<|image|>\nThe mod_filter model",
-                                                  "<|image|>\nfrom txt"]
+    assert [r["text"] for r in rows.values()] == [
+        "<|image|>\nHome button",
+        "<|image|>\nThe mod_filter model",
+        "<|image|>\nfrom txt",
+    ]
     assert json.loads(rows["a"]["meta"]) == {"key": "a", "url": "u-a", "width": 24}
     assert json.loads(rows["b"]["meta"]) == {"key": "b"}
     assert rows["b"]["images"][0]["sha256"] == hashlib.sha256(GIF).hexdigest()
@@ -75,28 +84,50 @@ def test_caption_field_read_from_json(tmp_path):
 
 
 def test_missing_image_caption_and_corrupt_image_quarantine_their_key_and_the_shard_goes_on(tmp_path):
-    path = _shard(tmp_path / "s.tar",
-                  _f("0.json", b'{"caption": "no image here"}'),
-                  _f("1.png", PNG), _f("1.json", b'{"url": "u"}'),
-                  _f("2.png", PNG[: len(PNG) // 2]), _f("2.txt", b"cut in half"),
-                  _f("3.json", b"[1, 2]"), _f("3.png", PNG),
-                  _f("4.png", PNG), _f("4.txt", b"Home"))
+    path = _shard(
+        tmp_path / "s.tar",
+        _f("0.json", b'{"caption": "no image here"}'),
+        _f("1.png", PNG),
+        _f("1.json", b'{"url": "u"}'),
+        _f("2.png", PNG[: len(PNG) // 2]),
+        _f("2.txt", b"cut in half"),
+        _f("3.json", b"[1, 2]"),
+        _f("3.png", PNG),
+        _f("4.png", PNG),
+        _f("4.txt", b"Home"),
+    )
     rows = _read(path)
     reasons = {k: (r["status"], r["reason"]) for k, r in rows.items()}
-    assert reasons == {"0": (QUARANTINED, "image_missing"), "1": (QUARANTINED, "caption_missing"),
-                       "2": (QUARANTINED, "image_unreadable"), "3": (QUARANTINED, "invalid_json"), "4": (KEPT, None)}
+    assert reasons == {
+        "0": (QUARANTINED, "image_missing"),
+        "1": (QUARANTINED, "caption_missing"),
+        "2": (QUARANTINED, "image_unreadable"),
+        "3": (QUARANTINED, "invalid_json"),
+        "4": (KEPT, None),
+    }
     assert "json" in rows["0"]["text"]  # the preview names the members the sample had
 
 
-@pytest.mark.parametrize(("member", "reason"), [
-    (("../../etc/x.png", PNG, tarfile.REGTYPE), "path_traversal"),
-    (("/abs/x.png", PNG, tarfile.REGTYPE), "absolute_path"),
-    (("x.png", None, tarfile.SYMTYPE), "symlink"),
-    (("x.png", None, tarfile.CHRTYPE), "special_file"),
-])
+@pytest.mark.parametrize(
+    ("member", "reason"),
+    [
+        (("../../etc/x.png", PNG, tarfile.REGTYPE), "path_traversal"),
+        (("/abs/x.png", PNG, tarfile.REGTYPE), "absolute_path"),
+        (("x.png", None, tarfile.SYMTYPE), "symlink"),
+        (("x.png", None, tarfile.CHRTYPE), "special_file"),
+    ],
+)
 def test_unsafe_member_stops_the_shard_samples_before_it_kept(tmp_path, member, reason):
-    path = _shard(tmp_path / "s.tar", _f("a.png", PNG), _f("a.txt", b"Home"), _f("b.png", PNG), _f("b.txt", b"b"),
-                  member, _f("z.png", PNG), _f("z.txt", b"never read"))
+    path = _shard(
+        tmp_path / "s.tar",
+        _f("a.png", PNG),
+        _f("a.txt", b"Home"),
+        _f("b.png", PNG),
+        _f("b.txt", b"b"),
+        member,
+        _f("z.png", PNG),
+        _f("z.txt", b"never read"),
+    )
     rows = _read(path)
     assert list(rows) == ["a", "file"]  # b was still open when the shard stopped: it may have had more members
     assert rows["a"]["status"] == KEPT and rows["file"]["reason"] == reason
@@ -118,9 +149,15 @@ def test_member_over_the_size_cap_quarantines_its_sample(tmp_path):
 def test_multi_dot_names_split_at_the_first_dot_of_the_base_name(tmp_path):
     assert split_name("shards/v1.2/000001.seg.png") == ("shards/v1.2/000001", "seg.png")
     assert split_name("a.JPG") == ("a", "jpg") and split_name("README") is None and split_name(".hidden.txt") is None
-    path = _shard(tmp_path / "s.tar",
-                  _f("d.x/k.jpeg.png", PNG), _f("d.x/k.jpeg.txt", b"ext is jpeg.png: not an image"),
-                  _f("m.png", PNG), _f("m.seg.png", GIF), _f("m.txt", b"Home"), _f("LICENSE", b"no dot"))
+    path = _shard(
+        tmp_path / "s.tar",
+        _f("d.x/k.jpeg.png", PNG),
+        _f("d.x/k.jpeg.txt", b"ext is jpeg.png: not an image"),
+        _f("m.png", PNG),
+        _f("m.seg.png", GIF),
+        _f("m.txt", b"Home"),
+        _f("LICENSE", b"no dot"),
+    )
     rows = _read(path)
     assert rows["d.x/k"]["reason"] == "image_missing"
     assert rows["m"]["images"][0]["sha256"] == hashlib.sha256(PNG).hexdigest()  # not the seg.png member
@@ -128,11 +165,23 @@ def test_multi_dot_names_split_at_the_first_dot_of_the_base_name(tmp_path):
 
 
 def test_key_split_across_the_shard_and_duplicate_member(tmp_path):
-    path = _shard(tmp_path / "s.tar", _f("a.png", PNG), _f("b.png", PNG), _f("b.txt", b"b"), _f("a.txt", b"a"),
-                  _f("c.png", PNG), _f("c.txt", b"c"), _f("c.txt", b"again"))
+    path = _shard(
+        tmp_path / "s.tar",
+        _f("a.png", PNG),
+        _f("b.png", PNG),
+        _f("b.txt", b"b"),
+        _f("a.txt", b"a"),
+        _f("c.png", PNG),
+        _f("c.txt", b"c"),
+        _f("c.txt", b"again"),
+    )
     rows = _read(path)
     assert {k: r["reason"] for k, r in rows.items()} == {
-        "a": "caption_missing", "b": None, "a~2": "key_not_contiguous", "c": "duplicate_entry"}
+        "a": "caption_missing",
+        "b": None,
+        "a~2": "key_not_contiguous",
+        "c": "duplicate_entry",
+    }
 
 
 def test_format_detection_keeps_code_archives_code():
@@ -147,7 +196,10 @@ def test_sample_shard():
     rows = _read(f"{REPO}/data/sample/multimodal/webdataset/shard-000000.tar", meta_fields=["key", "url", "license"])
     assert len(rows) == 17
     assert {k: r["reason"] for k, r in rows.items() if r["status"] == QUARANTINED} == {
-        "000000014": "image_unreadable", "000000015": "caption_missing", "000000016": "image_missing"}
+        "000000014": "image_unreadable",
+        "000000015": "caption_missing",
+        "000000016": "image_missing",
+    }
     sha = {k: r["images"][0]["sha256"] for k, r in rows.items() if r["status"] == KEPT}
     assert sha["000000011"] == sha["000000012"]  # the Handbook's en and de boot screens: the same file
     assert sha["000000001"] == hashlib.sha256(PAIRS["skimage/chelsea"]["image"]).hexdigest()

@@ -22,7 +22,8 @@ def _compare(cus: list[np.ndarray], layouts: np.ndarray, seq_len: int, block: in
     gen = torch.Generator().manual_seed(0)
     q, k, v = (torch.randn(len(cus), 2, seq_len, 16, generator=gen) for _ in range(3))
     reference = torch.nn.functional.scaled_dot_product_attention(
-        q, k, v, attn_mask=sdpa_mask(cus, layouts, seq_len, block, policy))
+        q, k, v, attn_mask=sdpa_mask(cus, layouts, seq_len, block, policy)
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # eager FlexAttention warns that it is not compiled
         out = flex_attention(q, k, v, block_mask=flex_block_mask(cus, layouts, seq_len, block, policy))
@@ -46,8 +47,10 @@ def test_flex_equals_sdpa_on_real_packed_rows(policy, small_tokenizer):
     from pipeline.schema import DOCUMENT_SCHEMA
 
     texts = stdlib_sources("json/*.py") + stdlib_sources("textwrap.py") + ["short", "x = 1\n"]
-    docs = pa.Table.from_pylist([{"id": f"code/{i}", "source": "code", "text": t, "meta": "{}", "images": []}
-                                 for i, t in enumerate(texts)], schema=DOCUMENT_SCHEMA)
+    docs = pa.Table.from_pylist(
+        [{"id": f"code/{i}", "source": "code", "text": t, "meta": "{}", "images": []} for i, t in enumerate(texts)],
+        schema=DOCUMENT_SCHEMA,
+    )
     tokens = TokenizeStage(small_tokenizer, seed=0, num_pack_groups=1)(docs)
     cfg = PackConfig(seq_len=1024, mask={"policy": policy, "block_size": 64})
     table, _ = build_rows(tokens, cfg, seed=0, group_key="00000")

@@ -13,9 +13,19 @@ def _img(data: bytes) -> dict:
 
 def test_images_stored_once_and_found_by_sha(tmp_path):
     images = [_img(f"image {i}".encode()) for i in range(40)]
-    docs = pa.Table.from_pylist([{"id": str(i), "source": "multimodal", "text": "", "meta": "{}",
-                                  "images": [images[i % 40], images[(i * 7) % 40]]} for i in range(60)],
-                                schema=DOCUMENT_SCHEMA)
+    docs = pa.Table.from_pylist(
+        [
+            {
+                "id": str(i),
+                "source": "multimodal",
+                "text": "",
+                "meta": "{}",
+                "images": [images[i % 40], images[(i * 7) % 40]],
+            }
+            for i in range(60)
+        ],
+        schema=DOCUMENT_SCHEMA,
+    )
     rows = image_rows(docs)
     assert rows.num_rows == 120
     entries = []

@@ -91,8 +91,13 @@ def test_works_with_stateful_dataloader(shard_dir):
     from torchdata.stateful_dataloader import StatefulDataLoader
 
     def make() -> StatefulDataLoader:
-        return StatefulDataLoader(PackedDataset(shard_dir), batch_size=4, sampler=EpochSampler(40, seed=5),
-                                  collate_fn=collate_packed, num_workers=2)
+        return StatefulDataLoader(
+            PackedDataset(shard_dir),
+            batch_size=4,
+            sampler=EpochSampler(40, seed=5),
+            collate_fn=collate_packed,
+            num_workers=2,
+        )
 
     expected = [b["index"].tolist() for b in make()]
     loader, seen = make(), []
@@ -186,24 +191,45 @@ def test_loader_gives_each_span_its_image_bytes_and_pixels(tmp_path, small_token
     rng = np.random.default_rng(0)
     arrays = [rng.integers(0, 256, size=(h, w, 3), dtype=np.uint8) for h, w in [(12, 20), (30, 9), (7, 7)]]
     arrays.append(rng.integers(0, 256, size=(5, 11), dtype=np.uint8))  # greyscale: decoded to RGB
-    images = [{"sha256": hashlib.sha256(b := _png(a)).hexdigest(), "width": a.shape[1], "height": a.shape[0],
-               "bytes": b} for a in arrays]
+    images = [
+        {"sha256": hashlib.sha256(b := _png(a)).hexdigest(), "width": a.shape[1], "height": a.shape[0], "bytes": b}
+        for a in arrays
+    ]
     docs = pa.Table.from_pylist(
-        [{"id": f"m{i}", "source": "multimodal", "text": f"<|image|>\ncaption {i}<|image|> more",
-          "meta": "{}", "images": [images[i % 4], images[(i + 1) % 4]]} for i in range(8)]
-        + [{"id": f"w{i}", "source": "web", "text": "some words of text " * (i + 1), "meta": "{}", "images": []}
-           for i in range(6)], schema=DOCUMENT_SCHEMA)
+        [
+            {
+                "id": f"m{i}",
+                "source": "multimodal",
+                "text": f"<|image|>\ncaption {i}<|image|> more",
+                "meta": "{}",
+                "images": [images[i % 4], images[(i + 1) % 4]],
+            }
+            for i in range(8)
+        ]
+        + [
+            {"id": f"w{i}", "source": "web", "text": "some words of text " * (i + 1), "meta": "{}", "images": []}
+            for i in range(6)
+        ],
+        schema=DOCUMENT_SCHEMA,
+    )
     stage = TokenizeStage(small_tokenizer, seed=3, num_pack_groups=1, config={"image_tokens": 5})
     cfg = PackConfig(seq_len=SEQ, mask={"block_size": BLOCK})
     table, info = build_rows(stage(docs), cfg, seed=3, group_key="0")
-    again, _ = build_rows(TokenizeStage(small_tokenizer, seed=3, num_pack_groups=1, config={"image_tokens": 5})(docs),
-                          cfg, seed=3, group_key="0")
+    again, _ = build_rows(
+        TokenizeStage(small_tokenizer, seed=3, num_pack_groups=1, config={"image_tokens": 5})(docs),
+        cfg,
+        seed=3,
+        group_key="0",
+    )
     assert table.equals(again)  # deterministic
     entry = write_shard(table, str(tmp_path / "shard-00000.arrow"), batch_rows=4)
     entry.update(rows=info["rows"], tokens=info["tokens"], source_tokens=info["source_tokens"])
     rows = image_rows(docs)
-    store = [e for p in sorted(set(rows["prefix"].to_pylist()))
-             for e in write_image_part(rows.filter(pc.equal(rows["prefix"], p)), str(tmp_path / "images")).to_pylist()]
+    store = [
+        e
+        for p in sorted(set(rows["prefix"].to_pylist()))
+        for e in write_image_part(rows.filter(pc.equal(rows["prefix"], p)), str(tmp_path / "images")).to_pylist()
+    ]
     write_manifest(str(tmp_path), [entry], {"seq_len": SEQ, "mask": cfg.mask.model_dump(), "images": store})
     assert verify_shards(str(tmp_path)) == []
 
@@ -222,7 +248,8 @@ def test_loader_gives_each_span_its_image_bytes_and_pixels(tmp_path, small_token
             data, pixels = by_sha[span["sha256"]]
             assert span["bytes"] == data and "bytes" not in decoded
             expected = np.repeat(pixels[..., None], 3, axis=2) if pixels.ndim == 2 else pixels
-            assert decoded["pixels"].dtype == torch.uint8 and np.array_equal(decoded["pixels"].numpy(),
-                                                                             expected.transpose(2, 0, 1))
+            assert decoded["pixels"].dtype == torch.uint8 and np.array_equal(
+                decoded["pixels"].numpy(), expected.transpose(2, 0, 1)
+            )
     with pytest.raises(ValueError, match="images must be"):
         PackedDataset(str(tmp_path), images="pixels")

@@ -87,8 +87,18 @@ def test_rates_meet_budgets_and_cap_repetition():
 
 
 def _group(docs: dict[str, list[int]]) -> pa.Table:
-    rows = [{"id": f"{s}/f#{i}", "source": s, "token_ids": [7] * n, "image_sha256": [], "pack_group": 0,
-             "pack_key": pack_key(1, f"{s}/f#{i}")} for s, sizes in docs.items() for i, n in enumerate(sizes)]
+    rows = [
+        {
+            "id": f"{s}/f#{i}",
+            "source": s,
+            "token_ids": [7] * n,
+            "image_sha256": [],
+            "pack_group": 0,
+            "pack_key": pack_key(1, f"{s}/f#{i}"),
+        }
+        for s, sizes in docs.items()
+        for i, n in enumerate(sizes)
+    ]
     return pa.Table.from_pylist(rows, schema=TOKENS_SCHEMA)
 
 
@@ -102,9 +112,12 @@ def _shares(mixed: pa.Table) -> dict[str, float]:
 def test_mixed_documents_land_within_a_point_of_the_plan():
     """Real-sized document sets, and a source of a few very long documents (15 repositories), meet the plan."""
     rng = random.Random(4)
-    docs = {"web": [rng.randrange(200, 3000) for _ in range(3000)], "book": [rng.randrange(20_000, 200_000)
-                                                                               for _ in range(40)],
-            "code": [rng.randrange(30_000, 150_000) for _ in range(15)], "multimodal": [300] * 500}
+    docs = {
+        "web": [rng.randrange(200, 3000) for _ in range(3000)],
+        "book": [rng.randrange(20_000, 200_000) for _ in range(40)],
+        "code": [rng.randrange(30_000, 150_000) for _ in range(15)],
+        "multimodal": [300] * 500,
+    }
     plan = plan_mix({s: sum(v) for s, v in docs.items()}, MixConfig())
     mixed = apply_mix(_group(docs), plan.rates, 3, lambda s: pack_key(3, s))
     assert off_target(plan.planned, _shares(mixed), tolerance_pts=1.0) == {}
@@ -128,8 +141,17 @@ def test_the_copies_do_not_depend_on_row_order_and_meet_the_fraction():
 
 
 def test_apply_mix_repeats_with_fresh_pack_keys():
-    rows = [{"id": f"book/b#{i}", "source": "book", "token_ids": [0, 5, 1], "image_sha256": [],
-             "pack_group": 0, "pack_key": pack_key(1, f"book/b#{i}")} for i in range(50)]
+    rows = [
+        {
+            "id": f"book/b#{i}",
+            "source": "book",
+            "token_ids": [0, 5, 1],
+            "image_sha256": [],
+            "pack_group": 0,
+            "pack_key": pack_key(1, f"book/b#{i}"),
+        }
+        for i in range(50)
+    ]
     mixed = apply_mix(pa.Table.from_pylist(rows, schema=TOKENS_SCHEMA), {"book": 2.0}, 1, lambda s: pack_key(1, s))
     assert mixed.num_rows == 100
     keys = mixed["pack_key"].to_pylist()

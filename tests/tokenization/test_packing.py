@@ -73,10 +73,13 @@ def _pieces(rows) -> list[list[tuple[int, int, int]]]:
 def test_a_span_across_a_row_boundary_moves_whole_to_the_next_piece():
     spans = {0: [(120, 140)], 1: [(20, 40)]}
     assert [(p.doc, p.start, p.length) for p in split_long([300, 50], 128, spans)] == [
-        (0, 0, 120), (0, 120, 128), (0, 248, 52), (1, 0, 50)]
+        (0, 0, 120),
+        (0, 120, 128),
+        (0, 248, 52),
+        (1, 0, 50),
+    ]
     # concat: the row closes before a span that does not fit what is left of it
-    assert _pieces(pack([100, 50], 128, "concat", spans={1: [(20, 40)]})) == [[(0, 0, 100), (1, 0, 20)],
-                                                                              [(1, 20, 30)]]
+    assert _pieces(pack([100, 50], 128, "concat", spans={1: [(20, 40)]})) == [[(0, 0, 100), (1, 0, 20)], [(1, 20, 30)]]
     assert _pieces(pack([100, 50], 128, "concat")) == [[(0, 0, 100), (1, 0, 28)], [(1, 28, 22)]]
     with pytest.raises(ValueError, match="longer than a row"):
         split_long([300], 128, {0: [(100, 229)]})

@@ -23,8 +23,16 @@ def _group(lengths: list[int], seed: int = 0, n_image: int = 6) -> pa.Table:
             if i % 4 == 0 and n > at + n_image + 3:
                 ids[at : at + n_image + 2] = [IMAGE_START_ID] + [IMAGE_ID] * n_image + [IMAGE_END_ID]
                 shas.append(f"{i:062x}{k:02x}")
-        rows.append({"id": f"d{i:03d}", "source": ["web", "code"][i % 2], "token_ids": ids.tolist(),
-                     "image_sha256": shas, "pack_group": 0, "pack_key": f"{rng.integers(1 << 30):08x}"})
+        rows.append(
+            {
+                "id": f"d{i:03d}",
+                "source": ["web", "code"][i % 2],
+                "token_ids": ids.tolist(),
+                "image_sha256": shas,
+                "pack_group": 0,
+                "pack_key": f"{rng.integers(1 << 30):08x}",
+            }
+        )
     return pa.Table.from_pylist(rows, schema=TOKENS_SCHEMA)
 
 
@@ -51,14 +59,14 @@ def test_shard_rows_schema_masks_and_reader(tmp_path):
         assert np.array_equal(layout, document_layout(cu, 256, 16))
         row = shards.row(r)
         ids = row["input_ids"]
-        assert np.all(ids[cu[-1]:] == PAD_ID)
+        assert np.all(ids[cu[-1] :] == PAD_ID)
         for start, end in zip(cu[:-1], cu[1:]):
             assert np.array_equal(row["position_ids"][start:end], np.arange(end - start))
             for t in range(start, end - 1):  # no image token is ever a target; the text after an image is
                 expected = ids[t + 1] if ids[t + 1] not in IMAGE_TOKENS else IGNORE_INDEX
                 assert row["labels"][t] == expected
             assert row["labels"][end - 1] == IGNORE_INDEX  # never predict across a document boundary
-        assert np.all(row["labels"][cu[-1]:] == IGNORE_INDEX)
+        assert np.all(row["labels"][cu[-1] :] == IGNORE_INDEX)
         assert np.array_equal(row["loss_mask"][: cu[-1]], ~np.isin(ids[: cu[-1]], IMAGE_TOKENS))
         covered = np.zeros(256, bool)
         for image in rec["images"]:  # whole spans: <|image_start|> 6 x <|image|> <|image_end|>
@@ -79,8 +87,9 @@ def test_split_into_shards_by_rows_and_bytes_with_zstd(tmp_path):
     parts = split_rows(table, cfg)
     assert table.num_rows > 3 and all(p.num_rows == 3 for p in parts[:-1]) and 0 < parts[-1].num_rows <= 3
     assert sum(p.num_rows for p in parts) == table.num_rows
-    by_bytes = split_rows(table, cfg.model_copy(update={"max_shard_rows": None,
-                                                        "max_shard_bytes": 2 * table.nbytes // table.num_rows}))
+    by_bytes = split_rows(
+        table, cfg.model_copy(update={"max_shard_rows": None, "max_shard_bytes": 2 * table.nbytes // table.num_rows})
+    )
     assert all(p.num_rows <= 2 for p in by_bytes) and sum(p.num_rows for p in by_bytes) == table.num_rows
     entries = []
     for k, part in enumerate(parts):
@@ -102,8 +111,9 @@ def test_every_mode_keeps_image_spans_whole_and_refuses_unpaired_markers():
         table, _ = build_rows(_group(lengths), PackConfig(seq_len=256, mode=mode, mask={"block_size": 16}))
         spans = [(rec["input_ids"], s) for rec in table.to_pylist() for s in rec["images"]]
         assert len(spans) == 6  # docs 0, 4, 8, 12 at token 2; 8 and 12 at 250 (across the first row end)
-        assert all(ids[s["start"] : s["start"] + 8] == [IMAGE_START_ID] + [IMAGE_ID] * 6 + [IMAGE_END_ID]
-                   for ids, s in spans)
+        assert all(
+            ids[s["start"] : s["start"] + 8] == [IMAGE_START_ID] + [IMAGE_ID] * 6 + [IMAGE_END_ID] for ids, s in spans
+        )
     broken = _group([40]).to_pylist()
     broken[0]["token_ids"][5] = IMAGE_START_ID  # a second start before the first span's end
     with pytest.raises(ValueError, match="do not pair up"):

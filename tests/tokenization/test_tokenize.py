@@ -10,11 +10,14 @@ from tokenization.tokenize import TokenizeConfig, TokenizeStage
 
 def test_documents_get_bos_eos_and_an_image_span_per_image(small_tokenizer):
     img = {"sha256": "ab" * 32, "width": 2, "height": 2, "bytes": b"x"}
-    docs = pa.Table.from_pylist([
-        {"id": "a", "source": "web", "text": "plain text", "meta": "{}", "images": []},
-        {"id": "b", "source": "multimodal", "text": "<|image|>\ncaption", "meta": "{}", "images": [img]},
-        {"id": "c", "source": "web", "text": "a page that says <|eos|> and <|image|>", "meta": "{}", "images": []},
-    ], schema=DOCUMENT_SCHEMA)
+    docs = pa.Table.from_pylist(
+        [
+            {"id": "a", "source": "web", "text": "plain text", "meta": "{}", "images": []},
+            {"id": "b", "source": "multimodal", "text": "<|image|>\ncaption", "meta": "{}", "images": [img]},
+            {"id": "c", "source": "web", "text": "a page that says <|eos|> and <|image|>", "meta": "{}", "images": []},
+        ],
+        schema=DOCUMENT_SCHEMA,
+    )
     out = TokenizeStage(small_tokenizer, seed=1, num_pack_groups=3)(docs)
     ids = out["token_ids"].to_pylist()
     tok = Tokenizer.from_file(small_tokenizer)
@@ -31,18 +34,22 @@ def test_documents_get_bos_eos_and_an_image_span_per_image(small_tokenizer):
 def test_title_template_and_fim_on_code(small_tokenizer):
     from tokenization.special_tokens import FIM_MIDDLE, FIM_PREFIX, SEP, SPECIAL_IDS
 
-    docs = pa.Table.from_pylist([
-        {"id": "b", "source": "book", "text": "Chapter one.", "meta": '{"title": "A Book"}', "images": []},
-        {"id": "c", "source": "code", "text": "x = 1\ny = 2\n", "meta": '{"path": "a.py"}', "images": []},
-    ], schema=DOCUMENT_SCHEMA)
+    docs = pa.Table.from_pylist(
+        [
+            {"id": "b", "source": "book", "text": "Chapter one.", "meta": '{"title": "A Book"}', "images": []},
+            {"id": "c", "source": "code", "text": "x = 1\ny = 2\n", "meta": '{"path": "a.py"}', "images": []},
+        ],
+        schema=DOCUMENT_SCHEMA,
+    )
     tok = Tokenizer.from_file(small_tokenizer)
     stage = TokenizeStage(small_tokenizer, seed=1, num_pack_groups=1, config={"fim": {"rate": 1.0}})
     book, code = stage(docs)["token_ids"].to_pylist()
     sep = book.index(SPECIAL_IDS[SEP])
     assert tok.decode(book[1:sep]) == "A Book" and tok.decode(book[sep + 1 : -1]) == "Chapter one."
     assert code[1] == SPECIAL_IDS[FIM_PREFIX] and SPECIAL_IDS[FIM_MIDDLE] in code and code[-1] == EOS_ID
-    plain = TokenizeStage(small_tokenizer, seed=1, num_pack_groups=1,
-                          config={"title_template": False, "fim": {"rate": 0.0}})
+    plain = TokenizeStage(
+        small_tokenizer, seed=1, num_pack_groups=1, config={"title_template": False, "fim": {"rate": 0.0}}
+    )
     book, code = plain(docs)["token_ids"].to_pylist()
     assert SPECIAL_IDS[SEP] not in book and tok.decode(code[1:-1]) == "x = 1\ny = 2\n"
 
@@ -64,8 +71,18 @@ def _spans(ids: list[int]) -> list[tuple[int, int]]:
 
 def test_several_images_fixed_and_by_patches(small_tokenizer):
     images = [_image(1, 224, 224), _image(2, 15, 14), _image(3, 28 * 40, 28 * 40)]
-    docs = pa.Table.from_pylist([{"id": "m", "source": "multimodal", "text": "a<|image|>b c<|image|><|image|>d",
-                                  "meta": "{}", "images": images}], schema=DOCUMENT_SCHEMA)
+    docs = pa.Table.from_pylist(
+        [
+            {
+                "id": "m",
+                "source": "multimodal",
+                "text": "a<|image|>b c<|image|><|image|>d",
+                "meta": "{}",
+                "images": images,
+            }
+        ],
+        schema=DOCUMENT_SCHEMA,
+    )
     tok = Tokenizer.from_file(small_tokenizer)
     fixed = TokenizeStage(small_tokenizer, seed=1, num_pack_groups=1, config={"image_tokens": 3})(docs)
     ids = fixed["token_ids"][0].as_py()
@@ -96,7 +113,17 @@ def test_patch_grid_and_config_checks():
 
 
 def test_marker_count_must_match_images(small_tokenizer):
-    docs = pa.Table.from_pylist([{"id": "m", "source": "multimodal", "text": "<|image|> only one", "meta": "{}",
-                                  "images": [_image(1, 2, 2), _image(2, 2, 2)]}], schema=DOCUMENT_SCHEMA)
+    docs = pa.Table.from_pylist(
+        [
+            {
+                "id": "m",
+                "source": "multimodal",
+                "text": "<|image|> only one",
+                "meta": "{}",
+                "images": [_image(1, 2, 2), _image(2, 2, 2)],
+            }
+        ],
+        schema=DOCUMENT_SCHEMA,
+    )
     with pytest.raises(ValueError, match="1 image markers for 2 images"):
         TokenizeStage(small_tokenizer, seed=1, num_pack_groups=1)(docs)
