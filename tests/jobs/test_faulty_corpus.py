@@ -12,7 +12,8 @@ import pyarrow.parquet as pq
 import yaml
 import zstandard
 
-from jobs.run import EXIT_QUARANTINED, main
+from jobs.cli import main
+from jobs.run import EXIT_QUARANTINED
 from pipeline.readers import SourceSpec
 from tests.conftest import stdlib_sources
 
@@ -82,7 +83,7 @@ def test_faults_are_quarantined_counted_and_exit_3(tmp_path, ray_local, capsys):
     }
     config["sources"][2]["paths"].append("code/*.tar")
     (tmp_path / "faulty.yaml").write_text(yaml.safe_dump(config))
-    code = main([str(tmp_path / "faulty.yaml")])
+    code = main(["run", str(tmp_path / "faulty.yaml")])
     printed = capsys.readouterr().out
     stats = json.loads((tmp_path / "out" / "stats.json").read_text())
     curate = stats["curate"]
