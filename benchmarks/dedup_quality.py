@@ -1,6 +1,6 @@
 """Near-dedup quality on real documents with controlled edits: recall, precision, false removals.
 
-Usage: python benchmarks/dedup_quality.py [--seed 0] [--variants 3] [--out benchmarks/results/dedup_quality.json]
+Usage: python -m benchmarks.dedup_quality [--seed 0] [--variants 3] [--out benchmarks/results/dedup_quality.json]
 
 The labelled set. Base documents are the sample's web pages, books and code files (after the
 curation stages) with at least 50 words, made mutually distinct first: a document is left out
@@ -27,10 +27,7 @@ import argparse
 import json
 import os
 import random
-import sys
 import time
-
-sys.path[0] = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 import numpy as np  # noqa: E402
 import pyarrow as pa  # noqa: E402

@@ -1,6 +1,6 @@
 """Near-dedup speed: MinHash signatures per core against datasketch and datatrove, then whole passes.
 
-Usage: python benchmarks/dedup_speed.py [--e2e-gb 1 4] [--work /tmp/corpusmill-dedup-bench]
+Usage: python -m benchmarks.dedup_speed [--e2e-gb 1 4] [--work /tmp/corpusmill-dedup-bench]
                                         [--out benchmarks/results/dedup_speed.json]
 Needs datasketch and datatrove (benchmark only, not project dependencies).
 
@@ -37,8 +37,6 @@ import threading
 import time
 import zipfile
 from collections.abc import Iterator
-
-sys.path[0] = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 import pyarrow as pa  # noqa: E402
 import pyarrow.compute as pc  # noqa: E402

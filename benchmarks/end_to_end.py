@@ -1,6 +1,6 @@
 """Whole pipeline speed (curate → tokenizer → pack): MB of raw input per second per core, and 100 TB projected.
 
-Usage: python benchmarks/end_to_end.py [--gb 1] [--work $TMPDIR/corpusmill-e2e-bench] [--cpus N]
+Usage: python -m benchmarks.end_to_end [--gb 1] [--work $TMPDIR/corpusmill-e2e-bench] [--cpus N]
                                        [--out benchmarks/results/end_to_end.json] [--skip-sample]
 
 Two runs of ``jobs.run.run`` (force=True) on local Ray with ``--cpus`` CPUs: the bundled sample, then at least
@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import gzip
 import json
+import logging
 import os
 import re
 import shutil
@@ -32,10 +33,6 @@ import sys
 import tempfile
 import time
 from typing import IO, Any
-
-sys.path[0] = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-import logging  # noqa: E402  (after the path fix: benchmarks/tokenize.py would shadow the stdlib's)
 
 import pyarrow as pa  # noqa: E402
 import pyarrow.parquet as pq  # noqa: E402

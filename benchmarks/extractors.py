@@ -1,7 +1,7 @@
 """HTML text extractors side by side on the sample's 255 pages: speed and two quality proxies.
 
-Usage: python benchmarks/extractors.py [--repeats 2] [--show 10] [--out benchmarks/results/extractors.json]
-       python benchmarks/extractors.py --shape-check [--repeats 3]   (only the cost of the page-shape check)
+Usage: python -m benchmarks.extractors [--repeats 2] [--show 10] [--out benchmarks/results/extractors.json]
+       python -m benchmarks.extractors --shape-check [--repeats 3]   (only the cost of the page-shape check)
 
 Both extractors run through ``pipeline.html_extract.extract_html`` (what the pipeline runs), with
 the time guard off so every page is timed. Quality has no gold standard here, so two proxies:
@@ -25,14 +25,10 @@ first use, which would otherwise hide the check's own encoding.
 
 from __future__ import annotations
 
-import os
-import sys
-
-sys.path[0] = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
 import argparse  # noqa: E402
 import io  # noqa: E402
 import json  # noqa: E402
+import os
 import time  # noqa: E402
 from collections import Counter, defaultdict  # noqa: E402
 from urllib.parse import urlsplit  # noqa: E402

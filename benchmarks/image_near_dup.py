@@ -1,6 +1,6 @@
 """Image near-duplicate rule on real screenshots and diagrams: pHash distance alone vs pHash plus a pixel check.
 
-Usage: python benchmarks/image_near_dup.py [--debs /work/cache/debs] [--cache /work/cache/image_near_dup]
+Usage: python -m benchmarks.image_near_dup [--debs /work/cache/debs] [--cache /work/cache/image_near_dup]
                                           [--download] [--rebuild] [--out benchmarks/results/image_near_dup.json]
 One process, numpy/BLAS pinned to one thread. About 6-9 minutes on one free core for a first run (it encodes
 ~10,000 variants); the per-image results are cached in --cache, so a rerun takes about a minute.
@@ -54,7 +54,6 @@ import sys
 
 for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ[_var] = "1"
-sys.path[0] = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 import argparse  # noqa: E402
 import collections  # noqa: E402
@@ -371,7 +370,10 @@ def main() -> None:
     log("  main pictures per package: " + ", ".join(f"{p} {n}" for p, n in sorted(per_pkg.items())))
 
     # ---- per-image results (cached)
-    with open(os.path.join(sys.path[0], "pipeline", "image_pixels.py"), "rb") as f:  # results follow the check's code
+    # the cached results follow the check's code
+    with open(
+        os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "pipeline", "image_pixels.py"), "rb"
+    ) as f:
         check_code = hashlib.sha256(f.read()).hexdigest()
     signature = hashlib.sha256(
         repr((CACHE_VERSION, sorted(keys), [p[3] for p in prov], check_code)).encode()

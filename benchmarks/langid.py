@@ -1,6 +1,6 @@
 """Language-id throughput on the sample's web pages, and how the text sample it reads changes the answer.
 
-Usage: python benchmarks/langid.py [--repeats 5] [--batch 1000] [--out benchmarks/results/langid.json]
+Usage: python -m benchmarks.langid [--repeats 5] [--batch 1000] [--out benchmarks/results/langid.json]
 Three settings taking turns, same run: the default (5 windows over 10,000 characters), the first
 10,000 characters only, and the whole text. For each: docs/s, MB/s, and on how many pages its
 language differs from the whole text's. Last line: JSON.
@@ -11,9 +11,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sys
-
-sys.path[0] = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 from benchmarks.pii import best_seconds, sample_web_text  # noqa: E402
 from pipeline.langid import LangIdConfig, langid  # noqa: E402

@@ -1,6 +1,6 @@
 """Loader throughput against HF ``datasets`` on the same Arrow shards, same run.
 
-Usage: python benchmarks/loader.py [--shards out/sample/shards] [--batch 8] [--epochs 5] [--repeats 3]
+Usage: python -m benchmarks.loader [--shards out/sample/shards] [--batch 8] [--epochs 5] [--repeats 3]
 (run ``corpusmill run`` first). Both loaders run in this process (num_workers=0), shuffled,
 over every row; corpusmill's batches carry input_ids, labels, position_ids and loss_mask, the
 HF baseline only input_ids as torch tensors. Throughput is steady state: tokens after the first
@@ -18,11 +18,8 @@ import argparse
 import glob
 import json
 import os
-import sys
 import tempfile
 import time
-
-sys.path[0] = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 import torch  # noqa: E402
 

@@ -1,6 +1,6 @@
 """Image checks and perceptual hashing per core, and image dedup on real images with known copies.
 
-Usage: python benchmarks/multimodal.py [--variants 4] [--copies 2] [--seed 0] [--repeats 3]
+Usage: python -m benchmarks.multimodal [--variants 4] [--copies 2] [--seed 0] [--repeats 3]
                                        [--out benchmarks/results/multimodal.json]
 One process, numpy/BLAS pinned to one thread (OMP/OPENBLAS/MKL_NUM_THREADS=1, set before numpy
 loads), so the rate measured is the rate per core.
@@ -25,11 +25,9 @@ components. Last line: JSON with images_per_s_per_core, exact_duplicates, near_d
 from __future__ import annotations
 
 import os
-import sys
 
 for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ[_var] = "1"  # before numpy loads: one core means one thread
-sys.path[0] = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 import argparse  # noqa: E402
 import hashlib  # noqa: E402

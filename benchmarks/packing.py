@@ -1,6 +1,6 @@
 """Packing quality and speed: best-fit-decreasing against concat (and greedy), side by side, one run.
 
-Usage: python benchmarks/packing.py [--large-limit 3000]
+Usage: python -m benchmarks.packing [--large-limit 3000]
 Data: the sample corpus, and a larger real set (the sample plus the standard library's modules).
 Both are tokenized once with a 32k tokenizer trained on the sample (timed: the tokenize rate
 is the yardstick for packing speed). Reports per mode: fill rate (non-pad tokens / all
@@ -15,13 +15,10 @@ import argparse
 import glob
 import json
 import os
-import sys
 import sysconfig
 import tempfile
 import time
 from pathlib import Path
-
-sys.path[0] = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 import numpy as np  # noqa: E402
 import pyarrow as pa  # noqa: E402

@@ -1,6 +1,6 @@
 """PII redaction throughput on the sample's web pages: all types together and each type alone, same run.
 
-Usage: python benchmarks/pii.py [--repeats 5] [--batch 1000] [--out benchmarks/results/pii.json]
+Usage: python -m benchmarks.pii [--repeats 5] [--batch 1000] [--out benchmarks/results/pii.json]
 The pages are read and cleaned as the curation pass does (HTML to text, then ``clean``), not
 yet redacted. The settings take turns ``repeats`` times; each keeps its best. Also counts the replacements
 per tag. Last line: JSON with docs_per_s and mb_per_s for all types and per type.
@@ -11,12 +11,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sys
 import time
 from collections import Counter
 from collections.abc import Callable
-
-sys.path[0] = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 import pyarrow as pa  # noqa: E402
 

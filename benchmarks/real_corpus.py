@@ -1,6 +1,6 @@
 """Keep/drop decisions of the whole pipeline on a real corpus the sample does not use, checked against ground truth.
 
-Usage: python benchmarks/real_corpus.py [--rebuild] [--limit-mb N] [--work DIR] [--cpus N] [--no-run]
+Usage: python -m benchmarks.real_corpus [--rebuild] [--limit-mb N] [--work DIR] [--cpus N] [--no-run]
 
 What it does:
 1. Fetches real inputs into caches that outlive a run: Debian packages with ``apt-get download`` (``/work/cache/debs``,
@@ -59,6 +59,7 @@ import gzip
 import hashlib
 import io
 import json
+import logging
 import os
 import re
 import shutil
@@ -71,10 +72,6 @@ import zlib
 from collections import Counter, defaultdict
 from typing import Any
 from urllib.parse import unquote, urlsplit
-
-sys.path[0] = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-import logging  # noqa: E402  (after the path fix: benchmarks/tokenize.py would shadow the stdlib's)
 
 import lxml.html  # noqa: E402
 import numpy as np  # noqa: E402

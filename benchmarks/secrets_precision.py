@@ -1,6 +1,6 @@
 """Precision and recall of the secret rules (pipeline/secrets_patterns.py) on real code they were not tuned on.
 
-Usage: python benchmarks/secrets_precision.py [--wheels /tmp/corpusmill-secret-wheels]
+Usage: python -m benchmarks.secrets_precision [--wheels /tmp/corpusmill-secret-wheels]
 
 The rules were tuned on this venv's site-packages (transformers, pygments, google-auth, grpc, cryptography...:
 142 matches before, 1 after, a real CI token). This script judges them on other code: the wheels below,
@@ -29,8 +29,6 @@ import os
 import subprocess
 import sys
 import zipfile
-
-sys.path[0] = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 from pipeline.secrets_patterns import SECRET_PATTERNS, anchored  # noqa: E402
 

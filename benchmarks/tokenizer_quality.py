@@ -1,6 +1,6 @@
 """Bytes per token on held-back sample documents, per source, for 32k / 64k / 128k vocabularies.
 
-Usage: python benchmarks/tokenizer_quality.py [--vocab 32000 64000 128000]
+Usage: python -m benchmarks.tokenizer_quality [--vocab 32000 64000 128000]
 Each vocabulary is trained in its own process on the sample minus a stable 10 % per source
 (at least one document) held back;
 that process's training time and peak resident memory are reported beside the compression.
@@ -18,8 +18,6 @@ import sys
 import tempfile
 import time
 from collections import defaultdict
-
-sys.path[0] = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 from tokenizers import Tokenizer  # noqa: E402
 

@@ -1,6 +1,6 @@
 """Our web quality filters against datatrove's on the same documents, same run, one core.
 
-Usage: python benchmarks/web_filters.py [--disk-pages 1500] [--batch 256] [--out benchmarks/results/web_filters.json]
+Usage: python -m benchmarks.web_filters [--disk-pages 1500] [--batch 256] [--out benchmarks/results/web_filters.json]
 Needs datatrove and spaCy (benchmarks/requirements-web.txt; not project dependencies).
 
 Documents: the sample's web pages, plus HTML pages found on this machine outside the sources
@@ -24,12 +24,9 @@ import copy
 import hashlib
 import json
 import os
-import sys
 import tempfile
 import time
 from collections.abc import Callable
-
-sys.path[0] = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 import pyarrow as pa  # noqa: E402
 import pyarrow.compute as pc  # noqa: E402

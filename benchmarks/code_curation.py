@@ -1,6 +1,6 @@
 """Code path throughput on a real tree: read repositories, filter, redact, build repository documents.
 
-Usage: python benchmarks/code.py [--root SITE_PACKAGES] [--packages sympy,pip,...] [--repeats 2]
+Usage: python -m benchmarks.code_curation [--root SITE_PACKAGES] [--packages sympy,pip,...] [--repeats 2]
                                 [--out benchmarks/results/code.json]
 Each package directory of the venv's site-packages is read as one repository (``repo_items``:
 every file, ``__pycache__`` included, as a checkout would hold it), then the kept files go
@@ -18,10 +18,7 @@ import argparse
 import glob
 import json
 import os
-import sys
 import time
-
-sys.path[0] = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 import pyarrow as pa  # noqa: E402
 import pyarrow.compute as pc  # noqa: E402

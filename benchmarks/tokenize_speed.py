@@ -1,21 +1,17 @@
 """Tokenize-stage throughput against bare ``Tokenizer.encode_batch`` on the same texts, same run.
 
-Usage: python benchmarks/tokenize.py [--repeats 3] [--out benchmarks/results/tokenize.json]
+Usage: python -m benchmarks.tokenize_speed [--repeats 3] [--out benchmarks/results/tokenize.json]
 Trains a 32k tokenizer on the sample, then alternates the two measurements ``repeats`` times
 and keeps each one's best. Last line: JSON with stage_mb_per_s, bare_mb_per_s, ratio_to_bare.
 """
 
 from __future__ import annotations
 
-import os
-import sys
-
 # Run as a script, this file's folder comes first on sys.path and its name would shadow the
 # standard library's ``tokenize``: put the repository root there instead.
-sys.path[0] = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
 import argparse  # noqa: E402
 import json  # noqa: E402
+import os
 import tempfile  # noqa: E402
 import time  # noqa: E402
 
