@@ -35,7 +35,7 @@ Rules, all judged on the pair, not through LSH (the LSH in pipeline/image_lsh.py
 p = 0.97; a confirmed edge needs the rule). Current: 64-bit pHash Hamming <= d. Candidate hash rules: a stricter d,
 pHash AND dHash, aspect-ratio agreement, a 256-bit pHash (16x16 lowest frequencies of 64x64), mean absolute
 difference of 32x32 / 64x64 grayscale thumbnails. Pixel checks on candidate pairs (pHash <= 10): both pictures in
-grayscale on white, aligned either frame to frame or, when one is at least as large in both sides and at most 10 %
+grayscale on white, aligned either frame to frame or, when one is at least as large in both sides and at most 12 %
 larger, with the smaller placed inside the larger at the same pixel scale where their row and column means fit best
 (a crop, a frame, padding); of the two alignments the one with the smaller mean absolute difference is used. Both
 are then area-resized to a common working size whose longer side is half the smaller picture's longer side, at most
