@@ -13,7 +13,7 @@ from pipeline.accounting import build_stats, count_outcomes
 from pipeline.image_checks import ImageCheckConfig, check_image
 from pipeline.image_metadata import strip_metadata
 from pipeline.schema import DROPPED, IMAGE_MARKER, KEPT, QUARANTINED, WORK_SCHEMA
-from pipeline.stages import CurateConfig, run_row_stages, stage_order
+from pipeline.stages import ROW_STAGE_NAMES, CurateConfig, run_row_stages, stage_order
 from tests.conftest import REPO
 
 CFG = ImageCheckConfig()
@@ -66,24 +66,12 @@ def riff_chunk(webp: bytes, fourcc: bytes) -> bytes:
 
 
 def _only_image_stages() -> CurateConfig:
-    off = dict.fromkeys(
-        [
-            "url_filter",
-            "book_boilerplate",
-            "book_layout",
-            "langid",
-            "gopher_repetition",
-            "gopher_quality",
-            "c4",
-            "fineweb_quality",
-            "pii_redact",
-            "code_license",
-            "code_filter",
-            "code_pii_redact",
-            "caption_filter",
-        ]
-    )
-    return CurateConfig(**off)
+    off = [
+        s
+        for s in ROW_STAGE_NAMES
+        if s in CurateConfig.model_fields and s not in {"clean", "min_length", "image_checks"}
+    ]
+    return CurateConfig(**dict.fromkeys(off))
 
 
 def _image(data: bytes) -> dict:

@@ -13,31 +13,14 @@ from pipeline.pii import PiiConfig
 from pipeline.records import quarantine_row
 from pipeline.repo_documents import RepoDocConfig, repo_stage
 from pipeline.schema import DROPPED, IMAGE_MARKER, KEPT, QUARANTINED, WORK_SCHEMA
-from pipeline.stages import CurateConfig, Scope, run_row_stages, stage_order
+from pipeline.stages import ROW_STAGE_NAMES, CurateConfig, Scope, run_row_stages, stage_order
 from tests.conftest import REPO
 
 
 def _bare() -> CurateConfig:
     """Only the stages every source gets: clean and min_length."""
-    off = dict.fromkeys(
-        [
-            "url_filter",
-            "book_boilerplate",
-            "book_layout",
-            "langid",
-            "gopher_repetition",
-            "gopher_quality",
-            "c4",
-            "fineweb_quality",
-            "pii_redact",
-            "code_license",
-            "code_filter",
-            "code_pii_redact",
-            "image_checks",
-            "caption_filter",
-        ]
-    )
-    return CurateConfig(**off)
+    off = [s for s in ROW_STAGE_NAMES if s in CurateConfig.model_fields and s not in {"clean", "min_length"}]
+    return CurateConfig(**dict.fromkeys(off))
 
 
 def _doc(ident: str, text: str, source: str = "web", images: list | None = None) -> dict:
