@@ -20,6 +20,7 @@ import pyarrow as pa
 
 from pipeline.book_lines import drop_lines
 from pipeline.config_base import StrictModel
+from pipeline.stage_spec import Scope, StageSpec
 
 _LEAD = r"^[\s*]*"
 START = re.compile(
@@ -103,3 +104,6 @@ def gutenberg_boilerplate(table: pa.Table, cfg: GutenbergConfig) -> pa.Table:
         tags.append(found)
     table = table.set_column(table.schema.get_field_index("text"), "text", pa.array(texts, pa.large_string()))
     return table.append_column("rewrite_tags", pa.array(tags, pa.list_(pa.string())))
+
+
+SPEC = StageSpec("book_boilerplate", "rewrite", gutenberg_boilerplate, GutenbergConfig, Scope(sources=["book"]))

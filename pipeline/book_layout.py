@@ -18,6 +18,7 @@ from pipeline.book_pages import PageNumberConfig, RunningHeaderConfig, page_numb
 from pipeline.book_reflow import ReflowConfig, reflow
 from pipeline.book_toc import TocConfig, toc_sections
 from pipeline.config_base import StrictModel
+from pipeline.stage_spec import Scope, StageSpec
 
 
 class BookLayoutConfig(StrictModel):
@@ -62,3 +63,6 @@ def book_layout(table: pa.Table, cfg: BookLayoutConfig) -> pa.Table:
         tags.append(found)
     table = table.set_column(table.schema.get_field_index("text"), "text", pa.array(texts, pa.large_string()))
     return table.append_column("rewrite_tags", pa.array(tags, pa.list_(pa.string())))
+
+
+SPEC = StageSpec("book_layout", "rewrite", book_layout, BookLayoutConfig, Scope(sources=["book"]))

@@ -14,6 +14,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from pipeline.config_base import StrictModel
+from pipeline.stage_spec import ENGLISH_WEB, StageSpec
 from pipeline.text_stats import TERMINAL_PUNCTUATION, split_lines, words
 
 _CITATION = r"\[\p{Nd}*\]|\[edit\]|\[citation needed\]"
@@ -134,3 +135,10 @@ def c4_document(table: pa.Table, cfg: C4Config) -> pa.Table:
         count = np.bincount(row[pick], weights=_sentences(lines.filter(pa.array(pick))), minlength=n)
         reason[unsure & (count < cfg.min_num_sentences)] = "too_few_sentences"
     return table.append_column("drop_reason", pa.array(reason, pa.string()))
+
+
+# one set of options for both, as datatrove's C4QualityFilter takes them
+C4_LINES_SPEC = StageSpec("c4_lines", "rewrite", c4_lines, C4Config, ENGLISH_WEB, config_key="c4")
+C4_SPEC = StageSpec(
+    "c4", "filter", c4_document, C4Config, ENGLISH_WEB, ("lorem_ipsum", "curly_bracket", "too_few_sentences")
+)

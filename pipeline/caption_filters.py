@@ -15,6 +15,7 @@ from pydantic import Field
 
 from pipeline.config_base import StrictModel
 from pipeline.schema import IMAGE_MARKER
+from pipeline.stage_spec import Scope, StageSpec
 
 # Placeholder alt texts and captions seen on web pages: they name no content of the picture.
 BOILERPLATE = [
@@ -99,3 +100,14 @@ def caption_filter(table: pa.Table, cfg: CaptionFilterConfig) -> pa.Table:
         for t, n, lang in zip(table["text"].to_pylist(), counts, table["language"].to_pylist())
     ]
     return table.append_column("drop_reason", pa.array(reasons, pa.string()))
+
+
+# image-text pairs: their text is a caption
+SPEC = StageSpec(
+    "caption_filter",
+    "filter",
+    caption_filter,
+    CaptionFilterConfig,
+    Scope(sources=["multimodal"]),
+    ("too_few_images", "too_many_images", "boilerplate_caption", "too_few_words", "too_short"),
+)

@@ -14,6 +14,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from pipeline.config_base import StrictModel
+from pipeline.stage_spec import Scope, StageSpec
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b\ufeff]")
 _TRAILING = re.compile(r"[ \t]+\n")
@@ -54,3 +55,11 @@ def min_length(table: pa.Table, cfg: LengthConfig) -> pa.Table:
     short = pc.less(pc.utf8_length(table["text"]), cfg.min_chars)
     reason = pc.if_else(short, pa.scalar("too_short"), pa.scalar(None, pa.string()))
     return table.append_column("drop_reason", reason)
+
+
+# code is kept byte for byte (as The Stack keeps it): NFC would rewrite string literals (Tamil in pygments'
+# ezhil lexer), whitespace tidying would change what a diff or a Makefile means
+CLEAN_SPEC = StageSpec(
+    "clean", "rewrite", clean, CleanConfig, Scope(sources=["web", "book", "multimodal"]), optional=False
+)
+MIN_LENGTH_SPEC = StageSpec("min_length", "filter", min_length, LengthConfig, reasons=("too_short",), optional=False)

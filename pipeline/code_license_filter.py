@@ -17,6 +17,7 @@ import pyarrow.compute as pc
 
 from pipeline.code_licenses import HEADER_CHARS, spdx_header
 from pipeline.config_base import StrictModel
+from pipeline.stage_spec import Scope, StageSpec
 
 # The Stack's permissive set (its licence list, SPDX ids); PSF-2.0/Python-2.0 for CPython.
 PERMISSIVE = [
@@ -121,3 +122,13 @@ def license_filter(table: pa.Table, cfg: LicenseFilterConfig) -> pa.Table:
         for meta, head in zip(table["meta"].to_pylist(), heads)
     ]
     return table.append_column("drop_reason", pa.array(reasons, pa.string()))
+
+
+SPEC = StageSpec(
+    "code_license",
+    "filter",
+    license_filter,
+    LicenseFilterConfig,
+    Scope(sources=["code"]),
+    ("license_unknown", "license_not_allowed"),
+)

@@ -12,6 +12,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from pipeline.config_base import StrictModel
+from pipeline.stage_spec import ENGLISH_WEB, StageSpec
 from pipeline.text_stats import TERMINAL_PUNCTUATION, duplicates, explode, words
 
 
@@ -81,3 +82,13 @@ def fineweb_quality(table: pa.Table, cfg: FineWebQualityConfig) -> pa.Table:
     if cfg.new_line_ratio is not None and len(alive):
         reason[alive] = _list_rule(texts.take(pa.array(alive)), cfg.new_line_ratio)
     return table.append_column("drop_reason", pa.array(reason, pa.string()))
+
+
+SPEC = StageSpec(
+    "fineweb_quality",
+    "filter",
+    fineweb_quality,
+    FineWebQualityConfig,
+    ENGLISH_WEB,
+    ("empty", "line_punct_ratio", "short_line_ratio", "char_dup_ratio", "list_ratio"),
+)

@@ -15,6 +15,7 @@ import pyarrow.compute as pc
 from pydantic import Field
 
 from pipeline.config_base import StrictModel
+from pipeline.stage_spec import ENGLISH_WEB, StageSpec
 from pipeline.text_stats import PUNCTUATION_SET, Words, split_lines, words
 
 # A word is a "symbol" when every character is punctuation: RE2 can say "some character is not".
@@ -88,3 +89,24 @@ def gopher_quality(table: pa.Table, cfg: GopherQualityConfig) -> pa.Table:
         if threshold is not None:
             reason[(reason == None) & fails(threshold)] = name  # noqa: E711
     return table.append_column("drop_reason", pa.array(reason, pa.string()))
+
+
+SPEC = StageSpec(
+    "gopher_quality",
+    "filter",
+    gopher_quality,
+    GopherQualityConfig,
+    ENGLISH_WEB,
+    (
+        "too_few_words",
+        "too_many_words",
+        "short_words",
+        "long_words",
+        "hash_ratio",
+        "ellipsis_ratio",
+        "bullet_lines",
+        "ellipsis_lines",
+        "alpha_words",
+        "stop_words",
+    ),
+)

@@ -16,6 +16,7 @@ import pyarrow.compute as pc
 from pydantic import Field
 
 from pipeline.config_base import StrictModel
+from pipeline.stage_spec import Scope, StageSpec
 from pipeline.text_stats import Words, duplicates, repeats, split_runs, words
 
 _BASE = np.uint64(0x9E3779B97F4A7C15)  # odd multiplier of the polynomial string hash (mod 2**64)
@@ -166,3 +167,14 @@ def gopher_repetition(table: pa.Table, cfg: GopherRepetitionConfig) -> pa.Table:
         w = words(texts.take(pa.array(alive)))
         _ngram_rules(Words(alive[w.row], w.ids, w.distinct, n), cfg, np.maximum(length, 1), reason)
     return table.append_column("drop_reason", pa.array(reason, pa.string()))
+
+
+# Gopher's rules cover books too
+SPEC = StageSpec(
+    "gopher_repetition",
+    "filter",
+    gopher_repetition,
+    GopherRepetitionConfig,
+    Scope(sources=["web", "book"], languages=["en"]),
+    ("empty", r"dup_(line|para)_(char_)?frac", r"top_\d+_gram", r"duplicated_\d+_n_grams"),
+)

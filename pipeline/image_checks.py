@@ -22,6 +22,7 @@ from pydantic import Field
 from pipeline.config_base import StrictModel
 from pipeline.image_metadata import strip_metadata
 from pipeline.schema import IMAGE_MARKER, IMAGE_TYPE
+from pipeline.stage_spec import Scope, StageSpec
 
 UNREADABLE = "image_unreadable"
 
@@ -146,3 +147,13 @@ def image_checks(table: pa.Table, cfg: ImageCheckConfig) -> pa.Table:
         .append_column("quarantine", pa.array([r == UNREADABLE for r in reasons], pa.bool_()))
         .append_column("rewrite_tags", pa.array(tags, pa.list_(pa.string())))
     )
+
+
+SPEC = StageSpec(
+    "image_checks",
+    "rewrite_filter",
+    image_checks,
+    ImageCheckConfig,
+    Scope(has_images=True),
+    ("too_many_pixels", "format_not_allowed", "too_small", "aspect_ratio", UNREADABLE),
+)

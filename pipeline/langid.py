@@ -18,6 +18,7 @@ from pydantic import Field
 
 from pipeline.config_base import StrictModel
 from pipeline.schema import IMAGE_MARKER
+from pipeline.stage_spec import Scope, StageSpec
 
 UNKNOWN = "unknown"  # the language of a text with nothing to judge (empty once markers are gone)
 
@@ -106,3 +107,14 @@ def langid(table: pa.Table, cfg: LangIdConfig) -> pa.Table:
     else:
         table = table.append_column("language", language)
     return table.append_column("drop_reason", pa.array(reasons, pa.string()))
+
+
+# code's language comes from its file name
+SPEC = StageSpec(
+    "langid",
+    "filter",
+    langid,
+    LangIdConfig,
+    Scope(sources=["web", "book", "multimodal"]),
+    ("language_not_kept", "language_score"),
+)

@@ -23,6 +23,7 @@ from pydantic import field_validator
 
 from pipeline.config_base import StrictModel
 from pipeline.secrets_patterns import SECRET_KINDS, redact, redact_secrets
+from pipeline.stage_spec import Scope, StageSpec
 
 EMAIL, IP_ADDRESS, PHONE = "<EMAIL>", "<IP_ADDRESS>", "<PHONE>"
 
@@ -163,3 +164,15 @@ def pii_redact(table: pa.Table, cfg: PiiConfig) -> pa.Table:
         table.schema.get_field_index("text"), "text", pa.array([t for t, _ in done], pa.large_string())
     )
     return table.append_column("rewrite_tags", pa.array([tags for _, tags in done], pa.list_(pa.string())))
+
+
+PII_SPEC = StageSpec("pii_redact", "rewrite", pii_redact, PiiConfig, Scope(sources=["web"]))
+# BigCode's PII set for code: numbers in code are rarely phone numbers
+CODE_PII_SPEC = StageSpec(
+    "code_pii_redact",
+    "rewrite",
+    pii_redact,
+    PiiConfig,
+    Scope(sources=["code"]),
+    default=lambda: PiiConfig(phones=False),
+)

@@ -16,126 +16,66 @@ from __future__ import annotations
 import difflib
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal
 
 import pyarrow as pa
 import pyarrow.compute as pc
-from pydantic import Field, model_validator
+from pydantic import Field, create_model, model_validator
 
-from pipeline.book_boilerplate import GutenbergConfig, gutenberg_boilerplate
-from pipeline.book_layout import BookLayoutConfig, book_layout
-from pipeline.c4_filters import C4Config, c4_document, c4_lines
-from pipeline.caption_filters import CaptionFilterConfig, caption_filter
-from pipeline.clean import CleanConfig, LengthConfig, clean, min_length
-from pipeline.code_filters import CodeFilterConfig, code_filter
-from pipeline.code_license_filter import LicenseFilterConfig, license_filter
+from pipeline import (
+    book_boilerplate,
+    book_layout,
+    c4_filters,
+    caption_filters,
+    clean,
+    code_filters,
+    code_license_filter,
+    fineweb_filters,
+    gopher_quality,
+    gopher_repetition,
+    image_checks,
+    langid,
+    pii,
+    url_filter,
+)
 from pipeline.config_base import StrictModel
 from pipeline.exact_dedup import ExactDedupConfig
-from pipeline.fineweb_filters import FineWebQualityConfig, fineweb_quality
-from pipeline.gopher_quality import GopherQualityConfig, gopher_quality
-from pipeline.gopher_repetition import GopherRepetitionConfig, gopher_repetition
-from pipeline.image_checks import ImageCheckConfig, image_checks
 from pipeline.image_dedup import ImageDedupConfig
-from pipeline.langid import LangIdConfig, langid
 from pipeline.near_dedup import NearDedupConfig
-from pipeline.pii import PiiConfig, pii_redact
 from pipeline.repo_documents import RepoDocConfig
 from pipeline.schema import DROPPED, KEPT, QUARANTINED, image_field_lists
+from pipeline.stage_spec import Kind, Scope, StageSpec
 from pipeline.survivors import SurvivorConfig
-from pipeline.url_filter import UrlFilterConfig, url_filter
 
 StageFn = Callable[[pa.Table], pa.Table]
-Kind = Literal["rewrite", "filter", "rewrite_filter"]
 
-
-class Scope(StrictModel):
-    """Which kept rows a stage judges; the others pass it untouched."""
-
-    sources: list[str] | None = None  # None: every source
-    languages: list[str] | None = None  # None: every language (needs langid when set)
-    has_images: bool | None = None  # True: only rows with at least one image; None: any row
-
-
-# FineWeb's rules were tuned on English web text (Penedo et al. 2024); other languages and
-# sources pass them untouched unless a config widens the scope.
-_ENGLISH_WEB = Scope(sources=["web"], languages=["en"])
-DEFAULT_SCOPES: dict[str, Scope] = {
-    "url_filter": Scope(sources=["web"]),
-    # code is kept byte for byte (as The Stack keeps it): NFC would rewrite string literals (Tamil in pygments'
-    # ezhil lexer), whitespace tidying would change what a diff or a Makefile means
-    "clean": Scope(sources=["web", "book", "multimodal"]),
-    "book_boilerplate": Scope(sources=["book"]),
-    "book_layout": Scope(sources=["book"]),
-    "langid": Scope(sources=["web", "book", "multimodal"]),  # code's language comes from its file name
-    "image_checks": Scope(has_images=True),  # any source's images
-    "caption_filter": Scope(sources=["multimodal"]),  # image-text pairs: their text is a caption
-    "gopher_repetition": Scope(sources=["web", "book"], languages=["en"]),  # Gopher's rules cover books too
-    "gopher_quality": _ENGLISH_WEB,
-    "c4_lines": _ENGLISH_WEB,
-    "c4": _ENGLISH_WEB,
-    "fineweb_quality": _ENGLISH_WEB,
-    "pii_redact": Scope(sources=["web"]),
-    "code_license": Scope(sources=["code"]),
-    "code_filter": Scope(sources=["code"]),
-    "code_pii_redact": Scope(sources=["code"]),
-}
-
-
-# The per-row stages in the order they run (row_stages); a config key names its stage, except ``c4``, which
-# configures both of C4's stages (``c4_lines`` removes lines, ``c4`` drops documents), as datatrove's
-# C4QualityFilter takes one set of options.
-ROW_STAGE_NAMES = (
-    "url_filter",
-    "clean",
-    "book_boilerplate",
-    "book_layout",
-    "langid",
-    "image_checks",
-    "caption_filter",
-    "gopher_repetition",
-    "gopher_quality",
-    "c4_lines",
-    "c4",
-    "fineweb_quality",
-    "pii_redact",
-    "code_license",
-    "code_filter",
-    "code_pii_redact",
-    "min_length",
+# The per-row stages in the order they run (FineWeb's order for the web rules). Adding a stage: its module
+# declares a StageSpec; one line here; a test.
+STAGES: tuple[StageSpec, ...] = (
+    url_filter.SPEC,
+    clean.CLEAN_SPEC,
+    book_boilerplate.SPEC,  # before langid: an English licence must not sway it
+    book_layout.SPEC,
+    langid.SPEC,
+    image_checks.SPEC,  # images first: a caption is judged with the images its document kept
+    caption_filters.SPEC,
+    gopher_repetition.SPEC,
+    gopher_quality.SPEC,
+    c4_filters.C4_LINES_SPEC,
+    c4_filters.C4_SPEC,
+    fineweb_filters.SPEC,
+    pii.PII_SPEC,
+    code_license_filter.SPEC,
+    code_filters.SPEC,
+    pii.CODE_PII_SPEC,
+    clean.MIN_LENGTH_SPEC,
 )
+ROW_STAGE_NAMES = tuple(s.name for s in STAGES)
+DEFAULT_SCOPES: dict[str, Scope] = {s.name: s.scope for s in STAGES}
 RENAMED = {"pii": "pii_redact", "code_pii": "code_pii_redact", "length": "min_length"}
 
 
-def _code_pii() -> PiiConfig:
-    return PiiConfig(phones=False)  # BigCode's PII set for code: numbers in code are rarely phone numbers
-
-
-class CurateConfig(StrictModel):
-    """Each stage's settings; ``null`` in the config turns a stage off."""
-
-    clean: CleanConfig = Field(default_factory=CleanConfig)
-    url_filter: UrlFilterConfig | None = Field(default_factory=UrlFilterConfig)
-    book_boilerplate: GutenbergConfig | None = Field(default_factory=GutenbergConfig)
-    book_layout: BookLayoutConfig | None = Field(default_factory=BookLayoutConfig)
-    langid: LangIdConfig | None = Field(default_factory=LangIdConfig)
-    image_checks: ImageCheckConfig | None = Field(default_factory=ImageCheckConfig)
-    caption_filter: CaptionFilterConfig | None = Field(default_factory=CaptionFilterConfig)
-    gopher_repetition: GopherRepetitionConfig | None = Field(default_factory=GopherRepetitionConfig)
-    gopher_quality: GopherQualityConfig | None = Field(default_factory=GopherQualityConfig)
-    c4: C4Config | None = Field(default_factory=C4Config)
-    fineweb_quality: FineWebQualityConfig | None = Field(default_factory=FineWebQualityConfig)
-    pii_redact: PiiConfig | None = Field(default_factory=PiiConfig)
-    code_license: LicenseFilterConfig | None = Field(default_factory=LicenseFilterConfig)
-    code_filter: CodeFilterConfig | None = Field(default_factory=CodeFilterConfig)
-    code_pii_redact: PiiConfig | None = Field(default_factory=_code_pii)
-    min_length: LengthConfig = Field(default_factory=LengthConfig)
-    repo_documents: RepoDocConfig = Field(default_factory=RepoDocConfig)  # a shuffle by repository, after these
-    exact_dedup: ExactDedupConfig = Field(default_factory=ExactDedupConfig)
-    # which copy of a duplicate cluster survives, in exact and near dedup alike: originals first
-    survivor: SurvivorConfig = Field(default_factory=SurvivorConfig)
-    near_dedup: NearDedupConfig | None = Field(default_factory=NearDedupConfig)  # MinHash LSH, after exact dedup
-    image_dedup: ImageDedupConfig | None = Field(default_factory=ImageDedupConfig)  # images, after near dedup
-    scopes: dict[str, Scope] = Field(default_factory=dict)  # per stage name; replaces that stage's default
+class _CurateBase(StrictModel):
+    """Each stage's settings, under the stage's name (STAGES); ``null`` in the config turns a stage off."""
 
     def scope(self, stage: str) -> Scope:
         return self.scopes.get(stage, DEFAULT_SCOPES.get(stage, Scope()))
@@ -151,7 +91,7 @@ class CurateConfig(StrictModel):
         return data
 
     @model_validator(mode="after")
-    def _scopes_name_stages(self) -> CurateConfig:
+    def _scopes_name_stages(self) -> _CurateBase:
         unknown = sorted(set(self.scopes) - set(ROW_STAGE_NAMES))
         for name in unknown:
             hint = difflib.get_close_matches(name, ROW_STAGE_NAMES, n=1)
@@ -162,8 +102,8 @@ class CurateConfig(StrictModel):
         return self
 
     @model_validator(mode="after")
-    def _languages_need_langid(self) -> CurateConfig:
-        if self.langid is None:
+    def _languages_need_langid(self) -> _CurateBase:
+        if getattr(self, "langid", None) is None:
             scoped = [s.name for s in row_stages(self) if self.scope(s.name).languages is not None]
             if scoped:
                 raise ValueError(
@@ -173,6 +113,27 @@ class CurateConfig(StrictModel):
         return self
 
 
+def _stage_field(spec: StageSpec) -> tuple[object, object]:
+    kind = spec.config | None if spec.optional else spec.config
+    return kind, Field(default_factory=spec.default or spec.config)
+
+
+# the per-row stages' settings in stage order (one key for stages that share them), then the dedup passes'
+CurateConfig = create_model(
+    "CurateConfig",
+    __base__=_CurateBase,
+    __module__=__name__,
+    **{s.key: _stage_field(s) for s in STAGES},
+    repo_documents=(RepoDocConfig, Field(default_factory=RepoDocConfig)),  # a shuffle by repository, after these
+    exact_dedup=(ExactDedupConfig, Field(default_factory=ExactDedupConfig)),
+    # which copy of a duplicate cluster survives, in exact and near dedup alike: originals first
+    survivor=(SurvivorConfig, Field(default_factory=SurvivorConfig)),
+    near_dedup=(NearDedupConfig | None, Field(default_factory=NearDedupConfig)),  # MinHash LSH, after exact dedup
+    image_dedup=(ImageDedupConfig | None, Field(default_factory=ImageDedupConfig)),  # images, after near dedup
+    scopes=(dict[str, Scope], Field(default_factory=dict)),  # per stage name; replaces that stage's default
+)
+
+
 @dataclass(frozen=True)
 class Stage:
     name: str
@@ -180,33 +141,16 @@ class Stage:
     fn: StageFn
 
 
-def row_stages(cfg: CurateConfig) -> list[Stage]:
-    """Every per-row stage that is on, in the order they run (FineWeb's order for the web rules)."""
-    candidates: list[tuple[str, Kind, object, Callable]] = [
-        ("url_filter", "filter", cfg.url_filter, url_filter),
-        ("clean", "rewrite", cfg.clean, clean),
-        ("book_boilerplate", "rewrite", cfg.book_boilerplate, gutenberg_boilerplate),  # before langid: an
-        ("book_layout", "rewrite", cfg.book_layout, book_layout),  # English licence must not sway it
-        ("langid", "filter", cfg.langid, langid),
-        ("image_checks", "rewrite_filter", cfg.image_checks, image_checks),  # images first: a caption is judged
-        ("caption_filter", "filter", cfg.caption_filter, caption_filter),  # with the images its document kept
-        ("gopher_repetition", "filter", cfg.gopher_repetition, gopher_repetition),
-        ("gopher_quality", "filter", cfg.gopher_quality, gopher_quality),
-        ("c4_lines", "rewrite", cfg.c4, c4_lines),
-        ("c4", "filter", cfg.c4, c4_document),
-        ("fineweb_quality", "filter", cfg.fineweb_quality, fineweb_quality),
-        ("pii_redact", "rewrite", cfg.pii_redact, pii_redact),
-        ("code_license", "filter", cfg.code_license, license_filter),
-        ("code_filter", "filter", cfg.code_filter, code_filter),
-        ("code_pii_redact", "rewrite", cfg.code_pii_redact, pii_redact),
-        ("min_length", "filter", cfg.min_length, min_length),
-    ]
+def row_stages(cfg: _CurateBase) -> list[Stage]:
+    """Every per-row stage that is on, in the order they run."""
     return [
-        Stage(name, kind, (lambda t, f=fn, c=sub: f(t, c))) for name, kind, sub, fn in candidates if sub is not None
+        Stage(spec.name, spec.kind, (lambda t, f=spec.fn, c=sub: f(t, c)))
+        for spec in STAGES
+        if (sub := getattr(cfg, spec.key)) is not None
     ]
 
 
-def stage_order(cfg: CurateConfig) -> list[str]:
+def stage_order(cfg: _CurateBase) -> list[str]:
     """Every stage a record can leave at, in order: what stats.json reconciles along."""
     near = cfg.near_dedup is not None and cfg.near_dedup.enabled
     return (
@@ -266,7 +210,7 @@ def _in_scope(table: pa.Table, scope: Scope) -> pa.ChunkedArray:
     return mask
 
 
-def run_row_stages(table: pa.Table, cfg: CurateConfig) -> pa.Table:
+def run_row_stages(table: pa.Table, cfg: _CurateBase) -> pa.Table:
     """Run every per-row stage on the rows in its scope; the others pass through untouched."""
     for stage in row_stages(cfg):
         live = _in_scope(table, cfg.scope(stage.name))

@@ -21,6 +21,7 @@ import pyarrow.compute as pc
 from pydantic import Field
 
 from pipeline.config_base import StrictModel
+from pipeline.stage_spec import Scope, StageSpec
 
 
 class UrlFilterConfig(StrictModel):
@@ -85,3 +86,8 @@ def url_filter(table: pa.Table, cfg: UrlFilterConfig) -> pa.Table:
             elif cfg.banned_url_words and words.search(url.lower()):
                 reason[i] = "banned_url_word"
     return table.append_column("drop_reason", pa.array(reason, pa.string()))
+
+
+SPEC = StageSpec(
+    "url_filter", "filter", url_filter, UrlFilterConfig, Scope(sources=["web"]), ("blocked_domain", "banned_url_word")
+)

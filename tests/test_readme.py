@@ -1,4 +1,4 @@
-"""The README's snippets run as written."""
+"""The snippets of the README and docs/ run as written."""
 
 import re
 from pathlib import Path
@@ -10,7 +10,8 @@ from tests.tokenization.test_loader import write_shard_dir
 
 
 def _snippet(marker: str) -> str:
-    blocks = re.findall(r"```python\n(.*?)```", (Path(REPO) / "README.md").read_text(), re.S)
+    text = "".join(p.read_text() for p in [Path(REPO) / "README.md", *sorted((Path(REPO) / "docs").glob("*.md"))])
+    blocks = re.findall(r"```python\n(.*?)```", text, re.S)
     return next(b for b in blocks if b.startswith(f"# {marker}\n"))
 
 

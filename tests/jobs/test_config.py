@@ -40,7 +40,7 @@ from tests.jobs.test_output_dir import _config
         ({"curate": {"length": {"min_chars": 5}}}, r"length is now min_length"),
         ({"ray": {"object_store": 100}}, r"ray\.object_store: unknown key; did you mean object_store_mb\?"),
         ({"sedd": 1}, r"sedd: unknown key; did you mean seed\?"),
-        ({"curate": {"zzz": 1}}, r"curate\.zzz: unknown key \(valid here: clean, url_filter, "),
+        ({"curate": {"zzz": 1}}, r"curate\.zzz: unknown key \(valid here: url_filter, clean, "),
     ],
 )
 def test_a_mistyped_key_anywhere_names_its_path_and_the_nearest_valid_key(tmp_path, capsys, update, message):

@@ -23,6 +23,7 @@ from jobs.inspect_shards import describe
 from jobs.run import run
 from tests.conftest import REPO
 from tests.jobs.conftest import tree_digest
+from tests.stage_reasons import undeclared
 from tokenization.shards import read_manifest, verify_shards
 
 
@@ -37,6 +38,7 @@ def test_every_source_is_curated_and_every_record_accounted_for(sample_run):
         kept_rows = sum(pq.ParquetFile(p).metadata.num_rows for p in (out / "curated" / source).glob("*.parquet"))
         assert kept_rows == s["kept"]
     reasons = {(r["stage"], r["reason"]) for r in curate["reasons"]}
+    assert undeclared(curate["reasons"]) == []  # every stage emits only the reasons its spec declares
     assert ("exact_dedup", "exact_duplicate") in reasons  # the sample carries exact duplicates
     assert ("read", "image_unreadable") in reasons  # and one corrupt image
     code = curate["sources"]["code"]

@@ -13,7 +13,7 @@ from pipeline.pii import PiiConfig
 from pipeline.records import quarantine_row
 from pipeline.repo_documents import RepoDocConfig, repo_stage
 from pipeline.schema import DROPPED, IMAGE_MARKER, KEPT, QUARANTINED, WORK_SCHEMA
-from pipeline.stages import ROW_STAGE_NAMES, CurateConfig, Scope, run_row_stages, stage_order
+from pipeline.stages import ROW_STAGE_NAMES, STAGES, CurateConfig, Scope, row_stages, run_row_stages, stage_order
 from tests.conftest import REPO
 
 
@@ -240,3 +240,22 @@ def test_code_is_kept_byte_for_byte_and_prose_is_cleaned():
     assert out["web/ezhil"]["rewrites"] == ["clean"]
     cleaned = _bare().model_copy(update={"scopes": {"clean": Scope(sources=["code"])}})
     assert run_row_stages(_table(rows[:1]), cleaned)["text"][0].as_py() != source
+
+
+def test_the_stage_list_is_the_registry():
+    names = [s.name for s in STAGES]
+    assert len(names) == len(set(names)) and tuple(names) == ROW_STAGE_NAMES
+    assert [s.name for s in row_stages(CurateConfig())] == names  # every default stage is on
+    for spec in STAGES:  # its settings live under a curate key of its own model, its default scope is its own
+        assert spec.key in CurateConfig.model_fields and isinstance(getattr(CurateConfig(), spec.key), spec.config)
+        assert CurateConfig().scope(spec.name) == spec.scope
+    assert CurateConfig.model_fields["min_length"].default_factory().min_chars == 1
+    assert CurateConfig().code_pii_redact.phones is False and CurateConfig().pii_redact.phones is True
+
+
+def test_a_stage_emitting_an_undeclared_reason_is_caught():
+    from tests.stage_reasons import undeclared
+
+    ok = [{"stage": "gopher_repetition", "reason": "top_3_gram"}, {"stage": "exact_dedup", "reason": "anything"}]
+    assert undeclared(ok) == []
+    assert undeclared([{"stage": "c4", "reason": "too_long"}]) == [("c4", "too_long")]
