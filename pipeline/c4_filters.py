@@ -14,6 +14,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from pipeline.config_base import StrictModel
+from pipeline.first_failing import fail, no_reasons, open_rows
 from pipeline.stage_spec import ENGLISH_WEB, StageSpec
 from pipeline.text_stats import TERMINAL_PUNCTUATION, split_lines, words
 
@@ -44,10 +45,10 @@ class C4Config(StrictModel):
 def _line_fate(lines: pa.Array, cfg: C4Config) -> tuple[pa.Array, np.ndarray]:
     """Each line as kept (citations removed) and, for a removed line, the rule that removed it."""
     stripped = pc.utf8_trim_whitespace(lines)
-    fate = np.full(len(lines), None, dtype=object)
+    fate = no_reasons(len(lines))
 
     def remove(name: str, hit: np.ndarray) -> None:
-        fate[(fate == None) & hit] = name  # noqa: E711
+        fail(fate, hit, name)
 
     if cfg.max_word_length is not None:
         hit = np.zeros(len(lines), bool)
@@ -62,7 +63,7 @@ def _line_fate(lines: pa.Array, cfg: C4Config) -> tuple[pa.Array, np.ndarray]:
         least = cfg.min_words_per_line
         n_words = pc.list_value_length(pc.utf8_split_whitespace(stripped, max_splits=max(least - 1, 0)))
         remove("too_few_words", n_words.to_numpy() < least)
-    live = np.flatnonzero(fate == None)  # noqa: E711  (the phrase rules read only the lines still kept)
+    live = np.flatnonzero(open_rows(fate))  # the phrase rules read only the lines still kept
     if len(live) and (cfg.filter_javascript or cfg.filter_policy):
         kept = text.take(pa.array(live))
         lower = pc.utf8_lower(kept)
@@ -86,7 +87,7 @@ def c4_lines(table: pa.Table, cfg: C4Config) -> pa.Table:
     n = table.num_rows
     lines, row = split_lines(table["text"])
     text, fate = _line_fate(lines, cfg)
-    keep = fate == None  # noqa: E711
+    keep = open_rows(fate)
     offsets = np.concatenate(([0], np.cumsum(np.bincount(row[keep], minlength=n)))).astype(np.int32)
     kept = pa.ListArray.from_arrays(pa.array(offsets), text.filter(pa.array(keep)))
     joined = pc.utf8_trim_whitespace(pc.binary_join(kept, pa.scalar("\n", text.type))).cast(pa.large_string())
@@ -116,7 +117,7 @@ def _sentences(lines: pa.Array) -> np.ndarray:
 def c4_document(table: pa.Table, cfg: C4Config) -> pa.Table:
     """Filter stage (after :func:`c4_lines`): ``lorem_ipsum``, ``curly_bracket`` or ``too_few_sentences``."""
     texts, n = table["text"], table.num_rows
-    reason = np.full(n, None, dtype=object)
+    reason = no_reasons(n)
     lorem = pc.match_substring(pc.utf8_lower(texts), "lorem ipsum").to_numpy(zero_copy_only=False)
     lorem &= cfg.filter_lorem_ipsum
     curly = pc.match_substring(texts, "{").to_numpy(zero_copy_only=False) & cfg.filter_curly_bracket
@@ -130,7 +131,7 @@ def c4_document(table: pa.Table, cfg: C4Config) -> pa.Table:
         filled = pc.utf8_length(pc.utf8_trim_whitespace(lines)).to_numpy() > 0
         lines, row = lines.filter(pa.array(filled)), row[filled]
         # every line holds at least one sentence: count only where the lines are too few to tell
-        unsure = (reason == None) & (np.bincount(row, minlength=n) < cfg.min_num_sentences)  # noqa: E711
+        unsure = open_rows(reason) & (np.bincount(row, minlength=n) < cfg.min_num_sentences)
         pick = unsure[row]
         count = np.bincount(row[pick], weights=_sentences(lines.filter(pa.array(pick))), minlength=n)
         reason[unsure & (count < cfg.min_num_sentences)] = "too_few_sentences"

@@ -12,6 +12,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from pipeline.config_base import StrictModel
+from pipeline.first_failing import fail, no_reasons, open_rows
 from pipeline.stage_spec import ENGLISH_WEB, StageSpec
 from pipeline.text_stats import TERMINAL_PUNCTUATION, duplicates, explode, words
 
@@ -57,11 +58,11 @@ def fineweb_quality(table: pa.Table, cfg: FineWebQualityConfig) -> pa.Table:
     lines, row = lines.filter(pa.array(filled)), row[filled]
     total = np.bincount(row, minlength=n)
     per_line = np.maximum(total, 1)
-    reason = np.full(n, None, dtype=object)
+    reason = no_reasons(n)
     reason[total == 0] = "empty"
 
     def drop(name: str, fails: np.ndarray) -> None:
-        reason[(reason == None) & fails] = name  # noqa: E711
+        fail(reason, fails, name)
 
     if cfg.line_punct_thr is not None:
         stops = pa.array(sorted(TERMINAL_PUNCTUATION if cfg.stop_chars is None else cfg.stop_chars), pa.string())
@@ -78,7 +79,7 @@ def fineweb_quality(table: pa.Table, cfg: FineWebQualityConfig) -> pa.Table:
         _, chars = duplicates(lines, row, n)
         body = pc.utf8_length(texts).to_numpy() - pc.count_substring(texts, "\n").to_numpy()
         drop("char_dup_ratio", chars / np.maximum(body, 1) > cfg.char_duplicates_ratio)
-    alive = np.flatnonzero(reason == None)  # noqa: E711
+    alive = np.flatnonzero(open_rows(reason))
     if cfg.new_line_ratio is not None and len(alive):
         reason[alive] = _list_rule(texts.take(pa.array(alive)), cfg.new_line_ratio)
     return table.append_column("drop_reason", pa.array(reason, pa.string()))

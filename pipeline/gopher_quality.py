@@ -15,6 +15,7 @@ import pyarrow.compute as pc
 from pydantic import Field
 
 from pipeline.config_base import StrictModel
+from pipeline.first_failing import fail, no_reasons
 from pipeline.stage_spec import ENGLISH_WEB, StageSpec
 from pipeline.text_stats import PUNCTUATION_SET, Words, split_lines, words
 
@@ -84,10 +85,10 @@ def gopher_quality(table: pa.Table, cfg: GopherQualityConfig) -> pa.Table:
         ("alpha_words", cfg.min_alpha_words_ratio, lambda t: alpha < t),
         ("stop_words", cfg.min_stop_words, lambda t: stops < t),
     ]
-    reason = np.full(n, None, dtype=object)
+    reason = no_reasons(n)
     for name, threshold, fails in rules:
         if threshold is not None:
-            reason[(reason == None) & fails(threshold)] = name  # noqa: E711
+            fail(reason, fails(threshold), name)
     return table.append_column("drop_reason", pa.array(reason, pa.string()))
 
 

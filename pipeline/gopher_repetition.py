@@ -16,6 +16,7 @@ import pyarrow.compute as pc
 from pydantic import Field
 
 from pipeline.config_base import StrictModel
+from pipeline.first_failing import fail, no_reasons, open_rows
 from pipeline.stage_spec import Scope, StageSpec
 from pipeline.text_stats import Words, duplicates, repeats, split_runs, words
 
@@ -130,25 +131,25 @@ def _ngram_rules(w: Words, cfg: GopherRepetitionConfig, length: np.ndarray, reas
         for n in range(2, max([*cfg.top_n_grams, *cfg.dup_n_grams]) + 1):
             joined = joined[:-1] * p_word[n - 1 :] + h_word[n - 1 :]
             spaced = (spaced[:-1] * _BASE + np.uint64(ord(" "))) * p_word[n - 1 :] + h_word[n - 1 :]
-            first_row, open_rows = row[: len(joined)], reason == None  # noqa: E711
-            at = np.flatnonzero((first_row == row[n - 1 :]) & open_rows[first_row])
+            first_row, still_open = row[: len(joined)], open_rows(reason)
+            at = np.flatnonzero((first_row == row[n - 1 :]) & still_open[first_row])
             at_row, chars = row[at], cum[at + n] - cum[at]
             salt = at_row.astype(np.uint64) * _ROW_MIX
             if n in cfg.top_n_grams:
                 once = np.where(row_words >= n, cum[np.minimum(row_start + n, len(ids))] - cum[row_start] + n - 1, 0)
                 top = _top_ngram(spaced[at] ^ salt, at_row, chars + n - 1, once)
-                reason[(reason == None) & (top / length > cfg.top_n_grams[n])] = f"top_{n}_gram"  # noqa: E711
+                fail(reason, top / length > cfg.top_n_grams[n], f"top_{n}_gram")
             if n in cfg.dup_n_grams:
                 limit = cfg.dup_n_grams[n] * length
                 dup = _dup_ngram(joined[at] ^ salt, at_row, at, chars, n, row, word_chars, limit)
-                reason[(reason == None) & (dup > limit)] = f"duplicated_{n}_n_grams"  # noqa: E711
+                fail(reason, dup > limit, f"duplicated_{n}_n_grams")
 
 
 def gopher_repetition(table: pa.Table, cfg: GopherRepetitionConfig) -> pa.Table:
     """Filter stage: ``drop_reason`` names the first Gopher repetition rule a document fails."""
     texts, n = table["text"], table.num_rows
     length = pc.utf8_length(texts).to_numpy().astype(float)
-    reason = np.full(n, None, dtype=object)
+    reason = no_reasons(n)
     reason[length == 0] = "empty"
     for kind, (values, row) in (
         ("para", split_runs(pc.utf8_trim_whitespace(texts), 2)),
@@ -161,8 +162,8 @@ def gopher_repetition(table: pa.Table, cfg: GopherRepetitionConfig) -> pa.Table:
             (f"dup_{kind}_char_frac", getattr(cfg, f"dup_{kind}_char_frac"), chars / np.maximum(length, 1)),
         ):
             if threshold is not None:
-                reason[(reason == None) & (ratio > threshold)] = name  # noqa: E711
-    alive = np.flatnonzero(reason == None)  # noqa: E711
+                fail(reason, ratio > threshold, name)
+    alive = np.flatnonzero(open_rows(reason))
     if len(alive):
         w = words(texts.take(pa.array(alive)))
         _ngram_rules(Words(alive[w.row], w.ids, w.distinct, n), cfg, np.maximum(length, 1), reason)

@@ -3,7 +3,8 @@
 A spec names the stage (the name its outcomes carry in stats.json and rejects/), its kind, its
 function and config model, the rows it judges by default, and every drop or quarantine reason it may
 emit (a reason is a name or a pattern such as ``top_\\d+_gram``), so that a test can hold each stage
-to what it declares.
+to what it declares. A reason is snake_case and names the rule that failed, never the stage (the
+``stage`` column holds that): ``too_few_words``, ``dup_line_frac``, ``license_unknown``.
 """
 
 from __future__ import annotations

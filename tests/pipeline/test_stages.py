@@ -1,6 +1,7 @@
 import hashlib
 import io
 import json
+import re
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -259,3 +260,11 @@ def test_a_stage_emitting_an_undeclared_reason_is_caught():
     ok = [{"stage": "gopher_repetition", "reason": "top_3_gram"}, {"stage": "exact_dedup", "reason": "anything"}]
     assert undeclared(ok) == []
     assert undeclared([{"stage": "c4", "reason": "too_long"}]) == [("c4", "too_long")]
+
+
+def test_reasons_name_the_rule_in_snake_case_never_the_stage():
+    for spec in STAGES:
+        for reason in spec.reasons:
+            plain = reason.replace(r"\d+", "2").replace("(line|para)", "line").replace("(char_)?", "char_")
+            assert re.fullmatch(r"[a-z][a-z0-9_]*", plain), (spec.name, reason)
+            assert not plain.startswith(spec.name), (spec.name, reason)
