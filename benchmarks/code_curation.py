@@ -23,14 +23,14 @@ import time
 import pyarrow as pa  # noqa: E402
 import pyarrow.compute as pc  # noqa: E402
 
-from pipeline.code_filters import CodeFilterConfig, code_filter  # noqa: E402
-from pipeline.code_license_filter import LicenseFilterConfig, license_filter  # noqa: E402
-from pipeline.code_repos import repo_items  # noqa: E402
-from pipeline.code_safety import ReadLimits  # noqa: E402
-from pipeline.pii import PiiConfig, pii_redact  # noqa: E402
-from pipeline.records import FieldMap, rows_to_tables  # noqa: E402
-from pipeline.repo_documents import RepoDocConfig, repo_document  # noqa: E402
+from pipeline.code.filters import CodeFilterConfig, code_filter  # noqa: E402
+from pipeline.code.license_filter import LicenseFilterConfig, license_filter  # noqa: E402
+from pipeline.code.repo_documents import RepoDocConfig, repo_document  # noqa: E402
+from pipeline.code.repos import repo_items  # noqa: E402
+from pipeline.read.records import FieldMap, rows_to_tables  # noqa: E402
+from pipeline.read.safety import ReadLimits  # noqa: E402
 from pipeline.schema import KEPT  # noqa: E402
+from pipeline.text.pii import PiiConfig, pii_redact  # noqa: E402
 
 DEFAULT = "sympy,networkx,pygments,pip,setuptools,pydantic,datasets,rich,jinja2,huggingface_hub,fsspec"
 FIELDS = FieldMap(text_field="content", meta_fields=["repo", "path", "license", "language"])

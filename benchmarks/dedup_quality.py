@@ -13,7 +13,7 @@ size is drawn so that similarities spread from about 0.2 to 1. Each pair's true 
 measured exactly on the same shingles (5-word, normalized) the pass uses. A labelled pair is a
 base and one of its copies.
 
-The pass (``pipeline.near_dedup.dedup_in_memory``: the Ray pass's functions on one block) runs on
+The pass (``pipeline.dedup.near.dedup_in_memory``: the Ray pass's functions on one block) runs on
 bases and variants together. A pair counts as found when both end in one cluster (one is the
 other's survivor). Recall: found pairs among those at Jaccard >= 0.8; precision: found pairs at
 >= 0.8 among all found (any cluster joining two different bases would count against it too);
@@ -34,9 +34,9 @@ import pyarrow as pa  # noqa: E402
 import pyarrow.compute as pc  # noqa: E402
 
 from benchmarks.sample_docs import sample_documents  # noqa: E402
-from pipeline.minhash import permutations, signatures  # noqa: E402
-from pipeline.near_dedup import NearDedupConfig, dedup_in_memory  # noqa: E402
-from pipeline.shingles import ShingleConfig, jaccard, shingle_hashes, shingle_sets  # noqa: E402
+from pipeline.dedup.minhash import permutations, signatures  # noqa: E402
+from pipeline.dedup.near import NearDedupConfig, dedup_in_memory  # noqa: E402
+from pipeline.dedup.shingles import ShingleConfig, jaccard, shingle_hashes, shingle_sets  # noqa: E402
 
 EDITS = ["substitute", "insert", "delete", "reorder", "boilerplate", "truncate"]
 BUCKETS = [0.0, 0.3, 0.5, 0.6, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95, 1.01]

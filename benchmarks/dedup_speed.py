@@ -43,10 +43,10 @@ import pyarrow.compute as pc  # noqa: E402
 import pyarrow.parquet as pq  # noqa: E402
 
 from benchmarks.sample_docs import sample_documents  # noqa: E402
-from pipeline.minhash import permutations, signatures  # noqa: E402
-from pipeline.near_dedup import NearDedupConfig  # noqa: E402
+from pipeline.dedup.minhash import permutations, signatures  # noqa: E402
+from pipeline.dedup.near import NearDedupConfig  # noqa: E402
+from pipeline.dedup.shingles import ShingleConfig, normalize, shingle_hashes  # noqa: E402
 from pipeline.schema import DOCUMENT_SCHEMA  # noqa: E402
-from pipeline.shingles import ShingleConfig, normalize, shingle_hashes  # noqa: E402
 
 SEED = 1
 CODE = {

@@ -41,9 +41,9 @@ import zstandard  # noqa: E402
 
 from benchmarks.dedup_speed import CODE, PART_BYTES, ROOTS, _real_text, cached_corpus, distinct_utf8  # noqa: E402
 from jobs.config import RunConfig, load_config  # noqa: E402
-from pipeline.code_language import code_language  # noqa: E402
-from pipeline.compressed import open_binary  # noqa: E402
-from pipeline.readers import expand_inputs  # noqa: E402
+from pipeline.code.language import code_language  # noqa: E402
+from pipeline.read.compressed import open_binary  # noqa: E402
+from pipeline.read.readers import expand_inputs  # noqa: E402
 
 BOOKS, BOOK_MIN = {".txt", ".md", ".rst"}, 2048
 FILES = {"web": "web/part-{:05d}.jsonl.zst", "book": "books/part-{:05d}.jsonl.gz", "code": "code/part-{:05d}.parquet"}

@@ -3,7 +3,7 @@
 Usage: python -m benchmarks.extractors [--repeats 2] [--show 10] [--out benchmarks/results/extractors.json]
        python -m benchmarks.extractors --shape-check [--repeats 3]   (only the cost of the page-shape check)
 
-Both extractors run through ``pipeline.html_extract.extract_html`` (what the pipeline runs), with
+Both extractors run through ``pipeline.web.html_extract.extract_html`` (what the pipeline runs), with
 the time guard off so every page is timed. Quality has no gold standard here, so two proxies:
 
 * ``paragraph_recall``: of the pages' long ``<p>`` paragraphs (>= 100 characters, not repeated
@@ -35,8 +35,8 @@ from urllib.parse import urlsplit  # noqa: E402
 
 import zstandard  # noqa: E402
 
-from pipeline import html_extract  # noqa: E402
-from pipeline.html_extract import ExtractConfig, extract_html  # noqa: E402
+from pipeline.web import html_extract as html_extract  # noqa: E402
+from pipeline.web.html_extract import ExtractConfig, extract_html  # noqa: E402
 
 SAMPLE = "data/sample/web/pages.jsonl.zst"
 NAMES = ("resiliparse", "trafilatura")

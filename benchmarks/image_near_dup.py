@@ -31,7 +31,7 @@ corpus because its text differs. Two sources of the same size that are pHash-nea
 grey levels in fewer than 0.1 % of their pixels are the same picture published twice (e.g. Apache's X.gif and
 X.png, Okular's en and ru copies): they are listed and left out of the negatives.
 
-Rules, all judged on the pair, not through LSH (the LSH in pipeline/image_lsh.py catches a pair at distance 10 with
+Rules, all judged on the pair, not through LSH (the LSH in pipeline/images/lsh.py catches a pair at distance 10 with
 p = 0.97; a confirmed edge needs the rule). Current: 64-bit pHash Hamming <= d. Candidate hash rules: a stricter d,
 pHash AND dHash, aspect-ratio agreement, a 256-bit pHash (16x16 lowest frequencies of 64x64), mean absolute
 difference of 32x32 / 64x64 grayscale thumbnails. Pixel checks on candidate pairs (pHash <= 10): both pictures in
@@ -70,8 +70,8 @@ import time  # noqa: E402
 import numpy as np  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from pipeline.image_hash import _dct_matrix, dhash, hamming, on_white, phash  # noqa: E402
-from pipeline.image_pixels import PixelCheckConfig, aligned, aligned_block_ssim, block_means  # noqa: E402
+from pipeline.images.hash import _dct_matrix, dhash, hamming, on_white, phash  # noqa: E402
+from pipeline.images.pixels import PixelCheckConfig, aligned, aligned_block_ssim, block_means  # noqa: E402
 
 PACKAGES = [
     ("apache2-doc", "2.4.68-1~deb12u1"),
@@ -103,7 +103,7 @@ MAIN_VARIANTS = [
     "border_2px_black",
 ]
 APART_VARIANTS = ["grayscale", "pad_3pct_white", "crop_2pct_left_top"]
-CHECK = PixelCheckConfig()  # the pipeline's alignment and working size (pipeline/image_pixels.py)
+CHECK = PixelCheckConfig()  # the pipeline's alignment and working size (pipeline/images/pixels.py)
 BLOCK_PX = CHECK.block_px
 MAD_GRID = np.arange(1, 61, 1.0)
 SSIM_GRID = np.round(np.arange(0.30, 1.0001, 0.05), 2)

@@ -13,7 +13,7 @@ import json
 import os
 
 from benchmarks.pii import best_seconds, sample_web_text  # noqa: E402
-from pipeline.langid import LangIdConfig, langid  # noqa: E402
+from pipeline.text.langid import LangIdConfig, langid  # noqa: E402
 
 
 def main() -> None:

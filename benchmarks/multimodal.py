@@ -44,12 +44,12 @@ import pyarrow as pa  # noqa: E402
 import pyarrow.parquet as pq  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from pipeline import image_lsh  # noqa: E402
-from pipeline.components import components_local  # noqa: E402
-from pipeline.image_checks import ImageCheckConfig, check_image  # noqa: E402
-from pipeline.image_dedup import vertex  # noqa: E402
-from pipeline.image_hash import hamming, on_white, phash  # noqa: E402
-from pipeline.image_lsh import ImageLshConfig, lsh_keys, near_edges  # noqa: E402
+from pipeline.dedup.components import components_local  # noqa: E402
+from pipeline.images import lsh as image_lsh  # noqa: E402
+from pipeline.images.checks import ImageCheckConfig, check_image  # noqa: E402
+from pipeline.images.dedup import vertex  # noqa: E402
+from pipeline.images.hash import hamming, on_white, phash  # noqa: E402
+from pipeline.images.lsh import ImageLshConfig, lsh_keys, near_edges  # noqa: E402
 
 SAMPLE = "data/sample/multimodal"
 # The sample's own near copies (PROVENANCE.md section 4): the same picture re-encoded, resized or cropped ...
@@ -196,7 +196,7 @@ def dedup(kept: dict[str, dict], info: dict[str, dict], pairs: list[tuple], lsh:
     distinct: dict[str, dict] = {}  # by the kept bytes' sha256 (metadata stripped)
     for sha_in, img in sorted(kept.items()):
         distinct.setdefault(img["sha256"], {**img, "inputs": []})["inputs"].append(sha_in)
-    # Vertices in survivor order (most pixels, then sha256), as pipeline/image_dedup.py names them.
+    # Vertices in survivor order (most pixels, then sha256), as pipeline/images/dedup.py names them.
     vertices = {s: vertex(s, d["width"], d["height"]) for s, d in distinct.items()}
     names = sorted(vertices.values())
     sha_of = {v: s for s, v in vertices.items()}

@@ -25,11 +25,11 @@ import pyarrow as pa  # noqa: E402
 
 from benchmarks.sample_docs import sample_documents  # noqa: E402
 from pipeline.schema import DOCUMENT_SCHEMA  # noqa: E402
-from tokenization.masks import MaskConfig, block_layout  # noqa: E402
-from tokenization.packing import pack  # noqa: E402
-from tokenization.shards import PackConfig, build_rows  # noqa: E402
-from tokenization.tokenize import TokenizeStage  # noqa: E402
-from tokenization.tokenizer_train import TokenizerConfig, train_tokenizer  # noqa: E402
+from tokenization.shards.masks import MaskConfig, block_layout  # noqa: E402
+from tokenization.shards.packing import pack  # noqa: E402
+from tokenization.shards.shards import PackConfig, build_rows  # noqa: E402
+from tokenization.tokenizer.tokenize import TokenizeStage  # noqa: E402
+from tokenization.tokenizer.train import TokenizerConfig, train_tokenizer  # noqa: E402
 
 SEQ = 4096
 

@@ -17,9 +17,9 @@ from collections.abc import Callable
 
 import pyarrow as pa  # noqa: E402
 
-from pipeline.clean import CleanConfig, clean  # noqa: E402
-from pipeline.pii import PiiConfig, pii_redact  # noqa: E402
-from pipeline.readers import SourceSpec, expand_inputs, read_input  # noqa: E402
+from pipeline.read.readers import SourceSpec, expand_inputs, read_input  # noqa: E402
+from pipeline.text.clean import CleanConfig, clean  # noqa: E402
+from pipeline.text.pii import PiiConfig, pii_redact  # noqa: E402
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

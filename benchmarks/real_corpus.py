@@ -1038,7 +1038,7 @@ def ground_truth(corpus: str, man: dict) -> dict[str, Any]:
 
 def run_config(corpus: str, out: str, cpus: int, man: dict):
     from jobs.config import load_config
-    from pipeline.readers import SourceSpec
+    from pipeline.read.readers import SourceSpec
 
     cfg = load_config()
     mm = os.path.join(corpus, "multimodal")
@@ -1395,8 +1395,8 @@ def image_edge_figures(out: str) -> dict[str, Any]:
     """Every near-duplicate edge between distinct images of the curated multimodal documents, as the image dedup
     pass draws them (hash edges, then the pixel check), judged by ``identical_picture``: the precision of the hash
     alone and of hash + check."""
-    from pipeline.image_confirm import confirm_in_memory, pixel_rows
-    from pipeline.image_dedup import ImageDedupConfig, bucket_block_edges, key_rows, occurrence_rows
+    from pipeline.images.confirm import confirm_in_memory, pixel_rows
+    from pipeline.images.dedup import ImageDedupConfig, bucket_block_edges, key_rows, occurrence_rows
 
     cfg = ImageDedupConfig()
     tables = [

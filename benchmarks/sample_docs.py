@@ -8,7 +8,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from jobs.config import load_config
-from pipeline.readers import expand_inputs, read_input
+from pipeline.read.readers import expand_inputs, read_input
 from pipeline.schema import KEPT, to_documents
 from pipeline.stages import run_row_stages
 

@@ -1,4 +1,4 @@
-"""Precision and recall of the secret rules (pipeline/secrets_patterns.py) on real code they were not tuned on.
+"""Precision and recall of the secret rules (pipeline/text/secrets_patterns.py) on real code they were not tuned on.
 
 Usage: python -m benchmarks.secrets_precision [--wheels /tmp/corpusmill-secret-wheels]
 
@@ -30,7 +30,7 @@ import subprocess
 import sys
 import zipfile
 
-from pipeline.secrets_patterns import SECRET_PATTERNS, anchored  # noqa: E402
+from pipeline.text.secrets_patterns import SECRET_PATTERNS, anchored  # noqa: E402
 
 WHEELS = [
     "ansible-core==2.19.14",

@@ -18,8 +18,8 @@ import time  # noqa: E402
 from tokenizers import Tokenizer  # noqa: E402
 
 from benchmarks.sample_docs import sample_documents  # noqa: E402
-from tokenization.tokenize import TokenizeStage  # noqa: E402
-from tokenization.tokenizer_train import TokenizerConfig, train_tokenizer  # noqa: E402
+from tokenization.tokenizer.tokenize import TokenizeStage  # noqa: E402
+from tokenization.tokenizer.train import TokenizerConfig, train_tokenizer  # noqa: E402
 
 
 def main() -> None:

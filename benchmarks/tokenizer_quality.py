@@ -22,7 +22,7 @@ from collections import defaultdict
 from tokenizers import Tokenizer  # noqa: E402
 
 from benchmarks.sample_docs import held_back_ids, sample_documents  # noqa: E402
-from tokenization.tokenizer_train import TokenizerConfig, train_tokenizer  # noqa: E402
+from tokenization.tokenizer.train import TokenizerConfig, train_tokenizer  # noqa: E402
 
 
 def _train_one(vocab: int, out: str) -> None:

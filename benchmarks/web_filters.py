@@ -31,13 +31,13 @@ from collections.abc import Callable
 import pyarrow as pa  # noqa: E402
 import pyarrow.compute as pc  # noqa: E402
 
-from pipeline import text_stats  # noqa: E402
-from pipeline.c4_filters import C4Config, c4_document, c4_lines  # noqa: E402
-from pipeline.clean import CleanConfig, clean  # noqa: E402
-from pipeline.fineweb_filters import FineWebQualityConfig, fineweb_quality  # noqa: E402
-from pipeline.gopher_quality import GopherQualityConfig, gopher_quality  # noqa: E402
-from pipeline.gopher_repetition import GopherRepetitionConfig, gopher_repetition  # noqa: E402
-from pipeline.readers import SourceSpec, expand_inputs, read_input  # noqa: E402
+from pipeline.read.readers import SourceSpec, expand_inputs, read_input  # noqa: E402
+from pipeline.text import text_stats as text_stats  # noqa: E402
+from pipeline.text.c4_filters import C4Config, c4_document, c4_lines  # noqa: E402
+from pipeline.text.clean import CleanConfig, clean  # noqa: E402
+from pipeline.text.fineweb_filters import FineWebQualityConfig, fineweb_quality  # noqa: E402
+from pipeline.text.gopher_quality import GopherQualityConfig, gopher_quality  # noqa: E402
+from pipeline.text.gopher_repetition import GopherRepetitionConfig, gopher_repetition  # noqa: E402
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RUST_DOCS = os.path.expanduser("~/.rustup/toolchains/stable-x86_64-unknown-linux-gnu/share/doc/rust/html")

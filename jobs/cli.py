@@ -97,8 +97,8 @@ def _dispatch(args: argparse.Namespace) -> int:
 def _curve(args: argparse.Namespace) -> int:
     from jobs.config import load_config
     from jobs.near_dedup import print_s_curve
-    from pipeline.minhash import MinHashConfig
-    from pipeline.near_dedup import NearDedupConfig
+    from pipeline.dedup.minhash import MinHashConfig
+    from pipeline.dedup.near import NearDedupConfig
 
     cfg = load_config(args.config).curate.near_dedup or NearDedupConfig(enabled=False)
     bands, rows = args.bands or cfg.minhash.bands, args.rows or cfg.minhash.rows
@@ -123,7 +123,7 @@ def _config(args: argparse.Namespace) -> int:
 
 def _verify(path: str) -> int:
     from jobs.inspect_shards import shard_dir_of
-    from tokenization.shards import read_manifest, verify_shards
+    from tokenization.shards.shards import read_manifest, verify_shards
 
     shard_dir = shard_dir_of(path)
     problems = verify_shards(shard_dir)

@@ -13,13 +13,13 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from jobs.usage import UsageError
 from pipeline.config_base import StrictModel
-from pipeline.readers import SourceSpec
+from pipeline.read.readers import SourceSpec
 from pipeline.schema import SOURCES
 from pipeline.stages import CurateConfig
 from tokenization.mixing import MixConfig
-from tokenization.shards import PackConfig
-from tokenization.tokenize import TokenizeConfig
-from tokenization.tokenizer_train import TokenizerConfig
+from tokenization.shards.shards import PackConfig
+from tokenization.tokenizer.tokenize import TokenizeConfig
+from tokenization.tokenizer.train import TokenizerConfig
 
 
 class RayConfig(StrictModel):

@@ -36,13 +36,13 @@ from jobs.repo_pass import run_repo_documents
 from jobs.usage import UsageError
 from pipeline.accounting import build_stats
 from pipeline.curated_io import write_bucket
-from pipeline.exact_dedup import add_content_keys, dedup_group, drop_keys
-from pipeline.image_decode import MAX_IMAGE_PIXELS
-from pipeline.input_listing import tree_state
-from pipeline.readers import InputFile, SourceSpec, expand_sources, read_input
-from pipeline.remote_inputs import is_remote, remote_size
+from pipeline.dedup.exact import add_content_keys, dedup_group, drop_keys
+from pipeline.dedup.survivors import SurvivorConfig
+from pipeline.images.decode import MAX_IMAGE_PIXELS
+from pipeline.read.listing import tree_state
+from pipeline.read.readers import InputFile, SourceSpec, expand_sources, read_input
+from pipeline.read.remote import is_remote, remote_size
 from pipeline.stages import CurateConfig, run_row_stages, stage_order
-from pipeline.survivors import SurvivorConfig
 
 log = logging.getLogger("corpusmill")
 

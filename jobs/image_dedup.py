@@ -1,4 +1,4 @@
-"""The image dedup pass over a run's curated image documents (pipeline/image_dedup.py says what it decides).
+"""The image dedup pass over a run's curated image documents (pipeline/images/dedup.py says what it decides).
 
 Ray Data steps: image occurrences per curated file (hashed) → LSH key rows shuffled by key
 (hash edges) → the pictures of those edges read again, joined to each edge by u then by v (pixel
@@ -27,8 +27,9 @@ import ray.data
 
 from jobs.ray_steps import column_total, connected_components, shuffle_map, trim_heap
 from pipeline.accounting import COUNT_SCHEMA
-from pipeline.image_confirm import attach_u, confirm, confirm_in_memory, confirmed, edge_rows, pixel_rows
-from pipeline.image_dedup import (
+from pipeline.dedup.near_store import BATCH
+from pipeline.images.confirm import attach_u, confirm, confirm_in_memory, confirmed, edge_rows, pixel_rows
+from pipeline.images.dedup import (
     ImageDedupConfig,
     attach_roots,
     bucket_block_edges,
@@ -36,8 +37,8 @@ from pipeline.image_dedup import (
     occurrence_rows,
     star_rows,
 )
-from pipeline.image_dedup_apply import DUPLICATE, FREQUENT, apply_image_dedup
-from pipeline.image_dedup_docs import (
+from pipeline.images.dedup_apply import DUPLICATE, FREQUENT, apply_image_dedup
+from pipeline.images.dedup_docs import (
     SUMMARY_KEYS,
     component_labels,
     dedup_images_in_memory,
@@ -45,8 +46,7 @@ from pipeline.image_dedup_docs import (
     document_keys,
     unkeyed,
 )
-from pipeline.image_pixels import PixelCheckConfig
-from pipeline.near_dedup_store import BATCH
+from pipeline.images.pixels import PixelCheckConfig
 
 log = logging.getLogger("corpusmill")
 ROWS_PER_PARTITION = 1 << 20  # occurrence rows (about 250 B each) per shuffle partition

@@ -10,7 +10,7 @@ import pyarrow.ipc as ipc
 from tokenizers import Tokenizer
 
 from jobs.usage import UsageError
-from tokenization.shards import read_manifest
+from tokenization.shards.shards import read_manifest
 
 
 def shard_dir_of(path: str) -> str:
@@ -65,8 +65,8 @@ def describe(path: str, shard: int = 0, row: int = 0, max_chars: int = 400) -> s
 
 def write_mask_png(path: str, row: int, png: str) -> str:
     """Draw row ``row`` (its index over all shards, in manifest order) of a shard directory as a PNG."""
-    from tokenization.mask_picture import mask_image
-    from tokenization.shard_reader import PackedShards
+    from tokenization.shards.mask_picture import mask_image
+    from tokenization.shards.reader import PackedShards
 
     shards = PackedShards(shard_dir_of(path))
     m = shards.manifest

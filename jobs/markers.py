@@ -19,7 +19,7 @@ from typing import Any
 import fsspec
 from fsspec.implementations.local import LocalFileSystem
 
-from pipeline.input_listing import is_under
+from pipeline.read.listing import is_under
 
 log = logging.getLogger("corpusmill")
 

@@ -26,12 +26,12 @@ import pyarrow.parquet as pq
 import ray.data
 
 from jobs.ray_steps import column_total, connected_components, shuffle_map, trim_heap
-from pipeline import near_dedup_store as store
 from pipeline.accounting import COUNT_SCHEMA
-from pipeline.lsh import EDGE_SCHEMA, candidate_sets, chain_edges, verify_sets
-from pipeline.minhash import permutations, s_curve
-from pipeline.near_dedup import NearDedupConfig, distinct_set_rows, shingled_slices
-from pipeline.survivors import SurvivorConfig, classify_drops, drop_links, drops, edge_links, vertex_ids
+from pipeline.dedup import near_store as store
+from pipeline.dedup.lsh import EDGE_SCHEMA, candidate_sets, chain_edges, verify_sets
+from pipeline.dedup.minhash import permutations, s_curve
+from pipeline.dedup.near import NearDedupConfig, distinct_set_rows, shingled_slices
+from pipeline.dedup.survivors import SurvivorConfig, classify_drops, drop_links, drops, edge_links, vertex_ids
 
 log = logging.getLogger("corpusmill")
 BAND_ROW_BYTES = 110  # band, bucket and a vertex name: what sizes the shuffles

@@ -18,9 +18,9 @@ from contextlib import contextmanager
 from typing import IO
 
 from jobs.usage import UsageError
-from pipeline.input_listing import is_under, pattern_root
-from pipeline.readers import SourceSpec, local_pattern
-from pipeline.remote_inputs import is_remote
+from pipeline.read.listing import is_under, pattern_root
+from pipeline.read.readers import SourceSpec, local_pattern
+from pipeline.read.remote import is_remote
 
 LOCK_FILE = ".lock"
 

@@ -29,12 +29,12 @@ from jobs.progress import Progress, report, text_bytes
 from jobs.ray_session import pool_size
 from jobs.ray_steps import read_parquet_files
 from pipeline.curated_io import write_parquet_atomic
-from tokenization import storage
-from tokenization.histograms import fill_counts, fill_edges, histogram, log2_counts, log2_edges, merge
-from tokenization.image_store import image_rows, write_image_part
 from tokenization.mixing import MixPlan, apply_mix, off_target, plan_mix
-from tokenization.shards import PackConfig, build_rows, shard_counts, split_rows, write_manifest, write_shard
-from tokenization.tokenize import TokenizeStage, pack_key
+from tokenization.shards import storage as storage
+from tokenization.shards.histograms import fill_counts, fill_edges, histogram, log2_counts, log2_edges, merge
+from tokenization.shards.image_store import image_rows, write_image_part
+from tokenization.shards.shards import PackConfig, build_rows, shard_counts, split_rows, write_manifest, write_shard
+from tokenization.tokenizer.tokenize import TokenizeStage, pack_key
 
 log = logging.getLogger("corpusmill")
 

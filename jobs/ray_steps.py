@@ -15,7 +15,7 @@ import pyarrow.parquet as pq
 import ray
 import ray.data
 
-from pipeline.components import both_directions, large_star, small_star
+from pipeline.dedup.components import both_directions, large_star, small_star
 
 _LIBC = ctypes.CDLL(ctypes.util.find_library("c")) if sys.platform.startswith("linux") else None
 

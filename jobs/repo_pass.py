@@ -4,7 +4,7 @@ The Stack v2 and StarCoder deduplicate files; DeepSeek-Coder then builds reposit
 deduplicates those again. Until this pass ``curated/code`` holds one row per file (so exact and near
 dedup judge files, and a vendored copy of numpy's ``_pep440.py`` meets the original); this pass
 groups the surviving files by repository (a shuffle on ``meta.repo``), builds the documents
-(``pipeline/repo_documents.py``), spreads them over buckets by id and writes ``curated/code`` anew.
+(``pipeline/code/repo_documents.py``), spreads them over buckets by id and writes ``curated/code`` anew.
 """
 
 from __future__ import annotations
@@ -21,9 +21,9 @@ import pyarrow.compute as pc
 from jobs.progress import report
 from jobs.ray_steps import read_parquet_files
 from pipeline.accounting import COUNT_SCHEMA
+from pipeline.code.repo_documents import STAGE, RepoDocConfig, repo_keys, repo_stage
 from pipeline.curated_io import write_bucket
-from pipeline.exact_dedup import bucket_of, id_hash
-from pipeline.repo_documents import STAGE, RepoDocConfig, repo_keys, repo_stage
+from pipeline.dedup.exact import bucket_of, id_hash
 from pipeline.schema import DOCUMENT_SCHEMA, KEPT, WORK_SCHEMA
 
 INPUT = "_repo_files"  # the file rows while the pass reads them

@@ -11,7 +11,7 @@ import ray
 from jobs.config import RunConfig
 from jobs.markers import done, mark_done, recorded_hash, reset
 from jobs.progress import Progress
-from tokenization.tokenizer_train import TokenizerConfig, sample_texts, train_tokenizer
+from tokenization.tokenizer.train import TokenizerConfig, sample_texts, train_tokenizer
 
 log = logging.getLogger("corpusmill")
 

@@ -11,7 +11,7 @@ from typing import Any, Union, get_args, get_origin
 
 from pydantic import BaseModel, ValidationError
 
-from pipeline.input_listing import ListingError
+from pipeline.read.listing import ListingError
 
 EXIT_USAGE = 2
 

@@ -21,30 +21,22 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pydantic import Field, create_model, model_validator
 
-from pipeline import (
-    book_boilerplate,
-    book_layout,
-    c4_filters,
-    caption_filters,
-    clean,
-    code_filters,
-    code_license_filter,
-    fineweb_filters,
-    gopher_quality,
-    gopher_repetition,
-    image_checks,
-    langid,
-    pii,
-    url_filter,
-)
+from pipeline.books import boilerplate as book_boilerplate
+from pipeline.books import layout as book_layout
+from pipeline.code import filters as code_filters
+from pipeline.code import license_filter as code_license_filter
+from pipeline.code.repo_documents import RepoDocConfig
 from pipeline.config_base import StrictModel
-from pipeline.exact_dedup import ExactDedupConfig
-from pipeline.image_dedup import ImageDedupConfig
-from pipeline.near_dedup import NearDedupConfig
-from pipeline.repo_documents import RepoDocConfig
+from pipeline.dedup.exact import ExactDedupConfig
+from pipeline.dedup.near import NearDedupConfig
+from pipeline.dedup.survivors import SurvivorConfig
+from pipeline.images import caption_filters
+from pipeline.images import checks as image_checks
+from pipeline.images.dedup import ImageDedupConfig
 from pipeline.schema import DROPPED, KEPT, QUARANTINED, image_field_lists
 from pipeline.stage_spec import Kind, Scope, StageSpec
-from pipeline.survivors import SurvivorConfig
+from pipeline.text import c4_filters, clean, fineweb_filters, gopher_quality, gopher_repetition, langid, pii
+from pipeline.web import url_filter
 
 StageFn = Callable[[pa.Table], pa.Table]
 

@@ -1,6 +1,6 @@
 from jobs.curate import _max_pixels
-from pipeline.image_checks import ImageCheckConfig
-from pipeline.image_decode import MAX_IMAGE_PIXELS
+from pipeline.images.checks import ImageCheckConfig
+from pipeline.images.decode import MAX_IMAGE_PIXELS
 from pipeline.stages import CurateConfig
 
 

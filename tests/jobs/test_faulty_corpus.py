@@ -14,7 +14,7 @@ import zstandard
 
 from jobs.cli import main
 from jobs.run import EXIT_QUARANTINED
-from pipeline.readers import SourceSpec
+from pipeline.read.readers import SourceSpec
 from tests.conftest import stdlib_sources
 
 
@@ -47,7 +47,7 @@ def _more_faults(root) -> list[dict]:
             f.write(b"x" * (1 << 20))
         f.write(b'"}\n' + json.dumps({"text": "the line after the huge one is read " * 20}).encode() + b"\n")
     (root / "multimodal").mkdir()
-    from tests.pipeline.test_image_checks import sample
+    from tests.pipeline.images.test_checks import sample
 
     good = sample("skimage/astronaut")
     broken = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64

@@ -15,8 +15,8 @@ import yaml
 from jobs.cli import main
 from jobs.cli import main as cli_main
 from tests.conftest import stdlib_sources
-from tests.pipeline.test_image_checks import sample
-from tests.pipeline.test_warc import _lie, _responses, _write
+from tests.pipeline.images.test_checks import sample
+from tests.pipeline.web.test_warc import _lie, _responses, _write
 from tests.stage_reasons import undeclared
 
 pytestmark = pytest.mark.slow

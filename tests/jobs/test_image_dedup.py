@@ -9,13 +9,13 @@ import pyarrow.parquet as pq
 
 from jobs.image_dedup import run_image_dedup
 from pipeline.curated_io import write_parquet_atomic
-from pipeline.image_confirm import pixel_rows
-from pipeline.image_dedup import ImageDedupConfig, occurrence_rows
-from pipeline.image_dedup_docs import dedup_images_in_memory
+from pipeline.images.confirm import pixel_rows
+from pipeline.images.dedup import ImageDedupConfig, occurrence_rows
+from pipeline.images.dedup_docs import dedup_images_in_memory
 from pipeline.schema import IMAGE_MARKER
 from tests.jobs.test_near_dedup import _tree
-from tests.pipeline.test_image_dedup import CHELSEA, docs, shard_image
-from tests.pipeline.test_image_hash import degraded, samples
+from tests.pipeline.images.test_dedup import CHELSEA, docs, shard_image
+from tests.pipeline.images.test_hash import degraded, samples
 
 
 def _corpus() -> pa.Table:

@@ -11,7 +11,7 @@ import ray.data
 
 from jobs.near_dedup import run_near_dedup
 from pipeline.curated_io import write_parquet_atomic
-from pipeline.near_dedup import NearDedupConfig
+from pipeline.dedup.near import NearDedupConfig
 from pipeline.schema import DOCUMENT_SCHEMA
 from tests.conftest import stdlib_sources
 

@@ -9,7 +9,7 @@ import yaml
 from jobs.cli import main
 from jobs.output_dir import LOCK_FILE, check_output_dir, locked
 from jobs.usage import EXIT_USAGE, UsageError
-from pipeline.readers import SourceSpec
+from pipeline.read.readers import SourceSpec
 
 
 def test_a_second_run_is_refused_with_the_holder_named(tmp_path):

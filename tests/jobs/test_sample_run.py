@@ -24,7 +24,7 @@ from jobs.run import run
 from tests.conftest import REPO
 from tests.jobs.conftest import tree_digest
 from tests.stage_reasons import undeclared
-from tokenization.shards import read_manifest, verify_shards
+from tokenization.shards.shards import read_manifest, verify_shards
 
 
 def test_every_source_is_curated_and_every_record_accounted_for(sample_run):
@@ -296,7 +296,7 @@ def test_example_configs_validate():
 
 
 def test_fim_reorders_about_a_tenth_of_code_documents(sample_run):
-    from tokenization.special_tokens import FIM_MIDDLE, FIM_PREFIX, SPECIAL_IDS
+    from tokenization.tokenizer.special_tokens import FIM_MIDDLE, FIM_PREFIX, SPECIAL_IDS
 
     out, stats = sample_run
     tokens = pq.read_table(sorted((out / "tokens").glob("group-*.parquet")))  # tokenized, before mixing
@@ -326,7 +326,7 @@ def test_loader_gives_image_bytes_with_their_spans(sample_run):
     import torch
 
     from tokenization.loader import PackedLoader
-    from tokenization.special_tokens import IMAGE_END_ID, IMAGE_ID, IMAGE_START_ID
+    from tokenization.tokenizer.special_tokens import IMAGE_END_ID, IMAGE_ID, IMAGE_START_ID
 
     out, _ = sample_run
     manifest = read_manifest(str(out / "shards"))

@@ -9,12 +9,12 @@ import pytest
 from PIL import Image
 
 from pipeline.accounting import build_stats, count_outcomes
-from pipeline.exact_dedup import add_content_keys, dedup_group
-from pipeline.pii import PiiConfig
-from pipeline.records import quarantine_row
-from pipeline.repo_documents import RepoDocConfig, repo_stage
+from pipeline.code.repo_documents import RepoDocConfig, repo_stage
+from pipeline.dedup.exact import add_content_keys, dedup_group
+from pipeline.read.records import quarantine_row
 from pipeline.schema import DROPPED, IMAGE_MARKER, KEPT, QUARANTINED, WORK_SCHEMA
 from pipeline.stages import ROW_STAGE_NAMES, STAGES, CurateConfig, Scope, row_stages, run_row_stages, stage_order
+from pipeline.text.pii import PiiConfig
 from tests.conftest import REPO
 
 

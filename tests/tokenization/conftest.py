@@ -1,7 +1,7 @@
 import pytest
 
 from tests.conftest import stdlib_sources
-from tokenization.tokenizer_train import TokenizerConfig, train_tokenizer
+from tokenization.tokenizer.train import TokenizerConfig, train_tokenizer
 
 
 @pytest.fixture(scope="session")

@@ -8,9 +8,9 @@ import pyarrow as pa
 import pytest
 
 from tests.conftest import stdlib_sources
-from tokenization.masks import MaskConfig, block_layout, flex_block_mask, sdpa_mask, unpack_bits
-from tokenization.shards import PackConfig, build_rows
-from tokenization.tokenize import TokenizeStage
+from tokenization.shards.masks import MaskConfig, block_layout, flex_block_mask, sdpa_mask, unpack_bits
+from tokenization.shards.shards import PackConfig, build_rows
+from tokenization.tokenizer.tokenize import TokenizeStage
 
 torch = pytest.importorskip("torch")
 from torch.nn.attention.flex_attention import flex_attention  # noqa: E402

@@ -4,10 +4,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.tokenization.test_shards import _group
-from tokenization.masks import MaskConfig, dense_mask
-from tokenization.shard_reader import ShardError
-from tokenization.shards import PackConfig, build_rows, verify_shards, write_manifest, write_shard
+from tests.tokenization.shards.test_shards import _group
+from tokenization.shards.masks import MaskConfig, dense_mask
+from tokenization.shards.reader import ShardError
+from tokenization.shards.shards import PackConfig, build_rows, verify_shards, write_manifest, write_shard
 
 torch = pytest.importorskip("torch")
 from tokenization.loader import EpochSampler, PackedDataset, PackedLoader, collate_packed  # noqa: E402
@@ -184,9 +184,9 @@ def test_loader_gives_each_span_its_image_bytes_and_pixels(tmp_path, small_token
     import pyarrow.compute as pc
 
     from pipeline.schema import DOCUMENT_SCHEMA
-    from tokenization.image_store import image_rows, write_image_part
-    from tokenization.special_tokens import IMAGE_END_ID, IMAGE_ID, IMAGE_START_ID
-    from tokenization.tokenize import TokenizeStage
+    from tokenization.shards.image_store import image_rows, write_image_part
+    from tokenization.tokenizer.special_tokens import IMAGE_END_ID, IMAGE_ID, IMAGE_START_ID
+    from tokenization.tokenizer.tokenize import TokenizeStage
 
     rng = np.random.default_rng(0)
     arrays = [rng.integers(0, 256, size=(h, w, 3), dtype=np.uint8) for h, w in [(12, 20), (30, 9), (7, 7)]]

@@ -5,7 +5,7 @@ import pyarrow.compute as pc
 import pytest
 
 from tokenization.mixing import MixConfig, apply_mix, mixing_rates, off_target, plan_mix
-from tokenization.tokenize import TOKENS_SCHEMA, pack_key
+from tokenization.tokenizer.tokenize import TOKENS_SCHEMA, pack_key
 
 # corpora skewed each way: one source scarce, one dominant, one empty
 SKEWED = {

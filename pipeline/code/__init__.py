@@ -1,0 +1,1 @@
+"""Code: repositories, file kinds and languages, licences, filters, repository documents."""

@@ -1,0 +1,1 @@
+"""Exact and near dedup: MinHash LSH, connected components, which copy survives."""

@@ -1,0 +1,1 @@
+"""Images: decoding and checks, captions, perceptual hashes, image dedup."""

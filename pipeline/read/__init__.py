@@ -1,0 +1,1 @@
+"""Reading inputs: readers per format, listings, archives and their guards."""

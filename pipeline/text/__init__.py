@@ -1,0 +1,1 @@
+"""Text stages every prose source shares: cleaning, language id, PII, the quality filters."""

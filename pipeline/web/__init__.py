@@ -1,0 +1,1 @@
+"""Web pages: HTML extraction, interleaved image documents, WARC, the URL filter."""

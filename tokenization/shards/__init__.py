@@ -1,0 +1,1 @@
+"""Packing into rows, attention masks, Arrow shards and their storage."""
