@@ -32,7 +32,7 @@ import pyarrow as pa  # noqa: E402
 import pyarrow.compute as pc  # noqa: E402
 
 from pipeline.read.readers import SourceSpec, expand_inputs, read_input  # noqa: E402
-from pipeline.text import text_stats as text_stats  # noqa: E402
+from pipeline.text import batch_words as text_stats
 from pipeline.text.c4_filters import C4Config, c4_document, c4_lines  # noqa: E402
 from pipeline.text.clean import CleanConfig, clean  # noqa: E402
 from pipeline.text.fineweb_filters import FineWebQualityConfig, fineweb_quality  # noqa: E402
@@ -132,16 +132,16 @@ def run(texts: list[str], batch: int) -> dict:
     stages = ours()
     seconds = {side: dict.fromkeys(FILTERS, 0.0) for side in ("ours", "datatrove")}
     reasons: dict[str, dict[str, list]] = {side: {f: [] for f in FILTERS} for side in ("ours", "datatrove")}
-    text_stats._CACHE.clear()  # start cold: no chunk seen, no batch remembered
-    text_stats._LAST.clear()
+    text_stats._CACHE.clear()  # start cold: no chunk seen
     for start in range(0, len(texts), batch):
         chunk = texts[start : start + batch]
         table = pa.table({"text": pa.array(chunk, pa.large_string())})
-        for name, stage in stages.items():
-            t = time.perf_counter()
-            out = stage(table)
-            seconds["ours"][name] += time.perf_counter() - t
-            reasons["ours"][name] += out["drop_reason"].to_pylist()
+        with text_stats.shared_words():  # as run_row_stages runs a batch: the stages share its words
+            for name, stage in stages.items():
+                t = time.perf_counter()
+                out = stage(table)
+                seconds["ours"][name] += time.perf_counter() - t
+                reasons["ours"][name] += out["drop_reason"].to_pylist()
         for i, text in enumerate(chunk):
             doc = Document(text=text, id=str(start + i))
             for name, filt in theirs.items():

@@ -36,6 +36,7 @@ from pipeline.images.dedup import ImageDedupConfig
 from pipeline.schema import DROPPED, KEPT, QUARANTINED, image_field_lists
 from pipeline.stage_spec import Kind, Scope, StageSpec
 from pipeline.text import c4_filters, clean, fineweb_filters, gopher_quality, gopher_repetition, langid, pii
+from pipeline.text.batch_words import shared_words
 from pipeline.web import url_filter
 
 StageFn = Callable[[pa.Table], pa.Table]
@@ -204,6 +205,11 @@ def _in_scope(table: pa.Table, scope: Scope) -> pa.ChunkedArray:
 
 def run_row_stages(table: pa.Table, cfg: _CurateBase) -> pa.Table:
     """Run every per-row stage on the rows in its scope; the others pass through untouched."""
+    with shared_words():  # the word-counting filters split each text once
+        return _run_stages(table, cfg)
+
+
+def _run_stages(table: pa.Table, cfg: _CurateBase) -> pa.Table:
     for stage in row_stages(cfg):
         live = _in_scope(table, cfg.scope(stage.name))
         todo, rest = table.filter(live), table.filter(pc.invert(live))

@@ -15,8 +15,9 @@ import pyarrow.compute as pc
 
 from pipeline.config_base import StrictModel
 from pipeline.stage_spec import ENGLISH_WEB, StageSpec
+from pipeline.text.batch_words import split_lines, words
 from pipeline.text.first_failing import fail, no_reasons, open_rows
-from pipeline.text.text_stats import TERMINAL_PUNCTUATION, split_lines, words
+from pipeline.text.spacy_words import TERMINAL_PUNCTUATION
 
 _CITATION = r"\[\p{Nd}*\]|\[edit\]|\[citation needed\]"
 _POLICY = "terms of use|privacy policy|cookie policy|uses cookies|use of cookies|use cookies"

@@ -2,7 +2,7 @@
 
 Penedo et al. 2024 (section 3.3), with the definitions of datatrove's ``FineWebQualityFilter``:
 lines are the non-blank lines of ``text.split("\\n")``, taken as they are (not stripped), and
-words are spaCy's English words (:mod:`pipeline.text.text_stats`), which only the list rule needs.
+words are spaCy's English words (:mod:`pipeline.text.spacy_words`), which only the list rule needs.
 """
 
 from __future__ import annotations
@@ -13,8 +13,9 @@ import pyarrow.compute as pc
 
 from pipeline.config_base import StrictModel
 from pipeline.stage_spec import ENGLISH_WEB, StageSpec
+from pipeline.text.batch_words import duplicates, explode, words
 from pipeline.text.first_failing import fail, no_reasons, open_rows
-from pipeline.text.text_stats import TERMINAL_PUNCTUATION, duplicates, explode, words
+from pipeline.text.spacy_words import TERMINAL_PUNCTUATION
 
 
 class FineWebQualityConfig(StrictModel):

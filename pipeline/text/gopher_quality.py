@@ -1,7 +1,7 @@
 """Gopher's quality rules: drop pages that do not look like running prose.
 
 Rae et al. 2021 (appendix A.1.1), with the definitions of datatrove's ``GopherQualityFilter``,
-which FineWeb ran: words are spaCy's English words (:mod:`pipeline.text.text_stats`), "words" for the
+which FineWeb ran: words are spaCy's English words (:mod:`pipeline.text.spacy_words`), "words" for the
 count and mean-length rules are those with a character outside the punctuation set, the
 symbol and alphabetic ratios divide by all words, and the stop-word rule counts distinct,
 case-sensitive matches. A document is dropped by the first rule it fails, in this order.
@@ -16,8 +16,9 @@ from pydantic import Field
 
 from pipeline.config_base import StrictModel
 from pipeline.stage_spec import ENGLISH_WEB, StageSpec
+from pipeline.text.batch_words import Words, split_lines, words
 from pipeline.text.first_failing import fail, no_reasons
-from pipeline.text.text_stats import PUNCTUATION_SET, Words, split_lines, words
+from pipeline.text.spacy_words import PUNCTUATION_SET
 
 # A word is a "symbol" when every character is punctuation: RE2 can say "some character is not".
 _NOT_PUNCT = "[^" + "".join(f"\\x{{{ord(c):x}}}" for c in sorted(PUNCTUATION_SET)) + "]"

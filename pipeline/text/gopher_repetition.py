@@ -17,8 +17,8 @@ from pydantic import Field
 
 from pipeline.config_base import StrictModel
 from pipeline.stage_spec import Scope, StageSpec
+from pipeline.text.batch_words import Words, duplicates, repeats, split_runs, words
 from pipeline.text.first_failing import fail, no_reasons, open_rows
-from pipeline.text.text_stats import Words, duplicates, repeats, split_runs, words
 
 _BASE = np.uint64(0x9E3779B97F4A7C15)  # odd multiplier of the polynomial string hash (mod 2**64)
 _ROW_MIX = np.uint64(0xD6E8FEB86659FD93)  # keeps equal n-grams of different rows apart

@@ -1,8 +1,8 @@
 import pyarrow as pa
 import pytest
 
+from pipeline.text.batch_words import words
 from pipeline.text.gopher_quality import GopherQualityConfig, gopher_quality
-from pipeline.text.text_stats import words
 
 # A short walking-guide paragraph: what the rules should keep.
 PROSE = (

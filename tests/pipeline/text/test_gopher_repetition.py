@@ -3,8 +3,8 @@ from collections import Counter
 import pyarrow as pa
 import pytest
 
+from pipeline.text.batch_words import words
 from pipeline.text.gopher_repetition import GopherRepetitionConfig, gopher_repetition
-from pipeline.text.text_stats import words
 
 # Ten lines of a walking guide: what the rules should keep.
 PARAS = [

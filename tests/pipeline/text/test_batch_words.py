@@ -1,7 +1,8 @@
 import numpy as np
 import pyarrow as pa
 
-from pipeline.text.text_stats import chunk_words, duplicates, split_lines, words
+from pipeline.text.batch_words import duplicates, split_lines, words
+from pipeline.text.spacy_words import chunk_words
 
 # What spaCy 3.8's blank English tokenizer gives for these lines (datatrove's word split).
 SPACY = {
@@ -76,3 +77,18 @@ def test_words_of_texts_seen_in_the_last_call_are_reused_correctly():
         ["New", "text", "here", "!"],
         ["It", "'s", "late", "."],
     ]
+
+
+def test_stages_of_one_batch_share_its_words_only_inside_shared_words(monkeypatch):
+    from pipeline.text import batch_words
+
+    texts = pa.array(["the cat sat on the mat", "a dog"])
+    splits = []
+    real = batch_words._split_words
+    monkeypatch.setattr(batch_words, "_split_words", lambda t: splits.append(len(t)) or real(t))
+    with batch_words.shared_words():
+        first, again = words(texts), words(texts)
+    assert splits == [2]  # the second stage reuses the first one's words
+    assert again.ids.tolist() == first.ids.tolist() and again.distinct.equals(first.distinct)
+    words(texts)  # outside a batch nothing is remembered
+    assert splits == [2, 2]
