@@ -145,11 +145,16 @@ def run_image_dedup(out_dir: str, cfg: ImageDedupConfig, cpus: int = 2) -> dict[
     return _done({"counts": counts, "summary": _dropped(summary, counts, rounds)}, started)
 
 
+def _file_pictures(path: str, wanted: set[str]) -> Iterator[pa.Table]:
+    """Pixel rows of the wanted vertices found in one curated file, a batch of rows at a time."""
+    for b in pq.ParquetFile(path).iter_batches(batch_size=BATCH, columns=["images"]):
+        yield pixel_rows(pa.Table.from_batches([b]), wanted)
+
+
 def _pictures(batch: pa.Table, files: list[str], wanted: set[str]) -> Iterator[pa.Table]:
     """Pixel rows of the wanted vertices found in the batch's files."""
     for f in batch["file"].to_pylist():
-        for b in pq.ParquetFile(files[f]).iter_batches(batch_size=BATCH, columns=["images"]):
-            yield pixel_rows(pa.Table.from_batches([b]), wanted)
+        yield from _file_pictures(files[f], wanted)
         trim_heap()
 
 
@@ -200,12 +205,7 @@ def _hash_edges(cfg: ImageDedupConfig, *blocks: pa.Table) -> tuple[pa.Table, lis
 
 @ray.remote
 def _read_pictures(path: str, wanted: set[str]) -> pa.Table:
-    return pa.concat_tables(
-        [
-            pixel_rows(pa.Table.from_batches([b]), wanted)
-            for b in pq.ParquetFile(path).iter_batches(batch_size=BATCH, columns=["images"])
-        ]
-    )
+    return pa.concat_tables(list(_file_pictures(path, wanted)))
 
 
 @ray.remote
