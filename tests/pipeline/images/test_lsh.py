@@ -53,8 +53,11 @@ def test_edges_only_join_close_hashes_and_do_not_depend_on_input_order(seed):
     assert shuffled == edges
 
 
-def test_a_bucket_joins_members_to_the_first_close_leader():
+def test_a_bucket_joins_each_member_to_every_close_leader():
     cfg = ImageLshConfig(max_distance=2)
     names, hashes = ["a", "b", "c", "d"], np.array([0b0, 0b1, 0b111111, 0b111110], dtype=np.uint64)
     assert bucket_edges(names, hashes, cfg) == [("a", "b"), ("c", "d")]
+    # "m" is close to two leaders: both edges are candidates, since the pixel check may refuse either
+    names, hashes = ["a", "b", "m"], np.array([0b0000, 0b1111, 0b0011], dtype=np.uint64)
+    assert bucket_edges(names, hashes, cfg) == [("a", "m"), ("b", "m")]
     assert bucket_edges(["a", "a"], np.array([5, 5], dtype=np.uint64), cfg) == []  # one image in two documents
