@@ -21,7 +21,7 @@ from jobs.progress import Progress
 from jobs.ray_session import start_ray
 from jobs.report import write_report
 from jobs.train_tokenizer import run_train_tokenizer
-from jobs.usage import exit_on_usage_error
+from jobs.usage import UsageError, exit_on_usage_error
 
 log = logging.getLogger("corpusmill")
 
@@ -144,9 +144,21 @@ def run_from_args(args: argparse.Namespace) -> int:
     return exit_on_usage_error(lambda: _run_from_args(args))
 
 
+def _check_bundled_sample(cfg: RunConfig) -> None:
+    """The bundled config reads data/sample/, which a checkout has and an installed wheel does not."""
+    sample = os.path.normpath(os.path.join(cfg.base_dir, "..", "..", "data", "sample"))
+    if not os.path.isdir(sample):
+        raise UsageError(
+            f"the bundled sample ({sample}) comes with a checkout of corpusmill, not with the installed package: "
+            "pass a config of your own, `corpusmill run my.yaml` (README: Your own data)"
+        )
+
+
 def _run_from_args(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s corpusmill %(message)s", stream=sys.stderr)
     cfg = load_config(args.config_opt or args.config)
+    if not (args.config_opt or args.config):
+        _check_bundled_sample(cfg)
     if args.num_cpus:
         cfg.ray.num_cpus = args.num_cpus
     out_dir = os.path.abspath(args.output or cfg.output_dir)

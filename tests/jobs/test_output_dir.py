@@ -80,3 +80,19 @@ def test_a_missing_or_broken_config_file_is_exit_2(tmp_path, capsys):
     assert main(["run", str(tmp_path / "bad.yaml")]) == EXIT_USAGE
     err = capsys.readouterr().err
     assert "config file not found" in err and "is not valid YAML" in err
+
+
+def test_run_without_a_config_outside_a_checkout_says_what_to_pass(tmp_path, capsys, monkeypatch):
+    """An installed wheel carries jobs/configs/sample.yaml but not data/sample/: one line, exit 2."""
+    import shutil
+
+    import jobs.run
+    from jobs.config import default_config_path, load_config
+
+    configs = tmp_path / "site-packages" / "jobs" / "configs"
+    configs.mkdir(parents=True)
+    shutil.copy(default_config_path(), configs / "sample.yaml")
+    monkeypatch.setattr(jobs.run, "load_config", lambda path=None: load_config(path or str(configs / "sample.yaml")))
+    assert main(["run"]) == EXIT_USAGE
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "pass a config of your own, `corpusmill run my.yaml`" in err
