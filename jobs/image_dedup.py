@@ -28,7 +28,15 @@ import ray.data
 from jobs.ray_steps import column_total, connected_components, shuffle_map, trim_heap
 from pipeline.accounting import COUNT_SCHEMA
 from pipeline.dedup.near_store import BATCH
-from pipeline.images.confirm import attach_u, confirm, confirm_in_memory, confirmed, edge_rows, pixel_rows
+from pipeline.images.confirm import (
+    attach_u,
+    confirm,
+    confirm_in_memory,
+    confirmed,
+    edge_rows,
+    edge_vertices,
+    pixel_rows,
+)
 from pipeline.images.dedup import (
     ImageDedupConfig,
     attach_roots,
@@ -165,7 +173,7 @@ def _confirm_in_tasks(
     edges, needed = found
     if cfg.pixel_check is None or not edges.num_rows:
         return edges, 0
-    wanted = set(edges["u"].to_pylist()) | set(edges["v"].to_pylist())
+    wanted = edge_vertices(edges)
     pictures = ray.put(pa.concat_tables(ray.get([_read_pictures.remote(files[f], wanted) for f in needed])))
     step = math.ceil(edges.num_rows / max(1, cpus))
     checked = pa.concat_tables(
@@ -173,7 +181,8 @@ def _confirm_in_tasks(
             [_check.remote(edges.slice(i, step), pictures, cfg.pixel_check) for i in range(0, edges.num_rows, step)]
         )
     )
-    return confirmed(checked), checked.num_rows - len(confirmed(checked))
+    kept = confirmed(checked)
+    return kept, checked.num_rows - kept.num_rows
 
 
 def _confirm_shuffled(
@@ -182,7 +191,7 @@ def _confirm_shuffled(
     """Hash edges checked on their pixels: each edge meets u's picture, then v's, by vertex."""
     if cfg.pixel_check is None or not edges.count():
         return edges, 0
-    wanted = set().union(*ray.get([_vertices.remote(ref) for ref in edges.to_arrow_refs()]))
+    wanted = set().union(*ray.get([_edge_vertices.remote(ref) for ref in edges.to_arrow_refs()]))
     per_file = ray.data.from_items([{"file": i} for i in range(len(files))], override_num_blocks=len(files))
     pictures = per_file.map_batches(
         partial(_pictures, files=files, wanted=wanted), batch_size=1, batch_format="pyarrow"
@@ -199,7 +208,7 @@ def _hash_edges(cfg: ImageDedupConfig, *blocks: pa.Table) -> tuple[pa.Table, lis
     """Hash edges of all occurrences, and the files holding their pictures."""
     occ = pa.concat_tables(blocks)
     edges = bucket_block_edges(key_rows(occ, cfg), cfg)
-    wanted = pa.array(sorted(set(edges["u"].to_pylist()) | set(edges["v"].to_pylist())), pa.string())
+    wanted = pa.array(sorted(edge_vertices(edges)), pa.string())
     return edges, sorted(set(occ.filter(pc.is_in(occ["vertex"], wanted))["file"].to_pylist()))
 
 
@@ -213,9 +222,7 @@ def _check(edges: pa.Table, pictures: pa.Table, cfg: PixelCheckConfig) -> pa.Tab
     return confirm_in_memory(edges, pictures, cfg)
 
 
-@ray.remote
-def _vertices(block: pa.Table) -> set[str]:
-    return set(block["u"].to_pylist()) | set(block["v"].to_pylist())
+_edge_vertices = ray.remote(edge_vertices)
 
 
 @ray.remote

@@ -41,6 +41,11 @@ def pixel_rows(docs: pa.Table, wanted: set[str] | None) -> pa.Table:
     )
 
 
+def edge_vertices(edges: pa.Table) -> set[str]:
+    """The vertices on edges (u, v): the pictures the check must read."""
+    return set(edges["u"].to_pylist()) | set(edges["v"].to_pylist())
+
+
 def edge_rows(edges: pa.Table) -> pa.Table:
     """Edges (u, v) as join rows keyed by u."""
     n = edges.num_rows
