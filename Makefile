@@ -2,7 +2,7 @@
 PY ?= .venv/bin/python
 RUFF ?= .venv/bin/ruff
 
-.PHONY: install test-fast test lint fmt bench constraints
+.PHONY: install test-fast test lint fmt docs bench constraints
 
 install:  ## the README's test environment
 	python3 -m venv .venv && .venv/bin/pip install -c constraints.txt -e ".[torch,test]" torch==2.13.0
@@ -18,6 +18,9 @@ lint:  ## what CI checks besides the tests
 
 fmt:
 	$(RUFF) check --fix . && $(RUFF) format .
+
+docs:  ## regenerate the stats.json reference in docs/stats.md from jobs/stats_schema.py
+	$(PY) -c "from jobs.stats_schema import update_docs; update_docs()"
 
 bench:  ## the quick benchmarks (each prints its figures and ends with one JSON line)
 	$(PY) -m benchmarks.packing && $(PY) -m benchmarks.loader && $(PY) -m benchmarks.dedup_speed

@@ -40,9 +40,9 @@ from pipeline.dedup.exact import add_content_keys, dedup_group, drop_keys
 from pipeline.dedup.survivors import SurvivorConfig
 from pipeline.images.decode import MAX_IMAGE_PIXELS
 from pipeline.read.listing import tree_state
-from pipeline.read.readers import InputFile, SourceSpec, expand_sources, read_input
+from pipeline.read.readers import InputFile, SourceSpec, carries_images, expand_sources, read_input
 from pipeline.read.remote import is_remote, remote_size
-from pipeline.stages import CurateConfig, run_row_stages, stage_order
+from pipeline.stages import CurateConfig, run_row_stages, stage_order, stages_acting_on
 
 log = logging.getLogger("corpusmill")
 
@@ -257,6 +257,15 @@ def _dedup_passes(
     return counts, summaries
 
 
+def _acting(cfg: RunConfig) -> dict[str, list[str]]:
+    """Per source name, the stages that can act on it: the rows of its funnel."""
+    names = dict.fromkeys(spec.name for spec in cfg.sources)
+    return {
+        name: stages_acting_on(cfg.curate, name, any(carries_images(s) for s in cfg.sources if s.name == name))
+        for name in names
+    }
+
+
 def run_curate(cfg: RunConfig, out_dir: str, progress: Progress, force: bool = False, cpus: int = 2) -> dict[str, Any]:
     """Run (or skip, when already done with these settings) the curation pass; return its stats."""
     items = _input_items(cfg)
@@ -270,7 +279,7 @@ def run_curate(cfg: RunConfig, out_dir: str, progress: Progress, force: bool = F
     staged = _stage_inputs(cfg, items, config_hash, staged_dir, os.path.join(out_dir, "_cache"), progress, force)
     reset(os.path.join(out_dir, "curated"), os.path.join(out_dir, "rejects"), os.path.join(out_dir, "near_dedup"))
     counts, summaries = _dedup_passes(cfg, out_dir, staged, progress, cpus)
-    stats = build_stats(counts, _records_read(staged_dir), stage_order(cfg.curate))
+    stats = build_stats(counts, _records_read(staged_dir), stage_order(cfg.curate), _acting(cfg))
     for name, summary in summaries.items():
         stats[name] = {k: v for k, v in summary.items() if k != "seconds"}
     stats["seconds"] = round(time.time() - started, 2)

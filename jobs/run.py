@@ -20,6 +20,7 @@ from jobs.pack import run_pack
 from jobs.progress import Progress
 from jobs.ray_session import start_ray
 from jobs.report import write_report
+from jobs.stats_schema import SCHEMA_VERSION, check_stats
 from jobs.train_tokenizer import run_train_tokenizer
 from jobs.usage import UsageError, exit_on_usage_error
 
@@ -52,6 +53,9 @@ def run(
         finally:
             progress.close()
         stats["timings"] = {k: v for s in stats.values() for k, v in s.get("timings", {}).items()}
+        stats = {"schema_version": SCHEMA_VERSION, **stats}
+        for problem in check_stats(stats):  # a bug in corpusmill, not in the data: the outputs stand
+            log.error("stats.json does not follow its schema (jobs/stats_schema.py): %s", problem)
         write_json_atomic(os.path.join(out_dir, "stats.json"), stats)
         log.info("report: %s", write_report(out_dir))
     return stats

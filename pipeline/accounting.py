@@ -81,11 +81,18 @@ def count_outcomes(table: pa.Table) -> pa.Table:
     return pa.Table.from_pylist(rows, schema=COUNT_SCHEMA)
 
 
-def build_stats(counts: list[dict[str, Any]], records_read: dict[str, int], order: list[str]) -> dict[str, Any]:
+def build_stats(
+    counts: list[dict[str, Any]],
+    records_read: dict[str, int],
+    order: list[str],
+    acting: dict[str, list[str]] | None = None,
+) -> dict[str, Any]:
     """Per-source totals and a per-stage funnel; ``reconciled`` is false if any record went missing.
 
     Records merged into a built document (code files into their repository's) leave as ``merged``;
     the documents built count as ``created``: ``in - merged + created == kept + dropped + quarantined``.
+    A source's funnel lists the stages of ``order`` that ``acting`` says can act on it (all when a
+    source is not named there) and any other stage that did act on it: nothing is hidden.
     """
     total: dict[tuple, list[int]] = defaultdict(lambda: [0, 0])
     for c in counts:
@@ -122,7 +129,8 @@ def build_stats(counts: list[dict[str, Any]], records_read: dict[str, int], orde
         if merged or created():
             per_source[src].update(merged=merged, created=created())
         docs_in = read
-        for stage in order:
+        touched = {k[2] for k in total if k[0] == src}
+        for stage in [s for s in order if acting is None or src not in acting or s in acting[src] or s in touched]:
             d, q, r = n(DROPPED, stage), n(QUARANTINED, stage), n("rewritten", stage)
             m, c = n(MERGED, stage), created(stage)
             removed = sum(

@@ -157,6 +157,25 @@ def stage_order(cfg: _CurateBase) -> list[str]:
     )
 
 
+def stages_acting_on(cfg: _CurateBase, source: str, carries_images: bool) -> list[str]:
+    """The stages of stage_order() that can act on ``source`` (a source name; ``carries_images`` when
+    any of its inputs yields images): a source's funnel in stats.json and the report lists only these."""
+    return [name for name in stage_order(cfg) if _can_act(cfg, name, source, carries_images)]
+
+
+def _can_act(cfg: _CurateBase, name: str, source: str, carries_images: bool) -> bool:
+    if name in ROW_STAGE_NAMES:
+        scope = cfg.scope(name)
+        return (scope.sources is None or source in scope.sources) and (carries_images or not scope.has_images)
+    if name == "near_dedup":
+        return cfg.near_dedup is not None and source not in cfg.near_dedup.skip_sources
+    if name in ("repo_document", "repo_near_dedup"):
+        return source == "code"  # repository documents are built from the code source's files
+    if name == "image_dedup":
+        return carries_images and cfg.image_dedup is not None and source in cfg.image_dedup.sources
+    return True  # read, exact_dedup: every source
+
+
 def _record_rewrites(before: pa.Table, out: pa.Table, name: str) -> pa.Table:
     changed = pc.not_equal(out["text"], before["text"]).to_pylist()
     if pc.sum(pc.list_value_length(before["images"])).as_py() or pc.sum(pc.list_value_length(out["images"])).as_py():

@@ -99,6 +99,12 @@ class SourceSpec(FieldMap):
     html_images: HtmlImagesConfig = Field(default_factory=HtmlImagesConfig)  # image cap, alt text, page chrome
 
 
+def carries_images(spec: SourceSpec) -> bool:
+    """Whether the source's records may hold images: an image field, or a format that reads them."""
+    image_format = spec.format in ("webdataset", "html_images") or (spec.format == "auto" and spec.name == "multimodal")
+    return bool(spec.image_field or spec.images_field or image_format)
+
+
 @dataclass(frozen=True)
 class InputFile:
     source: str

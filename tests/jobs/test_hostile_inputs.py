@@ -14,6 +14,7 @@ import yaml
 
 from jobs.cli import main
 from jobs.cli import main as cli_main
+from jobs.stats_schema import check_stats
 from tests.conftest import stdlib_sources
 from tests.pipeline.images.test_checks import sample
 from tests.pipeline.web.test_warc import _lie, _responses, _write
@@ -92,7 +93,9 @@ def _pairs(root) -> list[dict]:
 
 
 def _stats(out) -> dict:
-    return json.loads((out / "stats.json").read_text())
+    stats = json.loads((out / "stats.json").read_text())
+    assert check_stats(stats) == []  # a careless corpus does not push stats.json off its schema
+    return stats
 
 
 def test_a_hostile_corpus_runs_to_the_end_with_every_record_accounted(tmp_path, ray_local, capsys):

@@ -21,6 +21,7 @@ from jobs.cli import main
 from jobs.config import default_config_path, load_config
 from jobs.inspect_shards import describe
 from jobs.run import run
+from jobs.stats_schema import SCHEMA_VERSION, check_stats
 from tests.conftest import REPO
 from tests.jobs.conftest import tree_digest
 from tests.stage_reasons import undeclared
@@ -44,6 +45,20 @@ def test_every_source_is_curated_and_every_record_accounted_for(sample_run):
     code = curate["sources"]["code"]
     assert code["merged"] > 10 * code["created"] > 0  # files became one document per repository
     assert json.loads((out / "stats.json").read_text())["curate"]["totals"] == curate["totals"]
+
+
+def test_stats_follow_their_schema_and_each_funnel_lists_the_stages_that_can_act(sample_run):
+    out, stats = sample_run
+    written = json.loads((out / "stats.json").read_text())
+    assert written["schema_version"] == SCHEMA_VERSION and check_stats(written) == []
+    funnel = {
+        s: [r["stage"] for r in written["curate"]["funnel"] if r["source"] == s] for s in written["curate"]["sources"]
+    }
+    assert "image_checks" not in funnel["book"] and "pii_redact" not in funnel["book"]  # multimodal and web only
+    assert "book_layout" in funnel["book"] and "book_layout" not in funnel["web"]
+    assert "repo_document" in funnel["code"] and "repo_document" not in funnel["web"]
+    assert "image_dedup" in funnel["multimodal"] and "near_dedup" not in funnel["multimodal"]  # skip_sources
+    assert all(f[0] == "read" and "exact_dedup" in f for f in funnel.values())
 
 
 def test_near_dedup_removes_a_second_edition_and_signs_whole_books_and_repositories(sample_run):

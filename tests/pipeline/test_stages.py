@@ -13,7 +13,16 @@ from pipeline.code.repo_documents import RepoDocConfig, repo_stage
 from pipeline.dedup.exact import add_content_keys, dedup_group
 from pipeline.read.records import quarantine_row
 from pipeline.schema import DROPPED, IMAGE_MARKER, KEPT, QUARANTINED, WORK_SCHEMA
-from pipeline.stages import ROW_STAGE_NAMES, STAGES, CurateConfig, Scope, row_stages, run_row_stages, stage_order
+from pipeline.stages import (
+    ROW_STAGE_NAMES,
+    STAGES,
+    CurateConfig,
+    Scope,
+    row_stages,
+    run_row_stages,
+    stage_order,
+    stages_acting_on,
+)
 from pipeline.text.pii import PiiConfig
 from tests.conftest import REPO
 
@@ -110,6 +119,20 @@ def test_stats_reconcile_and_detect_lost_records():
     assert funnel["read"]["quarantined"] == 1 and funnel["min_length"]["dropped"] == 1
     assert funnel["clean"]["rewritten"] == 1 and funnel["exact_dedup"]["out"] == 1
     assert not build_stats(counts, {"web": 4}, order)["reconciled"]  # one record read but never accounted
+
+
+def test_a_funnel_lists_the_stages_that_can_act_and_any_other_that_did():
+    cfg = CurateConfig()
+    book, web = stages_acting_on(cfg, "book", False), stages_acting_on(cfg, "web", True)
+    assert "book_layout" in book and "image_checks" not in book and "gopher_quality" not in book
+    assert "image_checks" in web and "book_layout" not in web and "repo_document" not in web
+    assert "image_checks" in stages_acting_on(cfg, "book", True)  # a book source with an image field
+    rows = [_doc("a", "x", source="book"), _doc("b", "\x00", source="book")]
+    counts = count_outcomes(run_row_stages(_table(rows), _bare())).to_pylist()
+    order = stage_order(_bare())
+    stats = build_stats(counts, {"book": 2}, order, {"book": ["read", "exact_dedup"]})
+    assert [f["stage"] for f in stats["funnel"]] == ["read", "clean", "min_length", "exact_dedup"]  # two acted
+    assert stats["reconciled"]
 
 
 ENGLISH_JUNK = "buy now " * 10  # fails Gopher's stop-word and repetition rules
