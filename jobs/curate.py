@@ -24,14 +24,13 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
-import ray.data
 
 from jobs.config import RunConfig
 from jobs.image_dedup import run_image_dedup
 from jobs.markers import done, mark_done, read_receipts, reset, resume_dir, write_json_atomic
 from jobs.near_dedup import run_near_dedup
 from jobs.progress import Progress, report, text_bytes
-from jobs.ray_steps import read_parquet_files
+from jobs.ray_steps import per_item, read_parquet_files
 from jobs.repo_pass import run_repo_documents
 from jobs.usage import UsageError
 from pipeline.accounting import build_stats
@@ -177,17 +176,14 @@ def _stage_inputs(
         )
     with progress.step("curate/read", "files", len(todo), sum(i["bytes"] for i in todo)):
         if todo:
-            ray.data.from_items(todo, override_num_blocks=len(todo)).map_batches(
-                partial(
-                    _stage_files,
-                    specs=cfg.sources,
-                    cfg=cfg.curate,
-                    staged=staged,
-                    cache=cache,
-                    counter=progress.counter,
-                ),
-                batch_size=1,
-                batch_format="pyarrow",
+            per_item(
+                todo,
+                _stage_files,
+                specs=cfg.sources,
+                cfg=cfg.curate,
+                staged=staged,
+                cache=cache,
+                counter=progress.counter,
             ).materialize()
     return sorted(glob.glob(os.path.join(staged, "*.parquet")))
 

@@ -25,7 +25,7 @@ import pyarrow.parquet as pq
 import ray
 import ray.data
 
-from jobs.ray_steps import column_total, connected_components, shuffle_map, trim_heap
+from jobs.ray_steps import column_total, connected_components, per_item, shuffle_map, trim_heap
 from pipeline.accounting import COUNT_SCHEMA
 from pipeline.dedup.near_store import BATCH
 from pipeline.images.confirm import (
@@ -108,11 +108,7 @@ def run_image_dedup(out_dir: str, cfg: ImageDedupConfig, cpus: int = 2) -> dict[
     if not images:  # a corpus without images: every counter still reads 0
         return _done({"counts": [], "summary": _dropped(summary, [], 0)}, started)
     parts = cfg.partitions or max(cpus, math.ceil(images * cfg.lsh.tables / ROWS_PER_PARTITION))
-    occ = (
-        ray.data.from_items([{"file": i} for i in range(len(files))], override_num_blocks=len(files))
-        .map_batches(partial(_occurrences, files=files, cfg=cfg), batch_size=1, batch_format="pyarrow")
-        .materialize()
-    )
+    occ = per_item([{"file": i} for i in range(len(files))], _occurrences, files=files, cfg=cfg).materialize()
     if cfg.partitions is None and images <= cfg.one_task_images:
         refs = occ.to_arrow_refs()
         edges, refused = _confirm_in_tasks(ray.get(_hash_edges.remote(cfg, *refs)), files, cfg, cpus)
@@ -192,10 +188,7 @@ def _confirm_shuffled(
     if cfg.pixel_check is None or not edges.count():
         return edges, 0
     wanted = set().union(*ray.get([_edge_vertices.remote(ref) for ref in edges.to_arrow_refs()]))
-    per_file = ray.data.from_items([{"file": i} for i in range(len(files))], override_num_blocks=len(files))
-    pictures = per_file.map_batches(
-        partial(_pictures, files=files, wanted=wanted), batch_size=1, batch_format="pyarrow"
-    ).materialize()
+    pictures = per_item([{"file": i} for i in range(len(files))], _pictures, files=files, wanted=wanted).materialize()
     rows = edges.map_batches(edge_rows, batch_size=None, batch_format="pyarrow").union(pictures)
     with_u = shuffle_map(rows, ["key"], parts, attach_u)
     checked = shuffle_map(with_u.union(pictures), ["key"], parts, confirm, cfg=cfg.pixel_check).materialize()

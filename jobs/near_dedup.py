@@ -17,7 +17,6 @@ import os
 import shutil
 import time
 from collections.abc import Iterator
-from functools import partial
 from typing import Any
 
 import pyarrow as pa
@@ -25,7 +24,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import ray.data
 
-from jobs.ray_steps import column_total, connected_components, shuffle_map, trim_heap
+from jobs.ray_steps import column_total, connected_components, per_item, shuffle_map, trim_heap
 from pipeline.accounting import COUNT_SCHEMA
 from pipeline.dedup import near_store as store
 from pipeline.dedup.lsh import EDGE_SCHEMA, candidate_sets, chain_edges, verify_sets
@@ -185,18 +184,11 @@ def run_near_dedup(
     current = [i for i, s in enumerate(stores) if not s]
     if not current:
         return _finish(out_dir, meta, [], {"documents": 0, "confirmed": 0, "checked": 0, "rounds": 0}, started)
-    bands = ray.data.from_items([{"file": i} for i in current], override_num_blocks=max(1, len(current))).map_batches(
-        partial(_sign, files=files, root=out_dir, cfg=cfg, seed=seed, survivor=survivor),
-        batch_size=1,
-        batch_format="pyarrow",
-    )
+    items = [{"file": i} for i in current]
+    bands = per_item(items, _sign, files=files, root=out_dir, cfg=cfg, seed=seed, survivor=survivor)
     if len(current) < len(files):
         old = [i for i, s in enumerate(stores) if s]
-        bands = bands.union(
-            ray.data.from_items([{"file": i} for i in old], override_num_blocks=len(old)).map_batches(
-                partial(_stored, stores=stores, cfg=cfg), batch_size=1, batch_format="pyarrow"
-            )
-        )
+        bands = bands.union(per_item([{"file": i} for i in old], _stored, stores=stores, cfg=cfg))
     incremental = bool(cfg.previous)
     found = shuffle_map(bands, ["band", "bucket"], parts, _candidates, cfg=cfg, incremental=incremental)
     summary: dict[str, Any] = {"documents": docs, "partitions": parts}

@@ -27,7 +27,7 @@ from jobs.config import RunConfig
 from jobs.markers import done, mark_done, read_receipts, recorded_hash, reset, resume_dir, write_json_atomic
 from jobs.progress import Progress, report, text_bytes
 from jobs.ray_session import pool_size
-from jobs.ray_steps import read_parquet_files
+from jobs.ray_steps import per_item, read_parquet_files
 from pipeline.curated_io import write_parquet_atomic
 from tokenization.mixing import MixPlan, apply_mix, off_target, plan_mix
 from tokenization.shards import storage as storage
@@ -239,18 +239,15 @@ def _pack_groups(
         )
     with progress.step("pack/shards", "groups", len(todo)):
         if todo:
-            ray.data.from_items([{"path": p} for p in todo], override_num_blocks=len(todo)).map_batches(
-                partial(
-                    _pack_files,
-                    cfg=cfg.pack,
-                    seed=cfg.seed,
-                    rates=rates,
-                    shard_dir=shard_dir,
-                    groups_dir=groups_dir,
-                    counter=progress.counter,
-                ),
-                batch_size=1,
-                batch_format="pyarrow",
+            per_item(
+                [{"path": p} for p in todo],
+                _pack_files,
+                cfg=cfg.pack,
+                seed=cfg.seed,
+                rates=rates,
+                shard_dir=shard_dir,
+                groups_dir=groups_dir,
+                counter=progress.counter,
             ).materialize()
     return read_receipts(groups_dir, "group-*.json")
 

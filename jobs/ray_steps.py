@@ -7,7 +7,9 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import sys
+from collections.abc import Callable
 from functools import partial
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -26,15 +28,22 @@ def trim_heap() -> None:
         _LIBC.malloc_trim(0)
 
 
+def per_item(items: list[dict[str, Any]], fn: Callable[..., Any], **kwargs: Any) -> ray.data.Dataset:
+    """``fn(batch, **kwargs)`` in one Ray task per item (a one-row pyarrow batch of ``items``), lazily.
+
+    How the passes spread a list of files over the cluster: one block per file, so a file is one
+    retried task, a worker never holds two, and progress counts files."""
+    return ray.data.from_items(items, override_num_blocks=max(1, len(items))).map_batches(
+        partial(fn, **kwargs), batch_size=1, batch_format="pyarrow"
+    )
+
+
 def read_parquet_files(paths: list[str], columns: list[str] | None = None, batch_rows: int = 256) -> ray.data.Dataset:
     """Parquet files as a dataset read by plain tasks, one file per task, ``batch_rows`` rows per block.
 
     ``ray.data.read_parquet`` lists the files' footers in actors, and a node lost during that listing
     failed the job with no retry (the two-node test saw it); a task whose node dies is retried."""
-    items = [{"path": p} for p in paths]
-    return ray.data.from_items(items, override_num_blocks=max(1, len(items))).map_batches(
-        partial(_read_files, columns=columns, batch_rows=batch_rows), batch_size=1, batch_format="pyarrow"
-    )
+    return per_item([{"path": p} for p in paths], _read_files, columns=columns, batch_rows=batch_rows)
 
 
 def _read_files(batch: pa.Table, columns: list[str] | None, batch_rows: int):

@@ -15,11 +15,10 @@ from typing import Any
 
 import fsspec
 
-from pipeline.read.remote import is_remote
-
 
 def is_local(path: str) -> bool:
-    return not is_remote(path)
+    """A plain path or ``file://``; any other ``scheme://`` goes through fsspec."""
+    return "://" not in path or path.startswith("file://")
 
 
 def local_path(path: str) -> str:
