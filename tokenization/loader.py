@@ -18,8 +18,9 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
+from tokenization.shards.flex_mask import flex_block_mask_from
 from tokenization.shards.image_store import ImageStore
-from tokenization.shards.masks import attention_segments, flex_block_mask_from, sdpa_mask_from, varlen_kwargs
+from tokenization.shards.masks import attention_segments, sdpa_mask_from, varlen_kwargs
 from tokenization.shards.reader import PackedShards
 
 Remainder = Literal["drop", "pad"]

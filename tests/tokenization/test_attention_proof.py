@@ -8,7 +8,8 @@ import pyarrow as pa
 import pytest
 
 from tests.conftest import stdlib_sources
-from tokenization.shards.masks import MaskConfig, block_layout, flex_block_mask, sdpa_mask, unpack_bits
+from tokenization.shards.flex_mask import flex_block_mask
+from tokenization.shards.masks import MaskConfig, block_layout, sdpa_mask, unpack_bits
 from tokenization.shards.shards import PackConfig, build_rows
 from tokenization.tokenizer.tokenize import TokenizeStage
 
