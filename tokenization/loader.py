@@ -10,6 +10,7 @@ state is (epoch, batches already yielded), and a restored loader skips exactly t
 from __future__ import annotations
 
 import io
+import logging
 from collections.abc import Iterator
 from functools import partial
 from typing import Any, Literal
@@ -18,13 +19,22 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
+from tokenization.batch_plan import BatchPlan, plan_batch
 from tokenization.shards.flex_mask import flex_block_mask_from
 from tokenization.shards.image_store import ImageStore
-from tokenization.shards.masks import attention_segments, sdpa_mask_from, varlen_kwargs
+from tokenization.shards.masks import (
+    Layout,
+    Materializer,
+    attention_segments,
+    effective_policy,
+    sdpa_mask_from,
+    varlen_kwargs,
+)
 from tokenization.shards.reader import PackedShards
 
+log = logging.getLogger("corpusmill")
 Remainder = Literal["drop", "pad"]
-Attention = Literal["varlen", "flex", "dense", "none"]
+Attention = Materializer
 Images = bool | Literal["bytes", "tensors"]  # True is "bytes"
 
 
@@ -44,12 +54,29 @@ class PackedDataset(Dataset):
     ``segments`` (``masks.attention_segments``), from which the batch's mask is built; with
     ``images`` its image spans (``sha256``, ``start`` at ``<|image_start|>``, ``length`` N + 2)
     with the image file's ``bytes`` (``True`` or ``"bytes"``) or its decoded ``pixels``
-    (``"tensors"``: uint8 ``[3, H, W]`` RGB, decoded in the DataLoader workers)."""
+    (``"tensors"``: uint8 ``[3, H, W]`` RGB, decoded in the DataLoader workers).
 
-    def __init__(self, shard_dir: str, attention: Attention = "varlen", images: Images = False) -> None:
-        self.shards = PackedShards(shard_dir)
-        self.attention = attention
-        self.policy = self.shards.manifest.get("mask", {}).get("policy", "document")
+    The mask is the shards' own (``layout="stored"``): a materializer that cannot express their
+    policy exactly is refused (``masks.effective_policy``), unless ``layout`` names the mask to
+    realize instead (``"documents_only"``, ``"causal"``)."""
+
+    def __init__(
+        self,
+        shard_dir: str,
+        attention: Attention = "flex",
+        images: Images = False,
+        layout: Layout = "stored",
+        seq_len: int | None = None,
+        verify: bool = True,
+    ) -> None:
+        self.shards = PackedShards(shard_dir, verify=verify)
+        if seq_len is not None and seq_len != self.shards.seq_len:
+            raise ValueError(
+                f"the trainer expects seq_len {seq_len}; the shards in {shard_dir} hold {self.shards.seq_len}"
+            )
+        self.attention, self.layout = attention, layout
+        self.stored_policy = self.shards.manifest.get("mask", {}).get("policy", "document")
+        self.policy = effective_policy(attention, self.stored_policy, layout)
         manifest = self.shards.manifest
         if images not in (False, True, "bytes", "tensors"):
             raise ValueError(f"images must be False, True, 'bytes' or 'tensors', not {images!r}")
@@ -78,18 +105,28 @@ class PackedDataset(Dataset):
         out: dict[str, Any] = {
             k: torch.from_numpy(rows[k]) for k in ("input_ids", "labels", "position_ids", "loss_mask")
         }
-        if self.attention != "none":
-            out["cu_seqlens"] = [torch.from_numpy(cu) for cu in rows["cu_seqlens"]]
+        if self.attention == "varlen":  # the cuts the policy makes: under causal, only the padding's
+            out["cu_seqlens"] = [torch.from_numpy(self._varlen_cuts(cu)) for cu in rows["cu_seqlens"]]
         out["index"] = torch.from_numpy(np.asarray(indices, dtype=np.int64))
         if self.images is not None:
             out["images"] = self._images(indices)
         if self.attention in ("flex", "dense"):
             seq_len = self.shards.seq_len
-            out["block_layout"] = torch.from_numpy(np.stack([self.shards.block_layout(int(i)) for i in indices]))
+            out["block_layout"] = torch.from_numpy(np.stack([self._block_layout(int(i)) for i in indices]))
             out["segments"] = torch.from_numpy(
                 np.stack([attention_segments(cu, seq_len, self.policy) for cu in rows["cu_seqlens"]])
             )
         return out
+
+    def _varlen_cuts(self, cu: np.ndarray) -> np.ndarray:
+        return cu if self.policy != "causal" else np.asarray([0, cu[-1]] if cu[-1] else [0], dtype=cu.dtype)
+
+    def _block_layout(self, index: int) -> np.ndarray:
+        """The stored layout, or every causal block when ``layout`` chose a mask without one."""
+        if self.layout == "stored":
+            return self.shards.block_layout(index)
+        nb = self.shards.seq_len // self.shards.manifest["mask"]["block_size"]
+        return np.tril(np.ones((nb, nb), dtype=bool))
 
     def __getitem__(self, index: int) -> dict[str, Any]:
         batch = self.__getitems__([index])
@@ -142,7 +179,7 @@ class EpochSampler(Sampler[int]):
         return iter(self.global_order()[self.rank :: self.world_size][self.start :].tolist())
 
 
-def collate_packed(data: dict[str, Any] | list[dict[str, Any]], attention: Attention = "varlen") -> dict[str, Any]:
+def collate_packed(data: dict[str, Any] | list[dict[str, Any]], attention: Attention = "flex") -> dict[str, Any]:
     """Finish a batch (from ``__getitems__``, or a list of single rows). ``varlen``: ``cu_seqlens`` /
     ``max_seqlen`` (a host int) over the flattened batch; ``dense``: a ``[B, 1, L, L]`` boolean
     ``attn_mask``; ``flex``: the layouts and segments, from which the loader builds a ``BlockMask``
@@ -171,31 +208,59 @@ def collate_packed(data: dict[str, Any] | list[dict[str, Any]], attention: Atten
 class PackedLoader:
     """Batches of one rank, resumable at the exact next batch (also with another number of workers).
 
+    The loader keeps its epoch: a finished pass moves it to the next epoch, and a restored state
+    continues where it was. ``set_epoch`` may jump forward but never back (that would replay rows
+    a restored run has already trained on), so the loop is ``for epoch in range(loader.epoch, epochs)``.
     ``flex`` batches get ``block_mask``, built on ``device`` after the batch is moved there."""
 
     def __init__(
         self,
         shard_dir: str,
-        batch_size: int,
+        batch_size: int | None = None,
         *,
+        tokens_per_step: int | None = None,
+        max_micro_batch: int | None = None,
         rank: int = 0,
         world_size: int = 1,
         num_workers: int = 0,
         seed: int = 0,
         shuffle: bool = True,
         remainder: Remainder = "drop",
-        attention: Attention = "varlen",
+        attention: Attention = "flex",
+        layout: Layout = "stored",
+        seq_len: int | None = None,
+        verify: bool = True,
         pin_memory: bool = False,
         device: str | torch.device | None = None,
         images: Images = False,
     ) -> None:
-        self.dataset = PackedDataset(shard_dir, attention, images)
+        self.dataset = PackedDataset(shard_dir, attention, images, layout, seq_len, verify)
         self.sampler = EpochSampler(len(self.dataset), rank, world_size, seed, shuffle, remainder)
+        self.plan: BatchPlan | None = None
+        if tokens_per_step is not None:
+            if batch_size is not None or max_micro_batch is None:
+                raise ValueError("with tokens_per_step, give max_micro_batch (rows one device holds), not batch_size")
+            self.plan = plan_batch(tokens_per_step, self.dataset.shards.seq_len, world_size, max_micro_batch)
+            batch_size = self.plan.micro_batch
+            log.info(self.plan.describe())
+        elif batch_size is None:
+            raise ValueError("give batch_size (rows per batch) or tokens_per_step with max_micro_batch")
         self.batch_size, self.num_workers, self.pin_memory = batch_size, num_workers, pin_memory
         self.attention, self.device = attention, device
         self.batches_done = 0
 
+    @property
+    def epoch(self) -> int:
+        """The epoch the next batch belongs to."""
+        return self.sampler.epoch
+
     def set_epoch(self, epoch: int) -> None:
+        """Go to ``epoch`` (the current one keeps its position, a later one starts at its beginning)."""
+        if epoch < self.sampler.epoch:
+            raise ValueError(
+                f"set_epoch({epoch}): this loader is at epoch {self.sampler.epoch} (batch {self.batches_done}); "
+                "going back would replay rows already trained on. Loop `for epoch in range(loader.epoch, epochs)`"
+            )
         if epoch != self.sampler.epoch:
             self.batches_done = 0
         self.sampler.set_epoch(epoch)
@@ -226,8 +291,9 @@ class PackedLoader:
         for batch in loader:
             self.batches_done += 1
             yield self._finish(batch)
-        self.batches_done = 0  # the epoch is complete: the next one starts at its beginning
+        self.batches_done = 0  # the epoch is complete: the next pass is the next epoch
         self.sampler.start = 0
+        self.sampler.set_epoch(self.sampler.epoch + 1)
 
     def state_dict(self) -> dict[str, Any]:
         s = self.sampler

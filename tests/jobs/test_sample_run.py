@@ -349,7 +349,7 @@ def test_loader_gives_image_bytes_with_their_spans(sample_run):
     assert manifest["schema_version"] == 2 and manifest["image_tokens"]["image_tokens"] == 64
     assert verify_shards(str(out / "shards")) == []
     seen = 0
-    for batch in PackedLoader(str(out / "shards"), 16, shuffle=False, images=True, attention="none"):
+    for batch in PackedLoader(str(out / "shards"), 16, shuffle=False, images=True, attention="none", layout="causal"):
         for r, (row, spans) in enumerate(zip(batch["input_ids"], batch["images"])):
             assert int((row == IMAGE_START_ID).sum()) == int((row == IMAGE_END_ID).sum()) == len(spans)
             for span in spans:  # whole spans only: <|image_start|> 64 x <|image|> <|image_end|>, no loss on any

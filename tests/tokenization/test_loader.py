@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from tests.tokenization.shards.test_shards import _group
-from tokenization.shards.masks import MaskConfig, dense_mask
+from tokenization.shards.masks import EXACT, MaskMismatchError, dense_mask, document_layout
 from tokenization.shards.reader import ShardError
 from tokenization.shards.shards import PackConfig, build_rows, verify_shards, write_manifest, write_shard
 
@@ -15,9 +15,12 @@ from tokenization.loader import EpochSampler, PackedDataset, PackedLoader, colla
 SEQ, BLOCK = 128, 16
 
 
-def write_shard_dir(out, groups: int = 2, docs: int = 20, lengths: list[int] | None = None) -> str:
+def write_shard_dir(
+    out, groups: int = 2, docs: int = 20, lengths: list[int] | None = None, policy: str = "block_sparse"
+) -> str:
     """Shards of synthetic token rows (one document per row unless ``lengths`` says otherwise)."""
-    cfg = PackConfig(seq_len=SEQ, mask={"block_size": BLOCK, "window": 1, "global_blocks": 1, "random_blocks": 1})
+    mask = {"policy": policy, "block_size": BLOCK, "window": 1, "global_blocks": 1, "random_blocks": 1}
+    cfg = PackConfig(seq_len=SEQ, mask=mask)
     entries = []
     for g in range(groups):
         table, info = build_rows(_group(lengths or [100 + g] * docs, seed=g), cfg, seed=0, group_key=str(g))
@@ -111,23 +114,93 @@ def test_works_with_stateful_dataloader(shard_dir):
     assert seen + [b["index"].tolist() for b in resumed] == expected
 
 
-def test_attention_forms(tmp_path):
-    shard_dir = write_shard_dir(tmp_path, groups=1, lengths=[30, 50, 20, 70, 10, 90, 5, 60])
-    dataset = PackedDataset(shard_dir)
-    rows = [dataset.shards.row(i) for i in range(len(dataset))]
-    layouts = [dataset.shards.block_layout(i) for i in range(len(dataset))]
-    dense = next(iter(PackedLoader(shard_dir, 8, shuffle=False, attention="dense")))
-    for r, row in enumerate(rows):
-        reference = dense_mask(row["cu_seqlens"], SEQ, layouts[r], BLOCK, "block_sparse")
-        assert np.array_equal(dense["attn_mask"][r, 0].numpy(), reference)
-    flex = next(iter(PackedLoader(shard_dir, 8, shuffle=False, attention="flex", device="cpu")))
-    assert np.array_equal(flex["block_mask"].to_dense()[:, 0].numpy().astype(bool), np.stack(layouts))
-    varlen = next(iter(PackedLoader(shard_dir, 8, shuffle=False)))
-    assert len(rows) > 1 and any(len(r["cu_seqlens"]) > 2 for r in rows)  # several documents per row
-    assert varlen["cu_seqlens"][-1] == len(rows) * SEQ and isinstance(varlen["max_seqlen"], int)
-    plain = next(iter(PackedLoader(shard_dir, 8, shuffle=False, attention="none")))
-    assert not {"cu_seqlens", "attn_mask", "block_mask"} & set(plain)
-    assert MaskConfig.model_validate(dataset.shards.manifest["mask"]).policy == "block_sparse"
+MIXED = [30, 50, 20, 70, 10, 90, 5, 60, 110, 40]  # several documents per row, and padding
+
+
+def _reference(dataset: PackedDataset, policy: str, stored: bool = True) -> np.ndarray:
+    """The rule's mask of every row ([rows, L, L]) under ``policy``, with the stored layouts or
+    (``stored=False``) with every block a document spans: plain document-causal attention."""
+    masks = []
+    for i in range(len(dataset)):
+        cu = dataset.shards.row(i)["cu_seqlens"]
+        layout = dataset.shards.block_layout(i) if stored else document_layout(cu, SEQ, BLOCK)
+        masks.append(dense_mask(cu, SEQ, layout, BLOCK, policy))
+    return np.stack(masks)
+
+
+def _varlen_masks(batch: dict, rows: int) -> np.ndarray:
+    """The mask FlashAttention's varlen realizes from the batch's flattened cu_seqlens."""
+    segment = np.zeros(rows * SEQ, dtype=np.int64)
+    segment[batch["cu_seqlens"][1:-1].numpy()] = 1
+    segment = np.cumsum(segment).reshape(rows, SEQ)
+    return (segment[:, :, None] == segment[:, None, :]) & np.tril(np.ones((SEQ, SEQ), dtype=bool))
+
+
+def _flex_output_error(batch: dict, reference: np.ndarray) -> float:
+    """FlexAttention with the batch's BlockMask against SDPA with the reference mask."""
+    import warnings
+
+    from torch.nn.attention.flex_attention import flex_attention
+
+    gen = torch.Generator().manual_seed(0)
+    q, k, v = (torch.randn(len(reference), 2, SEQ, 8, generator=gen) for _ in range(3))
+    expected = torch.nn.functional.scaled_dot_product_attention(q, k, v, attn_mask=torch.from_numpy(reference)[:, None])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # eager FlexAttention warns that it is not compiled
+        out = flex_attention(q, k, v, block_mask=batch["block_mask"])
+    return float((out - expected).abs().max())
+
+
+def _realized(shard_dir: str, attention: str, layout: str = "stored") -> tuple[np.ndarray | None, dict, int]:
+    loader = PackedLoader(shard_dir, 64, shuffle=False, attention=attention, layout=layout, device="cpu")
+    batch = next(iter(loader))
+    rows = len(batch["index"])
+    if attention == "dense":
+        return batch["attn_mask"][:, 0].numpy(), batch, rows
+    if attention == "varlen":
+        return _varlen_masks(batch, rows), batch, rows
+    if attention == "none":
+        return np.broadcast_to(np.tril(np.ones((SEQ, SEQ), dtype=bool)), (rows, SEQ, SEQ)), batch, rows
+    return None, batch, rows  # flex: compared through its output
+
+
+@pytest.mark.parametrize("policy", ["causal", "document", "block_sparse"])
+@pytest.mark.parametrize("attention", ["dense", "flex", "varlen", "none"])
+def test_each_materializer_is_exact_for_the_shards_policy_or_refused(tmp_path, policy, attention):
+    shard_dir = write_shard_dir(tmp_path, groups=1, lengths=MIXED, policy=policy)
+    if policy not in EXACT[attention]:
+        with pytest.raises(MaskMismatchError, match=f"cannot express these shards' '{policy}' mask; exact for it"):
+            PackedLoader(shard_dir, 4, attention=attention)
+        return
+    dataset = PackedDataset(shard_dir, attention="dense")
+    reference = _reference(dataset, policy)
+    assert len(reference) > 1 and any(len(dataset.shards.row(i)["cu_seqlens"]) > 2 for i in range(len(dataset)))
+    realized, batch, rows = _realized(shard_dir, attention)
+    assert rows == len(reference)
+    if realized is None:
+        assert _flex_output_error(batch, reference) < 1e-5
+        return
+    filled = np.array([dataset.shards.row(i)["cu_seqlens"][-1] for i in range(rows)])
+    queries = np.arange(SEQ)[None, :] < filled[:, None]  # padding's outputs are never in the loss
+    assert (~queries).any() and np.array_equal(realized[queries], reference[queries])
+    if attention == "dense":
+        assert np.array_equal(realized, reference)  # padding attends only to itself as well
+
+
+def test_an_approximation_is_chosen_by_name_and_attends_more(tmp_path):
+    shard_dir = write_shard_dir(tmp_path, groups=1, lengths=MIXED * 2, policy="block_sparse")
+    dataset = PackedDataset(shard_dir, attention="dense")
+    stored, documents = _reference(dataset, "block_sparse"), _reference(dataset, "document", stored=False)
+    varlen, batch, rows = _realized(shard_dir, "varlen", layout="documents_only")
+    filled = np.array([dataset.shards.row(i)["cu_seqlens"][-1] for i in range(rows)])
+    queries = np.arange(SEQ)[None, :] < filled[:, None]
+    assert np.array_equal(varlen[queries], documents[queries])
+    assert documents[queries].sum() > stored[queries].sum()  # the approximation attends more pairs
+    assert (documents | ~stored).all()  # and never fewer
+    dense = next(iter(PackedLoader(shard_dir, 64, shuffle=False, attention="dense", layout="documents_only")))
+    assert np.array_equal(dense["attn_mask"][:, 0].numpy()[queries], documents[queries])
+    with pytest.raises(MaskMismatchError, match="layout='documents_only'"):
+        PackedLoader(shard_dir, 4, attention="none", layout="documents_only")
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="no GPU on this machine")
@@ -135,17 +208,17 @@ def test_block_mask_built_on_gpu_equals_cpu(shard_dir):
     cpu = next(iter(PackedLoader(shard_dir, 4, shuffle=False, attention="flex", device="cpu")))["block_mask"]
     gpu = next(iter(PackedLoader(shard_dir, 4, shuffle=False, attention="flex", device="cuda")))["block_mask"]
     assert torch.equal(cpu.to_dense(), gpu.to_dense().cpu())
-    pinned = next(iter(PackedLoader(shard_dir, 4, shuffle=False, attention="none", pin_memory=True)))
+    pinned = next(iter(PackedLoader(shard_dir, 4, shuffle=False, attention="dense", pin_memory=True)))
     assert pinned["input_ids"].is_pinned() and pinned["labels"].is_pinned()
 
 
 def test_pin_memory_without_an_accelerator_gives_the_same_batches(shard_dir):
     import warnings
 
-    plain = list(PackedLoader(shard_dir, 4, shuffle=False, attention="varlen"))
+    plain = list(PackedLoader(shard_dir, 4, shuffle=False, attention="dense"))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # torch warns that there is nothing to pin to
-        pinned = list(PackedLoader(shard_dir, 4, shuffle=False, attention="varlen", pin_memory=True))
+        pinned = list(PackedLoader(shard_dir, 4, shuffle=False, attention="dense", pin_memory=True))
     assert len(plain) == len(pinned) > 1
     for a, b in zip(plain, pinned):
         assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a if isinstance(a[k], torch.Tensor))
@@ -234,8 +307,12 @@ def test_loader_gives_each_span_its_image_bytes_and_pixels(tmp_path, small_token
     assert verify_shards(str(tmp_path)) == []
 
     by_sha = {img["sha256"]: (img["bytes"], a) for img, a in zip(images, arrays)}
-    as_bytes = next(iter(PackedLoader(str(tmp_path), 64, shuffle=False, images=True, attention="none")))
-    as_pixels = next(iter(PackedLoader(str(tmp_path), 64, shuffle=False, images="tensors", attention="none")))
+    as_bytes = next(
+        iter(PackedLoader(str(tmp_path), 64, shuffle=False, images=True, attention="none", layout="causal"))
+    )
+    as_pixels = next(
+        iter(PackedLoader(str(tmp_path), 64, shuffle=False, images="tensors", attention="none", layout="causal"))
+    )
     assert sum(len(s) for s in as_bytes["images"]) == 16
     for r, spans in enumerate(as_bytes["images"]):
         ids, labels = as_bytes["input_ids"][r].tolist(), as_bytes["labels"][r]
@@ -253,3 +330,89 @@ def test_loader_gives_each_span_its_image_bytes_and_pixels(tmp_path, small_token
             )
     with pytest.raises(ValueError, match="images must be"):
         PackedDataset(str(tmp_path), images="pixels")
+
+
+def _edit_manifest(shard_dir: str, edit) -> None:
+    import json
+
+    path = Path(shard_dir) / "manifest.json"
+    manifest = json.loads(path.read_text())
+    edit(manifest)
+    path.write_text(json.dumps(manifest))
+
+
+def test_one_flipped_byte_is_refused_when_the_shard_opens(tmp_path):
+    shard_dir = write_shard_dir(tmp_path)
+    path = Path(shard_dir) / "shard-00000.arrow"
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0x01  # inside the token ids: the same size, one id off by one
+    path.write_bytes(bytes(data))
+    with pytest.raises(ShardError, match="shard-00000.arrow .*xxh3-64 differs"):
+        PackedDataset(shard_dir, attention="dense")[0]
+    assert PackedDataset(shard_dir, attention="dense", verify=False)[0]["input_ids"].shape == (SEQ,)  # opted out
+    _edit_manifest(shard_dir, lambda m: [s.pop("xxh3_64") for s in m["shards"]])  # an older manifest: sha256
+    with pytest.raises(ShardError, match="sha256 differs"):
+        PackedDataset(shard_dir, attention="dense")[0]
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (lambda m: m.update(seq_len=2 * SEQ), f"rows of {SEQ} tokens, the manifest says seq_len {2 * SEQ}"),
+        (lambda m: m["shards"][0].update(rows=m["shards"][0]["rows"] + 5), "20 rows, the manifest says 25"),
+        (lambda m: m["shards"][0].update(rows=m["shards"][0]["rows"] - 5), "20 rows, the manifest says 15"),
+        (lambda m: m.update(tokenizer={"vocab_size": 50}), "token id \\d+ >= vocab_size 50"),
+    ],
+)
+def test_a_manifest_that_disagrees_with_its_shard_is_refused_at_open(tmp_path, edit, message):
+    shard_dir = write_shard_dir(tmp_path)
+    _edit_manifest(shard_dir, edit)
+    with pytest.raises(ShardError, match=message):
+        next(iter(PackedLoader(shard_dir, 4, shuffle=False, attention="dense", layout="documents_only")))
+
+
+def test_the_trainer_states_its_seq_len_and_schema(tmp_path):
+    shard_dir = write_shard_dir(tmp_path)
+    assert PackedLoader(shard_dir, 4, seq_len=SEQ).dataset.shards.seq_len == SEQ
+    with pytest.raises(ValueError, match=f"expects seq_len 4096; the shards in .* hold {SEQ}"):
+        PackedLoader(shard_dir, 4, seq_len=4096)
+    _edit_manifest(shard_dir, lambda m: m.update(schema_version=1))
+    with pytest.raises(ShardError, match="shard schema v1; this loader reads v2"):
+        PackedLoader(shard_dir, 4)
+
+
+def _train(loader, epochs: int, seen: list, stop: tuple[int, int] | None = None) -> dict | None:
+    """The documented loop; returns the loader's state when it stops at (epoch, batch)."""
+    for epoch in range(loader.epoch, epochs):
+        loader.set_epoch(epoch)
+        for batch in loader:
+            seen.append((epoch, batch["index"].tolist()))
+            if stop == (epoch, loader.batches_done):
+                return loader.state_dict()
+    return None
+
+
+@pytest.mark.parametrize("stop", [(1, 3), (0, 14)])  # mid-epoch 1; at the last of the 14 batches of epoch 0
+def test_the_documented_loop_resumes_without_replaying(shard_dir, stop):
+    make = partial(PackedLoader, shard_dir, 3, seed=5, attention="dense")
+    whole: list = []
+    _train(make(), 3, whole)
+    first: list = []
+    state = _train(make(), 3, first, stop)
+    resumed = make()
+    resumed.load_state_dict(state)
+    rest: list = []
+    _train(resumed, 3, rest)
+    assert first + rest == whole and len(whole) == 3 * len(make()) == 3 * 14
+    again = make()
+    again.load_state_dict(state)
+    if stop[0] > 0:  # the loop that restarts at epoch 0 would replay: refused, with the fix named
+        with pytest.raises(ValueError, match=r"at epoch 1 \(batch 3\).*range\(loader.epoch, epochs\)"):
+            again.set_epoch(0)
+
+
+def test_a_finished_pass_moves_to_the_next_epoch(shard_dir):
+    loader = PackedLoader(shard_dir, 4, seed=1, attention="dense")
+    first = [b["index"].tolist() for b in loader]
+    second = [b["index"].tolist() for b in loader]  # no set_epoch: the next epoch, a new order
+    assert loader.epoch == 2 and first != second and sorted(sum(first, [])) == sorted(sum(second, []))

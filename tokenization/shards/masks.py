@@ -27,6 +27,43 @@ from pydantic import Field
 from pipeline.config_base import StrictModel
 
 Policy = Literal["causal", "document", "block_sparse"]
+Materializer = Literal["varlen", "flex", "dense", "none"]
+# What a materializer realizes: the shards' own mask ("stored"), or a knowingly chosen other one:
+# causal attention within documents ("documents_only") or over the whole row ("causal").
+Layout = Literal["stored", "documents_only", "causal"]
+# The policies each materializer expresses exactly. FlashAttention's varlen cuts at cu_seqlens
+# (documents, or only the padding under ``causal``); its ``window_size`` is token-granular, so
+# it cannot hold our block window, and BigBird's global and random blocks not at all. No mask
+# ("none", plain causal attention) is exact only for ``causal``: padding sits at the row's end.
+EXACT: dict[str, tuple[Policy, ...]] = {
+    "dense": ("causal", "document", "block_sparse"),
+    "flex": ("causal", "document", "block_sparse"),
+    "varlen": ("causal", "document"),
+    "none": ("causal",),
+}
+LAYOUT_POLICY: dict[str, Policy] = {"documents_only": "document", "causal": "causal"}
+
+
+class MaskMismatchError(ValueError):
+    """A materializer asked for a mask it cannot express exactly, with no opt-in to approximate."""
+
+
+def effective_policy(attention: Materializer, policy: Policy, layout: Layout = "stored") -> Policy:
+    """The policy a materializer will realize for shards stored under ``policy``; refuses a mask
+    it would realize wrongly unless ``layout`` opts in to another one by name."""
+    if layout != "stored":
+        chosen = LAYOUT_POLICY[layout]
+        if chosen not in EXACT[attention]:
+            raise MaskMismatchError(f"attention={attention!r} cannot express layout={layout!r} either")
+        return chosen
+    if policy in EXACT[attention]:
+        return policy
+    exact = [m for m, policies in EXACT.items() if policy in policies]
+    fallback = "layout='causal'" if attention == "none" else "layout='documents_only' (attends more pairs)"
+    raise MaskMismatchError(
+        f"attention={attention!r} cannot express these shards' {policy!r} mask; exact for it: "
+        f"{', '.join(repr(m) for m in exact)}. To train with another mask knowingly, pass {fallback}"
+    )
 
 
 class MaskConfig(StrictModel):

@@ -16,7 +16,7 @@ import pyarrow as pa
 import pyarrow.ipc as ipc
 
 from tokenization.shards import storage as storage
-from tokenization.shards.shards import read_manifest
+from tokenization.shards.shards import SCHEMA_VERSION, read_manifest
 from tokenization.shards.storage import ShardCache
 
 IGNORE_INDEX = -100  # PyTorch's cross-entropy ignore_index
@@ -48,12 +48,22 @@ def _fixed_binary(arr: pa.FixedSizeBinaryArray) -> np.ndarray:
 
 class PackedShards:
     """All rows of a shard directory (local or an fsspec URL), addressed by a global index in
-    manifest order. Shards open on first use; remote ones are copied into a bounded local cache."""
+    manifest order. Shards open on first use; remote ones are copied into a bounded local cache.
 
-    def __init__(self, shard_dir: str, cache: ShardCache | None = None) -> None:
+    With ``verify`` (the default) each process checks a shard when it first opens it: its size
+    and xxh3-64 (sha256 for manifests written before it had one), its rows of ``seq_len`` tokens,
+    its row count, and every token id below the vocabulary size. A shard that fails raises
+    ShardError naming it; nothing wrong is read silently."""
+
+    def __init__(self, shard_dir: str, cache: ShardCache | None = None, verify: bool = True) -> None:
         self.shard_dir = shard_dir
         self.manifest: dict[str, Any] = read_manifest(shard_dir)
+        version = self.manifest.get("schema_version")
+        if version != SCHEMA_VERSION:
+            raise ShardError(f"{shard_dir}: shard schema v{version}; this loader reads v{SCHEMA_VERSION} (re-pack)")
         self.seq_len: int = self.manifest["seq_len"]
+        self.verify = verify
+        self.vocab_size: int | None = self.manifest.get("tokenizer", {}).get("vocab_size")
         self.entries = self.manifest["shards"]
         self.offsets: list[int] = np.cumsum([0] + [s["rows"] for s in self.entries]).tolist()
         self.cache = cache if cache is not None or storage.is_local(shard_dir) else ShardCache()
@@ -76,17 +86,19 @@ class PackedShards:
             self._open, self._pid = {}, os.getpid()
         if shard not in self._open:
             path = self._local_file(shard)
+            if self.verify:
+                self._check_file(shard, path)
             try:
                 reader = ipc.open_file(pa.memory_map(path))
             except (OSError, pa.ArrowInvalid) as e:
-                raise ShardError(
-                    f"{self.entries[shard]['file']} ({path}): not a readable Arrow IPC file ({e}); "
-                    "run `corpusmill verify`"
-                ) from e
+                raise self._error(shard, f"not a readable Arrow IPC file ({e})") from e
+            self._check_layout(shard, reader)
             chunks, start = [], self.offsets[shard]
             for b in range(reader.num_record_batches):
                 batch = reader.get_batch(b)
                 ids = batch.column("input_ids").flatten().to_numpy(zero_copy_only=False)
+                if self.verify and self.vocab_size and len(ids) and int(ids.max()) >= self.vocab_size:
+                    raise self._error(shard, f"token id {int(ids.max())} >= vocab_size {self.vocab_size}")
                 cu = batch.column("cu_seqlens")
                 offsets, values = cu.offsets.to_numpy(), cu.values.to_numpy()
                 flat, at = values.tolist(), offsets.tolist()
@@ -114,6 +126,30 @@ class PackedShards:
                 start += batch.num_rows
             self._open[shard] = ([c.start for c in chunks], chunks)
         return self._open[shard]
+
+    def _error(self, shard: int, what: str) -> ShardError:
+        return ShardError(f"{self.entries[shard]['file']} in {self.shard_dir}: {what}; run `corpusmill verify`")
+
+    def _check_file(self, shard: int, path: str) -> None:
+        """Size and checksum against the manifest: a flipped byte must not become a wrong token."""
+        entry = self.entries[shard]
+        size = os.path.getsize(path)
+        if size != entry["bytes"]:
+            raise self._error(shard, f"{size} bytes, the manifest says {entry['bytes']}")
+        if "xxh3_64" in entry:
+            if storage.fast_digest(path) != entry["xxh3_64"]:
+                raise self._error(shard, "xxh3-64 differs from the manifest's: the file is corrupt")
+        elif storage.size_and_sha256(path)[1] != entry["sha256"]:
+            raise self._error(shard, "sha256 differs from the manifest's: the file is corrupt")
+
+    def _check_layout(self, shard: int, reader: ipc.RecordBatchFileReader) -> None:
+        """Rows of ``seq_len`` tokens, as many as the manifest says: else indices would shift."""
+        width = reader.schema.field("input_ids").type.list_size
+        if width != self.seq_len:
+            raise self._error(shard, f"rows of {width} tokens, the manifest says seq_len {self.seq_len}")
+        rows = sum(reader.get_batch(b).num_rows for b in range(reader.num_record_batches))
+        if rows != self.entries[shard]["rows"]:
+            raise self._error(shard, f"{rows} rows, the manifest says {self.entries[shard]['rows']}")
 
     def _locate(self, index: int) -> tuple[_Chunk, int]:
         if not 0 <= index < len(self):

@@ -170,15 +170,16 @@ def shard_counts(table: pa.Table) -> dict[str, Any]:
 
 def write_shard(table: pa.Table, path: str, batch_rows: int, compression: str = "none") -> dict[str, Any]:
     """Write ``table`` as an Arrow IPC file (a local path or an fsspec URL) under a temporary name,
-    publish it under its final name, and return its size and sha256."""
+    publish it under its final name, and return its size, sha256 and xxh3-64 (what readers check)."""
     tmp = storage.temp_file(path)
     options = ipc.IpcWriteOptions(compression=None if compression == "none" else compression)
     with pa.OSFile(tmp, "wb") as sink, ipc.new_file(sink, table.schema, options=options) as writer:
         for batch in table.combine_chunks().to_batches(max_chunksize=batch_rows):
             writer.write_batch(batch)
     size, digest = storage.size_and_sha256(tmp)
+    fast = storage.fast_digest(tmp)
     storage.publish(tmp, path)
-    return {"file": os.path.basename(path), "bytes": size, "sha256": digest}
+    return {"file": os.path.basename(path), "bytes": size, "sha256": digest, "xxh3_64": fast}
 
 
 def write_manifest(shard_dir: str, shards: list[dict[str, Any]], header: dict[str, Any]) -> dict[str, Any]:
