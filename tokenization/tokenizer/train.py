@@ -16,11 +16,11 @@ from typing import Literal
 
 import pyarrow.parquet as pq
 from pydantic import Field
-from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, trainers
+from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, processors, trainers
 
 from pipeline.config_base import StrictModel
 from tokenization.mixing import DEFAULT_MIX
-from tokenization.tokenizer.special_tokens import BOS, EOS, PAD, SPECIAL_TOKENS
+from tokenization.tokenizer.special_tokens import BOS, EOS, PAD, SEP, SPECIAL_IDS, SPECIAL_TOKENS
 
 
 def pretokenize_pattern(digits: int) -> str:
@@ -71,7 +71,21 @@ def new_tokenizer(digits: int = 3) -> tuple[Tokenizer, list]:
         ]
     )
     tok.decoder = decoders.ByteLevel()
+    tok.post_processor = document_template()
     return tok, pre_tokenizers.ByteLevel.alphabet()
+
+
+def document_template() -> processors.TemplateProcessing:
+    """The tokenize stage's document template, for tools outside the pipeline (``add_special_tokens=True``):
+    a text is ``<|bos|> text <|eos|>``, a pair is its title template ``<|bos|> title <|sep|> body <|eos|>``.
+
+    The stage itself encodes with ``add_special_tokens=False`` and places these ids itself, so its ids do not
+    depend on this."""
+    return processors.TemplateProcessing(
+        single=f"{BOS} $A {EOS}",
+        pair=f"{BOS} $A {SEP} $B:1 {EOS}:1",
+        special_tokens=[(t, SPECIAL_IDS[t]) for t in (BOS, EOS, SEP)],
+    )
 
 
 def train_tokenizer(texts: Iterator[str], cfg: TokenizerConfig, out_dir: str) -> dict:
@@ -108,17 +122,17 @@ def train_tokenizer(texts: Iterator[str], cfg: TokenizerConfig, out_dir: str) ->
 
 def write_transformers_files(out_dir: str) -> None:
     """``tokenizer_config.json`` and ``special_tokens_map.json``, so trainers' tools load the directory
-    with ``PreTrainedTokenizerFast.from_pretrained`` / ``AutoTokenizer.from_pretrained``."""
-    specials = {
-        "bos_token": BOS,
-        "eos_token": EOS,
-        "pad_token": PAD,
-        "additional_special_tokens": [t for t in SPECIAL_TOKENS if t not in (BOS, EOS, PAD)],
-    }
+    with ``AutoTokenizer.from_pretrained`` and encode a text as the tokenize stage does: the template comes
+    from ``tokenizer.json``'s post-processor, and ``split_special_tokens`` keeps a literal ``<|eos|>`` in
+    text plain text, as the stage's ``encode_special_tokens = True`` does (``tokenizers`` does not save
+    that flag, so a bare ``Tokenizer.from_file`` user must set it too)."""
+    named = {"bos_token": BOS, "eos_token": EOS, "pad_token": PAD, "sep_token": SEP}
+    specials = {**named, "additional_special_tokens": [t for t in SPECIAL_TOKENS if t not in named.values()]}
     config = {
         "tokenizer_class": "PreTrainedTokenizerFast",
         "clean_up_tokenization_spaces": False,
         "model_max_length": 1 << 30,
+        "split_special_tokens": True,
         **specials,
     }
     for name, payload in (("tokenizer_config.json", config), ("special_tokens_map.json", specials)):
