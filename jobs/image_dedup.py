@@ -104,7 +104,7 @@ def run_image_dedup(out_dir: str, cfg: ImageDedupConfig, cpus: int = 2) -> dict[
     started = time.time()
     files = _files(out_dir, cfg.sources)
     images = sum(_image_slots(f) for f in files)
-    summary: dict[str, Any] = dict.fromkeys(SUMMARY_KEYS, 0)
+    summary: dict[str, Any] = dict.fromkeys(SUMMARY_KEYS, 0) | {"edges_refused": 0}
     if not images:  # a corpus without images: every counter still reads 0
         return _done({"counts": [], "summary": _dropped(summary, [], 0)}, started)
     parts = cfg.partitions or max(cpus, math.ceil(images * cfg.lsh.tables / ROWS_PER_PARTITION))

@@ -20,6 +20,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
 from tokenization.batch_plan import BatchPlan, plan_batch
+from tokenization.shards import storage
 from tokenization.shards.flex_mask import flex_block_mask_from
 from tokenization.shards.image_store import ImageStore
 from tokenization.shards.masks import (
@@ -30,7 +31,10 @@ from tokenization.shards.masks import (
     sdpa_mask_from,
     varlen_kwargs,
 )
+from tokenization.shards.prefetch import Prefetcher
 from tokenization.shards.reader import PackedShards
+from tokenization.shards.shuffle import ShuffleAlgo, global_order, shard_aware_order
+from tokenization.shards.storage import ShardCache
 
 log = logging.getLogger("corpusmill")
 Remainder = Literal["drop", "pad"]
@@ -68,8 +72,9 @@ class PackedDataset(Dataset):
         layout: Layout = "stored",
         seq_len: int | None = None,
         verify: bool = True,
+        cache: ShardCache | None = None,
     ) -> None:
-        self.shards = PackedShards(shard_dir, verify=verify)
+        self.shards = PackedShards(shard_dir, cache, verify=verify)
         if seq_len is not None and seq_len != self.shards.seq_len:
             raise ValueError(
                 f"the trainer expects seq_len {seq_len}; the shards in {shard_dir} hold {self.shards.seq_len}"
@@ -134,11 +139,14 @@ class PackedDataset(Dataset):
 
 
 class EpochSampler(Sampler[int]):
-    """A seeded permutation per epoch, sliced across ranks; every rank gets the same number of rows.
+    """A seeded order per epoch, split across ranks; every rank gets the same number of rows.
 
-    ``remainder="drop"`` leaves out the last ``len % world_size`` rows of the permutation,
-    ``"pad"`` repeats its first rows to fill the last round. ``start`` skips this rank's first
-    indices (a resumed epoch)."""
+    ``algo="global"``: one permutation of all rows, rank ``r`` taking every ``world_size``-th.
+    ``algo="shards"`` (give ``shard_rows``): the shard-aware order of ``shuffle.shard_aware_order``,
+    each rank taking a contiguous span of it, so a rank reads about its share of the shards.
+    ``remainder="drop"`` leaves out the last ``len % world_size`` rows of the order, ``"pad"``
+    repeats its first rows to fill the last round. ``start`` skips this rank's first indices (a
+    resumed epoch)."""
 
     def __init__(
         self,
@@ -148,35 +156,54 @@ class EpochSampler(Sampler[int]):
         seed: int = 0,
         shuffle: bool = True,
         remainder: Remainder = "drop",
+        algo: ShuffleAlgo = "global",
+        shard_rows: list[int] | None = None,
+        block_rows: int | None = None,
     ) -> None:
         if not 0 <= rank < world_size:
             raise ValueError(f"rank {rank} outside world_size {world_size}")
+        if algo == "shards" and (shard_rows is None or sum(shard_rows) != num_rows):
+            raise ValueError("algo='shards' needs shard_rows, the rows of each shard in order, adding up to num_rows")
         self.num_rows, self.rank, self.world_size = num_rows, rank, world_size
         self.seed, self.shuffle, self.remainder = seed, shuffle, remainder
+        self.algo, self.shard_rows = algo, shard_rows
+        self.block_rows = block_rows or 4 * max(1, num_rows // max(1, len(shard_rows or [0])))  # ~4 shards
         self.epoch, self.start = 0, 0
+        self._memo: tuple[int, np.ndarray] | None = None
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
 
     def global_order(self) -> np.ndarray:
         """This epoch's order of all rows, trimmed or padded to a multiple of ``world_size``."""
-        order = (
-            np.random.default_rng([self.seed, self.epoch]).permutation(self.num_rows)
-            if self.shuffle
-            else np.arange(self.num_rows)
-        )
+        if self._memo is not None and self._memo[0] == self.epoch:
+            return self._memo[1]
+        if not self.shuffle:
+            order = np.arange(self.num_rows)
+        elif self.algo == "shards":
+            order = shard_aware_order(self.shard_rows, self.seed, self.epoch, self.block_rows, self.world_size)
+        else:
+            order = global_order(self.num_rows, self.seed, self.epoch)
         extra = self.num_rows % self.world_size
         if extra and self.remainder == "drop":
             order = order[: self.num_rows - extra]
         elif extra:
             order = np.concatenate([order, order[: self.world_size - extra]])
+        self._memo = (self.epoch, order)
         return order
+
+    def rank_order(self) -> np.ndarray:
+        """This rank's rows for the whole epoch, in order."""
+        order, n = self.global_order(), len(self.global_order()) // self.world_size
+        if self.algo == "shards":
+            return order[self.rank * n : (self.rank + 1) * n]
+        return order[self.rank :: self.world_size]
 
     def __len__(self) -> int:
         return len(self.global_order()) // self.world_size - self.start
 
     def __iter__(self) -> Iterator[int]:
-        return iter(self.global_order()[self.rank :: self.world_size][self.start :].tolist())
+        return iter(self.rank_order()[self.start :].tolist())
 
 
 def collate_packed(data: dict[str, Any] | list[dict[str, Any]], attention: Attention = "flex") -> dict[str, Any]:
@@ -233,9 +260,22 @@ class PackedLoader:
         pin_memory: bool = False,
         device: str | torch.device | None = None,
         images: Images = False,
+        shuffle_algo: ShuffleAlgo = "shards",
+        shuffle_block: int | None = None,
+        cache_dir: str | None = None,
+        cache_bytes: int = 8 << 30,
+        prefetch: bool = True,
     ) -> None:
-        self.dataset = PackedDataset(shard_dir, attention, images, layout, seq_len, verify)
-        self.sampler = EpochSampler(len(self.dataset), rank, world_size, seed, shuffle, remainder)
+        cache = None if storage.is_local(shard_dir) else ShardCache(cache_dir, cache_bytes)
+        self.dataset = PackedDataset(shard_dir, attention, images, layout, seq_len, verify, cache)
+        shard_rows = [e["rows"] for e in self.dataset.shards.entries]
+        self.sampler = EpochSampler(
+            len(self.dataset), rank, world_size, seed, shuffle, remainder, shuffle_algo, shard_rows, shuffle_block
+        )
+        self.prefetch = prefetch and cache is not None
+        self._ahead: Prefetcher | None = None
+        if cache is not None:
+            _check_cache_holds_the_window(self.dataset.shards, self.sampler, cache)
         self.plan: BatchPlan | None = None
         if tokens_per_step is not None:
             if batch_size is not None or max_micro_batch is None:
@@ -279,18 +319,32 @@ class PackedLoader:
         return batch
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
+        if self._ahead is not None:  # a pass left unfinished: its prefetcher stops before workers fork
+            self._ahead.close()
         self.sampler.start = self.batches_done * self.batch_size
-        loader = DataLoader(
-            self.dataset,
-            batch_size=self.batch_size,
-            sampler=self.sampler,
-            num_workers=self.num_workers,
-            pin_memory=self.pin_memory,
-            collate_fn=partial(collate_packed, attention=self.attention),
-        )
-        for batch in loader:
-            self.batches_done += 1
-            yield self._finish(batch)
+        batches = iter(
+            DataLoader(
+                self.dataset,
+                batch_size=self.batch_size,
+                sampler=self.sampler,
+                num_workers=self.num_workers,
+                pin_memory=self.pin_memory,
+                collate_fn=partial(collate_packed, attention=self.attention),
+            )
+        )  # the workers fork here: before the prefetcher starts, so none inherits a lock it holds
+        ahead = self._ahead = None
+        if self.prefetch:  # this pass's shards, fetched in the order it will need them
+            order = self.sampler.rank_order()[self.sampler.start :]
+            ahead = self._ahead = Prefetcher(self.dataset.shards, order, self.batch_size)
+        try:
+            for k, batch in enumerate(batches, 1):
+                self.batches_done += 1
+                if ahead is not None:
+                    ahead.advance(k)
+                yield self._finish(batch)
+        finally:
+            if ahead is not None:
+                ahead.close()
         self.batches_done = 0  # the epoch is complete: the next pass is the next epoch
         self.sampler.start = 0
         self.sampler.set_epoch(self.sampler.epoch + 1)
@@ -307,15 +361,39 @@ class PackedLoader:
             "num_rows": s.num_rows,
             "shuffle": s.shuffle,
             "remainder": s.remainder,
+            "shuffle_algo": s.algo,
+            "shuffle_block": s.block_rows,
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         mine = self.state_dict()
-        for key in ("seed", "rank", "world_size", "batch_size", "num_rows", "shuffle", "remainder"):
+        keys = ("seed", "rank", "world_size", "batch_size", "num_rows", "shuffle", "remainder")
+        for key in (*keys, "shuffle_algo", "shuffle_block"):
             if state[key] != mine[key]:
                 raise ValueError(f"cannot resume: {key} was {state[key]!r}, this loader has {mine[key]!r}")
         self.sampler.set_epoch(state["epoch"])
         self.batches_done = state["batches_done"]
+
+
+def _check_cache_holds_the_window(shards: PackedShards, sampler: EpochSampler, cache: ShardCache) -> None:
+    """Warn when the shuffle needs more resident shards than the cache holds: it would download
+    shards again and again (the global order needs them all; the shard-aware one ~block/shard + 2)."""
+    sizes = [e["bytes"] for e in shards.entries]
+    if not sizes:
+        return
+    mean_rows = max(1, len(shards) // len(sizes))
+    window = len(sizes) if sampler.algo == "global" else min(len(sizes), sampler.block_rows // mean_rows + 2)
+    needed = window * max(sizes)
+    if needed > cache.max_bytes:
+        log.warning(
+            "loader: the %s shuffle keeps about %d shards (%.1f MB) in use; the cache holds %.1f MB: shards will "
+            "be downloaded again and again (raise cache_bytes%s)",
+            sampler.algo,
+            window,
+            needed / 1e6,
+            cache.max_bytes / 1e6,
+            ", or use shuffle_algo='shards'" if sampler.algo == "global" else " or lower shuffle_block",
+        )
 
 
 def make_loader(shard_dir: str, batch_size: int, **kwargs: Any) -> PackedLoader:

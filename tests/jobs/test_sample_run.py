@@ -416,4 +416,4 @@ def test_a_pass_entrypoint_stops_after_its_pass_and_skips_finished_ones(sample_r
     assert "curate: already done" in done.stderr and "tokenizer: already trained" in done.stderr
     assert f"sha256 {stats['tokenizer']['sha256'][:12]}" in done.stdout and "shards:" not in done.stdout
     assert not (copy / "shards").exists()
-    assert set(json.loads((copy / "stats.json").read_text())) == {"curate", "tokenizer", "timings"}
+    assert set(json.loads((copy / "stats.json").read_text())) == {"schema_version", "curate", "tokenizer", "timings"}

@@ -6,7 +6,10 @@ its own memory maps on first use (DataLoader workers fork after construction).
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import os
+import time
 from bisect import bisect_right
 from dataclasses import dataclass
 from typing import Any
@@ -14,6 +17,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pyarrow.ipc as ipc
+import xxhash
 
 from tokenization.shards import storage as storage
 from tokenization.shards.shards import SCHEMA_VERSION, read_manifest
@@ -55,7 +59,9 @@ class PackedShards:
     its row count, and every token id below the vocabulary size. A shard that fails raises
     ShardError naming it; nothing wrong is read silently."""
 
-    def __init__(self, shard_dir: str, cache: ShardCache | None = None, verify: bool = True) -> None:
+    def __init__(
+        self, shard_dir: str, cache: ShardCache | None = None, verify: bool = True, max_open: int = 16
+    ) -> None:
         self.shard_dir = shard_dir
         self.manifest: dict[str, Any] = read_manifest(shard_dir)
         version = self.manifest.get("schema_version")
@@ -69,6 +75,9 @@ class PackedShards:
         self.cache = cache if cache is not None or storage.is_local(shard_dir) else ShardCache()
         self._open: dict[int, tuple[list[int], list[_Chunk]]] = {}  # shard -> (chunk starts, chunks)
         self._pid = -1
+        self.max_open = max_open  # remote shards mapped at once in a process; the least recent are released
+        self._verified: set[tuple[int, int]] = set()  # (shard, inode) checked in this process
+        self._touched: dict[int, tuple[str, float]] = {}  # remote shard -> (cache copy, when last marked used)
         self._positions = np.arange(self.seq_len, dtype=np.int32)  # int32: see ``rows``
 
     def __len__(self) -> int:
@@ -77,22 +86,16 @@ class PackedShards:
     def _local_file(self, shard: int) -> str:
         entry = self.entries[shard]
         url = storage.join(self.shard_dir, entry["file"])
-        if not storage.is_local(url):
-            self._open = {s: c for s, c in self._open.items() if s == shard}  # release maps the cache may evict
-        return storage.readable(url, entry["bytes"], entry["sha256"], self.cache)
+        if not storage.is_local(url) and len(self._open) >= self.max_open:  # a map holds the cache's disk
+            del self._open[next(iter(self._open))]
+        in_use = [self._touched[s][0] for s in self._open if s in self._touched]  # least recent first
+        return storage.readable(url, entry["bytes"], entry["sha256"], self.cache, in_use)
 
     def _chunks(self, shard: int) -> tuple[np.ndarray, list[_Chunk]]:
         if self._pid != os.getpid():  # a forked DataLoader worker maps the files itself
-            self._open, self._pid = {}, os.getpid()
+            self._open, self._pid, self._verified = {}, os.getpid(), set()
         if shard not in self._open:
-            path = self._local_file(shard)
-            if self.verify:
-                self._check_file(shard, path)
-            try:
-                reader = ipc.open_file(pa.memory_map(path))
-            except (OSError, pa.ArrowInvalid) as e:
-                raise self._error(shard, f"not a readable Arrow IPC file ({e})") from e
-            self._check_layout(shard, reader)
+            reader = self._open_shard(shard)
             chunks, start = [], self.offsets[shard]
             for b in range(reader.num_record_batches):
                 batch = reader.get_batch(b)
@@ -125,21 +128,62 @@ class PackedShards:
                 )
                 start += batch.num_rows
             self._open[shard] = ([c.start for c in chunks], chunks)
+        else:
+            self._open[shard] = self._open.pop(shard)  # most recently used last
+            self._mark_used(shard)
         return self._open[shard]
+
+    def _mark_used(self, shard: int) -> None:
+        """Keep a cache copy in use recent (at most once a second): the cache evicts the least
+        recently used, and a shard read for a long stretch must not look older than a finished one."""
+        if (touched := self._touched.get(shard)) is not None and time.monotonic() - touched[1] > 1.0:
+            with contextlib.suppress(OSError):  # evicted meanwhile: still mapped, still readable
+                os.utime(touched[0])
+            self._touched[shard] = (touched[0], time.monotonic())
 
     def _error(self, shard: int, what: str) -> ShardError:
         return ShardError(f"{self.entries[shard]['file']} in {self.shard_dir}: {what}; run `corpusmill verify`")
 
-    def _check_file(self, shard: int, path: str) -> None:
-        """Size and checksum against the manifest: a flipped byte must not become a wrong token."""
+    def _mapped(self, shard: int) -> pa.MemoryMappedFile:
+        """The shard's local file, memory-mapped; a cache copy that another process evicted
+        between fetching and mapping it is fetched again."""
+        for attempt in range(3):
+            path = self._local_file(shard)
+            try:
+                source = pa.memory_map(path)
+            except FileNotFoundError:
+                if self.cache is None or attempt == 2:
+                    raise self._error(shard, f"{path} is missing") from None
+                continue
+            if self.cache is not None:
+                self._touched[shard] = (path, time.monotonic())
+            return source
+        raise AssertionError("unreachable")
+
+    def _open_shard(self, shard: int) -> ipc.RecordBatchFileReader:
+        source = self._mapped(shard)
+        copy = (shard, os.fstat(source.fileno()).st_ino)
+        if self.verify and copy not in self._verified:  # once per process and copy
+            self._check_file(shard, source.read_buffer())
+            source.seek(0)
+            self._verified.add(copy)
+        try:
+            reader = ipc.open_file(source)
+        except (OSError, pa.ArrowInvalid) as e:
+            raise self._error(shard, f"not a readable Arrow IPC file ({e})") from e
+        self._check_layout(shard, reader)
+        return reader
+
+    def _check_file(self, shard: int, data: pa.Buffer) -> None:
+        """Size and checksum of the mapped bytes against the manifest: a flipped byte must not
+        become a wrong token."""
         entry = self.entries[shard]
-        size = os.path.getsize(path)
-        if size != entry["bytes"]:
-            raise self._error(shard, f"{size} bytes, the manifest says {entry['bytes']}")
+        if data.size != entry["bytes"]:
+            raise self._error(shard, f"{data.size} bytes, the manifest says {entry['bytes']}")
         if "xxh3_64" in entry:
-            if storage.fast_digest(path) != entry["xxh3_64"]:
+            if xxhash.xxh3_64(data).hexdigest() != entry["xxh3_64"]:
                 raise self._error(shard, "xxh3-64 differs from the manifest's: the file is corrupt")
-        elif storage.size_and_sha256(path)[1] != entry["sha256"]:
+        elif hashlib.sha256(data).hexdigest() != entry["sha256"]:
             raise self._error(shard, "sha256 differs from the manifest's: the file is corrupt")
 
     def _check_layout(self, shard: int, reader: ipc.RecordBatchFileReader) -> None:

@@ -7,11 +7,15 @@ remote shards go through a bounded local cache, so they can be memory-mapped lik
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import mmap
 import os
 import shutil
 import tempfile
+import threading
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import fsspec
@@ -114,40 +118,90 @@ def temp_file(dest: str) -> str:
     return tmp
 
 
-def readable(url: str, size: int, sha256: str, cache: ShardCache | None) -> str:
-    """A local path to memory-map: the file itself when local, else its copy in ``cache``."""
+def readable(url: str, size: int, sha256: str, cache: ShardCache | None, in_use: Sequence[str] = ()) -> str:
+    """A local path to memory-map: the file itself when local, else its copy in ``cache``
+    (``in_use``: cache copies the caller reads, least recent first, evicted last)."""
     if is_local(url):
         return local_path(url)
-    return (cache or ShardCache()).get(url, size, sha256)
+    return (cache or ShardCache()).get(url, size, sha256, in_use)
 
 
 class ShardCache:
     """Remote shards copied to a local folder on first use; least recently used ones are removed
-    when the folder would pass ``max_bytes`` (a memory-mapped file stays readable after removal)."""
+    when the folder would pass ``max_bytes`` (a memory-mapped file stays readable after removal).
+
+    Processes that share the folder (a rank's DataLoader workers, its prefetcher, the ranks of a
+    node) download each shard once: a download holds a lock on the shard's name, and whoever waits
+    on it finds the finished file. A copy whose size differs from the manifest's is fetched again.
+    ``downloaded`` counts the bytes this process fetched."""
 
     def __init__(self, cache_dir: str | None = None, max_bytes: int = 8 << 30) -> None:
         self.dir = cache_dir or os.path.join(tempfile.gettempdir(), "corpusmill-shard-cache")
         self.max_bytes = max_bytes
-        os.makedirs(self.dir, exist_ok=True)
+        self.downloaded = 0
+        os.makedirs(os.path.join(self.dir, ".locks"), exist_ok=True)
 
-    def get(self, url: str, size: int, sha256: str) -> str:
-        path = os.path.join(self.dir, sha256[:32] + "-" + os.path.basename(url))
-        if os.path.exists(path) and os.path.getsize(path) == size:
+    def path_of(self, url: str, sha256: str) -> str:
+        return os.path.join(self.dir, sha256[:32] + "-" + os.path.basename(url))
+
+    def has(self, url: str, size: int, sha256: str) -> bool:
+        path = self.path_of(url, sha256)
+        return os.path.exists(path) and os.path.getsize(path) == size
+
+    def get(self, url: str, size: int, sha256: str, in_use: Sequence[str] = ()) -> str:
+        path = self.path_of(url, sha256)
+        with self._lock(path):  # one download per shard, whoever asks first; no eviction meanwhile
+            if not self.has(url, size, sha256):
+                self._make_room(size, in_use)
+                fs, remote = filesystem(url)
+                tmp = f"{path}.part-{os.getpid()}-{threading.get_ident()}"
+                with fs.open(remote, "rb") as src, open(tmp, "wb") as dst:
+                    shutil.copyfileobj(src, dst, 1 << 20)
+                os.replace(tmp, path)
+                self.downloaded += size
             os.utime(path)  # most recently used
-            return path
-        self._make_room(size)
-        fs, remote = filesystem(url)
-        tmp = f"{path}.part-{os.getpid()}"
-        with fs.open(remote, "rb") as src, open(tmp, "wb") as dst:
-            shutil.copyfileobj(src, dst, 1 << 20)
-        os.replace(tmp, path)
         return path
 
-    def _make_room(self, incoming: int) -> None:
-        files = [os.path.join(self.dir, f) for f in os.listdir(self.dir) if ".part-" not in f]
-        files.sort(key=os.path.getmtime)
-        used = sum(os.path.getsize(f) for f in files)
-        while files and used + incoming > self.max_bytes:
-            victim = files.pop(0)
-            used -= os.path.getsize(victim)
-            os.remove(victim)
+    @contextlib.contextmanager
+    def _lock(self, path: str, wait: bool = True) -> Iterator[bool]:
+        """Hold the copy's lock (``wait=False``: yield False at once when another holds it)."""
+        with open(os.path.join(self.dir, ".locks", os.path.basename(path)), "a") as lock:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+            except BlockingIOError:
+                yield False
+                return
+            yield True
+
+    def _files(self) -> list[tuple[str, int, float]]:
+        """(path, bytes, mtime) of every finished copy; one removed meanwhile is left out."""
+        out = []
+        for name in os.listdir(self.dir):
+            if ".part-" not in name and name[0] != ".":
+                with contextlib.suppress(FileNotFoundError):
+                    st = os.stat(os.path.join(self.dir, name))
+                    out.append((os.path.join(self.dir, name), st.st_size, st.st_mtime))
+        return out
+
+    def used_bytes(self) -> int:
+        return sum(size for _, size, _ in self._files())
+
+    def evict(self, url: str, sha256: str) -> None:
+        path = self.path_of(url, sha256)
+        with self._lock(path, wait=False) as mine, contextlib.suppress(FileNotFoundError):
+            if mine:  # a copy being fetched or touched right now is not taken away
+                os.remove(path)
+
+    def _make_room(self, incoming: int, in_use: Sequence[str] = ()) -> None:
+        """Remove least recently used copies until ``incoming`` fits; copies ``in_use`` go last,
+        and one whose lock another holds (being fetched or handed out) is skipped."""
+        rank = {path: k for k, path in enumerate(in_use)}
+        files = sorted(self._files(), key=lambda f: (f[0] in rank, rank.get(f[0], 0), f[2]))
+        used = sum(size for _, size, _ in files)
+        for path, size, _ in files:
+            if used + incoming <= self.max_bytes:
+                return
+            with self._lock(path, wait=False) as mine, contextlib.suppress(FileNotFoundError):
+                if mine:
+                    os.remove(path)
+                    used -= size

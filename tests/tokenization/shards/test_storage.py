@@ -35,7 +35,7 @@ def test_shards_on_an_object_store_read_through_a_bounded_cache(tmp_path):
     assert len(shards) == len(expected)
     for i, ids in enumerate(expected):
         assert np.array_equal(shards.rows([i])["input_ids"][0], ids)
-        assert len(os.listdir(cache.dir)) <= 1  # never more than the bound allows
+        assert len([f for f in os.listdir(cache.dir) if f[0] != "."]) <= 1  # never more than the bound allows
     with fs.open("/corpusmill-test/run/shards/shard-00001-0000.arrow", "wb") as f:
         f.write(b"not the shard")
     assert [p.split(":")[0] for p in verify_shards(base)] == ["shard-00001-0000.arrow"]
