@@ -27,6 +27,7 @@ import ray.data
 from jobs.ray_steps import column_total, connected_components, per_item, shuffle_map, trim_heap
 from pipeline.accounting import COUNT_SCHEMA
 from pipeline.dedup import near_store as store
+from pipeline.dedup.components import components_local
 from pipeline.dedup.lsh import EDGE_SCHEMA, candidate_sets, chain_edges, verify_sets
 from pipeline.dedup.minhash import permutations, s_curve
 from pipeline.dedup.near import NearDedupConfig, distinct_set_rows, shingled_slices
@@ -184,6 +185,10 @@ def run_near_dedup(
     current = [i for i, s in enumerate(stores) if not s]
     if not current:
         return _finish(out_dir, meta, [], {"documents": 0, "confirmed": 0, "checked": 0, "rounds": 0}, started)
+    if cfg.partitions is None and text_bytes <= cfg.one_task_text_mb << 20:
+        job = (files, stores, out_dir, cfg, seed, survivor, stage)
+        counts, steps = ray.get(_in_one_task.options(num_cpus=1).remote(*job))
+        return _finish(out_dir, meta, counts, {"documents": docs, "partitions": 1, **steps}, started)
     items = [{"file": i} for i in current]
     bands = per_item(items, _sign, files=files, root=out_dir, cfg=cfg, seed=seed, survivor=survivor)
     if len(current) < len(files):
@@ -209,6 +214,50 @@ def run_near_dedup(
     if summary["confirmed"]:
         counts, summary["rounds"] = _drop_members(edges, parts, cfg, out_dir, files, len(current), stage)
     return _finish(out_dir, meta, counts, summary, started)
+
+
+@ray.remote
+def _in_one_task(
+    files: list[str],
+    stores: list[str],
+    root: str,
+    cfg: NearDedupConfig,
+    seed: int,
+    survivor: SurvivorConfig,
+    stage: str,
+) -> tuple[list[dict[str, Any]], dict[str, int]]:
+    """The whole pass on a small corpus: the shuffled path's steps, each on all rows at once
+    (every step's input is then one partition holding whole groups), in one worker."""
+    current = [i for i, s in enumerate(stores) if not s]
+    old = [i for i, s in enumerate(stores) if s]
+    bands = list(_sign(pa.table({"file": current}), files, root, cfg, seed, survivor))
+    bands += list(_stored(pa.table({"file": pa.array(old, pa.int64())}), stores, cfg))
+    found = _candidates(pa.concat_tables(bands), cfg, bool(cfg.previous))
+    edges, steps = _verified(found, files, cfg)
+    steps["rounds"], counts = 0, []
+    if steps["confirmed"]:
+        stars, steps["rounds"] = components_local(edges, cfg.max_rounds)
+        links = pa.concat_tables([edge_links(edges), drop_links(drops(stars))])
+        applied = _apply(_classify(links, cfg.verify), root, files, stage)
+        grow = applied.filter(pc.is_valid(applied["survivor"]))
+        if grow.num_rows:
+            _grow(grow, root, files, len(current))
+        counts = [
+            {k: c[k] for k in COUNT_SCHEMA.names} for c in applied.filter(pc.is_null(applied["survivor"])).to_pylist()
+        ]
+    return counts, steps
+
+
+def _verified(found: pa.Table, files: list[str], cfg: NearDedupConfig) -> tuple[pa.Table, dict[str, int]]:
+    """The candidates confirmed by true Jaccard (all of them when ``verify`` is off), with the counts."""
+    if not cfg.verify:
+        return found, {"confirmed": found.num_rows, "checked": found.num_rows}
+    attached = list(_attach(found, files, cfg)) if found.num_rows else []
+    if not attached:
+        return EDGE_SCHEMA.empty_table(), {"confirmed": 0, "checked": 0}
+    checks = _verify(pa.concat_tables(attached), cfg)
+    edges = checks.filter(checks["ok"]).select(["u", "v"]).cast(EDGE_SCHEMA)
+    return edges, {"confirmed": edges.num_rows, "checked": checks.num_rows}
 
 
 def _drop_members(

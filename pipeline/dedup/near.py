@@ -50,6 +50,10 @@ class NearDedupConfig(StrictModel):
     # document keeps the shingles in the lowest 1/2^k of the hash space that fit (Broder's mod-m
     # sample, 1997); a pair is compared on the coarser sample of the two, the same for both.
     verify_max_shingles: int = Field(1 << 16, gt=0)
+    # Up to this much curated text (and no ``partitions`` set) the pass runs in one Ray task: a
+    # shuffle costs seconds of fixed overhead, which dominates a small corpus (the sample: 45 s
+    # of shuffles for what one task does in a few), and this much text fits a worker's memory.
+    one_task_text_mb: int = Field(256, ge=0)
     partition_mb: int = Field(256, gt=0)  # target shuffle partition size
     partitions: int | None = Field(None, gt=0)  # shuffle partitions; default: from partition_mb
     max_rounds: int = Field(64, gt=0)  # connected-components rounds before giving up

@@ -2,6 +2,7 @@
 
 import hashlib
 import json
+import shutil
 from pathlib import Path
 
 import pyarrow as pa
@@ -96,7 +97,8 @@ def test_near_duplicates_leave_curated_for_rejects_with_their_survivor(full_run)
 
 
 def test_same_bytes_with_other_partitions_blocks_and_cpus(full_run, tmp_path):
-    root, _ = full_run
+    root, result = full_run
+    assert result["summary"]["partitions"] == 1  # a corpus this small runs in one task
     _write_curated(tmp_path, _corpus())
     ctx = ray.data.DataContext.get_current()
     limits, block = ctx.execution_options.resource_limits, ctx.target_max_block_size
@@ -115,8 +117,12 @@ def test_incremental_run_drops_new_copies_of_published_documents(full_run, tmp_p
     run_near_dedup(str(old), NearDedupConfig(), SEED, cpus=ray_local)
     old_files = _tree(old)
     _write_curated(new, [d for d in _corpus() if d["id"] in NEW], parts=2)
-    run_near_dedup(str(new), NearDedupConfig(previous=[str(old)]), SEED, cpus=ray_local)
+    shuffled = tmp_path / "shuffled"
+    shutil.copytree(new, shuffled)
+    run_near_dedup(str(new), NearDedupConfig(previous=[str(old)]), SEED, cpus=ray_local)  # in one task
     assert _dropped(new) == {k: v for k, v in _dropped(root).items() if k in NEW}
     assert _tree(old) == old_files  # published documents are never touched
+    run_near_dedup(str(shuffled), NearDedupConfig(previous=[str(old)], partitions=3), SEED, cpus=ray_local)
+    assert _tree(shuffled) == _tree(new) and _tree(old) == old_files  # the shuffled path: the same bytes
     with pytest.raises(ValueError, match="other settings"):
         run_near_dedup(str(new), NearDedupConfig(previous=[str(old)]), SEED + 1, cpus=ray_local)
