@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from tokenization.shards.masks import Policy, attention_segments
+from tokenization.shards.masks import Policy, batch_tensors
 
 
 def flex_block_mask(
@@ -19,12 +19,7 @@ def flex_block_mask(
     device: Any = "cpu",
 ) -> Any:
     """A FlexAttention ``BlockMask`` for a batch of stored rows (see ``flex_block_mask_from``)."""
-    import torch
-
-    segs = np.stack([attention_segments(np.asarray(cu), seq_len, policy) for cu in cu_seqlens_rows])
-    return flex_block_mask_from(
-        torch.from_numpy(segs).to(device), torch.from_numpy(np.ascontiguousarray(layouts)).to(device), block
-    )
+    return flex_block_mask_from(*batch_tensors(cu_seqlens_rows, layouts, seq_len, policy, device), block)
 
 
 def _ordered(blocks: Any) -> tuple[Any, Any]:

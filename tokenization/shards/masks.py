@@ -202,10 +202,18 @@ def sdpa_mask(
     device: Any = "cpu",
 ) -> Any:
     """A ``[B, 1, L, L]`` boolean tensor for ``scaled_dot_product_attention`` (True = attend)."""
+    return sdpa_mask_from(*batch_tensors(cu_seqlens_rows, layouts, seq_len, policy, device))
+
+
+def batch_tensors(
+    cu_seqlens_rows: list[np.ndarray], layouts: np.ndarray, seq_len: int, policy: Policy, device: Any
+) -> tuple[Any, Any]:
+    """Stored rows as the torch materializers take them: ``attention_segments`` [B, L] and the
+    layouts [B, nb, nb], on ``device``."""
     import torch
 
     segs = np.stack([attention_segments(np.asarray(cu), seq_len, policy) for cu in cu_seqlens_rows])
-    return sdpa_mask_from(torch.from_numpy(segs).to(device), torch.from_numpy(np.ascontiguousarray(layouts)).to(device))
+    return torch.from_numpy(segs).to(device), torch.from_numpy(np.ascontiguousarray(layouts)).to(device)
 
 
 def sdpa_mask_from(segments: Any, layouts: Any) -> Any:
