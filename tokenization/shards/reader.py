@@ -94,7 +94,10 @@ class PackedShards:
     def _chunks(self, shard: int) -> tuple[np.ndarray, list[_Chunk]]:
         if self._pid != os.getpid():  # a forked DataLoader worker maps the files itself
             self._open, self._pid, self._verified = {}, os.getpid(), set()
-        if shard not in self._open:
+        found = self._open.get(shard)
+        if found is not None and self.cache is None:  # local: every map stays, no recency to keep
+            return found
+        if found is None:
             reader = self._open_shard(shard)
             chunks, start = [], self.offsets[shard]
             for b in range(reader.num_record_batches):
