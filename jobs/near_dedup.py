@@ -184,10 +184,12 @@ def run_near_dedup(
     parts = _partitions(cfg, cpus, docs * cfg.minhash.bands * BAND_ROW_BYTES)
     current = [i for i, s in enumerate(stores) if not s]
     if not current:
-        return _finish(out_dir, meta, [], {"documents": 0, "confirmed": 0, "checked": 0, "rounds": 0}, started)
+        nothing = {"documents": 0, "partitions": 0, "confirmed": 0, "checked": 0, "rounds": 0}
+        return _finish(out_dir, meta, [], nothing, started)
     if cfg.partitions is None and text_bytes <= cfg.one_task_text_mb << 20:
         job = (files, stores, out_dir, cfg, seed, survivor, stage)
-        counts, steps = ray.get(_in_one_task.options(num_cpus=1).remote(*job))
+        # no retry: a second attempt would find curated files the first had already rewritten
+        counts, steps = ray.get(_in_one_task.options(num_cpus=1, max_retries=0).remote(*job))
         return _finish(out_dir, meta, counts, {"documents": docs, "partitions": 1, **steps}, started)
     items = [{"file": i} for i in current]
     bands = per_item(items, _sign, files=files, root=out_dir, cfg=cfg, seed=seed, survivor=survivor)

@@ -8,8 +8,8 @@ from __future__ import annotations
 import importlib.util
 import os
 
-# A file each of our packages has and a same-named stranger is unlikely to: the check is the pair
-# (same parent folder as ``jobs``, this file present).
+# A file each of our packages has and a same-named stranger is unlikely to (or its .pyc). The folders
+# need not share a parent: Ray's py_modules unpacks each package into a folder of its own.
 OWN_MARKERS = {"pipeline": "stage_spec.py", "tokenization": os.path.join("shards", "shards.py")}
 
 
@@ -32,7 +32,7 @@ def check_own_packages(jobs_dir: str) -> None:
         found = package_dir(name)
         if found is None:
             raise ForeignPackageError(f"corpusmill's package {name!r} is not importable beside {jobs_dir}")
-        if os.path.dirname(found) != root or not os.path.isfile(os.path.join(found, marker)):
+        if not any(os.path.isfile(os.path.join(found, marker + end)) for end in ("", "c")):
             raise ForeignPackageError(
                 f"the package {name!r} found at {found} is not corpusmill's (expected {os.path.join(root, name)}): "
                 f"another distribution named {name!r} shadows it; install corpusmill in a virtualenv of its own"

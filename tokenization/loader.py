@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import io
 import logging
+import os
+import tempfile
 from collections.abc import Iterator
 from functools import partial
 from typing import Any, Literal
@@ -110,6 +112,8 @@ class PackedDataset(Dataset):
         out: dict[str, Any] = {
             k: torch.from_numpy(rows[k]) for k in ("input_ids", "labels", "position_ids", "loss_mask")
         }
+        if self.policy == "causal":  # attention spans the row's documents: so do the positions
+            out["position_ids"] = torch.arange(self.shards.seq_len, dtype=torch.int64).repeat(len(indices), 1)
         if self.attention == "varlen":  # the cuts the policy makes: under causal, only the padding's
             out["cu_seqlens"] = [torch.from_numpy(self._varlen_cuts(cu)) for cu in rows["cu_seqlens"]]
         out["index"] = torch.from_numpy(np.asarray(indices, dtype=np.int64))
@@ -169,6 +173,7 @@ class EpochSampler(Sampler[int]):
         self.algo, self.shard_rows = algo, shard_rows
         self.block_rows = block_rows or 4 * max(1, num_rows // max(1, len(shard_rows or [0])))  # ~4 shards
         self.epoch, self.start = 0, 0
+        self.whole = 1  # rows per optimizer step of a rank, when the loader plans steps: epochs end on one
         self._memo: tuple[int, np.ndarray] | None = None
 
     def set_epoch(self, epoch: int) -> None:
@@ -187,20 +192,21 @@ class EpochSampler(Sampler[int]):
         extra = self.num_rows % self.world_size
         if extra and self.remainder == "drop":
             order = order[: self.num_rows - extra]
-        elif extra:
-            order = np.concatenate([order, order[: self.world_size - extra]])
+        elif extra:  # np.resize repeats the order as often as needed, also when it is shorter than the gap
+            order = np.resize(order, len(order) + self.world_size - extra)
         self._memo = (self.epoch, order)
         return order
 
     def rank_order(self) -> np.ndarray:
-        """This rank's rows for the whole epoch, in order."""
+        """This rank's rows for the whole epoch, in order (cut to a multiple of ``whole``)."""
         order, n = self.global_order(), len(self.global_order()) // self.world_size
-        if self.algo == "shards":
-            return order[self.rank * n : (self.rank + 1) * n]
-        return order[self.rank :: self.world_size]
+        mine = (
+            order[self.rank * n : (self.rank + 1) * n] if self.algo == "shards" else order[self.rank :: self.world_size]
+        )
+        return mine[: len(mine) // self.whole * self.whole]
 
     def __len__(self) -> int:
-        return len(self.global_order()) // self.world_size - self.start
+        return len(self.rank_order()) - self.start
 
     def __iter__(self) -> Iterator[int]:
         return iter(self.rank_order()[self.start :].tolist())
@@ -266,7 +272,8 @@ class PackedLoader:
         cache_bytes: int = 8 << 30,
         prefetch: bool = True,
     ) -> None:
-        cache = None if storage.is_local(shard_dir) else ShardCache(cache_dir, cache_bytes)
+        default_dir = os.path.join(tempfile.gettempdir(), "corpusmill-shard-cache", f"rank-{rank}")
+        cache = None if storage.is_local(shard_dir) else ShardCache(cache_dir or default_dir, cache_bytes)
         self.dataset = PackedDataset(shard_dir, attention, images, layout, seq_len, verify, cache)
         shard_rows = [e["rows"] for e in self.dataset.shards.entries]
         self.sampler = EpochSampler(
@@ -282,6 +289,7 @@ class PackedLoader:
                 raise ValueError("with tokens_per_step, give max_micro_batch (rows one device holds), not batch_size")
             self.plan = plan_batch(tokens_per_step, self.dataset.shards.seq_len, world_size, max_micro_batch)
             batch_size = self.plan.micro_batch
+            self.sampler.whole = self.plan.micro_batch * self.plan.accumulation  # every step whole
             log.info(self.plan.describe())
         elif batch_size is None:
             raise ValueError("give batch_size (rows per batch) or tokens_per_step with max_micro_batch")
@@ -306,7 +314,7 @@ class PackedLoader:
         self.sampler.set_epoch(epoch)
 
     def __len__(self) -> int:
-        return -(-len(self.sampler.global_order()) // self.sampler.world_size // self.batch_size)
+        return -(-len(self.sampler.rank_order()) // self.batch_size)
 
     def _finish(self, batch: dict[str, Any]) -> dict[str, Any]:
         if self.device is not None:
@@ -367,8 +375,11 @@ class PackedLoader:
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         mine = self.state_dict()
-        keys = ("seed", "rank", "world_size", "batch_size", "num_rows", "shuffle", "remainder")
-        for key in (*keys, "shuffle_algo", "shuffle_block"):
+        state = {"shuffle_algo": "global", **state}  # a state saved before shard-aware orders: global
+        keys = ["seed", "rank", "world_size", "batch_size", "num_rows", "shuffle", "remainder", "shuffle_algo"]
+        if mine["shuffle_algo"] == "shards":  # the block shapes only that order
+            keys.append("shuffle_block")
+        for key in keys:
             if state[key] != mine[key]:
                 raise ValueError(f"cannot resume: {key} was {state[key]!r}, this loader has {mine[key]!r}")
         self.sampler.set_epoch(state["epoch"])

@@ -416,3 +416,37 @@ def test_a_finished_pass_moves_to_the_next_epoch(shard_dir):
     first = [b["index"].tolist() for b in loader]
     second = [b["index"].tolist() for b in loader]  # no set_epoch: the next epoch, a new order
     assert loader.epoch == 2 and first != second and sorted(sum(first, [])) == sorted(sum(second, []))
+
+
+@pytest.mark.parametrize("algo", ["global", "shards"])
+def test_pad_fills_every_rank_even_from_fewer_rows_than_ranks(algo):
+    for rows, world in [(1, 8), (3, 8), (5, 4), (0, 3)]:
+        shard_rows = [rows] if algo == "shards" else None
+        per_rank = [
+            list(EpochSampler(rows, r, world, remainder="pad", algo=algo, shard_rows=shard_rows)) for r in range(world)
+        ]
+        assert len({len(p) for p in per_rank}) == 1
+        assert (len(per_rank[0]) > 0) == (rows > 0) and set(sum(per_rank, [])) == set(range(rows))
+
+
+def test_positions_run_across_documents_when_attention_does(tmp_path):
+    shard_dir = write_shard_dir(tmp_path, groups=1, lengths=MIXED)
+    causal = next(iter(PackedLoader(shard_dir, 4, shuffle=False, attention="none", layout="causal")))
+    assert torch.equal(causal["position_ids"], torch.arange(SEQ).repeat(len(causal["index"]), 1))
+    documents = next(iter(PackedLoader(shard_dir, 4, shuffle=False, attention="dense")))
+    assert (documents["position_ids"][:, 1:] == 0).any()  # each document starts again at 0
+
+
+def test_a_state_saved_before_shard_aware_orders_resumes_a_global_loader(shard_dir):
+    old = PackedLoader(shard_dir, 3, shuffle_algo="global", attention="dense").state_dict()
+    old.pop("shuffle_algo"), old.pop("shuffle_block")  # what an earlier loader saved
+    PackedLoader(shard_dir, 3, shuffle_algo="global", attention="dense").load_state_dict(old)
+    with pytest.raises(ValueError, match="shuffle_algo was 'global', this loader has 'shards'"):
+        PackedLoader(shard_dir, 3, attention="dense").load_state_dict(old)
+
+
+def test_a_planned_epoch_ends_on_a_whole_step(shard_dir):
+    loader = PackedLoader(shard_dir, tokens_per_step=6 * SEQ, max_micro_batch=3, attention="dense")
+    assert (loader.batch_size, loader.plan.accumulation) == (3, 2)
+    batches = [len(b["index"]) for b in loader]
+    assert batches == [3] * 12 and len(loader) == 12  # 40 rows: 6 whole steps, the last 4 rows wait

@@ -75,8 +75,11 @@ class PackedShards:
         self.cache = cache if cache is not None or storage.is_local(shard_dir) else ShardCache()
         self._open: dict[int, tuple[list[int], list[_Chunk]]] = {}  # shard -> (chunk starts, chunks)
         self._pid = -1
-        self.max_open = max_open  # remote shards mapped at once in a process; the least recent are released
-        self._verified: set[tuple[int, int]] = set()  # (shard, inode) checked in this process
+        # remote shards mapped at once in a process, the least recent released first: a map keeps
+        # an evicted copy's disk, so no more than the cache holds
+        biggest = max((e["bytes"] for e in self.entries), default=1)
+        self.max_open = max_open if self.cache is None else max(1, min(max_open, self.cache.max_bytes // biggest))
+        self._verified: set[int] = set()  # local shards checked in this process
         self._touched: dict[int, tuple[str, float]] = {}  # remote shard -> (cache copy, when last marked used)
         self._positions = np.arange(self.seq_len, dtype=np.int32)  # int32: see ``rows``
 
@@ -165,17 +168,36 @@ class PackedShards:
 
     def _open_shard(self, shard: int) -> ipc.RecordBatchFileReader:
         source = self._mapped(shard)
-        copy = (shard, os.fstat(source.fileno()).st_ino)
-        if self.verify and copy not in self._verified:  # once per process and copy
-            self._check_file(shard, source.read_buffer())
-            source.seek(0)
-            self._verified.add(copy)
+        if self.verify and (self.cache is not None or shard not in self._verified):
+            # a local file once per process; a cache copy each time it is mapped (a new download
+            # may reuse a freed inode, so nothing about the file says it was checked)
+            source = self._checked(shard, source)
+            self._verified.add(shard)
         try:
             reader = ipc.open_file(source)
         except (OSError, pa.ArrowInvalid) as e:
             raise self._error(shard, f"not a readable Arrow IPC file ({e})") from e
         self._check_layout(shard, reader)
         return reader
+
+    def _checked(self, shard: int, source: pa.MemoryMappedFile) -> pa.MemoryMappedFile:
+        """``source`` when it matches the manifest; a cache copy that does not is evicted and
+        fetched once more (a crash mid-copy can leave a file of the right size), then refused."""
+        try:
+            self._check_file(shard, source.read_buffer())
+        except ShardError as first:
+            if self.cache is None:
+                raise
+            url = storage.join(self.shard_dir, self.entries[shard]["file"])
+            self.cache.evict(url, self.entries[shard]["sha256"])
+            source = self._mapped(shard)
+            try:
+                self._check_file(shard, source.read_buffer())
+            except ShardError as again:
+                path = self.cache.path_of(url, self.entries[shard]["sha256"])
+                raise ShardError(f"{again} (fetched twice from {url} into {path})") from first
+        source.seek(0)
+        return source
 
     def _check_file(self, shard: int, data: pa.Buffer) -> None:
         """Size and checksum of the mapped bytes against the manifest: a flipped byte must not

@@ -126,14 +126,30 @@ def readable(url: str, size: int, sha256: str, cache: ShardCache | None, in_use:
     return (cache or ShardCache()).get(url, size, sha256, in_use)
 
 
+_HELD: set[int] = set()  # descriptors of the cache locks this process holds now
+
+
+def _close_inherited_locks() -> None:
+    """In a forked child: the parent's held locks are not the child's to keep."""
+    for fd in list(_HELD):
+        with contextlib.suppress(OSError):
+            os.close(fd)
+    _HELD.clear()
+
+
+os.register_at_fork(after_in_child=_close_inherited_locks)
+
+
 class ShardCache:
     """Remote shards copied to a local folder on first use; least recently used ones are removed
     when the folder would pass ``max_bytes`` (a memory-mapped file stays readable after removal).
 
-    Processes that share the folder (a rank's DataLoader workers, its prefetcher, the ranks of a
-    node) download each shard once: a download holds a lock on the shard's name, and whoever waits
-    on it finds the finished file. A copy whose size differs from the manifest's is fetched again.
-    ``downloaded`` counts the bytes this process fetched."""
+    The processes of one rank (its DataLoader workers and its prefetcher) share the folder and
+    download each shard once: a download holds a lock on the shard's name, and whoever waits on
+    it finds the finished file. A copy whose size differs from the manifest's is fetched again
+    (one whose checksum differs is evicted by the reader and fetched once more). Each rank keeps
+    a folder of its own (``PackedLoader`` defaults to one per rank): a rank's prefetcher evicts
+    only what its own pass is done with. ``downloaded`` counts the bytes this process fetched."""
 
     def __init__(self, cache_dir: str | None = None, max_bytes: int = 8 << 30) -> None:
         self.dir = cache_dir or os.path.join(tempfile.gettempdir(), "corpusmill-shard-cache")
@@ -164,27 +180,35 @@ class ShardCache:
 
     @contextlib.contextmanager
     def _lock(self, path: str, wait: bool = True) -> Iterator[bool]:
-        """Hold the copy's lock (``wait=False``: yield False at once when another holds it)."""
-        with open(os.path.join(self.dir, ".locks", os.path.basename(path)), "a") as lock:
+        """Hold the copy's lock (``wait=False``: yield False at once when another holds it). A raw
+        descriptor, registered while held: a process forked meanwhile closes its inherited copy
+        (``_close_inherited_locks``), or its copy would keep the lock held for good."""
+        fd = os.open(os.path.join(self.dir, ".locks", os.path.basename(path)), os.O_CREAT | os.O_RDWR, 0o644)
+        try:
             try:
-                fcntl.flock(lock, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+                fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
             except BlockingIOError:
                 yield False
                 return
+            _HELD.add(fd)
             yield True
+        finally:
+            _HELD.discard(fd)
+            os.close(fd)
 
-    def _files(self) -> list[tuple[str, int, float]]:
-        """(path, bytes, mtime) of every finished copy; one removed meanwhile is left out."""
+    def _files(self, partial: bool = False) -> list[tuple[str, int, float]]:
+        """(path, bytes, mtime) of every finished copy (and download in progress, ``partial``);
+        one removed meanwhile is left out."""
         out = []
         for name in os.listdir(self.dir):
-            if ".part-" not in name and name[0] != ".":
+            if name[0] != "." and (partial or ".part-" not in name):
                 with contextlib.suppress(FileNotFoundError):
                     st = os.stat(os.path.join(self.dir, name))
                     out.append((os.path.join(self.dir, name), st.st_size, st.st_mtime))
         return out
 
     def used_bytes(self) -> int:
-        return sum(size for _, size, _ in self._files())
+        return sum(size for _, size, _ in self._files(partial=True))
 
     def evict(self, url: str, sha256: str) -> None:
         path = self.path_of(url, sha256)
@@ -197,7 +221,7 @@ class ShardCache:
         and one whose lock another holds (being fetched or handed out) is skipped."""
         rank = {path: k for k, path in enumerate(in_use)}
         files = sorted(self._files(), key=lambda f: (f[0] in rank, rank.get(f[0], 0), f[2]))
-        used = sum(size for _, size, _ in files)
+        used = self.used_bytes()  # downloads in progress count too
         for path, size, _ in files:
             if used + incoming <= self.max_bytes:
                 return
