@@ -1,0 +1,53 @@
+"""Words per language: Chinese through jieba as datatrove's FineWeb-2 tokenizer splits it, the
+documented character fallback for Japanese, Korean and Thai, English as before."""
+
+from pipeline.text.segmenters import (
+    character_words,
+    chinese_words,
+    segmenter_for,
+    space_delimited_words,
+)
+
+
+def test_chinese_is_split_into_jieba_words_without_whitespace():
+    text = "我们在北京大学学习自然语言处理，这是一个很好的机会。"
+    assert chinese_words(text) == [
+        "我们", "在", "北京大学", "学习", "自然语言", "处理", "，", "这是", "一个", "很", "好", "的", "机会", "。",
+    ]  # fmt: skip
+    assert chinese_words("Debian 参考手册\n\n第 1 章  GNU/Linux 教程") == [
+        "Debian", "参考手册", "第", "1", "章", "GNU", "/", "Linux", "教程",
+    ]  # fmt: skip
+
+
+def test_real_chinese_prose_splits_into_words_and_loses_only_whitespace():
+    # the sample's Debian 参考手册 preface (debian-reference pr01.zh-cn.html), as curated
+    text = (
+        "本书的目标读者：愿意学习 shell 脚本，但是不准备为了理解 GNU/Linux 系统是如何运作的而阅读其所有 C 语言"
+        "源代码的人。\n\nDebian 系统本身是一个变化的事物。这导致其文档难于及时更新并且正确。"
+    )
+    words = chinese_words(text)
+    assert len(words) < 0.7 * sum(not c.isspace() for c in text)  # words of several characters, not one each
+    assert "".join(words) == "".join(text.split())  # nothing lost or added but whitespace
+
+
+def test_unspaced_scripts_without_their_segmenter_fall_back_to_characters():
+    assert character_words("日本語のテキスト abc-def") == [
+        "日",
+        "本",
+        "語",
+        "の",
+        "テ",
+        "キ",
+        "ス",
+        "ト",
+        "abc",
+        "-",
+        "def",
+    ]
+    assert character_words("한국어 (text)") == ["한", "국", "어", "(", "text", ")"]
+
+
+def test_each_language_gets_its_segmenter():
+    assert segmenter_for("zh") is chinese_words and segmenter_for("ja") is character_words
+    assert segmenter_for("en") is space_delimited_words and segmenter_for(None) is space_delimited_words
+    assert space_delimited_words("Don't stop.") == ["Do", "n't", "stop", "."]  # the English splitter, as before
