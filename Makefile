@@ -23,7 +23,8 @@ docs:  ## regenerate the stats.json reference in docs/stats.md from jobs/stats_s
 	$(PY) -c "from jobs.stats_schema import update_docs; update_docs()"
 
 bench:  ## the quick benchmarks (each prints its figures and ends with one JSON line)
-	$(PY) -m benchmarks.packing && $(PY) -m benchmarks.loader && $(PY) -m benchmarks.dedup_speed
+	$(PY) -m benchmarks.packing && $(PY) -m benchmarks.loader && $(PY) -m benchmarks.streaming \
+		&& $(PY) -m benchmarks.mask_build && $(PY) -m benchmarks.dedup_speed
 
 constraints:  ## re-pin after an upgrade
 	{ head -2 constraints.txt; .venv/bin/pip freeze | grep -v "^#\|^-e\|corpusmill" | sed 's/+cpu$$//' | sort -f; } \
