@@ -103,11 +103,15 @@ def test_same_bytes_with_other_partitions_blocks_and_cpus(full_run, tmp_path):
     ctx = ray.data.DataContext.get_current()
     limits, block = ctx.execution_options.resource_limits, ctx.target_max_block_size
     ctx.execution_options.resource_limits, ctx.target_max_block_size = limits.copy(cpu=1), 4096
-    try:  # one CPU, blocks of at most 4 kB, 7 shuffle partitions instead of 2
-        run_near_dedup(str(tmp_path), NearDedupConfig(partitions=7), SEED, cpus=1)
+    try:  # one CPU, blocks of at most 4 kB, 7 shuffle partitions instead of one task
+        shuffled = run_near_dedup(str(tmp_path), NearDedupConfig(partitions=7), SEED, cpus=1)
     finally:
         ctx.execution_options.resource_limits, ctx.target_max_block_size = limits, block
     assert _tree(tmp_path) == _tree(root)
+    key = lambda c: json.dumps(c, sort_keys=True)  # noqa: E731
+    assert sorted(shuffled["counts"], key=key) == sorted(result["counts"], key=key)  # what stats.json counts
+    steps = ("documents", "confirmed", "checked", "rounds", "dropped", "chain_dropped")
+    assert {k: shuffled["summary"][k] for k in steps} == {k: result["summary"][k] for k in steps}
 
 
 def test_incremental_run_drops_new_copies_of_published_documents(full_run, tmp_path, ray_local):
