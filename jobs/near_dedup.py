@@ -205,9 +205,7 @@ def run_near_dedup(
         found = shuffle_map(found, ["file", "group"], vparts, _attach, files=files, cfg=cfg)
         checks = shuffle_map(found, ["set_id", "chunk"], vparts, _verify, cfg=cfg).materialize()
         summary["confirmed"], summary["checked"] = column_total(checks, "ok"), checks.count()
-        edges = checks.map_batches(
-            lambda t: t.filter(t["ok"]).select(["u", "v"]).cast(EDGE_SCHEMA), batch_format="pyarrow", batch_size=None
-        )
+        edges = checks.map_batches(_confirmed, batch_format="pyarrow", batch_size=None)
     else:
         edges = found.materialize()
         summary["confirmed"] = summary["checked"] = edges.count()
@@ -244,9 +242,7 @@ def _in_one_task(
         grow = applied.filter(pc.is_valid(applied["survivor"]))
         if grow.num_rows:
             _grow(grow, root, files, len(current))
-        counts = [
-            {k: c[k] for k in COUNT_SCHEMA.names} for c in applied.filter(pc.is_null(applied["survivor"])).to_pylist()
-        ]
+        counts = _count_rows(applied.filter(pc.is_null(applied["survivor"])).to_pylist())
     return counts, steps
 
 
@@ -258,8 +254,18 @@ def _verified(found: pa.Table, files: list[str], cfg: NearDedupConfig) -> tuple[
     if not attached:
         return EDGE_SCHEMA.empty_table(), {"confirmed": 0, "checked": 0}
     checks = _verify(pa.concat_tables(attached), cfg)
-    edges = checks.filter(checks["ok"]).select(["u", "v"]).cast(EDGE_SCHEMA)
+    edges = _confirmed(checks)
     return edges, {"confirmed": edges.num_rows, "checked": checks.num_rows}
+
+
+def _confirmed(checks: pa.Table) -> pa.Table:
+    """The edges of the checked pairs that passed."""
+    return checks.filter(checks["ok"]).select(["u", "v"]).cast(EDGE_SCHEMA)
+
+
+def _count_rows(applied: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``_apply``'s count rows (those without a survivor to grow) as the curate pass's counts."""
+    return [{k: c[k] for k in COUNT_SCHEMA.names} for c in applied]
 
 
 def _drop_members(
@@ -277,8 +283,7 @@ def _drop_members(
     grow = applied.filter(lambda r: r["survivor"] is not None)
     if grow.count():
         shuffle_map(grow, ["survivor_file"], parts, _grow, root=out_dir, files=files, current=current).materialize()
-    counts = applied.filter(lambda r: r["survivor"] is None).take_all()
-    return [{k: c[k] for k in COUNT_SCHEMA.names} for c in counts], rounds
+    return _count_rows(applied.filter(lambda r: r["survivor"] is None).take_all()), rounds
 
 
 def _finish(

@@ -211,10 +211,15 @@ class ShardCache:
         return sum(size for _, size, _ in self._files(partial=True))
 
     def evict(self, url: str, sha256: str) -> None:
-        path = self.path_of(url, sha256)
+        self._remove(self.path_of(url, sha256))
+
+    def _remove(self, path: str) -> bool:
+        """Remove a copy unless another holds its lock (being fetched or handed out); whether it did."""
         with self._lock(path, wait=False) as mine, contextlib.suppress(FileNotFoundError):
-            if mine:  # a copy being fetched or touched right now is not taken away
+            if mine:
                 os.remove(path)
+                return True
+        return False
 
     def _make_room(self, incoming: int, in_use: Sequence[str] = ()) -> None:
         """Remove least recently used copies until ``incoming`` fits; copies ``in_use`` go last,
@@ -225,7 +230,5 @@ class ShardCache:
         for path, size, _ in files:
             if used + incoming <= self.max_bytes:
                 return
-            with self._lock(path, wait=False) as mine, contextlib.suppress(FileNotFoundError):
-                if mine:
-                    os.remove(path)
-                    used -= size
+            if self._remove(path):
+                used -= size
