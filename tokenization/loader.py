@@ -108,12 +108,12 @@ class PackedDataset(Dataset):
 
     def __getitems__(self, indices: list[int]) -> dict[str, Any]:
         """A whole batch at once (DataLoader calls this when it exists): vectorized over rows."""
-        rows = self.shards.rows(indices, cu_seqlens=self.attention != "none")
+        # under a causal policy attention spans the row's documents: so do the positions
+        positions = "row" if self.policy == "causal" else "documents"
+        rows = self.shards.rows(indices, cu_seqlens=self.attention != "none", positions=positions)
         out: dict[str, Any] = {
             k: torch.from_numpy(rows[k]) for k in ("input_ids", "labels", "position_ids", "loss_mask")
         }
-        if self.policy == "causal":  # attention spans the row's documents: so do the positions
-            out["position_ids"] = torch.arange(self.shards.seq_len, dtype=torch.int64).repeat(len(indices), 1)
         if self.attention == "varlen":  # the cuts the policy makes: under causal, only the padding's
             out["cu_seqlens"] = [torch.from_numpy(self._varlen_cuts(cu)) for cu in rows["cu_seqlens"]]
         out["index"] = torch.from_numpy(np.asarray(indices, dtype=np.int64))

@@ -20,6 +20,7 @@ import pyarrow.ipc as ipc
 import xxhash
 
 from tokenization.shards import storage as storage
+from tokenization.shards.batch_buffers import BatchBuffers
 from tokenization.shards.shards import SCHEMA_VERSION, read_manifest
 from tokenization.shards.storage import ShardCache
 
@@ -82,6 +83,7 @@ class PackedShards:
         self._verified: set[int] = set()  # local shards checked in this process
         self._touched: dict[int, tuple[str, float]] = {}  # remote shard -> (cache copy, when last marked used)
         self._positions = np.arange(self.seq_len, dtype=np.int32)  # int32: see ``rows``
+        self._buffers = BatchBuffers()  # batch arrays refilled once the trainer has let go of them
 
     def __len__(self) -> int:
         return self.offsets[-1]
@@ -234,21 +236,26 @@ class PackedShards:
         nb = self.seq_len // self.manifest["mask"]["block_size"]
         return np.unpackbits(chunk.block_layout[r], count=nb * nb).reshape(nb, nb).astype(bool)
 
-    def rows(self, indices: list[int], cu_seqlens: bool = True) -> dict[str, Any]:
+    def rows(self, indices: list[int], cu_seqlens: bool = True, positions: str = "documents") -> dict[str, Any]:
         """A batch: ``input_ids``, ``labels``, ``position_ids`` (int64) and ``loss_mask`` (bool), each
-        ``[B, seq_len]``; ``cu_seqlens`` a list of int32 arrays (when asked). Whole-batch array
-        operations, and per row only its few segment boundaries: this runs once per training batch.
+        ``[B, seq_len]``; ``cu_seqlens`` a list of int32 arrays (when asked). Positions restart at
+        each document (``positions="documents"``) or run over the whole row (``"row"``, for
+        attention across documents). Whole-batch array operations, and per row only its few
+        segment boundaries: this runs once per training batch.
 
-        Every copy reads the uint32 memory map or an int32 ``arange``, never another int64 array
-        of the batch: two heap blocks allocated in turn sit 16 bytes apart modulo 4 KiB, and an
-        int64 copy shifted by one token between them runs ~10x slower on x86 (4K aliasing)."""
+        The arrays come from a pool and are refilled once nothing refers to them (fresh pages
+        cost more than the copies). Every copy reads the uint32 memory map or an int32 ``arange``,
+        never another int64 array of the batch: an int64 copy shifted by one token between two
+        arrays 16 bytes apart modulo 4 KiB runs ~10x slower on x86 (4K aliasing)."""
+        if positions not in ("documents", "row"):
+            raise ValueError(f"positions={positions!r}: 'documents' or 'row'")
         located = [self._locate(int(i)) for i in indices]
         shape = (len(located), self.seq_len)
-        ids = np.empty(shape, dtype=np.int64)
+        ids, labels = self._buffers.empty(shape, np.int64), self._buffers.empty(shape, np.int64)
+        position_ids = self._buffers.empty(shape, np.int64)
         packed = np.empty((len(located), located[0][0].loss_mask.shape[1] if located else 0), dtype=np.uint8)
-        position_ids = np.empty(shape, dtype=np.int64)
-        labels = np.empty(shape, dtype=np.int64)
-        pos, ends = self._positions, []
+        ends: list[int] = []
+        position_ids[:] = self._positions  # every segment after a row's first then restarts at 0
         for k, (chunk, r) in enumerate(located):
             row = chunk.input_ids[r]
             ids[k] = row
@@ -257,8 +264,9 @@ class PackedShards:
             labels[k, :-1] = row[1:]
             packed[k] = chunk.loss_mask[r]
             bounds = chunk.bounds[r]  # documents, then the padding as a segment of its own
-            for a, b in zip(bounds, bounds[1:]):
-                position_ids[k, a:b] = pos[: b - a]
+            if positions == "documents":
+                for a, b in zip(bounds[1:], bounds[2:]):
+                    position_ids[k, a:b] -= a
             ends += [k * self.seq_len + e - 1 for e in bounds[1:-1]]
         labels[:, -1] = IGNORE_INDEX
         loss = np.unpackbits(packed, axis=1, count=self.seq_len).view(bool)

@@ -1,3 +1,5 @@
+import sys
+
 import numpy as np
 import pyarrow as pa
 import pyarrow.ipc as ipc
@@ -77,6 +79,39 @@ def test_shard_rows_schema_masks_and_reader(tmp_path):
             assert image["sha256"].startswith(f"{int(doc[1:]):062x}")  # the span's own document's image
         assert np.array_equal(covered, np.isin(ids, IMAGE_TOKENS))  # no token of an image outside a listed span
     assert sum(len(rec["images"]) for rec in table.to_pylist()) == 4  # docs 0, 4, 8 (two) keep all their images
+
+
+def test_rows_from_reused_arrays_equal_fresh_ones_and_held_batches_stay(tmp_path):
+    """Batches come from a pool of arrays: stale contents must never show, a batch the trainer
+    still holds must never be overwritten, and positions run per document or over the row."""
+    cfg = PackConfig(seq_len=256, mask={"policy": "document", "block_size": 16})
+    table, info = build_rows(_group([30, 300, 7, 120, 256, 64, 1, 90, 511, 40, 3]), cfg)
+    entry = write_shard(table, str(tmp_path / "shard-00000.arrow"), batch_rows=3)
+    entry.update(rows=info["rows"], tokens=info["tokens"], source_tokens=info["source_tokens"])
+    write_manifest(str(tmp_path), [entry], {"seq_len": 256})
+    pooled, fresh = PackedShards(str(tmp_path)), PackedShards(str(tmp_path))
+    fresh._buffers = type(fresh._buffers)(keep=0)  # every array new
+    rng, held = np.random.default_rng(0), []
+    for step in range(40):
+        for array in pooled._buffers._arrays:
+            if sys.getrefcount(array) <= 2:  # the pool's list and this name: free for the next batch
+                array.fill(-7)  # stale contents as unlike a batch as can be
+        indices = rng.choice(len(pooled), 3).tolist()
+        got, want = pooled.rows(indices), fresh.rows(indices)
+        for key in ("input_ids", "labels", "position_ids", "loss_mask"):
+            assert np.array_equal(got[key], want[key]), (step, key)
+        held.append((got, want))
+        if len(held) > 3:
+            held.pop(0)
+        for batch, copy in held:  # batches a trainer still holds keep their values
+            assert all(np.array_equal(batch[k], copy[k]) for k in ("input_ids", "labels", "position_ids")), step
+    assert len(pooled._buffers._arrays) > 3  # the pool was used, and grew while batches were held
+    for r in range(len(pooled)):
+        cu = table.column("cu_seqlens")[r].as_py()
+        segments = cu + ([256] if cu[-1] < 256 else [])  # documents, then the padding
+        expected = np.concatenate([np.arange(b - a) for a, b in zip(segments, segments[1:])])
+        assert np.array_equal(pooled.rows([r])["position_ids"][0], expected)
+        assert np.array_equal(pooled.rows([r], positions="row")["position_ids"][0], np.arange(256))
 
 
 def test_split_into_shards_by_rows_and_bytes_with_zstd(tmp_path):
