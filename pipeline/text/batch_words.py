@@ -1,11 +1,14 @@
 """Words, lines and duplicates over a whole batch of texts, shared by the web quality filters.
 
-Words come from :func:`pipeline.text.spacy_words.chunk_words`, called once per *distinct*
-whitespace chunk of a batch (chunks repeat across pages, so the chunk cache lives across
-batches, bounded); the rest is Arrow kernels and numpy over the batch. The stages of one batch
-(Gopher repetition, Gopher quality, C4, FineWeb) read the same texts: inside
+Words are those of the texts' language (:func:`pipeline.text.segmenters.segmenter_for`): English
+and other space-delimited languages from :func:`pipeline.text.spacy_words.chunk_words`, Chinese
+from jieba, both called once per *distinct* whitespace chunk of a batch (chunks repeat across
+pages, so a chunk cache per language lives across batches, bounded; jieba never joins across
+whitespace, so a chunk's words are the text's). Japanese goes to Sudachi text by text, as its
+analysis may look across a space. The rest is Arrow kernels and numpy over the batch. The stages
+of one batch (Gopher repetition, Gopher quality, C4, FineWeb) read the same texts: inside
 ``with shared_words():`` (jobs run each batch's row stages in one) a text's words are split
-once and reused by the stages after; outside it every call splits afresh.
+once per language and reused by the stages after; outside it every call splits afresh.
 """
 
 from __future__ import annotations
@@ -20,9 +23,10 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from pipeline.text.segmenters import WHOLE_TEXT, segmenter_for
 from pipeline.text.spacy_words import chunk_words
 
-_CACHE: dict[str, tuple[str, ...]] = {}  # chunk -> words, across batches: web text repeats its chunks
+_CACHE: dict[str | None, dict[str, tuple[str, ...]]] = {}  # language -> chunk -> words, across batches
 _CACHE_MAX = 300_000  # about 60 MB of chunks and their words
 _LINE_BREAKS = r"\r\n|[\n\r\x0b\x0c\x1c\x1d\x1e\x{85}\x{2028}\x{2029}]"  # what str.splitlines splits at
 _ODD_BREAKS = r"[\r\x0b\x0c\x1c\x1d\x1e\x{85}\x{2028}\x{2029}]"
@@ -144,30 +148,37 @@ class WordMemo:
     distinct: pa.Array = field(default_factory=lambda: pa.array([], pa.string()))
 
 
-_MEMO: contextvars.ContextVar[WordMemo | None] = contextvars.ContextVar("word_memo", default=None)
+_MEMO: contextvars.ContextVar[dict[str | None, WordMemo] | None] = contextvars.ContextVar("word_memo", default=None)
 
 
 @contextlib.contextmanager
-def shared_words() -> Iterator[WordMemo]:
-    """Within the block, :func:`words` reuses the words of texts an earlier call split."""
-    memo = WordMemo()
-    token = _MEMO.set(memo)
+def shared_words() -> Iterator[dict[str | None, WordMemo]]:
+    """Within the block, :func:`words` reuses the words of texts an earlier call split (per language)."""
+    memos: dict[str | None, WordMemo] = {}
+    token = _MEMO.set(memos)
     try:
-        yield memo
+        yield memos
     finally:
         _MEMO.reset(token)
 
 
-def words(texts: pa.Array | pa.ChunkedArray) -> Words:
-    """spaCy's English words of every text (see :func:`pipeline.text.spacy_words.chunk_words`); inside
-    :func:`shared_words`, only the texts the previous call did not hold are split."""
-    memo = _MEMO.get() or WordMemo()
+def _language_key(language: str | None) -> str | None:
+    """Languages split alike share a cache: every space-delimited one splits as English."""
+    return language if segmenter_for(language) is not segmenter_for(None) else None
+
+
+def words(texts: pa.Array | pa.ChunkedArray, language: str | None = None) -> Words:
+    """The words of every text in ``language`` (a lid.176 code; None: English); inside
+    :func:`shared_words`, only the texts the previous call in that language did not hold are split."""
+    language = _language_key(language)
+    memos = _MEMO.get()
+    memo = WordMemo() if memos is None else memos.setdefault(language, WordMemo())
     strings = texts.to_pylist()
     known = [memo.texts.get(t) for t in strings]
     todo = [i for i, k in enumerate(known) if k is None]
     distinct = memo.distinct
     if todo:
-        fresh = _split_words(texts.take(pa.array(todo)))
+        fresh = _split_words(texts.take(pa.array(todo)), language)
         bounds = np.searchsorted(fresh.row, np.arange(len(todo) + 1))
         for j, i in enumerate(todo):
             known[i] = fresh.ids[bounds[j] : bounds[j + 1]] + len(distinct)
@@ -180,19 +191,33 @@ def words(texts: pa.Array | pa.ChunkedArray) -> Words:
     return Words(np.repeat(np.arange(len(known)), sizes), ids, distinct, len(known))
 
 
-def _split_words(texts: pa.Array | pa.ChunkedArray) -> Words:
-    """Split every text into words, one :func:`chunk_words` call per distinct chunk (memoized)."""
+def _whole_texts(texts: pa.Array | pa.ChunkedArray, language: str) -> Words:
+    """Words of each text from one segmenter call per text (for segmenters that look across spaces)."""
+    split = segmenter_for(language)
+    lists = [split(t) for t in texts.to_pylist()]
+    sizes = np.fromiter(map(len, lists), np.int64, len(lists))
+    flat = pc.dictionary_encode(pa.array(list(itertools.chain.from_iterable(lists)), pa.string()))
+    row = np.repeat(np.arange(len(lists)), sizes)
+    return Words(row, flat.indices.to_numpy().astype(np.int64), flat.dictionary, len(lists))
+
+
+def _split_words(texts: pa.Array | pa.ChunkedArray, language: str | None = None) -> Words:
+    """Split every text into words, one segmenter call per distinct chunk (memoized per language)."""
+    if language in WHOLE_TEXT:
+        return _whole_texts(texts, language)
     chunks, chunk_row = explode(pc.utf8_split_whitespace(texts))
     n_rows = len(texts)
     if len(chunks) == 0:
         return Words(np.zeros(0, np.int64), np.zeros(0, np.int64), pa.array([], pa.string()), n_rows)
     enc = pc.dictionary_encode(chunks)
     distinct_chunks = enc.dictionary.to_pylist()
-    splits = list(map(_CACHE.get, distinct_chunks))
-    for i in [i for i, split in enumerate(splits) if split is None]:
-        splits[i] = _CACHE[distinct_chunks[i]] = chunk_words(distinct_chunks[i])
-    if len(_CACHE) > _CACHE_MAX:
-        _CACHE.clear()
+    cache = _CACHE.setdefault(language, {})
+    split = chunk_words if language is None else segmenter_for(language)
+    splits = list(map(cache.get, distinct_chunks))
+    for i in [i for i, words in enumerate(splits) if words is None]:
+        splits[i] = cache[distinct_chunks[i]] = tuple(split(distinct_chunks[i]))
+    if len(cache) > _CACHE_MAX:
+        cache.clear()
     flat = pc.dictionary_encode(pa.array(list(itertools.chain.from_iterable(splits)), pa.string()))
     sizes = np.fromiter(map(len, splits), np.int64, len(splits))
     starts = np.cumsum(sizes) - sizes

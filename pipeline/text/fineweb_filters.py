@@ -3,6 +3,10 @@
 Penedo et al. 2024 (section 3.3), with the definitions of datatrove's ``FineWebQualityFilter``:
 lines are the non-blank lines of ``text.split("\\n")``, taken as they are (not stripped), and
 words are spaCy's English words (:mod:`pipeline.text.spacy_words`), which only the list rule needs.
+
+Rows in a language FineWeb-2 has a config for are judged as FineWeb-2 judged them (Penedo et
+al. 2025): that language's words, punctuated-line share and newlines per word, the short-line
+rule off and repeated-line characters at 0.1, as its ``fineweb-2-pipeline.py`` sets them.
 """
 
 from __future__ import annotations
@@ -12,9 +16,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from pipeline.config_base import StrictModel
-from pipeline.stage_spec import ENGLISH_WEB, StageSpec
+from pipeline.stage_spec import Scope, StageSpec
 from pipeline.text.batch_words import duplicates, explode, words
+from pipeline.text.by_language import reasons_by_language
 from pipeline.text.first_failing import fail, no_reasons, open_rows
+from pipeline.text.language_profiles import PROFILED, LanguageProfile, profile
 from pipeline.text.spacy_words import TERMINAL_PUNCTUATION
 
 
@@ -31,9 +37,22 @@ class FineWebQualityConfig(StrictModel):
     # the FineWeb run used; the paper's text says 0.1, which is one setting away.
     char_duplicates_ratio: float | None = 0.01
     new_line_ratio: float | None = 0.3  # newlines per word
+    # rows in FineWeb-2's languages by its per-language settings (fineweb2_settings); False: these for all
+    fineweb2_languages: bool = True
 
 
-def _list_rule(texts: pa.ChunkedArray, ratio: float) -> np.ndarray:
+def fineweb2_settings(p: LanguageProfile) -> FineWebQualityConfig:
+    """FineWeb-2's settings for one language (``short_line_thr=999`` there: off)."""
+    return FineWebQualityConfig(
+        line_punct_thr=p.line_punct_thr,
+        short_line_thr=None,
+        char_duplicates_ratio=0.1,
+        new_line_ratio=p.new_line_ratio,
+        fineweb2_languages=False,
+    )
+
+
+def _list_rule(texts: pa.ChunkedArray, ratio: float, language: str | None) -> np.ndarray:
     """``list_ratio`` where newlines per word pass ``ratio``, else None.
 
     A text has at least as many words as whitespace chunks and at most as many as non-space
@@ -46,14 +65,23 @@ def _list_rule(texts: pa.ChunkedArray, ratio: float) -> np.ndarray:
     listy = breaks > ratio * most
     unsure = np.flatnonzero(~listy & (breaks > ratio * least))
     if len(unsure):
-        counted = np.bincount(words(texts.take(pa.array(unsure))).row, minlength=len(unsure))
+        counted = np.bincount(words(texts.take(pa.array(unsure)), language).row, minlength=len(unsure))
         listy[unsure] = breaks[unsure] > ratio * counted
     return np.where(listy, "list_ratio", None)
 
 
 def fineweb_quality(table: pa.Table, cfg: FineWebQualityConfig) -> pa.Table:
     """Filter stage: ``drop_reason`` names the first FineWeb rule a document fails."""
-    texts, n = table["text"], table.num_rows
+
+    def judge(texts: pa.ChunkedArray, language: str | None) -> np.ndarray:
+        found = profile(language) if cfg.fineweb2_languages else None
+        return _reasons(texts, cfg if found is None else fineweb2_settings(found), language)
+
+    return table.append_column("drop_reason", pa.array(reasons_by_language(table, judge), pa.string()))
+
+
+def _reasons(texts: pa.ChunkedArray, cfg: FineWebQualityConfig, language: str | None) -> np.ndarray:
+    n = len(texts)
     lines, row = explode(pc.split_pattern(texts, "\n"))
     filled = pc.utf8_length(pc.utf8_trim_whitespace(lines)).to_numpy() > 0
     lines, row = lines.filter(pa.array(filled)), row[filled]
@@ -82,8 +110,8 @@ def fineweb_quality(table: pa.Table, cfg: FineWebQualityConfig) -> pa.Table:
         drop("char_dup_ratio", chars / np.maximum(body, 1) > cfg.char_duplicates_ratio)
     alive = np.flatnonzero(open_rows(reason))
     if cfg.new_line_ratio is not None and len(alive):
-        reason[alive] = _list_rule(texts.take(pa.array(alive)), cfg.new_line_ratio)
-    return table.append_column("drop_reason", pa.array(reason, pa.string()))
+        reason[alive] = _list_rule(texts.take(pa.array(alive)), cfg.new_line_ratio, language)
+    return reason
 
 
 SPEC = StageSpec(
@@ -91,6 +119,6 @@ SPEC = StageSpec(
     "filter",
     fineweb_quality,
     FineWebQualityConfig,
-    ENGLISH_WEB,
+    Scope(sources=["web"], languages=["en", *PROFILED]),
     ("empty", "line_punct_ratio", "short_line_ratio", "char_dup_ratio", "list_ratio"),
 )

@@ -5,6 +5,12 @@ which FineWeb ran: words are spaCy's English words (:mod:`pipeline.text.spacy_wo
 count and mean-length rules are those with a character outside the punctuation set, the
 symbol and alphabetic ratios divide by all words, and the stop-word rule counts distinct,
 case-sensitive matches. A document is dropped by the first rule it fails, in this order.
+
+Rows in a language FineWeb-2 has a config for are judged as FineWeb-2 judged them (Penedo et
+al. 2025): that language's words (:mod:`pipeline.text.segmenters`), word-length bounds,
+alphabetic-word ratio and stop words, the other rules at datatrove's defaults, as its
+``fineweb-2-pipeline.py`` sets them. Stop words count distinct matches there too (datatrove
+0.10's rule; the release FineWeb-2 ran counted occurrences).
 """
 
 from __future__ import annotations
@@ -15,9 +21,12 @@ import pyarrow.compute as pc
 from pydantic import Field
 
 from pipeline.config_base import StrictModel
-from pipeline.stage_spec import ENGLISH_WEB, StageSpec
+from pipeline.stage_spec import Scope, StageSpec
 from pipeline.text.batch_words import Words, split_lines, words
+from pipeline.text.by_language import reasons_by_language
 from pipeline.text.first_failing import fail, no_reasons
+from pipeline.text.language_profiles import PROFILED, LanguageProfile, profile
+from pipeline.text.segmenters import CHARACTER_FALLBACK
 from pipeline.text.spacy_words import PUNCTUATION_SET
 
 # A word is a "symbol" when every character is punctuation: RE2 can say "some character is not".
@@ -37,6 +46,21 @@ class GopherQualityConfig(StrictModel):
     min_alpha_words_ratio: float | None = 0.8  # words with at least one letter
     min_stop_words: int | None = 2
     stop_words: list[str] = Field(default_factory=lambda: ["the", "be", "to", "of", "and", "that", "have", "with"])
+    # rows in FineWeb-2's languages by its per-language settings (fineweb2_settings); False: these for all
+    fineweb2_languages: bool = True
+
+
+def fineweb2_settings(p: LanguageProfile) -> GopherQualityConfig:
+    """FineWeb-2's settings for one language: its config's values, datatrove's defaults for the rest.
+    Word lengths mean nothing over the one-character fallback words: those rules stay off there."""
+    fallback = p.language in CHARACTER_FALLBACK
+    return GopherQualityConfig(
+        min_avg_word_length=None if fallback else p.min_avg_word_length,
+        max_avg_word_length=None if fallback else p.max_avg_word_length,
+        min_alpha_words_ratio=p.min_alpha_words_ratio,
+        stop_words=list(p.stop_words),
+        fineweb2_languages=False,
+    )
 
 
 def _line_ratios(texts: pa.ChunkedArray, n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -60,8 +84,17 @@ def _stop_words(w: Words, stop_words: list[str]) -> np.ndarray:
 
 def gopher_quality(table: pa.Table, cfg: GopherQualityConfig) -> pa.Table:
     """Filter stage: ``drop_reason`` names the first Gopher quality rule a document fails."""
-    texts, n = table["text"], table.num_rows
-    w = words(texts)
+
+    def judge(texts: pa.ChunkedArray, language: str | None) -> np.ndarray:
+        found = profile(language) if cfg.fineweb2_languages else None
+        return _reasons(texts, cfg if found is None else fineweb2_settings(found), language)
+
+    return table.append_column("drop_reason", pa.array(reasons_by_language(table, judge), pa.string()))
+
+
+def _reasons(texts: pa.ChunkedArray, cfg: GopherQualityConfig, language: str | None) -> np.ndarray:
+    n = len(texts)
+    w = words(texts, language)
     distinct = w.distinct
     wordlike = pc.match_substring_regex(distinct, _NOT_PUNCT).to_numpy(zero_copy_only=False)
     n_words = w.per_row()
@@ -90,7 +123,7 @@ def gopher_quality(table: pa.Table, cfg: GopherQualityConfig) -> pa.Table:
     for name, threshold, fails in rules:
         if threshold is not None:
             fail(reason, fails(threshold), name)
-    return table.append_column("drop_reason", pa.array(reason, pa.string()))
+    return reason
 
 
 SPEC = StageSpec(
@@ -98,7 +131,7 @@ SPEC = StageSpec(
     "filter",
     gopher_quality,
     GopherQualityConfig,
-    ENGLISH_WEB,
+    Scope(sources=["web"], languages=["en", *PROFILED]),
     (
         "too_few_words",
         "too_many_words",

@@ -6,6 +6,10 @@ repeated lines/paragraphs count every occurrence after the first; the top n-gram
 occurrences (overlapping) times its length joined by spaces; duplicated n-grams are counted
 greedily left to right, skipping the n words of each repeat and joining words without spaces.
 N-grams are compared by a 64-bit polynomial hash of exactly those joined strings.
+
+Rows in a language FineWeb-2 has a config for are judged as FineWeb-2 judged them (Penedo et
+al. 2025): that language's words, its duplicate-line share and n-gram thresholds, and the
+paragraph and line-character rules off, as its ``fineweb-2-pipeline.py`` sets them.
 """
 
 from __future__ import annotations
@@ -18,7 +22,9 @@ from pydantic import Field
 from pipeline.config_base import StrictModel
 from pipeline.stage_spec import Scope, StageSpec
 from pipeline.text.batch_words import Words, duplicates, repeats, split_runs, words
+from pipeline.text.by_language import reasons_by_language
 from pipeline.text.first_failing import fail, no_reasons, open_rows
+from pipeline.text.language_profiles import PROFILED, LanguageProfile, profile
 
 _BASE = np.uint64(0x9E3779B97F4A7C15)  # odd multiplier of the polynomial string hash (mod 2**64)
 _ROW_MIX = np.uint64(0xD6E8FEB86659FD93)  # keeps equal n-grams of different rows apart
@@ -34,6 +40,21 @@ class GopherRepetitionConfig(StrictModel):
     top_n_grams: dict[int, float] = Field(default_factory=lambda: {2: 0.2, 3: 0.18, 4: 0.16})
     dup_n_grams: dict[int, float] = Field(
         default_factory=lambda: {5: 0.15, 6: 0.14, 7: 0.13, 8: 0.12, 9: 0.11, 10: 0.10}
+    )
+    # rows in FineWeb-2's languages by its per-language settings (fineweb2_settings); False: these for all
+    fineweb2_languages: bool = True
+
+
+def fineweb2_settings(p: LanguageProfile) -> GopherRepetitionConfig:
+    """FineWeb-2's settings for one language: trafilatura keeps no paragraphs, so those rules are off."""
+    return GopherRepetitionConfig(
+        dup_para_frac=None,
+        dup_para_char_frac=None,
+        dup_line_frac=p.dup_line_frac,
+        dup_line_char_frac=None,
+        top_n_grams=dict(p.top_n_grams),
+        dup_n_grams=dict(p.dup_n_grams),
+        fineweb2_languages=False,
     )
 
 
@@ -147,7 +168,16 @@ def _ngram_rules(w: Words, cfg: GopherRepetitionConfig, length: np.ndarray, reas
 
 def gopher_repetition(table: pa.Table, cfg: GopherRepetitionConfig) -> pa.Table:
     """Filter stage: ``drop_reason`` names the first Gopher repetition rule a document fails."""
-    texts, n = table["text"], table.num_rows
+
+    def judge(texts: pa.ChunkedArray, language: str | None) -> np.ndarray:
+        found = profile(language) if cfg.fineweb2_languages else None
+        return _reasons(texts, cfg if found is None else fineweb2_settings(found), language)
+
+    return table.append_column("drop_reason", pa.array(reasons_by_language(table, judge), pa.string()))
+
+
+def _reasons(texts: pa.ChunkedArray, cfg: GopherRepetitionConfig, language: str | None) -> np.ndarray:
+    n = len(texts)
     length = pc.utf8_length(texts).to_numpy().astype(float)
     reason = no_reasons(n)
     reason[length == 0] = "empty"
@@ -165,9 +195,9 @@ def gopher_repetition(table: pa.Table, cfg: GopherRepetitionConfig) -> pa.Table:
                 fail(reason, ratio > threshold, name)
     alive = np.flatnonzero(open_rows(reason))
     if len(alive):
-        w = words(texts.take(pa.array(alive)))
+        w = words(texts.take(pa.array(alive)), language)
         _ngram_rules(Words(alive[w.row], w.ids, w.distinct, n), cfg, np.maximum(length, 1), reason)
-    return table.append_column("drop_reason", pa.array(reason, pa.string()))
+    return reason
 
 
 # Gopher's rules cover books too
@@ -176,6 +206,6 @@ SPEC = StageSpec(
     "filter",
     gopher_repetition,
     GopherRepetitionConfig,
-    Scope(sources=["web", "book"], languages=["en"]),
+    Scope(sources=["web", "book"], languages=["en", *PROFILED]),
     ("empty", r"dup_(line|para)_(char_)?frac", r"top_\d+_gram", r"duplicated_\d+_n_grams"),
 )

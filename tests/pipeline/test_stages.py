@@ -138,20 +138,33 @@ def test_a_funnel_lists_the_stages_that_can_act_and_any_other_that_did():
 ENGLISH_JUNK = "buy now " * 10  # fails Gopher's stop-word and repetition rules
 GERMAN_PROSE = (
     "Die Stadt liegt am Ufer eines breiten Flusses und ist seit dem Mittelalter ein wichtiger "
-    "Handelsplatz gewesen, an dem Kaufleute aus vielen Ländern ihre Waren tauschten."
+    "Handelsplatz gewesen, an dem Kaufleute aus vielen Ländern ihre Waren tauschten. Im Jahr 1350 "
+    "wurde die erste Brücke gebaut, die den Handel mit den Dörfern auf der anderen Seite erleichterte. "
+    "Heute ist die Altstadt mit ihren engen Gassen und den alten Häusern der Kaufleute ein Ziel für "
+    "Besucher aus der ganzen Welt, und das Museum am Markt zeigt die Geschichte der Stadt."
 )
 
 
-def test_quality_rules_judge_only_their_scope():
+def test_quality_rules_judge_each_language_by_its_own_settings():
+    """English by FineWeb's rules, German by FineWeb-2's German settings, code by neither; with the
+    FineWeb-2 settings off and the scope widened, English rules judge German (and drop it)."""
     rows = [_doc("web/en", ENGLISH_JUNK), _doc("web/de", GERMAN_PROSE), _doc("code/x", ENGLISH_JUNK, "code")]
+    rows.append(_doc("web/de-short", GERMAN_PROSE[:160]))
     cfg = CurateConfig(code_license=None, code_filter=None)
     out = {r["id"]: r for r in run_row_stages(_table(rows), cfg).to_pylist()}
     assert out["web/en"]["status"] == DROPPED and out["web/en"]["stage"] == "gopher_repetition"
-    assert out["web/de"]["status"] == KEPT and out["web/de"]["language"] == "de"  # English rules skip German
+    assert out["web/de"]["status"] == KEPT and out["web/de"]["language"] == "de"  # German stop words found
+    assert out["web/de-short"]["status"] == DROPPED and out["web/de-short"]["reason"] == "too_few_words"
     assert out["code/x"]["status"] == KEPT and out["code/x"]["language"] is None  # no langid, no web rules
-    widened = cfg.model_copy(update={"scopes": {"gopher_quality": Scope(sources=["web"], languages=None)}})
+    english_only = {"fineweb2_languages": False}
+    widened = cfg.model_copy(
+        update={
+            "scopes": {"gopher_quality": Scope(sources=["web"], languages=None)},
+            "gopher_quality": cfg.gopher_quality.model_copy(update=english_only),
+        }
+    )
     out = {r["id"]: r for r in run_row_stages(_table(rows), widened).to_pylist()}
-    assert out["web/de"]["status"] == DROPPED and out["web/de"]["stage"] == "gopher_quality"
+    assert out["web/de"]["status"] == DROPPED and out["web/de"]["reason"] == "stop_words"
 
 
 def test_language_scope_without_langid_is_refused():

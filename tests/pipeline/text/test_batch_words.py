@@ -85,7 +85,7 @@ def test_stages_of_one_batch_share_its_words_only_inside_shared_words(monkeypatc
     texts = pa.array(["the cat sat on the mat", "a dog"])
     splits = []
     real = batch_words._split_words
-    monkeypatch.setattr(batch_words, "_split_words", lambda t: splits.append(len(t)) or real(t))
+    monkeypatch.setattr(batch_words, "_split_words", lambda t, lang=None: splits.append(len(t)) or real(t, lang))
     with batch_words.shared_words():
         first, again = words(texts), words(texts)
     assert splits == [2]  # the second stage reuses the first one's words

@@ -4,6 +4,7 @@ documented character fallback for Japanese, Korean and Thai, English as before."
 from pipeline.text.segmenters import (
     character_words,
     chinese_words,
+    japanese_words,
     segmenter_for,
     space_delimited_words,
 )
@@ -48,6 +49,16 @@ def test_unspaced_scripts_without_their_segmenter_fall_back_to_characters():
 
 
 def test_each_language_gets_its_segmenter():
-    assert segmenter_for("zh") is chinese_words and segmenter_for("ja") is character_words
+    assert segmenter_for("zh") is chinese_words and segmenter_for("ja") is japanese_words
+    assert segmenter_for("ko") is character_words and segmenter_for("th") is character_words
     assert segmenter_for("en") is space_delimited_words and segmenter_for(None) is space_delimited_words
     assert space_delimited_words("Don't stop.") == ["Do", "n't", "stop", "."]  # the English splitter, as before
+
+
+def test_japanese_is_split_by_sudachi_mode_a_and_long_text_in_pieces():
+    assert japanese_words("吾輩は猫である。 名前はまだ無い。\nどこで  生れたか") == [
+        "吾輩", "は", "猫", "で", "ある", "。", "名前", "は", "まだ", "無い", "。", "どこ", "で", "生れ", "た", "か",
+    ]  # fmt: skip
+    long = "今日は良い天気です。\n" * 5000  # 150,000 UTF-8 bytes: Sudachi alone refuses input this long
+    words = japanese_words(long)
+    assert len(words) == 5000 * 6 and "".join(words) == "".join(long.split())
