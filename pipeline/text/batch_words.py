@@ -23,8 +23,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from pipeline.text.segmenters import WHOLE_TEXT, segmenter_for
-from pipeline.text.spacy_words import chunk_words
+from pipeline.text.segmenters import WHOLE_TEXT, chunk_splitter, segmenter_for
 
 _CACHE: dict[str | None, dict[str, tuple[str, ...]]] = {}  # language -> chunk -> words, across batches
 _CACHE_MAX = 300_000  # about 60 MB of chunks and their words
@@ -212,10 +211,11 @@ def _split_words(texts: pa.Array | pa.ChunkedArray, language: str | None = None)
     enc = pc.dictionary_encode(chunks)
     distinct_chunks = enc.dictionary.to_pylist()
     cache = _CACHE.setdefault(language, {})
-    split = chunk_words if language is None else segmenter_for(language)
     splits = list(map(cache.get, distinct_chunks))
-    for i in [i for i, words in enumerate(splits) if words is None]:
-        splits[i] = cache[distinct_chunks[i]] = tuple(split(distinct_chunks[i]))
+    missing = [i for i, words in enumerate(splits) if words is None]
+    if missing:
+        for i, words in zip(missing, chunk_splitter(language)([distinct_chunks[i] for i in missing])):
+            splits[i] = cache[distinct_chunks[i]] = words
     if len(cache) > _CACHE_MAX:
         cache.clear()
     flat = pc.dictionary_encode(pa.array(list(itertools.chain.from_iterable(splits)), pa.string()))

@@ -1,6 +1,11 @@
 """Words per language: Chinese through jieba as datatrove's FineWeb-2 tokenizer splits it, the
 documented character fallback for Japanese, Korean and Thai, English as before."""
 
+import os
+
+import pytest
+
+from pipeline.text.chinese_words import jieba_words
 from pipeline.text.segmenters import (
     character_words,
     chinese_words,
@@ -8,6 +13,8 @@ from pipeline.text.segmenters import (
     segmenter_for,
     space_delimited_words,
 )
+
+SAMPLE_BOOKS = os.path.join(os.path.dirname(__file__), "..", "..", "..", "data", "sample", "books", "books.jsonl.gz")
 
 
 def test_chinese_is_split_into_jieba_words_without_whitespace():
@@ -62,3 +69,53 @@ def test_japanese_is_split_by_sudachi_mode_a_and_long_text_in_pieces():
     long = "今日は良い天気です。\n" * 5000  # 150,000 UTF-8 bytes: Sudachi alone refuses input this long
     words = japanese_words(long)
     assert len(words) == 5000 * 6 and "".join(words) == "".join(long.split())
+
+
+def test_japanese_numbers_stay_whole_as_spacy_gives_them():
+    # Sudachi's numeric-joining plugin (spaCy's Japanese tokenizer has it): "2008", not 2/0/0/8
+    assert japanese_words("2008年に10個の64ビット ISO-8859") == [
+        "2008", "年", "に", "10", "個", "の", "64", "ビット", "ISO", "-", "8859",
+    ]  # fmt: skip
+
+
+def _sample_book(language: str) -> str:
+    import gzip
+    import json
+
+    with gzip.open(SAMPLE_BOOKS, "rt", encoding="utf-8") as f:
+        return next(d["text"] for d in map(json.loads, f) if d["language"] == language)
+
+
+def test_chinese_words_equal_jiebas_on_a_real_book_and_mixed_text():
+    # the sample's 呐喊 (Lu Xun), Traditional text, and blocks mixing Han with ASCII and C++
+    text = _sample_book("zh")[:30_000] + "\n臺灣的資料與後來的發展為人所知。使用dh_make命令，版本3.14或50%的C++與AT&T"
+    assert chinese_words(text) == jieba_words(text)
+    assert chinese_words("使用dh_make命令 github.com") == ["使用", "dh", "_", "make", "命令", "github", ".", "com"]
+
+
+def test_spacy_languages_split_as_spacy_does():
+    """German keeps E-Mail whole, Russian its abbreviations, as spaCy's own rules do (not the
+    English ones); the letters-only shortcut and the long-chunk rule give spaCy's words too."""
+    import spacy
+
+    cases = {
+        "de": "Die E-Mail-Adresse, z.B. für Build-Depends: siehe Abschnitt 3.2 (usw.) und 10km.",
+        "ru": "Т.е. см. раздел 5, т.д. и т.п.; г. Москва",
+        "es": "¿Qué es esto? ¡Hola! EE.UU. y la Sra. García",
+    }
+    for language, text in cases.items():
+        expected = [t.text for t in spacy.blank(language).tokenizer(text) if t.text.strip()]
+        assert segmenter_for(language)(text) == expected, language
+    assert segmenter_for("de")("E-Mail") == ["E-Mail"] and space_delimited_words("E-Mail") == ["E", "-", "Mail"]
+    rule = "├" + "─" * 3000 + "┤"  # spaCy's affix search is quadratic on this: the English rules split it
+    assert segmenter_for("ru")(rule) == ["├"] + ["─"] * 3000 + ["┤"]
+    assert [t.text for t in spacy.blank("ru").tokenizer(rule[:300] + "┤")] == ["├"] + ["─"] * 299 + ["┤"]
+
+
+@pytest.mark.slow  # spaCy's French rules take ~3 s to load
+def test_french_splits_its_elisions_as_spacy_does_on_a_real_book():
+    import spacy
+
+    text = _sample_book("fr")[:40_000] + " l’image d’un outil aujourd'hui"
+    assert segmenter_for("fr")(text) == [t.text for t in spacy.blank("fr").tokenizer(text) if t.text.strip()]
+    assert "l’" in segmenter_for("fr")("l’image")
