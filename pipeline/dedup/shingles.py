@@ -3,7 +3,12 @@
 Text is normalized as FineWeb's MinHash step does (Penedo et al. 2024, datatrove): lowercase,
 punctuation and symbols removed, whitespace collapsed; NFKC also folds compatibility forms
 (full-width letters, ligatures) that would otherwise split a copy from its original. It is then
-cut into word n-grams (FineWeb: 5) or character n-grams. A batch's shingles are hashed in a few
+cut into word n-grams (FineWeb: 5) or character n-grams: by default (``unit="auto"``) each text
+by its script, character n-grams where a fifth or more of its letters are Han, kana, Hangul or
+Thai (no spaces between words there: a "word" would be a whole clause), words elsewhere. Text
+with Han characters is first keyed to Simplified Chinese with OpenCC's ``tw2sp`` (phrase-level:
+檔案 -> 文件, 軟體 -> 软件), so a Traditional copy of a Simplified page shingles like it; the text
+itself is never changed. A batch's shingles are hashed in a few
 numpy passes, never one Python call per shingle: each word gets a polynomial hash over its code
 points through prefix sums (any span in O(1)), each shingle a polynomial over its units' hashes,
 finished with MurmurHash3's fmix64 avalanche.
@@ -11,6 +16,7 @@ finished with MurmurHash3's fmix64 avalanche.
 
 from __future__ import annotations
 
+import re
 import sys
 import unicodedata
 from collections.abc import Sequence
@@ -29,8 +35,16 @@ _BASE_INV = pow(_BASE, -1, 1 << 64)
 
 
 class ShingleConfig(StrictModel):
-    unit: Literal["word", "char"] = "word"  # char n-grams suit scripts without spaces (zh, ja, th)
+    # "auto": char n-grams for texts in scripts without spaces (zh, ja, ko, th), words elsewhere
+    unit: Literal["word", "char", "auto"] = "auto"
     n: int = Field(5, ge=1)  # FineWeb: 5-word shingles
+    # under "auto", the n of character shingles: 5 Han characters are about 3 jieba words, a
+    # phrase-sized unit as FineWeb's 5 words are in English
+    char_n: int = Field(5, ge=1)
+    unspaced_share: float = Field(0.2, ge=0, le=1)  # letters in those scripts that make a text "unspaced"
+    # Traditional -> Simplified for the shingles of texts with Han characters; tw2sp over t2s: on 26
+    # real zh-tw/zh-cn page pairs (debian-reference, debmake-doc) mean Jaccard 0.849 vs 0.677
+    chinese_key: Literal["tw2sp", "t2s", "none"] = "tw2sp"
     normalize: Literal["NFKC", "NFC", "none"] = "NFKC"
     lowercase: bool = True
     strip_punctuation: bool = True  # Unicode categories P* and S*
@@ -171,7 +185,54 @@ def shingle_hashes(texts: Sequence[str], cfg: ShingleConfig) -> tuple[np.ndarray
     return _shingle_hashes(texts, cfg)
 
 
+_HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+_UNSPACED = re.compile(r"[\u0e00-\u0e7f\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]")
+_LETTER = re.compile(r"[^\W\d_]")
+
+
+@lru_cache(maxsize=2)
+def _converter(profile: str) -> object:
+    import opencc
+
+    return opencc.OpenCC(profile)
+
+
+def keyed(texts: Sequence[str], cfg: ShingleConfig) -> list[str]:
+    """The texts as their shingles are cut from them: Han text keyed to Simplified Chinese."""
+    if cfg.chinese_key == "none":
+        return list(texts)
+    convert = _converter(cfg.chinese_key).convert
+    return [convert(t) if _HAN.search(t) else t for t in texts]
+
+
+def unspaced(text: str, share: float) -> bool:
+    """Whether at least ``share`` of the text's letters are Han, kana, Hangul or Thai."""
+    letters = len(_LETTER.findall(text))
+    return letters > 0 and len(_UNSPACED.findall(text)) >= share * letters
+
+
 def _shingle_hashes(texts: Sequence[str], cfg: ShingleConfig) -> tuple[np.ndarray, np.ndarray]:
+    texts = keyed(texts, cfg)
+    if cfg.unit != "auto":
+        return _unit_hashes(texts, cfg)
+    chars = np.array([unspaced(t, cfg.unspaced_share) for t in texts], dtype=bool)
+    by_words = cfg.model_copy(update={"unit": "word"})
+    by_chars = cfg.model_copy(update={"unit": "char", "n": cfg.char_n})
+    if chars.all() or not chars.any():
+        return _unit_hashes(texts, by_chars if chars.any() else by_words)
+    counts, parts = np.zeros(len(texts), np.int64), []
+    for pick, part_cfg in ((np.flatnonzero(~chars), by_words), (np.flatnonzero(chars), by_chars)):
+        h, o = _unit_hashes([texts[i] for i in pick], part_cfg)
+        counts[pick] = np.diff(o)
+        parts.append((pick, h, o))
+    offsets = np.r_[0, np.cumsum(counts)]
+    hashes = np.empty(offsets[-1], np.uint64)
+    for pick, h, o in parts:  # each group's shingles to its documents' places
+        hashes[np.repeat(offsets[pick] - o[:-1], np.diff(o)) + np.arange(len(h))] = h
+    return hashes, offsets
+
+
+def _unit_hashes(texts: Sequence[str], cfg: ShingleConfig) -> tuple[np.ndarray, np.ndarray]:
     unit_hash, units = (_words if cfg.unit == "word" else _chars)(texts, cfg)
     unit_hash = fmix64(unit_hash + np.uint64(1))
     counts = np.where(units > 0, np.maximum(units - cfg.n + 1, 1), 0)

@@ -184,3 +184,32 @@ def test_vertex_order_is_survivor_order():
     assert vertex_ids(ordered).to_pylist() == ["d", "c", "a", "b"]
     assert vertex_files(ordered).to_pylist() == [4, 3, 2, 1] and vertex_groups(ordered).to_pylist() == [0, 5, 0, 0]
     assert vertices(t.slice(0, 1), [0], [0], old=True)[0].as_py() < min(names.to_pylist())
+
+
+def _sample_chinese_book() -> str:
+    import gzip
+    import os
+
+    path = os.path.join(os.path.dirname(__file__), "..", "..", "..", "data", "sample", "books", "books.jsonl.gz")
+    with gzip.open(path, "rt", encoding="utf-8") as f:
+        return next(d["text"] for d in map(json.loads, f) if d["language"] == "zh")
+
+
+def test_a_traditional_copy_of_a_simplified_page_is_a_near_duplicate():
+    """Real Chinese prose (the sample's 呐喊) and a Traditional copy made as mirror sites make them
+    (OpenCC s2twp: characters and Taiwan's vocabulary): found with the default shingles (character
+    5-grams on the tw2sp key), missed without the key, by characters or by words."""
+    import opencc
+
+    book = _sample_chinese_book()
+    original, other = book[10_000:16_000], book[40_000:46_000]
+    copy = opencc.OpenCC("s2twp").convert(original)
+    assert copy != original and sum(a != b for a, b in zip(copy, original)) > 100  # really another script
+    docs = _docs([("web/00", "web", original, {}), ("web/01", "web", other, {}), ("web/02", "web", copy, {})])
+    dropped = {r["id"]: r["survivor"] for r in dedup_in_memory(docs, NearDedupConfig(), seed=1).to_pylist()}
+    assert dropped == {"web/02": "web/00"}
+    for shingles in (ShingleConfig(chinese_key="none"), ShingleConfig(unit="word", chinese_key="none")):
+        cfg = NearDedupConfig(shingles=shingles)
+        assert dedup_in_memory(docs, cfg, seed=1).num_rows == 0
+    sets = shingle_sets([original, copy, other], ShingleConfig())
+    assert jaccard(sets[0], sets[1]) > 0.9 and jaccard(sets[0], sets[2]) < 0.1

@@ -1,7 +1,9 @@
 import random
+import re
 import unicodedata
 
 import numpy as np
+import opencc
 import pytest
 
 import pipeline.dedup.shingles as shingles_mod
@@ -44,13 +46,32 @@ def _reference_normalize(text: str, cfg: ShingleConfig) -> str:
     return " ".join(w for w in spaced.split(" ") if w)
 
 
+def _unit(text: str, cfg: ShingleConfig) -> tuple[str, int]:
+    """Words, or characters for a text whose letters are a fifth or more Han, kana, Hangul, Thai."""
+    if cfg.unit != "auto":
+        return cfg.unit, cfg.n
+    letters = [c for c in text if re.match(r"[^\W\d_]", c)]
+    scripts = (
+        ("\u0e00", "\u0e7f"),
+        ("\u3040", "\u30ff"),
+        ("\u3400", "\u4dbf"),
+        ("\u4e00", "\u9fff"),
+        ("\uac00", "\ud7af"),
+    )
+    unspaced = [c for c in letters if any(a <= c <= b for a, b in (*scripts, ("\uf900", "\ufaff")))]
+    return ("char", cfg.char_n) if letters and len(unspaced) >= cfg.unspaced_share * len(letters) else ("word", cfg.n)
+
+
 def _ngrams(text: str, cfg: ShingleConfig) -> list[tuple[str, ...]]:
     """The shingles as tuples of units, in document order (fewer units than n: one shingle of all)."""
+    if cfg.chinese_key != "none" and re.search("[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]", text):
+        text = opencc.OpenCC(cfg.chinese_key).convert(text)
+    unit, n = _unit(text, cfg)
     norm = _reference_normalize(text, cfg)
-    units = (norm.split(" ") if norm else []) if cfg.unit == "word" else list(norm)
+    units = (norm.split(" ") if norm else []) if unit == "word" else list(norm)
     if not units:
         return []
-    return [tuple(units[i : i + cfg.n]) for i in range(max(len(units) - cfg.n + 1, 1))]
+    return [tuple(units[i : i + n]) for i in range(max(len(units) - n + 1, 1))]
 
 
 @pytest.fixture(scope="module")
