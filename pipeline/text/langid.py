@@ -23,11 +23,22 @@ from pipeline.stage_spec import Scope, StageSpec
 UNKNOWN = "unknown"  # the language of a text with nothing to judge (empty once markers are gone)
 
 
+def calibrated_min_scores() -> dict[str, float]:
+    """Per-language minimum lid.176 scores: FineWeb-2's rule (median - std of each language's
+    scores, in [0.3, 0.9]) on real documents, English at FineWeb's 0.65; see
+    ``pipeline/text/fineweb2/lid176_min_scores.json`` and benchmarks/langid_calibration.py."""
+    raw = json.loads((resources.files("pipeline.text") / "fineweb2" / "lid176_min_scores.json").read_text("utf-8"))
+    return {lang: e["min_score"] for lang, e in raw["languages"].items() if e["min_score"] is not None}
+
+
 class LangIdConfig(StrictModel):
     # Keep-list of fastText codes ("en", "de", "zh", ...); None keeps every language.
     # FineWeb's setting: languages=["en"], min_score=0.65 (datatrove's LanguageFilter defaults).
     languages: list[str] | None = None
-    min_score: float | None = Field(None, ge=0, le=1)  # None: the score is recorded only
+    min_score: float | None = Field(None, ge=0, le=1)  # for languages without their own; None: recorded only
+    # A row whose language has a minimum here is dropped below it (``language_score``), as FineWeb-2
+    # drops each language below its own; the default is calibrated for lid.176. None: no per-language minimum.
+    language_min_scores: dict[str, float] | None = Field(default_factory=calibrated_min_scores)
     # fastText averages word vectors over the line, so a sample of the text decides as well as all
     # of it; the cap bounds the cost of book-length texts. The sample is ``windows`` evenly spaced
     # slices sharing ``max_chars``, so a page whose head is navigation or commands is judged by its
@@ -91,14 +102,17 @@ def langid(table: pa.Table, cfg: LangIdConfig) -> pa.Table:
     """
     found = predict(table["text"].to_pylist(), cfg.max_chars, cfg.windows)
     keep = set(cfg.languages) if cfg.languages is not None else None
-    reasons = [
-        "language_not_kept"
-        if keep is not None and lang not in keep
-        else "language_score"
-        if cfg.min_score is not None and score < cfg.min_score
-        else None
-        for lang, score in found
-    ]
+    own = cfg.language_min_scores or {}
+    reasons = []
+    for lang, score in found:
+        least = own.get(lang, cfg.min_score)
+        reasons.append(
+            "language_not_kept"
+            if keep is not None and lang not in keep
+            else "language_score"
+            if least is not None and score < least
+            else None
+        )
     meta = [_with_language(m, lang, s) for m, (lang, s) in zip(table["meta"].to_pylist(), found)]
     language = pa.array([lang for lang, _ in found], pa.string())
     table = table.set_column(table.schema.get_field_index("meta"), "meta", pa.array(meta, pa.string()))

@@ -104,3 +104,21 @@ def test_fineweb_setting_drops_with_reasons():
     assert out["drop_reason"].to_pylist() == [None, "language_not_kept", "language_score", "language_not_kept"]
     only_score = langid(table, LangIdConfig(min_score=0.65))["drop_reason"].to_pylist()
     assert only_score == [None, None, "language_score", "language_score"]
+
+
+def test_each_language_is_held_to_its_own_calibrated_minimum():
+    table = langid_module.calibrated_min_scores()
+    assert table["en"] == 0.65  # FineWeb's own value on this model
+    assert {"zh", "ja", "de", "fr", "ru", "es"} <= set(table) and all(0.3 <= v <= 0.9 for v in table.values())
+    texts = [
+        "我们在北京大学学习自然语言处理，这是一个很好的机会。" * 3,  # plainly Chinese
+        "使用 apt-get install 安装软件包，然后运行 make 命令编译 the program again and install it",  # mixed: unsure
+    ]
+    t = pa.table({"id": ["a", "b"], "text": texts, "meta": [None, None]})
+    scores = [s for _, s in predict(texts)]
+    out = langid(t, LangIdConfig(language_min_scores={"zh": 0.9})).to_pylist()
+    assert out[0]["language"] == "zh" and out[0]["drop_reason"] is None and scores[0] >= 0.9
+    assert out[1]["drop_reason"] == ("language_score" if out[1]["language"] == "zh" and scores[1] < 0.9 else None)
+    assert out[1]["language"] == "zh" and scores[1] < 0.9  # the case this test is about
+    lax = langid(t, LangIdConfig(language_min_scores=None)).to_pylist()
+    assert [r["drop_reason"] for r in lax] == [None, None]  # without the table, scores are only recorded
