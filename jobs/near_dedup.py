@@ -265,7 +265,7 @@ def _confirmed(checks: pa.Table) -> pa.Table:
 
 def _count_rows(applied: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """``_apply``'s count rows (those without a survivor to grow) as the curate pass's counts."""
-    return [{k: c[k] for k in COUNT_SCHEMA.names} for c in applied]
+    return [{k: c.get(k) for k in COUNT_SCHEMA.names} for c in applied]
 
 
 def _drop_members(

@@ -258,6 +258,7 @@ def _curate(c: dict[str, Any]) -> str:
                 text_cols=4,
             ),
         ]
+    out.append(_languages(c.get("languages", [])))
     if c.get("rewrite_events"):
         out += [
             "<h3>Rewrite events</h3>",
@@ -271,6 +272,33 @@ def _curate(c: dict[str, Any]) -> str:
         if c.get(key):
             out += [f"<h3>{title}</h3>", _kv_table(c[key])]
     return "".join(out)
+
+
+def _languages(rows: list[dict[str, Any]]) -> str:
+    """Kept and dropped documents per source and language, and each language's main drop reasons."""
+    if not rows:
+        return ""
+    labels = [f"{r['source']} {r['language'] or '(before language ID)'}" for r in rows]
+    chart = _columns_svg(
+        labels, {"kept": [r["kept"] for r in rows], "dropped": [r["dropped"] for r in rows]}, [PALETTE[0], DROPPED]
+    )
+    table = _table(
+        ["source", "language", "kept", "dropped", "quarantined", "kept chars", "main reasons"],
+        [
+            [
+                r["source"],
+                r["language"] or "—",
+                _n(r["kept"]),
+                _n(r["dropped"]),
+                _n(r["quarantined"]),
+                _n(r["kept_chars"]),
+                ", ".join(f"{x['stage']}:{x['reason']} {x['docs']}" for x in r["reasons"][:3]) or "—",
+            ]
+            for r in rows
+        ],
+        text_cols=2,
+    )
+    return "<h3>Languages (language ID's answer)</h3>" + chart + table
 
 
 def _pack(p: dict[str, Any]) -> str:

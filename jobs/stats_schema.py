@@ -72,6 +72,25 @@ class ReasonCount(_Schema):
     chars: Count
 
 
+class LanguageReason(_Schema):
+    status: Status
+    stage: str
+    reason: str
+    docs: Count
+
+
+class LanguageCount(_Schema):
+    """One source's documents in one language (lid.176 code; null: dropped before language ID)."""
+
+    source: str
+    language: str | None
+    kept: Count
+    dropped: Count
+    quarantined: Count
+    kept_chars: Count
+    reasons: list[LanguageReason] = Field(description="drop and quarantine reasons in this language, most first")
+
+
 class RewriteEvent(_Schema):
     """Edits inside kept documents, e.g. ``pii_redact`` ``email``: one per address replaced."""
 
@@ -118,6 +137,9 @@ class CurateStats(_Schema):
     funnel: list[FunnelStep]
     reasons: list[ReasonCount]
     rewrite_events: list[RewriteEvent]
+    languages: list[LanguageCount] = Field(
+        default_factory=list, description="per source and language, for the sources language ID judges"
+    )
     near_dedup: NearDedupSummary | None = None
     repo_near_dedup: NearDedupSummary | None = None
     image_dedup: ImageDedupSummary | None = None

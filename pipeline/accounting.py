@@ -7,6 +7,7 @@ per-file receipts, so ``in == kept + dropped + quarantined`` is a check that can
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from typing import Any
 
@@ -20,6 +21,7 @@ EVENT = "event"  # a counted rewrite event; not an outcome, so it is left out of
 COUNT_SCHEMA = pa.schema(
     [
         ("source", pa.string()),
+        ("language", pa.string()),  # what language ID gave the rows (null: not identified)
         ("status", pa.string()),
         ("stage", pa.string()),
         ("reason", pa.string()),
@@ -29,12 +31,22 @@ COUNT_SCHEMA = pa.schema(
 )
 
 
-def moved_to_dropped(source: str, stage: str, reason: str, docs: int, chars: int) -> list[dict[str, Any]]:
+def moved_to_dropped(
+    source: str, stage: str, reason: str, docs: int, chars: int, language: str | None = None
+) -> list[dict[str, Any]]:
     """Count rows for documents a later pass takes out of ``curated/``: kept down, dropped up by the same."""
+    where = {"source": source, "language": language}
     return [
-        {"source": source, "status": KEPT, "stage": None, "reason": None, "docs": -docs, "chars": -chars},
-        {"source": source, "status": DROPPED, "stage": stage, "reason": reason, "docs": docs, "chars": chars},
+        {**where, "status": KEPT, "stage": None, "reason": None, "docs": -docs, "chars": -chars},
+        {**where, "status": DROPPED, "stage": stage, "reason": reason, "docs": docs, "chars": chars},
     ]
+
+
+def identified_language(meta: str | None) -> str | None:
+    """The language language ID wrote into a document's meta (None for code, whose meta ``language``
+    is its programming language, and for rows it never judged)."""
+    fields = json.loads(meta) if meta else {}
+    return fields.get("language") if "language_score" in fields else None
 
 
 def count_outcomes(table: pa.Table) -> pa.Table:
@@ -44,28 +56,31 @@ def count_outcomes(table: pa.Table) -> pa.Table:
     event (an e-mail redacted, a line removed) counts as status ``event`` with the tag as reason.
     """
     lengths = pc.utf8_length(table["text"]).cast(pa.int64())
+    language = table["language"] if "language" in table.schema.names else pa.nulls(table.num_rows, pa.string())
     base = pa.table(
         {
             "source": table["source"],
+            "language": language,
             "status": table["status"],
             "stage": table["stage"],
             "reason": table["reason"],
             "chars": lengths,
         }
     )
-    grouped = base.group_by(["source", "status", "stage", "reason"], use_threads=False).aggregate(
+    grouped = base.group_by(["source", "language", "status", "stage", "reason"], use_threads=False).aggregate(
         [("chars", "count"), ("chars", "sum")]
     )
     rows = [
         {
             "source": r["source"],
+            "language": r["language"],
             "status": r["status"],
             "stage": r["stage"],
             "reason": r["reason"],
             "docs": r["chars_count"],
             "chars": r["chars_sum"],
         }
-        for r in grouped.to_pylist()
+        for r in sorted(grouped.to_pylist(), key=lambda r: str(list(r.values())))
     ]
     tally: dict[tuple, list[int]] = defaultdict(lambda: [0, 0])
     for source, rewrites, n in zip(table["source"].to_pylist(), table["rewrites"].to_pylist(), lengths.to_pylist()):
@@ -168,4 +183,39 @@ def build_stats(
         "funnel": funnel,
         "reasons": reasons,
         "rewrite_events": events,
+        "languages": by_language(counts),
     }
+
+
+def by_language(counts: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Outcomes per (source, language that language ID gave), with the drop reasons of each.
+
+    Only sources with at least one identified row are listed; their rows that never reached
+    language ID (dropped before it) are ``language: null``, so each source's rows add up to its
+    kept, dropped and quarantined totals. (Code has no row language: its meta's ``language`` is the
+    programming language.)"""
+    identified = {c["source"] for c in counts if c.get("language") is not None}
+    table: dict[tuple, dict[str, Any]] = {}
+    for c in counts:
+        if c["source"] not in identified or c["status"] not in (KEPT, DROPPED, QUARANTINED):
+            continue
+        key = (c["source"], c.get("language"))
+        row = table.setdefault(
+            key,
+            {"source": key[0], "language": key[1], KEPT: 0, DROPPED: 0, QUARANTINED: 0, "kept_chars": 0, "reasons": {}},
+        )
+        row[c["status"]] += c["docs"]
+        if c["status"] == KEPT:
+            row["kept_chars"] += c["chars"]
+        else:
+            name = (c["status"], c["stage"], c["reason"])
+            row["reasons"][name] = row["reasons"].get(name, 0) + c["docs"]
+    out = []
+    for key in sorted(table, key=lambda k: (k[0], k[1] is None, k[1] or "")):
+        row = table[key]
+        row["reasons"] = [
+            {"status": st, "stage": stage, "reason": reason, "docs": n}
+            for (st, stage, reason), n in sorted(row["reasons"].items(), key=lambda kv: (-kv[1], str(kv[0])))
+        ]
+        out.append(row)
+    return out

@@ -19,7 +19,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from pipeline.accounting import moved_to_dropped
+from pipeline.accounting import identified_language, moved_to_dropped
 from pipeline.curated_io import REJECT_COLUMNS
 from pipeline.dedup.exact import with_cluster_size
 from pipeline.dedup.near import NearDedupConfig, sign, signed_band_rows
@@ -159,7 +159,7 @@ def apply_drops(
         RowGroupWriter(os.path.join(root, curated_rel) + ".new"),
         RowGroupWriter(os.path.join(root, "rejects", source, f"{stage}-{name}")),
     )
-    totals: dict[str, list[int]] = {}
+    totals: dict[tuple[str, str | None], list[int]] = {}
     grown: dict[str, int] = {}
     for batch in pq.ParquetFile(os.path.join(root, curated_rel)).iter_batches(batch_size=BATCH):
         t = pa.Table.from_batches([batch])
@@ -170,7 +170,7 @@ def apply_drops(
         for i, meta, reason, n in zip(
             gone["id"].to_pylist(), gone["meta"].to_pylist(), reasons, pc.utf8_length(gone["text"]).to_pylist()
         ):
-            total = totals.setdefault(reason, [0, 0])
+            total = totals.setdefault((reason, identified_language(meta)), [0, 0])
             total[0], total[1] = total[0] + 1, total[1] + n
             grown[dropped[i][0]] = grown.get(dropped[i][0], 0) + _copies(meta)
         rejects.write(
@@ -200,8 +200,8 @@ def apply_drops(
     os.replace(sig_path + ".new", sig_path) if signatures.rows else os.remove(sig_path)
     counts = [
         row
-        for reason, (n, chars) in sorted(totals.items())
-        for row in moved_to_dropped(source, stage, reason, n, chars)
+        for (reason, language), (n, chars) in sorted(totals.items(), key=str)
+        for row in moved_to_dropped(source, stage, reason, n, chars, language)
     ]
     return counts, grown
 

@@ -15,7 +15,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from pipeline.accounting import moved_to_dropped
+from pipeline.accounting import identified_language, moved_to_dropped
 from pipeline.curated_io import REJECT_COLUMNS
 from pipeline.dedup.near_store import BATCH, RowGroupWriter
 from pipeline.images.checks import remove_markers
@@ -47,7 +47,7 @@ def apply_image_dedup(
     path = os.path.join(root, curated_rel)
     curated = RowGroupWriter(path + ".new")
     rejects = RowGroupWriter(os.path.join(root, "rejects", source, f"{STAGE}-{name}"))
-    out: dict[str, list[int]] = {FREQUENT: [0, 0], DUPLICATE: [0, 0]}
+    out: dict[tuple[str, str | None], list[int]] = {}
     for batch in pq.ParquetFile(path).iter_batches(batch_size=BATCH):
         t = pa.Table.from_batches([batch])
         if not pc.any(pc.is_in(t["id"], ids)).as_py():
@@ -60,8 +60,9 @@ def apply_image_dedup(
                 kept.append(new)
                 continue
             dropped.append({**new, "status": DROPPED, "stage": STAGE, "reason": reason})
-            out[reason][0] += 1
-            out[reason][1] += len(doc["text"])
+            total = out.setdefault((reason, identified_language(doc["meta"])), [0, 0])
+            total[0] += 1
+            total[1] += len(doc["text"])
         curated.write(pa.Table.from_pylist(kept, schema=DOCUMENT_SCHEMA))
         rejects.write(pa.Table.from_pylist(dropped, schema=REJECT_SCHEMA))
     curated.close()
@@ -69,7 +70,6 @@ def apply_image_dedup(
     os.replace(path + ".new", path) if curated.rows else os.remove(path)
     return [
         row
-        for reason, (docs, chars) in out.items()
-        if docs
-        for row in moved_to_dropped(source, STAGE, reason, docs, chars)
+        for (reason, language), (docs, chars) in sorted(out.items(), key=str)
+        for row in moved_to_dropped(source, STAGE, reason, docs, chars, language)
     ]

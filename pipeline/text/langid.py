@@ -39,6 +39,9 @@ class LangIdConfig(StrictModel):
     # A row whose language has a minimum here is dropped below it (``language_score``), as FineWeb-2
     # drops each language below its own; the default is calibrated for lid.176. None: no per-language minimum.
     language_min_scores: dict[str, float] | None = Field(default_factory=calibrated_min_scores)
+    # the sources those minimums judge: FineWeb-2's are for web pages (a caption or a book full of
+    # commands scores low without being in doubt); None: every source the stage sees
+    min_score_sources: list[str] | None = Field(default_factory=lambda: ["web"])
     # fastText averages word vectors over the line, so a sample of the text decides as well as all
     # of it; the cap bounds the cost of book-length texts. The sample is ``windows`` evenly spaced
     # slices sharing ``max_chars``, so a page whose head is navigation or commands is judged by its
@@ -103,9 +106,12 @@ def langid(table: pa.Table, cfg: LangIdConfig) -> pa.Table:
     found = predict(table["text"].to_pylist(), cfg.max_chars, cfg.windows)
     keep = set(cfg.languages) if cfg.languages is not None else None
     own = cfg.language_min_scores or {}
+    judged = cfg.min_score_sources
+    sources = table["source"].to_pylist() if "source" in table.schema.names else [None] * table.num_rows
     reasons = []
-    for lang, score in found:
-        least = own.get(lang, cfg.min_score)
+    for (lang, score), source in zip(found, sources):  # a row of no known source is judged
+        own_min = judged is None or source is None or source in judged
+        least = own.get(lang, cfg.min_score) if own_min else cfg.min_score
         reasons.append(
             "language_not_kept"
             if keep is not None and lang not in keep

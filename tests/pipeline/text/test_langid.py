@@ -122,3 +122,7 @@ def test_each_language_is_held_to_its_own_calibrated_minimum():
     assert out[1]["language"] == "zh" and scores[1] < 0.9  # the case this test is about
     lax = langid(t, LangIdConfig(language_min_scores=None)).to_pylist()
     assert [r["drop_reason"] for r in lax] == [None, None]  # without the table, scores are only recorded
+    books = t.append_column("source", pa.array(["book", "book"]))
+    assert langid(books, LangIdConfig(language_min_scores={"zh": 0.9}))["drop_reason"].to_pylist() == [None, None]
+    web = t.append_column("source", pa.array(["web", "web"]))
+    assert langid(web, LangIdConfig(language_min_scores={"zh": 0.9}))["drop_reason"].to_pylist()[1] == "language_score"
