@@ -274,29 +274,53 @@ def _curate(c: dict[str, Any]) -> str:
     return "".join(out)
 
 
+def _stacked_bars_svg(labels: list[str], series: dict[str, list[float]], colors: list[str], label_w: int = 200) -> str:
+    """Horizontal bars, one per label, each split into its series (kept, dropped...), then the total."""
+    totals = [sum(vs) for vs in zip(*series.values())]
+    top, row_h, bar_w, parts = max(totals, default=0) or 1, 18, 500, []
+    for i, label in enumerate(labels):
+        y, x = i * row_h, float(label_w)
+        parts.append(f'<text x="{label_w - 6}" y="{y + 13}" text-anchor="end">{_e(label)}</text>')
+        for (name, values), color in zip(series.items(), colors):
+            w = bar_w * values[i] / top
+            parts.append(
+                f'<rect x="{x:.1f}" y="{y + 3}" width="{w:.1f}" height="{row_h - 6}" fill="{color}">'
+                f"<title>{_e(label)}, {_e(name)}: {_e(_n(values[i]))}</title></rect>"
+            )
+            x += w
+        parts.append(f'<text x="{x + 4:.1f}" y="{y + 13}">{_e(_n(totals[i]))}</text>')
+    return _legend(list(series), colors) + _svg(label_w + bar_w + 80, len(labels) * row_h, parts)
+
+
 def _languages(rows: list[dict[str, Any]]) -> str:
     """Kept and dropped documents per source and language, and each language's main drop reasons."""
     if not rows:
         return ""
-    labels = [f"{r['source']} {r['language'] or '(before language ID)'}" for r in rows]
-    chart = _columns_svg(
-        labels, {"kept": [r["kept"] for r in rows], "dropped": [r["dropped"] for r in rows]}, [PALETTE[0], DROPPED]
+    labels = [f"{r['source']} · {r['language'] or 'before language ID'}" for r in rows]
+    chart = _stacked_bars_svg(
+        labels,
+        {
+            "kept": [r["kept"] for r in rows],
+            "dropped": [r["dropped"] for r in rows],
+            "quarantined": [r["quarantined"] for r in rows],
+        },
+        [PALETTE[2], DROPPED, QUARANTINED],
     )
     table = _table(
-        ["source", "language", "kept", "dropped", "quarantined", "kept chars", "main reasons"],
+        ["source", "language", "main reasons", "kept", "dropped", "quarantined", "kept chars"],
         [
             [
                 r["source"],
                 r["language"] or "—",
+                ", ".join(f"{x['stage']}:{x['reason']} {x['docs']}" for x in r["reasons"][:3]) or "—",
                 _n(r["kept"]),
                 _n(r["dropped"]),
                 _n(r["quarantined"]),
                 _n(r["kept_chars"]),
-                ", ".join(f"{x['stage']}:{x['reason']} {x['docs']}" for x in r["reasons"][:3]) or "—",
             ]
             for r in rows
         ],
-        text_cols=2,
+        text_cols=3,
     )
     return "<h3>Languages (language ID's answer)</h3>" + chart + table
 
