@@ -29,6 +29,11 @@ _SENTENCE_ENDS = TERMINAL_PUNCTUATION - frozenset(
 )
 
 
+# C4's line ends (. ? ! " '), and the CJK sentence ends (。！？…) with any closing quotes or
+# brackets after them (。」 ！』 ？”): a Chinese or Japanese sentence is as finished as an English one
+_TERMINAL_LINE = r"([.?!\"']|[。！？…][」』”’）)]*)$"
+
+
 class C4Config(StrictModel):
     """C4's rules with datatrove's defaults as FineWeb set them (Penedo et al. 2024); ``None``/False turns one off."""
 
@@ -58,7 +63,7 @@ def _line_fate(lines: pa.Array, cfg: C4Config) -> tuple[pa.Array, np.ndarray]:
         remove("too_long_word", hit)
     text = pc.replace_substring_regex(stripped, _CITATION, "") if cfg.remove_citations else stripped
     if cfg.filter_no_terminal_punct:
-        ended = pc.match_substring_regex(text, r"[.?!\"']$").to_numpy(zero_copy_only=False)
+        ended = pc.match_substring_regex(text, _TERMINAL_LINE).to_numpy(zero_copy_only=False)
         remove("no_terminal_punct", ~ended | pc.ends_with(text, "...").to_numpy(zero_copy_only=False))
     if cfg.min_words_per_line is not None:  # splitting at most k-1 times counts words up to k
         least = cfg.min_words_per_line

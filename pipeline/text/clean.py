@@ -1,8 +1,13 @@
 """Text cleaning for prose (web, books, captions; code is kept byte for byte by the stage's default scope):
-Unicode NFC, control characters removed, whitespace tidied.
+Unicode NFC, control characters removed, full-width ASCII letters and digits made ASCII, whitespace tidied.
 
 NFC makes canonically equal strings byte-equal (so exact dedup and the tokenizer see one
 form); C0/C1 controls other than tab and newline carry no text and confuse tokenizers.
+Full-width Latin letters and digits (ＡＢＣ１２３, common in Chinese and Japanese text) become
+ASCII and half-width katakana full-width, as NFKC would map them; CJK punctuation (，。！（）)
+and every other compatibility character stay as written, which NFKC would not leave alone.
+Trailing whitespace of a line goes whatever its kind, so a line of ideographic spaces (U+3000,
+a Chinese paragraph indent left alone on its line) is an empty line, as a line of spaces is.
 """
 
 from __future__ import annotations
@@ -17,12 +22,16 @@ from pipeline.config_base import StrictModel
 from pipeline.stage_spec import Scope, StageSpec
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b\ufeff]")
-_TRAILING = re.compile(r"[ \t]+\n")
+_TRAILING = re.compile(r"[^\S\n]+\n")  # any whitespace but the newline, before it
+# full-width digits, capitals and small letters -> ASCII (U+FF10.., U+FF21.., U+FF41..)
+_FULLWIDTH = {c: c - 0xFEE0 for a, b in ((0xFF10, 0xFF19), (0xFF21, 0xFF3A), (0xFF41, 0xFF5A)) for c in range(a, b + 1)}
+_HALFWIDTH_KANA = re.compile("[\uff65-\uff9f]+")
 _BLANK_RUNS = re.compile(r"\n{3,}")
 
 
 class CleanConfig(StrictModel):
     normalize: str | None = "NFC"  # Unicode normal form; None keeps the text as read
+    fullwidth_to_ascii: bool = True  # ＡＢＣ１２３ -> ABC123 and ｶﾀｶﾅ -> カタカナ; CJK punctuation kept
     strip_control: bool = True
     crlf_to_lf: bool = True
     max_blank_lines: int = 2  # longer runs of empty lines collapse to this many
@@ -35,6 +44,10 @@ def clean_text(text: str, cfg: CleanConfig) -> str:
         text = text.replace("\r\n", "\n").replace("\r", "\n")
     if cfg.strip_control:
         text = _CONTROL.sub("", text)
+    if cfg.fullwidth_to_ascii:
+        text = text.translate(_FULLWIDTH)
+        if _HALFWIDTH_KANA.search(text):
+            text = _HALFWIDTH_KANA.sub(lambda m: unicodedata.normalize("NFKC", m.group()), text)
     text = _TRAILING.sub("\n", text)
     text = _BLANK_RUNS.sub("\n" * (cfg.max_blank_lines + 1), text) if cfg.max_blank_lines >= 0 else text
     return text.strip()

@@ -41,9 +41,17 @@ class FineWebQualityConfig(StrictModel):
     fineweb2_languages: bool = True
 
 
+# Chinese and Japanese sentences also end in "…" and close quotes or brackets after their full
+# stop (。」): lines ending so count as punctuated there. datatrove's set has neither, so this is
+# where our decisions may differ from FineWeb-2's (measured: benchmarks/multilingual_filters.py).
+CJK_LINE_ENDS = sorted({"…", "……"} | {end + close for end in "。！？…" for close in "」』”’）)"})
+
+
 def fineweb2_settings(p: LanguageProfile) -> FineWebQualityConfig:
     """FineWeb-2's settings for one language (``short_line_thr=999`` there: off)."""
+    cjk = p.language in ("zh", "ja")
     return FineWebQualityConfig(
+        stop_chars=sorted(TERMINAL_PUNCTUATION | set(CJK_LINE_ENDS)) if cjk else None,
         line_punct_thr=p.line_punct_thr,
         short_line_thr=None,
         char_duplicates_ratio=0.1,

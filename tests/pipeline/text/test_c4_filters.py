@@ -90,3 +90,15 @@ def test_sentences_are_counted_as_spacys_sentencizer_does():
     assert reasons(five) == [None]
     assert reasons(five.replace(" Why?", "")) == ["too_few_sentences"]
     assert reasons(five.replace(" Why?", ""), cfg=C4Config(min_num_sentences=4)) == [None]
+
+
+def test_cjk_sentence_ends_end_a_line_for_the_terminal_punctuation_rule():
+    text = "他说：「我们明天再来。」\n这是真的吗？\n事情就这样结束了……\n没有结尾的一行\nAn English line."
+    table = pa.table({"text": [text]})
+    out = c4_lines(table, C4Config(filter_no_terminal_punct=True, min_words_per_line=None))
+    assert out["text"][0].as_py().split("\n") == [
+        "他说：「我们明天再来。」",
+        "这是真的吗？",
+        "事情就这样结束了……",
+        "An English line.",
+    ]

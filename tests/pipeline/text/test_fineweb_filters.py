@@ -94,3 +94,22 @@ def test_custom_stop_chars():
     colon = GUIDE.replace(".", ":")
     assert reasons([colon]) == ["line_punct_ratio"]
     assert reasons([colon], FineWebQualityConfig(stop_chars=[":", "."])) == [None]
+
+
+def test_chinese_lines_ending_in_a_closing_quote_or_ellipsis_count_as_punctuated():
+    """FineWeb-2's Chinese settings, with CJK sentence ends: 。」 and … end a line as 。 does (datatrove's set
+    has neither, and the same settings without them drop the page)."""
+    lines = ["他说：「我们明天再来讨论这个问题吧。」", "事情就这样结束了……"]
+    lines += [
+        f"第{n}章 {title}" for n, title in enumerate(["起源", "发展", "变化", "结果", "影响", "评价", "附录", "索引"])
+    ]
+    zh = pa.table({"text": ["\n".join(lines)], "language": ["zh"]})  # 2 of 10 lines end a sentence
+    assert fineweb_quality(zh, FineWebQualityConfig())["drop_reason"].to_pylist() == [None]
+    fw2_zh = FineWebQualityConfig(
+        fineweb2_languages=False,
+        line_punct_thr=0.106,
+        short_line_thr=None,
+        char_duplicates_ratio=0.1,
+        new_line_ratio=0.178,
+    )
+    assert fineweb_quality(zh, fw2_zh)["drop_reason"].to_pylist() == ["line_punct_ratio"]
