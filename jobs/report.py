@@ -398,6 +398,24 @@ def _pack(p: dict[str, Any]) -> str:
                 [[s, *(_n(v.get(k, 0)) for k in keys)] for s, v in funnel.items()],
             ),
         ]
+    efficiency = p.get("token_efficiency")
+    if efficiency:
+        out += [
+            "<h3>Text per token, by language</h3>",
+            _table(
+                ["language", "documents", "tokens", "characters per token", "UTF-8 bytes per token"],
+                [
+                    [
+                        lang,
+                        _n(e["documents"]),
+                        _n(e["tokens"]),
+                        f"{e['chars_per_token']:.2f}",
+                        f"{e['bytes_per_token']:.2f}",
+                    ]
+                    for lang, e in efficiency.items()
+                ],
+            ),
+        ]
     for key, title in (
         ("document_tokens", "Document length in tokens"),
         ("document_chars", "Document length in characters"),

@@ -193,6 +193,17 @@ class TokenFunnel(_Schema):
     packed: Count = Field(description="in the shards (truncation of overlong documents removed)")
 
 
+class TokenEfficiency(_Schema):
+    """How much text one token of the trained tokenizer holds, in one language (tokenized documents)."""
+
+    documents: Count
+    tokens: Count
+    chars: Count
+    bytes: Count = Field(description="UTF-8")
+    chars_per_token: float
+    bytes_per_token: float
+
+
 class PackStats(_Schema):
     """The pack pass: shards, the mix and how full the rows are."""
 
@@ -208,6 +219,9 @@ class PackStats(_Schema):
     mix: MixStats
     documents_before_mix: dict[str, Count]
     token_funnel: dict[str, TokenFunnel]
+    token_efficiency: dict[str, TokenEfficiency] = Field(
+        default_factory=dict, description="per language language ID gave (code is not listed)"
+    )
     histograms: dict[str, Histogram] = Field(description="document_tokens, document_chars, row_fill")
     shard_dir: str
     timings: dict[str, float]

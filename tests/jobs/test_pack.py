@@ -1,0 +1,18 @@
+"""Characters and bytes per token per language: what the pack pass reports of the trained tokenizer."""
+
+from jobs.pack import token_efficiency
+
+
+def test_text_per_token_is_summed_per_language_and_code_left_out():
+    rows = [
+        {"source": "web", "language": "zh", "documents": 2, "tokens": 100, "chars": 150, "bytes": 450},
+        {"source": "book", "language": "zh", "documents": 1, "tokens": 100, "chars": 160, "bytes": 480},
+        {"source": "web", "language": "en", "documents": 3, "tokens": 50, "chars": 210, "bytes": 210},
+        {"source": "code", "language": None, "documents": 9, "tokens": 999, "chars": 1, "bytes": 1},
+    ]
+    out = token_efficiency(rows)
+    assert set(out) == {"en", "zh"}
+    assert out["zh"] == {
+        "documents": 3, "tokens": 200, "chars": 310, "bytes": 930, "chars_per_token": 1.55, "bytes_per_token": 4.65,
+    }  # fmt: skip
+    assert out["en"]["chars_per_token"] == 4.2
