@@ -149,11 +149,17 @@ def main() -> None:
         sets = {k: v for k, v in sets.items() if k in args.languages.split(",")}
     result: dict = {"batch": args.batch, "languages": {}}
     print(f"{'lang':5s} {'docs':>5s} {'MB':>6s} {'filter':18s} {'agree':>7s} {'drop ours/dt':>13s}")
+    skipped = {}
     for lang, texts in sets.items():
         from datatrove.data import Document
 
-        for filt in datatrove_filters(lang).values():  # warm both sides' tokenizers
-            filt.filter(Document(text="warm up", id="0"))
+        try:
+            for filt in datatrove_filters(lang).values():  # warm both sides' tokenizers
+                filt.filter(Document(text="warm up", id="0"))
+        except ImportError as e:  # datatrove's segmenter for it is not installed (pyvi, kiwipiepy...)
+            skipped[lang] = str(e).splitlines()[0]
+            print(f"{lang:5s} skipped: {skipped[lang]}")
+            continue
         OURS["gopher_quality"](pa.table({"text": pa.array(["warm up"], pa.large_string()), "language": [lang]}))
         r = run(lang, texts, args.batch)
         mb = sum(len(t.encode()) for t in texts) / 1e6
@@ -172,6 +178,7 @@ def main() -> None:
     os.makedirs(os.path.dirname(args.out) or ".", exist_ok=True)
     with open(args.out, "w") as f:
         json.dump(result, f, indent=2, ensure_ascii=False)
+    result["skipped"] = skipped
     langs = result["languages"]
     summary = {
         "agreement": {lang: {f: e["agreement"][f]["decisions"] for f in FILTERS} for lang, e in langs.items()},
