@@ -73,7 +73,7 @@ def test_submitted_job_on_two_nodes_survives_a_lost_node_and_writes_the_local_ru
         (tmp_path / "job.log").write_text(output)  # kept by pytest for the last runs: read it when this fails
         assert job.returncode == 0, output[-6000:]
         assert "Job 'sample-2-nodes' succeeded" in output
-    assert "records: 839 read" in output  # the job's summary reached the submitter
+    assert "records: 855 read" in output  # the job's summary reached the submitter
     # progress lines reach the job's log (while the cluster is busy with the lost node, the counter may
     # not answer: a line then repeats the last figures)
     reading = r"corpusmill progress curate/read: \d+/\d+ files \(\d+%\), .*MB/s"
