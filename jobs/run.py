@@ -66,6 +66,24 @@ def quarantined_share(stats: dict[str, Any]) -> float:
     return totals["quarantined"] / max(1, totals["in"])
 
 
+def _language_lines(rows: list[dict[str, Any]]) -> list[str]:
+    """Per source, kept/dropped by language and the language's main drop reason: one line per source."""
+    out = []
+    for src in dict.fromkeys(r["source"] for r in rows):
+        mine = sorted(
+            (r for r in rows if r["source"] == src and r["kept"] + r["dropped"]),
+            key=lambda r: -(r["kept"] + r["dropped"]),
+        )
+        parts = [
+            f"{r['language'] or '-'} {r['kept']}/{r['dropped']}"
+            + (f" ({r['reasons'][0]['stage']}:{r['reasons'][0]['reason']})" if r["reasons"] and r["dropped"] else "")
+            for r in mine
+        ]
+        if parts:
+            out.append(f"  languages   {src:<11} kept/dropped: " + ", ".join(parts))
+    return out
+
+
 def summary(stats: dict[str, Any]) -> str:
     c = stats["curate"]
     t = c["totals"]
@@ -99,6 +117,7 @@ def summary(stats: dict[str, Any]) -> str:
         )
     for r in c["reasons"]:
         lines.append(f"  {r['status']:<11} {r['source']:<11} {r['stage']}:{r['reason']} x{r['docs']}")
+    lines += _language_lines(c.get("languages", []))
     share = quarantined_share(stats)
     if t["quarantined"]:
         lines.append(
