@@ -9,11 +9,13 @@ A table without the column (language ID off) is judged as English.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
 
 from pipeline.text.first_failing import no_reasons
+from pipeline.text.language_profiles import LanguageProfile, profile
 
 Judge = Callable[[pa.ChunkedArray, "str | None"], np.ndarray]  # (texts of one language, its code) -> reasons
 
@@ -36,3 +38,20 @@ def reasons_by_language(table: pa.Table, judge: Judge) -> np.ndarray:
         rows = np.flatnonzero(codes == k)
         reason[rows] = judge(table["text"].take(pa.array(rows)), lang)
     return reason
+
+
+def filter_by_language(
+    table: pa.Table,
+    cfg: Any,
+    fineweb2_settings: Callable[[LanguageProfile], Any],
+    reasons: Callable[[pa.ChunkedArray, Any, str | None], np.ndarray],
+) -> pa.Table:
+    """A quality filter's output: ``drop_reason`` per row from ``reasons(texts, settings, language)``,
+    where the settings are the language's FineWeb-2 ones when it has a profile (and
+    ``cfg.fineweb2_languages`` is on), else ``cfg``."""
+
+    def judge(texts: pa.ChunkedArray, language: str | None) -> np.ndarray:
+        found = profile(language) if cfg.fineweb2_languages else None
+        return reasons(texts, cfg if found is None else fineweb2_settings(found), language)
+
+    return table.append_column("drop_reason", pa.array(reasons_by_language(table, judge), pa.string()))

@@ -18,9 +18,9 @@ import pyarrow.compute as pc
 from pipeline.config_base import StrictModel
 from pipeline.stage_spec import Scope, StageSpec
 from pipeline.text.batch_words import duplicates, explode, words
-from pipeline.text.by_language import reasons_by_language
+from pipeline.text.by_language import filter_by_language
 from pipeline.text.first_failing import fail, no_reasons, open_rows
-from pipeline.text.language_profiles import PROFILED, LanguageProfile, profile
+from pipeline.text.language_profiles import PROFILED, LanguageProfile
 from pipeline.text.spacy_words import TERMINAL_PUNCTUATION
 
 
@@ -80,12 +80,7 @@ def _list_rule(texts: pa.ChunkedArray, ratio: float, language: str | None) -> np
 
 def fineweb_quality(table: pa.Table, cfg: FineWebQualityConfig) -> pa.Table:
     """Filter stage: ``drop_reason`` names the first FineWeb rule a document fails."""
-
-    def judge(texts: pa.ChunkedArray, language: str | None) -> np.ndarray:
-        found = profile(language) if cfg.fineweb2_languages else None
-        return _reasons(texts, cfg if found is None else fineweb2_settings(found), language)
-
-    return table.append_column("drop_reason", pa.array(reasons_by_language(table, judge), pa.string()))
+    return filter_by_language(table, cfg, fineweb2_settings, _reasons)
 
 
 def _reasons(texts: pa.ChunkedArray, cfg: FineWebQualityConfig, language: str | None) -> np.ndarray:

@@ -23,9 +23,9 @@ from pydantic import Field
 from pipeline.config_base import StrictModel
 from pipeline.stage_spec import Scope, StageSpec
 from pipeline.text.batch_words import Words, split_lines, words
-from pipeline.text.by_language import reasons_by_language
+from pipeline.text.by_language import filter_by_language
 from pipeline.text.first_failing import fail, no_reasons
-from pipeline.text.language_profiles import PROFILED, LanguageProfile, profile
+from pipeline.text.language_profiles import PROFILED, LanguageProfile
 from pipeline.text.segmenters import CHARACTER_FALLBACK
 from pipeline.text.spacy_words import PUNCTUATION_SET
 
@@ -84,12 +84,7 @@ def _stop_words(w: Words, stop_words: list[str]) -> np.ndarray:
 
 def gopher_quality(table: pa.Table, cfg: GopherQualityConfig) -> pa.Table:
     """Filter stage: ``drop_reason`` names the first Gopher quality rule a document fails."""
-
-    def judge(texts: pa.ChunkedArray, language: str | None) -> np.ndarray:
-        found = profile(language) if cfg.fineweb2_languages else None
-        return _reasons(texts, cfg if found is None else fineweb2_settings(found), language)
-
-    return table.append_column("drop_reason", pa.array(reasons_by_language(table, judge), pa.string()))
+    return filter_by_language(table, cfg, fineweb2_settings, _reasons)
 
 
 def _reasons(texts: pa.ChunkedArray, cfg: GopherQualityConfig, language: str | None) -> np.ndarray:

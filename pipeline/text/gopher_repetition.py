@@ -22,9 +22,9 @@ from pydantic import Field
 from pipeline.config_base import StrictModel
 from pipeline.stage_spec import Scope, StageSpec
 from pipeline.text.batch_words import Words, duplicates, repeats, split_runs, words
-from pipeline.text.by_language import reasons_by_language
+from pipeline.text.by_language import filter_by_language
 from pipeline.text.first_failing import fail, no_reasons, open_rows
-from pipeline.text.language_profiles import PROFILED, LanguageProfile, profile
+from pipeline.text.language_profiles import PROFILED, LanguageProfile
 
 _BASE = np.uint64(0x9E3779B97F4A7C15)  # odd multiplier of the polynomial string hash (mod 2**64)
 _ROW_MIX = np.uint64(0xD6E8FEB86659FD93)  # keeps equal n-grams of different rows apart
@@ -168,12 +168,7 @@ def _ngram_rules(w: Words, cfg: GopherRepetitionConfig, length: np.ndarray, reas
 
 def gopher_repetition(table: pa.Table, cfg: GopherRepetitionConfig) -> pa.Table:
     """Filter stage: ``drop_reason`` names the first Gopher repetition rule a document fails."""
-
-    def judge(texts: pa.ChunkedArray, language: str | None) -> np.ndarray:
-        found = profile(language) if cfg.fineweb2_languages else None
-        return _reasons(texts, cfg if found is None else fineweb2_settings(found), language)
-
-    return table.append_column("drop_reason", pa.array(reasons_by_language(table, judge), pa.string()))
+    return filter_by_language(table, cfg, fineweb2_settings, _reasons)
 
 
 def _reasons(texts: pa.ChunkedArray, cfg: GopherRepetitionConfig, language: str | None) -> np.ndarray:
