@@ -80,9 +80,12 @@ def _write_group(group: pa.Table, tokens_dir: str) -> pa.Table:
     lengths = pc.list_value_length(group["token_ids"]).to_numpy().astype(np.int64)
     chars, nbytes = group["chars"].to_numpy(), group["bytes"].to_numpy()
     keys = list(zip(group["source"].to_pylist(), group["language"].to_pylist()))
+    distinct = sorted(set(keys), key=str)
+    index = {key: k for k, key in enumerate(distinct)}
+    code = np.fromiter((index[key] for key in keys), np.int64, len(keys))  # one pass, not one per key
     rows = []
-    for source, language in sorted(set(keys), key=str):
-        mine = np.fromiter((k == (source, language) for k in keys), bool, len(keys))
+    for k, (source, language) in enumerate(distinct):
+        mine = code == k
         rows.append(
             {
                 "source": source,

@@ -159,12 +159,11 @@ def segmenter_for(language: str | None) -> Segmenter:
     if language in CHARACTER_FALLBACK:
         return character_words
     if language in SPACY_LANGUAGES:
-        return _SPACY_SEGMENTERS.setdefault(language, lambda text: _spacy_words(language, text))
+        return _spacy_segmenter(language)
     return space_delimited_words
 
 
-_SPACY_SEGMENTERS: dict[str, Segmenter] = {}
-
-
-def _spacy_words(language: str, text: str) -> list[str]:
-    return [w for words in spacy_chunk_words(language, text.split()) for w in words]
+@cache
+def _spacy_segmenter(language: str) -> Segmenter:
+    """One splitter per spaCy language (the same object each time: batch_words keys caches by it)."""
+    return lambda text: [w for words in spacy_chunk_words(language, text.split()) for w in words]
