@@ -30,6 +30,7 @@ from jobs.image_dedup import run_image_dedup
 from jobs.markers import done, mark_done, read_receipts, reset, resume_dir, write_json_atomic
 from jobs.near_dedup import run_near_dedup
 from jobs.progress import Progress, report, text_bytes
+from jobs.quality import quality_inputs, run_quality
 from jobs.ray_steps import per_item, read_parquet_files
 from jobs.repo_pass import run_repo_documents
 from jobs.usage import UsageError
@@ -250,6 +251,12 @@ def _dedup_passes(
             result = run_image_dedup(out_dir, images, cpus)
         counts += result["counts"]
         summaries["image_dedup"] = result["summary"]
+    if curate.quality is not None:
+        log.info("curate: quality classifier (%s)", "training" if curate.quality.train else curate.quality.model)
+        with progress.step("curate/quality"):
+            result = run_quality(cfg, out_dir)
+        counts += result["counts"]
+        summaries["quality"] = result["summary"]
     return counts, summaries
 
 
@@ -265,7 +272,7 @@ def _acting(cfg: RunConfig) -> dict[str, list[str]]:
 def run_curate(cfg: RunConfig, out_dir: str, progress: Progress, force: bool = False, cpus: int = 2) -> dict[str, Any]:
     """Run (or skip, when already done with these settings) the curation pass; return its stats."""
     items = _input_items(cfg)
-    inputs = [[i["spec"], i["rel"], i["bytes"], i["mtime_ns"]] for i in items]
+    inputs = [[i["spec"], i["rel"], i["bytes"], i["mtime_ns"]] for i in items] + quality_inputs(cfg)
     config_hash = cfg.pass_hash("curate", inputs=inputs)
     if not force and (prev := done(out_dir, "curate", config_hash)):
         log.info("curate: already done with these settings and inputs, skipped")
@@ -274,6 +281,7 @@ def run_curate(cfg: RunConfig, out_dir: str, progress: Progress, force: bool = F
     staged_dir = os.path.join(out_dir, "_staged")
     staged = _stage_inputs(cfg, items, config_hash, staged_dir, os.path.join(out_dir, "_cache"), progress, force)
     reset(os.path.join(out_dir, "curated"), os.path.join(out_dir, "rejects"), os.path.join(out_dir, "near_dedup"))
+    shutil.rmtree(os.path.join(out_dir, "quality"), ignore_errors=True)  # a model and examples of an earlier attempt
     counts, summaries = _dedup_passes(cfg, out_dir, staged, progress, cpus)
     stats = build_stats(counts, _records_read(staged_dir), stage_order(cfg.curate), _acting(cfg))
     for name, summary in summaries.items():
@@ -287,7 +295,11 @@ def run_curate(cfg: RunConfig, out_dir: str, progress: Progress, force: bool = F
         "curate",
         config_hash,
         {"stats": stats},
-        [os.path.join(out_dir, "curated"), os.path.join(out_dir, "rejects")],
+        [
+            os.path.join(out_dir, d)
+            for d in ("curated", "rejects", "quality")
+            if os.path.isdir(os.path.join(out_dir, d))
+        ],
     )
     shutil.rmtree(staged_dir, ignore_errors=True)  # the curated files replace it
     return stats

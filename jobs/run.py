@@ -84,6 +84,20 @@ def _language_lines(rows: list[dict[str, Any]]) -> list[str]:
     return out
 
 
+def _quality_line(q: dict[str, Any]) -> str:
+    tr = q.get("training") or {}
+    model = (
+        f"trained on {tr['examples_per_class']} examples per class, held out: ROC AUC {tr['holdout_roc_auc']}, "
+        f"accuracy {tr['holdout_accuracy']}"
+        if q["trained"]
+        else f"model {q['model_sha256'][:12]}"
+    )
+    return (
+        f"quality: {model}; {q['scored']} documents scored, {q['dropped']} dropped ({q['select']}); "
+        f"model loaded {q['model_loads']}x by {q['worker_processes']} worker process(es)"
+    )
+
+
 def summary(stats: dict[str, Any]) -> str:
     c = stats["curate"]
     t = c["totals"]
@@ -115,6 +129,8 @@ def summary(stats: dict[str, Any]) -> str:
             f"{im['dropped_near_duplicate_image']} near duplicates, {im['dropped_frequent_image']} "
             "left without images"
         )
+    if q := c.get("quality"):
+        lines.append(_quality_line(q))
     for r in c["reasons"]:
         lines.append(f"  {r['status']:<11} {r['source']:<11} {r['stage']}:{r['reason']} x{r['docs']}")
     lines += _language_lines(c.get("languages", []))

@@ -128,6 +128,34 @@ class ImageDedupSummary(_Schema):
     dropped_near_duplicate_image: Count
 
 
+class QualityGroup(_Schema):
+    """One group the quality step cut (a source, or a source and language)."""
+
+    scored: Count
+    kept: Count
+    dropped: Count
+    cut: float | None = Field(None, description="top_fraction: the lowest score kept in this group")
+    kept_histogram: list[Count] = Field(description="kept documents per score bin of width 1/20 over [0, 1]")
+    dropped_histogram: list[Count] = Field(description="dropped documents per score bin")
+
+
+class QualitySummary(_Schema):
+    """The quality classifier and what it selected (``quality``, after every dedup step)."""
+
+    model_sha256: str = Field(description="sha256 of the fastText model that scored")
+    trained: bool = Field(description="trained on this run (quality/model.bin) rather than given")
+    training: dict[str, float | int | str] = Field(
+        default_factory=dict, description="examples, seconds and held-out accuracy and ROC AUC (quality/model.json)"
+    )
+    select: Literal["top_fraction", "threshold", "pareto"]
+    scored: Count = Field(description="documents scored")
+    dropped: Count = Field(description="documents dropped as quality:low_score")
+    groups: dict[str, QualityGroup]
+    model_loads: Count = Field(description="times a worker process loaded the model")
+    worker_processes: Count = Field(description="processes that scored")
+    docs_per_s_per_core: float = Field(description="scoring rate: documents per second of a task's time")
+
+
 class CurateStats(_Schema):
     """The curate pass: per-source totals, the funnel, every reason, and the dedup summaries."""
 
@@ -143,6 +171,7 @@ class CurateStats(_Schema):
     near_dedup: NearDedupSummary | None = None
     repo_near_dedup: NearDedupSummary | None = None
     image_dedup: ImageDedupSummary | None = None
+    quality: QualitySummary | None = None
     seconds: float = Field(description="wall time of the pass when it last ran")
     timings: dict[str, float] = Field(description="seconds per step, e.g. curate/read")
 
@@ -274,7 +303,8 @@ def update_docs(path: str = DOCS) -> bool:
 def schema_markdown() -> str:
     """docs/stats.md's reference section: every model, its keys, their types and meaning."""
     lines = [f"Schema version {SCHEMA_VERSION}.", ""]
-    models = [RunStats, CurateStats, CurateTotals, SourceTotals, FunnelStep, ReasonCount, RewriteEvent]
+    models = [RunStats, CurateStats, CurateTotals, SourceTotals, FunnelStep, ReasonCount, RewriteEvent, LanguageCount]
+    models += [LanguageReason, QualitySummary, QualityGroup, TokenEfficiency]
     models += [NearDedupSummary, ImageDedupSummary, TokenizerStats, PackStats, MixStats, TokenFunnel, Histogram]
     for model in models:
         lines += [f"### {model.__name__}", "", " ".join((model.__doc__ or "").split()), ""]

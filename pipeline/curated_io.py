@@ -17,6 +17,7 @@ from pipeline.accounting import count_outcomes
 from pipeline.schema import DROPPED, KEPT, QUARANTINED, to_documents
 
 REJECT_COLUMNS = ["id", "source", "status", "stage", "reason", "detail", "text", "meta"]
+ROW_GROUP = 2048  # rows per row group of the files later passes rewrite, as in the curated files
 
 
 def write_parquet_atomic(table: pa.Table, path: str) -> int:
@@ -43,3 +44,36 @@ def write_bucket(table: pa.Table, out_dir: str, bucket: int, rejects_prefix: str
                 rejected.select(REJECT_COLUMNS), os.path.join(out_dir, "rejects", source, rejects_prefix + name)
             )
     return count_outcomes(table)
+
+
+class RowGroupWriter:
+    """Writes tables as they come in row groups of ROW_GROUP rows, then publishes the file (or none)."""
+
+    def __init__(self, path: str) -> None:
+        self.path, self.tmp = path, f"{path}.tmp-{os.getpid()}"
+        self.writer: pq.ParquetWriter | None = None
+        self.pending: list[pa.Table] = []
+        self.rows = 0
+
+    def write(self, table: pa.Table, final: bool = False) -> None:
+        if table.num_rows:
+            self.pending.append(table)
+        ready = sum(t.num_rows for t in self.pending)
+        if not self.pending or (ready < ROW_GROUP and not final):
+            return
+        t = pa.concat_tables(self.pending).combine_chunks()
+        cut = ready if final else ready - ready % ROW_GROUP
+        if self.writer is None:
+            os.makedirs(os.path.dirname(self.path), exist_ok=True)
+            self.writer = pq.ParquetWriter(self.tmp, t.schema, compression="zstd")
+        self.writer.write_table(t.slice(0, cut), row_group_size=ROW_GROUP)
+        self.pending, self.rows = [t.slice(cut)] if cut < ready else [], self.rows + cut
+
+    def close(self) -> None:
+        if self.pending:
+            self.write(pa.table({}), final=True)
+        if self.writer:
+            self.writer.close()
+            os.replace(self.tmp, self.path)
+        elif os.path.exists(self.path):
+            os.remove(self.path)

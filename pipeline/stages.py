@@ -33,6 +33,7 @@ from pipeline.dedup.survivors import SurvivorConfig
 from pipeline.images import caption_filters
 from pipeline.images import checks as image_checks
 from pipeline.images.dedup import ImageDedupConfig
+from pipeline.quality.config import QualityConfig
 from pipeline.schema import DROPPED, KEPT, QUARANTINED, image_field_lists
 from pipeline.stage_spec import Kind, Scope, StageSpec
 from pipeline.text import c4_filters, clean, fineweb_filters, gopher_quality, gopher_repetition, langid, pii
@@ -123,6 +124,7 @@ CurateConfig = create_model(
     survivor=(SurvivorConfig, Field(default_factory=SurvivorConfig)),
     near_dedup=(NearDedupConfig | None, Field(default_factory=NearDedupConfig)),  # MinHash LSH, after exact dedup
     image_dedup=(ImageDedupConfig | None, Field(default_factory=ImageDedupConfig)),  # images, after near dedup
+    quality=(QualityConfig | None, Field(default=None)),  # a fastText classifier's selection, after every dedup
     scopes=(dict[str, Scope], Field(default_factory=dict)),  # per stage name; replaces that stage's default
 )
 
@@ -154,6 +156,7 @@ def stage_order(cfg: _CurateBase) -> list[str]:
         + (["repo_document"] if cfg.repo_documents.enabled else [])
         + (["repo_near_dedup"] if near and cfg.repo_documents.enabled else [])
         + (["image_dedup"] if cfg.image_dedup is not None and cfg.image_dedup.enabled else [])
+        + (["quality"] if cfg.quality is not None else [])
     )
 
 
@@ -173,6 +176,8 @@ def _can_act(cfg: _CurateBase, name: str, source: str, carries_images: bool) -> 
         return source == "code"  # repository documents are built from the code source's files
     if name == "image_dedup":
         return carries_images and cfg.image_dedup is not None and source in cfg.image_dedup.sources
+    if name == "quality":
+        return cfg.quality is not None and (cfg.quality.sources is None or source in cfg.quality.sources)
     return True  # read, exact_dedup: every source
 
 

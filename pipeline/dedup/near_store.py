@@ -20,14 +20,13 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from pipeline.accounting import identified_language, moved_to_dropped
-from pipeline.curated_io import REJECT_COLUMNS
+from pipeline.curated_io import REJECT_COLUMNS, RowGroupWriter
 from pipeline.dedup.exact import with_cluster_size
 from pipeline.dedup.near import NearDedupConfig, sign, signed_band_rows
 from pipeline.dedup.survivors import SurvivorConfig
 from pipeline.schema import DROPPED
 
 STORE = os.path.join("near_dedup", "signatures")
-ROW_GROUP = 2048  # rows per row group of the files written here, as in the curated files
 BATCH = 256  # documents read at once: bounds a task's memory when documents are long
 FORMAT = 2  # 2: a survivor rank per row instead of licence and stars
 CHAIN = "near_duplicate_chain"  # dropped through other members: no verified edge to its survivor
@@ -60,39 +59,6 @@ def previous_files(root: str, meta: dict[str, Any]) -> list[str]:
     return sorted(
         os.path.relpath(os.path.join(d, f), store) for d, _, fs in os.walk(store) for f in fs if f.endswith(".parquet")
     )
-
-
-class RowGroupWriter:
-    """Writes tables as they come in row groups of ROW_GROUP rows, then publishes the file (or none)."""
-
-    def __init__(self, path: str) -> None:
-        self.path, self.tmp = path, f"{path}.tmp-{os.getpid()}"
-        self.writer: pq.ParquetWriter | None = None
-        self.pending: list[pa.Table] = []
-        self.rows = 0
-
-    def write(self, table: pa.Table, final: bool = False) -> None:
-        if table.num_rows:
-            self.pending.append(table)
-        ready = sum(t.num_rows for t in self.pending)
-        if not self.pending or (ready < ROW_GROUP and not final):
-            return
-        t = pa.concat_tables(self.pending).combine_chunks()
-        cut = ready if final else ready - ready % ROW_GROUP
-        if self.writer is None:
-            os.makedirs(os.path.dirname(self.path), exist_ok=True)
-            self.writer = pq.ParquetWriter(self.tmp, t.schema, compression="zstd")
-        self.writer.write_table(t.slice(0, cut), row_group_size=ROW_GROUP)
-        self.pending, self.rows = [t.slice(cut)] if cut < ready else [], self.rows + cut
-
-    def close(self) -> None:
-        if self.pending:
-            self.write(pa.table({}), final=True)
-        if self.writer:
-            self.writer.close()
-            os.replace(self.tmp, self.path)
-        elif os.path.exists(self.path):
-            os.remove(self.path)
 
 
 def sign_file(
@@ -191,19 +157,26 @@ def apply_drops(
     rejects.close()
     path = os.path.join(root, curated_rel)
     os.replace(path + ".new", path) if curated.rows else os.remove(path)
-    sig_path = signature_path(root, curated_rel)
-    signatures = RowGroupWriter(sig_path + ".new")
-    for batch in pq.ParquetFile(sig_path).iter_batches(batch_size=BATCH):
-        t = pa.Table.from_batches([batch])
-        signatures.write(t.filter(pc.invert(pc.is_in(t["id"], ids))))
-    signatures.close()
-    os.replace(sig_path + ".new", sig_path) if signatures.rows else os.remove(sig_path)
+    trim_signatures(root, curated_rel, ids)
     counts = [
         row
         for (reason, language), (n, chars) in sorted(totals.items(), key=str)
         for row in moved_to_dropped(source, stage, reason, n, chars, language)
     ]
     return counts, grown
+
+
+def trim_signatures(root: str, curated_rel: str, ids: pa.Array) -> None:
+    """Take ``ids`` out of a curated file's signature file, which stays row-aligned with it (no-op without one)."""
+    sig_path = signature_path(root, curated_rel)
+    if not os.path.exists(sig_path):
+        return
+    signatures = RowGroupWriter(sig_path + ".new")
+    for batch in pq.ParquetFile(sig_path).iter_batches(batch_size=BATCH):
+        t = pa.Table.from_batches([batch])
+        signatures.write(t.filter(pc.invert(pc.is_in(t["id"], ids))))
+    signatures.close()
+    os.replace(sig_path + ".new", sig_path) if signatures.rows else os.remove(sig_path)
 
 
 def grow_survivors(root: str, curated_rel: str, grown: dict[str, int]) -> None:

@@ -16,8 +16,8 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from pipeline.accounting import identified_language, moved_to_dropped
-from pipeline.curated_io import REJECT_COLUMNS
-from pipeline.dedup.near_store import BATCH, RowGroupWriter
+from pipeline.curated_io import REJECT_COLUMNS, RowGroupWriter
+from pipeline.dedup.near_store import BATCH
 from pipeline.images.checks import remove_markers
 from pipeline.schema import DOCUMENT_SCHEMA, DROPPED, WORK_SCHEMA
 

@@ -4,6 +4,7 @@ import glob
 import hashlib
 import json
 import logging
+import math
 import os
 import re
 import shutil
@@ -102,6 +103,39 @@ def test_image_dedup_drops_a_reencoded_copy_and_keeps_figures_under_their_own_ca
     summary = stats["curate"]["image_dedup"]
     assert summary["near_duplicates"] >= 2 and summary["exact_duplicates"] >= 1
     assert summary["dropped_near_duplicate_image"] == len(rejects)
+
+
+def test_the_quality_classifier_trains_once_scores_web_and_keeps_the_top_of_each_language(sample_run):
+    """The sample trains a fastText classifier (books against every web page read) and keeps the top 0.8 of
+    each (source, language) group of web pages; the model is loaded once per worker process."""
+    out, stats = sample_run
+    q = stats["curate"]["quality"]
+    assert q["trained"] and q["training"]["examples_per_class"] > 100 and q["training"]["holdout_roc_auc"] > 0.6
+    assert json.loads((out / "quality" / "model.json").read_text())["model_sha256"] == q["model_sha256"]
+    assert hashlib.sha256((out / "quality" / "model.bin").read_bytes()).hexdigest() == q["model_sha256"]
+    scored_files = len(list((out / "curated" / "web").glob("*.parquet")))
+    assert q["model_loads"] == q["worker_processes"] <= 2 < scored_files  # loaded per process, not per file
+    for group, g in q["groups"].items():
+        assert (
+            group.startswith("web/")
+            and g["kept"] >= math.ceil(0.8 * g["scored"])
+            and g["scored"] == g["kept"] + g["dropped"]
+        )
+        assert sum(g["kept_histogram"]) == g["kept"] and sum(g["dropped_histogram"]) == g["dropped"]
+    low = pq.read_table(out / "rejects" / "web", filters=[("stage", "=", "quality")]).to_pylist()
+    assert len(low) == q["dropped"] > 0 and {r["reason"] for r in low} == {"low_score"}
+    for r in low:
+        group = f"web/{json.loads(r['meta'])['language']}"
+        assert json.loads(r["meta"])["quality_score"] < q["groups"][group]["cut"]
+        assert r["detail"].startswith("score ") and group in r["detail"]
+    kept = pq.read_table(out / "curated" / "web")["meta"].to_pylist()
+    assert all("quality_score" in json.loads(m) for m in kept)
+    assert all(
+        "quality_score" not in json.loads(m or "{}")
+        for m in pq.read_table(out / "curated" / "book")["meta"].to_pylist()
+    )
+    examples = json.loads((out / "quality" / "examples.json").read_text())
+    assert set(examples["dropped"]) <= set(q["groups"]) and examples["kept"]
 
 
 def test_shards_match_manifest_and_design_schema(sample_run):
@@ -216,7 +250,7 @@ def test_a_killed_run_resumes_and_matches_with_other_cpus_and_blocks(sample_run,
     skipped = re.search(r"curate: (\d+) of (\d+) input files already staged by an earlier attempt", done.stderr)
     assert skipped and 3 <= int(skipped[1]) < int(skipped[2]), done.stderr[-2000:]
     assert not (other / "_staged").exists()
-    subdirs = ["curated", "rejects", "tokenizer", "tokens", "shards"]
+    subdirs = ["curated", "rejects", "quality", "tokenizer", "tokens", "shards"]  # quality: the classifier's bytes
     first, second = tree_digest(out, subdirs), tree_digest(other, subdirs)
     assert first and first == second
 

@@ -1,0 +1,310 @@
+"""The quality step of the curation pass, after every dedup step: train the classifier (or take the user's),
+score the documents in scope, cut each group's top fraction, then keep or move each document.
+
+Every step is plain Ray tasks over files (jobs.ray_steps.per_item). The model is loaded once per worker
+process (pipeline.quality.scorer.load_scorer); each scoring task reports its process and that process's
+load count, so the summary shows loads against workers.
+"""
+
+from __future__ import annotations
+
+import glob
+import hashlib
+import json
+import logging
+import os
+import shutil
+import time
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from jobs.config import RunConfig
+from jobs.ray_steps import per_item, trim_heap
+from jobs.usage import UsageError
+from pipeline.dedup.near_store import trim_signatures
+from pipeline.quality import scorer as scorer_module
+from pipeline.quality.apply import BINS, EXAMPLES, apply_selection, score_file
+from pipeline.quality.config import QualityConfig
+from pipeline.quality.examples import REFERENCE_SUFFIXES, reference_documents, run_documents
+from pipeline.quality.select import low_score_reasons, top_fraction_cuts
+from pipeline.quality.train import document_examples, train_classifier
+
+log = logging.getLogger("corpusmill")
+
+QUALITY_DIR = "quality"
+SLACK = 1.25  # candidates drawn per example wanted: keys are uniform, so a few more than k almost always suffice
+
+
+def reference_files(cfg: RunConfig, key: str, names: list[str]) -> list[str]:
+    """The files among ``names`` (those that are not source names), resolved from the config's folder;
+    anything else is a config error naming ``key``."""
+    sources = {s.name for s in cfg.sources}
+    out = []
+    for name in names:
+        if name in sources:
+            continue
+        found = sorted(glob.glob(os.path.join(cfg.base_dir, name)))
+        if not found:
+            raise UsageError(f"{key}: {name!r} is neither a source ({', '.join(sorted(sources))}) nor an existing file")
+        bad = [f for f in found if not f.endswith(REFERENCE_SUFFIXES)]
+        if bad:
+            raise UsageError(f"{key}: {bad[0]} is not one of {', '.join(REFERENCE_SUFFIXES)}")
+        out += found
+    return out
+
+
+def quality_inputs(cfg: RunConfig) -> list[list[Any]]:
+    """What the pass hash must see of the quality step's own inputs: the model file's hash, or the
+    reference files' sizes and change times (checked here, before any work)."""
+    q = cfg.curate.quality
+    if q is None:
+        return []
+    if q.model is not None:
+        path = os.path.join(cfg.base_dir, q.model)
+        if not os.path.isfile(path):
+            raise UsageError(f"curate.quality.model: no file {path}")
+        return [["quality_model", scorer_module.file_sha256(path)]]
+    files = reference_files(cfg, "curate.quality.train.positives", q.train.positives)
+    files += reference_files(cfg, "curate.quality.train.negatives", q.train.negatives)
+    return [["quality_reference", f, os.path.getsize(f), os.stat(f).st_mtime_ns] for f in files]
+
+
+def _training_items(cfg: RunConfig, out_dir: str) -> list[dict[str, Any]]:
+    q, sources = cfg.curate.quality.train, {s.name for s in cfg.sources}
+    items = []
+    for positive, names in ((True, q.positives), (False, q.negatives)):
+        key = "curate.quality.train." + ("positives" if positive else "negatives")
+        for name in names:
+            if name not in sources:
+                continue
+            kinds = ["curated"] + ([] if positive else ["rejects"])
+            for kind in kinds:
+                items += [
+                    {"path": p, "kind": kind, "positive": positive}
+                    for p in sorted(glob.glob(os.path.join(out_dir, kind, name, "*.parquet")))
+                ]
+        items += [{"path": p, "kind": "reference", "positive": positive} for p in reference_files(cfg, key, names)]
+    return items
+
+
+def _documents(item: dict[str, Any], text_field: str):
+    if item["kind"] == "reference":
+        return reference_documents(item["path"], text_field)
+    return run_documents(item["path"], dropped_only=item["kind"] == "rejects")
+
+
+def _examples(batch: pa.Table, seed: int, text_field: str, limit: int, cut: list[int] | None, out: str) -> pa.Table:
+    """Count a file's examples per class or, given the cut keys, write those under them to ``out``."""
+    item = batch.to_pylist()[0]
+    positive = item["positive"]
+    keyed = [
+        e
+        for doc_id, text in _documents(item, text_field)
+        for e in document_examples(seed, positive, doc_id, text, limit)
+    ]
+    if cut is not None:
+        keep = [(k, t) for k, t in keyed if k < cut[int(positive)]]
+        name = hashlib.sha1(f"{positive}:{item['path']}".encode()).hexdigest()
+        table = pa.table({"key": pa.array([k for k, _ in keep], pa.uint64()), "text": [t for _, t in keep]})
+        pq.write_table(table, os.path.join(out, f"{int(positive)}-{name}.parquet"))
+        keyed = keep
+    return pa.table({"positive": [positive], "examples": pa.array([len(keyed)], pa.int64())})
+
+
+def _per_class(rows: list[dict[str, Any]]) -> dict[bool, int]:
+    totals = {True: 0, False: 0}
+    for r in rows:
+        totals[r["positive"]] += r["examples"]
+    return totals
+
+
+def _cuts_for(totals: dict[bool, int], k: int, widen: int) -> list[int]:
+    """Per class (index: positive), the key under which to draw candidates: a little over k of N."""
+    full = 2**64
+    return [min(full, int(full * min(1.0, widen * (SLACK * k + 64) / max(totals[c], 1)))) for c in (False, True)]
+
+
+def _train_task(batch: pa.Table, q: QualityConfig, seed: int, k: int, out_dir: str) -> pa.Table:
+    pos, neg = [], []
+    for path in sorted(glob.glob(os.path.join(batch["dir"][0].as_py(), "*.parquet"))):
+        t = pq.read_table(path)
+        (pos if os.path.basename(path).startswith("1-") else neg).extend(
+            zip(t["key"].to_pylist(), t["text"].to_pylist())
+        )
+    pos, neg = sorted(pos)[:k], sorted(neg)[:k]
+    result = train_classifier(pos, neg, q.train, (q.label, q.negative_label), q.lowercase, seed, out_dir)
+    return pa.table({"result": [json.dumps(result)]})
+
+
+def train_model(cfg: RunConfig, out_dir: str) -> dict[str, Any]:
+    """Draw the balanced sample (counts, then candidates under a key cut, widened until each class has k),
+    train in one task, write ``quality/model.bin`` and ``quality/model.json``; return the latter."""
+    q, seed = cfg.curate.quality, cfg.seed
+    items = _training_items(cfg, out_dir)
+    work = os.path.join(out_dir, QUALITY_DIR, "_train")
+    shutil.rmtree(work, ignore_errors=True)
+    os.makedirs(work)
+    kw = {"seed": seed, "text_field": q.train.text_field, "limit": q.train.example_chars, "out": work}
+    totals = _per_class(per_item(items, _examples, cut=None, **kw).take_all()) if items else {True: 0, False: 0}
+    k = min(totals[True], totals[False], q.train.max_examples_per_class)
+    log.info("quality: %d positive and %d negative examples; training on %d of each", totals[True], totals[False], k)
+    widen = 1
+    while True:
+        drawn = _per_class(per_item(items, _examples, cut=_cuts_for(totals, k, widen), **kw).take_all())
+        if min(drawn.values()) >= k or widen > 2**20:
+            break
+        widen *= 4  # an unlucky draw: fewer than k keys under the cut
+        for f in glob.glob(os.path.join(work, "*.parquet")):
+            os.remove(f)
+    model_dir = os.path.join(out_dir, QUALITY_DIR)
+    rows = per_item([{"dir": work}], _train_task, q=q, seed=seed, k=k, out_dir=model_dir).take_all()
+    shutil.rmtree(work, ignore_errors=True)
+    result = {**json.loads(rows[0]["result"]), "positives": totals[True], "negatives": totals[False]}
+    result["settings"] = q.train.model_dump()
+    with open(os.path.join(model_dir, "model.json"), "w") as f:
+        json.dump(result, f, indent=2, sort_keys=True)
+    return result
+
+
+def _score_task(batch: pa.Table, root: str, scores_dir: str, model: tuple[str, str], q: QualityConfig) -> pa.Table:
+    started = time.process_time()
+    scorer = scorer_module.load_scorer(model[0], model[1], q.label, q.lowercase)
+    parts = []
+    for rel in batch["rel"].to_pylist():
+        parts.append(score_file(os.path.join(root, rel), os.path.join(scores_dir, rel), scorer, q))
+    trim_heap()
+    dist = pa.concat_tables(parts)
+    return pa.table(
+        {
+            "distribution": [
+                json.dumps([dist["group"].to_pylist(), dist["score"].to_pylist(), dist["docs"].to_pylist()])
+            ],
+            "pid": [os.getpid()],
+            "loads": [scorer_module.LOADS],
+            "cpu_s": [time.process_time() - started],
+        }
+    )
+
+
+def _select_task(
+    batch: pa.Table, root: str, scores_dir: str, q: QualityConfig, cuts: dict[str, float], seed: int
+) -> pa.Table:
+    def decide(ids: list[str], groups: list[str], scores: np.ndarray) -> list[str | None]:
+        return low_score_reasons(ids, groups, scores, q, cuts, seed)
+
+    out = []
+    for rel in batch["rel"].to_pylist():
+        result = apply_selection(root, rel, os.path.join(scores_dir, rel), decide)
+        trim_signatures(root, rel, pa.array(sorted(result.pop("dropped")), pa.string()))
+        out.append(result)
+    trim_heap()
+    return pa.table({"result": [json.dumps(out)]})
+
+
+def _model(cfg: RunConfig, out_dir: str) -> tuple[str, str, dict[str, Any]]:
+    q = cfg.curate.quality
+    if q.train is None:
+        path = os.path.abspath(os.path.join(cfg.base_dir, q.model))
+        return path, scorer_module.file_sha256(path), {}
+    training = train_model(cfg, out_dir)
+    return os.path.join(out_dir, QUALITY_DIR, "model.bin"), training["model_sha256"], training
+
+
+def _scored_files(cfg: RunConfig, out_dir: str) -> list[str]:
+    q = cfg.curate.quality
+    names = sorted({s.name for s in cfg.sources if q.sources is None or s.name in q.sources})
+    return [
+        os.path.relpath(p, out_dir)
+        for name in names
+        for p in sorted(glob.glob(os.path.join(out_dir, "curated", name, "*.parquet")))
+    ]
+
+
+def run_quality(cfg: RunConfig, out_dir: str) -> dict[str, Any]:
+    """The whole step; returns the count rows for stats.json and the step's summary."""
+    q, started = cfg.curate.quality, time.time()
+    path, sha, training = _model(cfg, out_dir)
+    files = _scored_files(cfg, out_dir)
+    scores_dir = os.path.join(out_dir, QUALITY_DIR, "_scores")
+    shutil.rmtree(scores_dir, ignore_errors=True)
+    items = [{"rel": rel} for rel in files]
+    scored = per_item(items, _score_task, root=out_dir, scores_dir=scores_dir, model=(path, sha), q=q).take_all()
+    parts = [_distribution(r["distribution"]) for r in scored]
+    cuts = top_fraction_cuts(parts, q.fraction) if q.select == "top_fraction" else {}
+    selected = per_item(items, _select_task, root=out_dir, scores_dir=scores_dir, q=q, cuts=cuts, seed=cfg.seed)
+    results = [r for row in selected.take_all() for r in json.loads(row["result"])]
+    shutil.rmtree(scores_dir, ignore_errors=True)
+    summary = _summary(q, sha, training, cuts, scored, results)
+    _write_examples(out_dir, results)
+    log.info("quality: %d scored, %d dropped (%.1f s)", summary["scored"], summary["dropped"], time.time() - started)
+    return {"counts": [c for r in results for c in r["counts"]], "summary": summary}
+
+
+def _distribution(encoded: str) -> pa.Table:
+    groups, scores, docs = json.loads(encoded)
+    return pa.table(
+        {
+            "group": pa.array(groups, pa.string()),
+            "score": pa.array(scores, pa.int64()),
+            "docs": pa.array(docs, pa.int64()),
+        }
+    )
+
+
+def _summary(
+    q: QualityConfig,
+    sha: str,
+    training: dict[str, Any],
+    cuts: dict[str, float],
+    scored: list[dict[str, Any]],
+    results: list[dict[str, Any]],
+) -> dict[str, Any]:
+    groups: dict[str, dict[str, Any]] = {}
+    for r in results:
+        for g, h in r["histogram"].items():
+            entry = groups.setdefault(g, {"kept_histogram": [0] * BINS, "dropped_histogram": [0] * BINS})
+            entry["kept_histogram"] = [a + b for a, b in zip(entry["kept_histogram"], h["kept"])]
+            entry["dropped_histogram"] = [a + b for a, b in zip(entry["dropped_histogram"], h["dropped"])]
+    for g, entry in groups.items():
+        entry.update(kept=sum(entry["kept_histogram"]), dropped=sum(entry["dropped_histogram"]), cut=cuts.get(g))
+        entry["scored"] = entry["kept"] + entry["dropped"]
+    loads = {}
+    for r in scored:  # a process's count only grows: its last report is its total
+        loads[r["pid"]] = max(loads.get(r["pid"], 0), r["loads"])
+    n = sum(g["scored"] for g in groups.values())
+    keep = ("examples_per_class", "train_examples", "holdout_examples", "holdout_accuracy", "holdout_roc_auc")
+    return {
+        "model_sha256": sha,
+        "trained": bool(training),
+        "training": {k: training[k] for k in (*keep, "train_seconds") if k in training},
+        "select": q.select,
+        "scored": n,
+        "dropped": sum(g["dropped"] for g in groups.values()),
+        "groups": dict(sorted(groups.items())),
+        "model_loads": sum(loads.values()),
+        "worker_processes": len(loads),
+        "docs_per_s_per_core": round(n / max(sum(r["cpu_s"] for r in scored), 1e-9), 1),
+    }
+
+
+def _write_examples(out_dir: str, results: list[dict[str, Any]]) -> None:
+    """quality/examples.json: per group, the lowest-scored kept and highest-scored dropped documents."""
+    kept: dict[str, list] = {}
+    dropped: dict[str, list] = {}
+    for r in results:
+        for g, v in r["examples"]["kept"].items():
+            kept[g] = sorted(kept.get(g, []) + v)[:EXAMPLES]
+        for g, v in r["examples"]["dropped"].items():
+            dropped[g] = sorted(dropped.get(g, []) + v, key=lambda e: (-e[0], e[1]))[:EXAMPLES]
+    os.makedirs(os.path.join(out_dir, QUALITY_DIR), exist_ok=True)
+    with open(os.path.join(out_dir, QUALITY_DIR, "examples.json"), "w") as f:
+        json.dump(
+            {"kept": dict(sorted(kept.items())), "dropped": dict(sorted(dropped.items()))},
+            f,
+            indent=1,
+            ensure_ascii=False,
+            sort_keys=True,
+        )

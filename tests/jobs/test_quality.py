@@ -1,0 +1,105 @@
+"""The quality step's settings and inputs: mistakes are named before any work, and what it reads is in the
+pass hash (its model's content, its reference files' state)."""
+
+import os
+import re
+
+import pytest
+
+from jobs.cli import main
+from jobs.config import load_config
+from jobs.quality import quality_inputs
+from jobs.usage import EXIT_USAGE, UsageError
+from tests.jobs.test_output_dir import _config
+
+TRAIN = {"positives": ["web"], "negatives": ["web"]}
+
+
+@pytest.mark.parametrize(
+    ("quality", "message"),
+    [
+        ({"train": TRAIN, "model": "m.bin"}, r"curate\.quality: .*exactly one of train .* or model"),
+        ({}, r"curate\.quality: .*exactly one of train"),
+        (
+            {"train": {**TRAIN, "positivs": ["web"]}},
+            r"curate\.quality\.train\.positivs: unknown key; did you mean positives\?",
+        ),
+        ({"train": TRAIN, "select": "top"}, r"curate\.quality\.select: "),
+        ({"train": TRAIN, "fraction": 1.5}, r"curate\.quality\.fraction: "),
+        ({"train": {"positives": [], "negatives": ["web"]}}, r"curate\.quality\.train\.positives: "),
+    ],
+)
+def test_quality_settings_mistakes_name_their_key(tmp_path, capsys, quality, message):
+    assert main(["config", _config(tmp_path, curate={"quality": quality})]) == EXIT_USAGE
+    err = capsys.readouterr().err.strip()
+    assert re.search(message, err), err
+
+
+def test_training_sets_must_be_sources_or_reference_files(tmp_path):
+    cfg = load_config(_config(tmp_path, curate={"quality": {"train": {"positives": ["bok"], "negatives": ["web"]}}}))
+    with pytest.raises(UsageError, match=r"curate\.quality\.train\.positives: 'bok' is neither a source \(web\) nor"):
+        quality_inputs(cfg)
+    (tmp_path / "ref.txt").write_text("x")
+    cfg = load_config(
+        _config(tmp_path, curate={"quality": {"train": {"positives": ["ref.txt"], "negatives": ["web"]}}})
+    )
+    with pytest.raises(UsageError, match=r"ref\.txt is not one of \.jsonl, \.jsonl\.gz, \.jsonl\.zst, \.parquet"):
+        quality_inputs(cfg)
+
+
+def test_the_pass_hash_sees_the_model_content_and_the_reference_files(tmp_path):
+    (tmp_path / "ref.jsonl").write_text('{"text": "a reference document"}\n')
+    cfg = load_config(
+        _config(tmp_path, curate={"quality": {"train": {"positives": ["ref.jsonl"], "negatives": ["web"]}}})
+    )
+    before = quality_inputs(cfg)
+    assert before[0][0] == "quality_reference" and before[0][1].endswith("ref.jsonl")
+    (tmp_path / "ref.jsonl").write_text('{"text": "another reference document, longer"}\n')
+    assert quality_inputs(cfg) != before
+    cfg = load_config(_config(tmp_path, curate={"quality": {"model": "m.bin"}}))
+    with pytest.raises(UsageError, match=r"curate\.quality\.model: no file .*m\.bin"):
+        quality_inputs(cfg)
+    (tmp_path / "m.bin").write_bytes(b"one model")
+    first = quality_inputs(cfg)
+    (tmp_path / "m.bin").write_bytes(b"another model")
+    os.utime(tmp_path / "m.bin", (0, 0))
+    assert quality_inputs(cfg) != first
+
+
+@pytest.mark.slow
+def test_a_users_model_scores_another_corpus_and_selects_by_threshold(sample_run, tmp_path):
+    """``quality: {model: PATH}``: the sample run's classifier, given as a file, judges a corpus of standard
+    library modules: every document scored with the score the model gives it, those under 0.5 dropped."""
+    import json as json_module
+
+    import pyarrow.parquet as pq
+    import yaml
+
+    from jobs.run import run
+    from pipeline.quality.scorer import FastTextScorer, file_sha256
+    from tests.conftest import stdlib_sources
+
+    out, _ = sample_run
+    model = out / "quality" / "model.bin"
+    texts = stdlib_sources("email/*.py") + stdlib_sources("json/*.py")
+    (tmp_path / "docs.jsonl").write_text("".join(json_module.dumps({"text": t}) + "\n" for t in texts))
+    config = {
+        "sources": [{"name": "docs", "paths": ["docs.jsonl"]}],
+        "output_dir": str(tmp_path / "out"),
+        "curate": {"near_dedup": None, "quality": {"model": str(model), "sources": ["docs"], "select": "threshold"}},
+    }
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump(config))
+    stats = run(load_config(str(tmp_path / "c.yaml")), str(tmp_path / "out"), until="curate")["curate"]
+    q = stats["quality"]
+    assert not q["trained"] and q["model_sha256"] == file_sha256(str(model)) and q["training"] == {}
+    kept = pq.read_table(tmp_path / "out" / "curated" / "docs")
+    rejects = pq.read_table(tmp_path / "out" / "rejects" / "docs").to_pylist()
+    low = [r for r in rejects if r["stage"] == "quality"]
+    assert q["scored"] == kept.num_rows + len(low) and q["dropped"] == len(low) > 0 and kept.num_rows > 0
+    scorer = FastTextScorer(str(model), "hq")
+    for text, meta in zip(kept["text"].to_pylist(), kept["meta"].to_pylist()):
+        assert json_module.loads(meta)["quality_score"] == scorer([text])[0] >= 0.5
+    for r in low:
+        score = json_module.loads(r["meta"])["quality_score"]
+        assert score == scorer([r["text"]])[0] < 0.5 and r["detail"] == f"score {score:.6f} < threshold 0.500000"
+    assert stats["reconciled"]
