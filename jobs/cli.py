@@ -23,6 +23,9 @@ def main(argv: list[str] | None = None) -> int:
         "--mask", type=int, metavar="N", help="write a PNG of row N's attention mask (N counts rows over all shards)"
     )
     inspect.add_argument("--png", help="where --mask writes (default: mask-row-N.png)")
+    inspect.add_argument(
+        "--quality", type=int, nargs="?", const=5, metavar="N", help="the N highest- and lowest-scored documents"
+    )
     submit = sub.add_parser("submit", help="submit a run (or one pass) to a Ray cluster with `ray job submit`")
     submit.add_argument("config", help="run config YAML, relative to the working directory")
     submit.add_argument("--address", required=True, help="the cluster's dashboard, e.g. http://HEAD:8265")
@@ -87,6 +90,11 @@ def _dispatch(args: argparse.Namespace) -> int:
         return 0
     from jobs.inspect_shards import describe, write_mask_png
 
+    if args.quality is not None:
+        from jobs.inspect_quality import describe_quality
+
+        print(describe_quality(args.dir, args.quality))
+        return 0
     if args.mask is not None:
         print(write_mask_png(args.dir, args.mask, args.png or f"mask-row-{args.mask}.png"))
         return 0

@@ -271,7 +271,78 @@ def _curate(c: dict[str, Any]) -> str:
     for key, title in (("near_dedup", "Near dedup"), ("image_dedup", "Image dedup")):
         if c.get(key):
             out += [f"<h3>{title}</h3>", _kv_table(c[key])]
+    if c.get("quality"):
+        out.append(_quality(c["quality"], c.get("quality_examples") or {}))
     return "".join(out)
+
+
+KEPT_COLOR = "#228833"
+QUALITY_GROUPS = 12  # charts for the largest groups; the table lists them all
+
+
+def _score_histogram_svg(kept: list[int], dropped: list[int], cut: float | None) -> str:
+    """Documents per score bin of one group, kept stacked on dropped, the group's cut as a dashed line."""
+    left, bin_w, height, base = 40, 14, 90, 98
+    top = max((k + d for k, d in zip(kept, dropped)), default=0) or 1
+    parts = [
+        f'<text x="{left - 4}" y="12" text-anchor="end">{_e(_n(top))}</text>',
+        f'<line x1="{left}" y1="{base}" x2="{left + bin_w * len(kept)}" y2="{base}" stroke="#888"/>',
+    ]
+    for i, (k, d) in enumerate(zip(kept, dropped)):
+        for value, below, color, name in ((d, 0, DROPPED, "dropped"), (k, d, KEPT_COLOR, "kept")):
+            if value:
+                h, y0 = height * value / top, base - height * below / top
+                parts.append(
+                    f'<rect x="{left + i * bin_w + 1}" y="{y0 - h:.1f}" width="{bin_w - 2}" height="{h:.1f}" '
+                    f'fill="{color}"><title>{name}, score {i / len(kept):.2f}–{(i + 1) / len(kept):.2f}: '
+                    f"{value}</title></rect>"
+                )
+    for x in (0, 0.5, 1):
+        parts.append(f'<text x="{left + x * bin_w * len(kept):.0f}" y="{base + 14}" text-anchor="middle">{x:g}</text>')
+    if cut is not None:
+        x = left + cut * bin_w * len(kept)
+        parts.append(f'<line x1="{x:.1f}" y1="4" x2="{x:.1f}" y2="{base}" stroke="#000" stroke-dasharray="3,2"/>')
+    return _svg(left + bin_w * len(kept) + 10, base + 20, parts)
+
+
+def _quality(q: dict[str, Any], examples: dict[str, Any]) -> str:
+    """The classifier, each group's score histogram with its cut, and the documents on either side of it."""
+    tr = q.get("training") or {}
+    groups = sorted(q["groups"].items(), key=lambda g: (-g[1]["scored"], g[0]))
+    out = [
+        "<h3>Quality classifier</h3>",
+        _kv_table({"model sha256": q["model_sha256"], "trained on this run": "yes" if q["trained"] else "no"} | tr),
+        _legend(["kept", "dropped"], [KEPT_COLOR, DROPPED]) + " <span>dashed: the group's cut</span>",
+        "<div class=multi>",
+        *(
+            f"<div><h4>{_e(name)}</h4>"
+            + _score_histogram_svg(g["kept_histogram"], g["dropped_histogram"], g.get("cut"))
+            + "</div>"
+            for name, g in groups[:QUALITY_GROUPS]
+        ),
+        "</div>",
+        _table(
+            ["group", "scored", "kept", "dropped", "cut"],
+            [[n, _n(g["scored"]), _n(g["kept"]), _n(g["dropped"]), _none_or(g.get("cut"))] for n, g in groups],
+        ),
+    ]
+    rows = [
+        [name, side, f"{score:.6f}", text]
+        for name, _ in groups
+        for side, key in (("kept", "kept"), ("dropped", "dropped"))
+        for score, text in examples.get(key, {}).get(name, [])
+    ]
+    if rows:
+        out += [
+            "<h4>Nearest the cut: the lowest-scored kept and highest-scored dropped documents"
+            " (first 400 characters)</h4>",
+            _table(["group", "", "score", "text"], rows, text_cols=4),
+        ]
+    return "".join(out)
+
+
+def _none_or(value: float | None) -> str:
+    return "–" if value is None else f"{value:.6f}"
 
 
 def _stacked_bars_svg(labels: list[str], series: dict[str, list[float]], colors: list[str], label_w: int = 200) -> str:
@@ -459,6 +530,10 @@ def write_report(out_dir: str) -> str:
     """Render ``out_dir/stats.json`` into ``out_dir/report/report.html`` (atomically); return that path."""
     with open(os.path.join(out_dir, "stats.json"), encoding="utf-8") as f:
         stats = json.load(f)
+    examples = os.path.join(out_dir, "quality", "examples.json")
+    if stats.get("curate", {}).get("quality") and os.path.exists(examples):
+        with open(examples, encoding="utf-8") as f:
+            stats["curate"]["quality_examples"] = json.load(f)  # shown, not stored in stats.json
     path = os.path.join(out_dir, "report", "report.html")
     os.makedirs(os.path.dirname(path), exist_ok=True)
     with open(path + ".tmp", "w", encoding="utf-8") as f:

@@ -18,10 +18,33 @@ LOADS = 0  # models loaded by this process
 SCORE_DIGITS = 6  # scores are rounded so that outputs are byte-stable
 
 
+ROWS_AT_ONCE = 1 << 16  # input rows folded at once: bounds the float64 temporary
+
+
+def fold_output_layer(model) -> bool:
+    """Fold the output layer into the input rows: fastText's score is softmax(B · mean(A[ids])), and B is
+    linear, so mean((A·Bᵀ)[ids]) gives the same logits from rows of len(labels) floats instead of dim.
+    Scoring then adds 2 floats per word instead of 100 (about twice as fast) and the model takes a fiftieth
+    of the memory; the scores stay within float rounding of the original's (tested against it to 1e-7).
+    Not for quantized models, or when the labels are not fewer than the dimensions. Returns whether folded."""
+    if model.f.isQuant():
+        return False
+    inputs = np.asarray(model.f.getInputMatrix())
+    outputs = np.asarray(model.f.getOutputMatrix()).astype(np.float64)
+    if outputs.shape[0] >= inputs.shape[1]:
+        return False
+    folded = np.empty((inputs.shape[0], outputs.shape[0]), np.float32)
+    for start in range(0, inputs.shape[0], ROWS_AT_ONCE):
+        folded[start : start + ROWS_AT_ONCE] = inputs[start : start + ROWS_AT_ONCE].astype(np.float64) @ outputs.T
+    del inputs
+    model.set_matrices(folded, np.eye(outputs.shape[0], dtype=np.float32))
+    return True
+
+
 class FastTextScorer:
     """Holds one loaded model; called on a list of texts, returns their scores for ``label``."""
 
-    def __init__(self, path: str, label: str, lowercase: bool = False) -> None:
+    def __init__(self, path: str, label: str, lowercase: bool = False, fold: bool = True) -> None:
         from fasttext.FastText import _FastText
 
         self.model = _FastText(model_path=path)
@@ -30,6 +53,7 @@ class FastTextScorer:
             raise ValueError(f"quality.label: {label!r} is not a label of {path} (its labels: {labels})")
         self.label = f"__label__{label}"
         self.lowercase = lowercase
+        self.folded = fold and fold_output_layer(self.model)
 
     def __call__(self, texts: list[str]) -> np.ndarray:
         """Scores in [0, 1] (fastText's probability, which it smooths by 1e-5), rounded to 6 digits."""

@@ -267,3 +267,44 @@ def test_write_report_renders_the_stats_file(tmp_path):
     assert path == str(tmp_path / "report" / "report.html")
     assert (tmp_path / "report" / "report.html").read_text(encoding="utf-8") == render_report(stats, tmp_path.name)
     assert sorted(p.name for p in (tmp_path / "report").iterdir()) == ["report.html"]
+
+
+def _quality() -> dict[str, Any]:
+    group = {
+        "scored": 10,
+        "kept": 8,
+        "dropped": 2,
+        "cut": 0.55,
+        "kept_histogram": _bins(20, {11: 5, 15: 3}),
+        "dropped_histogram": _bins(20, {4: 2}),
+    }
+    return {
+        "model_sha256": "ab" * 32,
+        "trained": True,
+        "training": {"holdout_roc_auc": 0.93},
+        "select": "top_fraction",
+        "scored": 10,
+        "dropped": 2,
+        "groups": {"web/en": group},
+        "model_loads": 2,
+        "worker_processes": 2,
+        "docs_per_s_per_core": 1000.0,
+    }
+
+
+def test_quality_section_shows_each_groups_histogram_cut_and_the_documents_either_side(tmp_path):
+    stats = _stats()
+    stats["curate"]["quality"] = _quality()
+    (tmp_path / "stats.json").write_text(json.dumps(stats))
+    (tmp_path / "quality").mkdir()
+    examples = {
+        "kept": {"web/en": [[0.55, "kept <script>x</script>"]]},
+        "dropped": {"web/en": [[0.2, "dropped & gone"]]},
+    }
+    (tmp_path / "quality" / "examples.json").write_text(json.dumps(examples))
+    page = open(write_report(str(tmp_path)), encoding="utf-8").read()
+    assert "Quality classifier" in page and "web/en" in page and "0.550000" in page
+    assert 'stroke-dasharray="3,2"' in page  # the cut, drawn
+    assert page.count("<title>kept, score") == 2 and "<title>dropped, score 0.20–0.25: 2</title>" in page
+    assert "kept &lt;script&gt;x&lt;/script&gt;" in page and "dropped &amp; gone" in page and "<script>x" not in page
+    assert "quality_examples" not in json.loads((tmp_path / "stats.json").read_text())["curate"]  # shown, not stored
