@@ -179,7 +179,7 @@ def train_model(cfg: RunConfig, out_dir: str) -> dict[str, Any]:
 
 def _score_task(batch: pa.Table, root: str, scores_dir: str, model: tuple[str, str], q: QualityConfig) -> pa.Table:
     started = time.process_time()
-    scorer = scorer_module.load_scorer(model[0], model[1], q.label, q.lowercase)
+    scorer = scorer_module.load_scorer(model[0], model[1], q.label, q.lowercase, q.fold_output_layer)
     parts = []
     for rel in batch["rel"].to_pylist():
         parts.append(score_file(os.path.join(root, rel), os.path.join(scores_dir, rel), scorer, q))

@@ -25,7 +25,8 @@ def fold_output_layer(model) -> bool:
     """Fold the output layer into the input rows: fastText's score is softmax(B · mean(A[ids])), and B is
     linear, so mean((A·Bᵀ)[ids]) gives the same logits from rows of len(labels) floats instead of dim.
     Scoring then adds 2 floats per word instead of 100 (about twice as fast) and the model takes a fiftieth
-    of the memory; the scores stay within float rounding of the original's (tested against it to 1e-7).
+    of the memory; the float32 sums run in another order, so scores move by float rounding (up to 1.5e-5
+    on long pages of a confident model): opt-in (``quality.fold_output_layer``).
     Not for quantized models, or when the labels are not fewer than the dimensions. Returns whether folded."""
     if model.f.isQuant():
         return False
@@ -44,7 +45,7 @@ def fold_output_layer(model) -> bool:
 class FastTextScorer:
     """Holds one loaded model; called on a list of texts, returns their scores for ``label``."""
 
-    def __init__(self, path: str, label: str, lowercase: bool = False, fold: bool = True) -> None:
+    def __init__(self, path: str, label: str, lowercase: bool = False, fold: bool = False) -> None:
         from fasttext.FastText import _FastText
 
         self.model = _FastText(model_path=path)
@@ -71,12 +72,12 @@ class FastTextScorer:
 
 
 @cache
-def load_scorer(path: str, sha256: str, label: str, lowercase: bool) -> FastTextScorer:
+def load_scorer(path: str, sha256: str, label: str, lowercase: bool, fold: bool = False) -> FastTextScorer:
     """The process's copy of the model at ``path`` whose content hashes to ``sha256`` (a new file at the
     same path is a new model)."""
     global LOADS
     LOADS += 1
-    return FastTextScorer(path, label, lowercase)
+    return FastTextScorer(path, label, lowercase, fold)
 
 
 def file_sha256(path: str) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import json
 import re
+from pathlib import Path
 from typing import Any
 
 from jobs.report import fmt_count, render_report, write_report
@@ -302,7 +303,7 @@ def test_quality_section_shows_each_groups_histogram_cut_and_the_documents_eithe
         "dropped": {"web/en": [[0.2, "dropped & gone"]]},
     }
     (tmp_path / "quality" / "examples.json").write_text(json.dumps(examples))
-    page = open(write_report(str(tmp_path)), encoding="utf-8").read()
+    page = Path(write_report(str(tmp_path))).read_text(encoding="utf-8")
     assert "Quality classifier" in page and "web/en" in page and "0.550000" in page
     assert 'stroke-dasharray="3,2"' in page  # the cut, drawn
     assert page.count("<title>kept, score") == 2 and "<title>dropped, score 0.20–0.25: 2</title>" in page
