@@ -266,7 +266,7 @@ def draw(out: dict[str, Any], path: str) -> None:
     draw_curves(
         {"selected web (top by classifier)": out["selected_curve"], "random web (same tokens)": out["random_curve"]},
         path,
-        "validation loss on held-out book text (every 25 steps)",
+        "validation loss on held-out book text; x: evaluations, one every 25 training steps",
     )
 
 
