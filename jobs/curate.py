@@ -26,6 +26,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from jobs.config import RunConfig
+from jobs.decontam import decontam_inputs, run_decontam
 from jobs.image_dedup import run_image_dedup
 from jobs.markers import done, mark_done, read_receipts, reset, resume_dir, write_json_atomic
 from jobs.near_dedup import run_near_dedup
@@ -251,6 +252,12 @@ def _dedup_passes(
             result = run_image_dedup(out_dir, images, cpus)
         counts += result["counts"]
         summaries["image_dedup"] = result["summary"]
+    if curate.decontam is not None:
+        log.info("curate: decontamination against %s", ", ".join(s.task for s in curate.decontam.sets))
+        with progress.step("curate/decontam"):
+            result = run_decontam(cfg, out_dir)
+        counts += result["counts"]
+        summaries["decontam"] = result["summary"]
     if curate.quality is not None:
         log.info("curate: quality classifier (%s)", "training" if curate.quality.train else curate.quality.model)
         with progress.step("curate/quality"):
@@ -272,7 +279,9 @@ def _acting(cfg: RunConfig) -> dict[str, list[str]]:
 def run_curate(cfg: RunConfig, out_dir: str, progress: Progress, force: bool = False, cpus: int = 2) -> dict[str, Any]:
     """Run (or skip, when already done with these settings) the curation pass; return its stats."""
     items = _input_items(cfg)
-    inputs = [[i["spec"], i["rel"], i["bytes"], i["mtime_ns"]] for i in items] + quality_inputs(cfg)
+    inputs = (
+        [[i["spec"], i["rel"], i["bytes"], i["mtime_ns"]] for i in items] + quality_inputs(cfg) + decontam_inputs(cfg)
+    )
     config_hash = cfg.pass_hash("curate", inputs=inputs)
     if not force and (prev := done(out_dir, "curate", config_hash)):
         log.info("curate: already done with these settings and inputs, skipped")

@@ -271,9 +271,34 @@ def _curate(c: dict[str, Any]) -> str:
     for key, title in (("near_dedup", "Near dedup"), ("image_dedup", "Image dedup")):
         if c.get(key):
             out += [f"<h3>{title}</h3>", _kv_table(c[key])]
+    if c.get("decontam"):
+        out.append(_decontam(c["decontam"]))
     if c.get("quality"):
         out.append(_quality(c["quality"], c.get("quality_examples") or {}))
     return "".join(out)
+
+
+def _decontam(d: dict[str, Any]) -> str:
+    """Per evaluation set, the items found and where; per source, the documents taken out."""
+    sources = sorted({s for t in d["tasks"].values() for s in t["documents"]} | set(d["documents"]))
+    verb = "redacted" if d["mode"] == "redact" else "dropped"
+    return (
+        f"<h3>Decontamination ({_e(d['rule'])}, {_e(d['n'])}-grams, {_e(d['indexed_ngrams'])} indexed)</h3>"
+        + _table(
+            ["evaluation set", "items", "indexed", "found in the corpus", *(f"documents: {s}" for s in sources)],
+            [
+                [
+                    name,
+                    _n(t["items"]),
+                    _n(t["items_indexed"]),
+                    _n(t["items_found"]),
+                    *(_n(t["documents"].get(s, 0)) for s in sources),
+                ]
+                for name, t in d["tasks"].items()
+            ],
+        )
+        + _table(["source", f"documents {verb}"], [[s, _n(n)] for s, n in d["documents"].items()])
+    )
 
 
 KEPT_COLOR = "#228833"

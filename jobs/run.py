@@ -84,6 +84,17 @@ def _language_lines(rows: list[dict[str, Any]]) -> list[str]:
     return out
 
 
+def _decontam_line(d: dict[str, Any]) -> str:
+    tasks = ", ".join(
+        f"{name} {t['items_found']}/{t['items']} items found"
+        + (f" in {', '.join(f'{n} {src}' for src, n in t['documents'].items())} documents" if t["documents"] else "")
+        for name, t in d["tasks"].items()
+    )
+    verb = "redacted" if d["mode"] == "redact" else "dropped"
+    docs = ", ".join(f"{src} {n}" for src, n in d["documents"].items() if n) or "none"
+    return f"decontam ({d['rule']}, {d['n']}-grams): {tasks}; documents {verb}: {docs}"
+
+
 def _quality_line(q: dict[str, Any]) -> str:
     tr = q.get("training") or {}
     model = (
@@ -129,6 +140,8 @@ def summary(stats: dict[str, Any]) -> str:
             f"{im['dropped_near_duplicate_image']} near duplicates, {im['dropped_frequent_image']} "
             "left without images"
         )
+    if dc := c.get("decontam"):
+        lines.append(_decontam_line(dc))
     if q := c.get("quality"):
         lines.append(_quality_line(q))
     for r in c["reasons"]:

@@ -128,6 +128,27 @@ class ImageDedupSummary(_Schema):
     dropped_near_duplicate_image: Count
 
 
+class DecontamTask(_Schema):
+    """One evaluation set: its items, those found in the corpus, and the documents they were found in."""
+
+    items: Count
+    items_indexed: Count = Field(description="items long enough to give an n-gram (or a whole short match)")
+    items_found: Count = Field(description="items with at least one n-gram in a document")
+    found_item_ids: list[str] = Field(description="the first 50 of them, sorted")
+    documents: dict[str, Count] = Field(description="per source, documents an item of this set was found in")
+
+
+class DecontamSummary(_Schema):
+    """Decontamination against evaluation sets (``decontam``, after every dedup step)."""
+
+    rule: Literal["deepseek_coder", "datatrove"]
+    n: Count = Field(description="the n-gram length")
+    mode: Literal["drop", "redact"]
+    indexed_ngrams: Count
+    tasks: dict[str, DecontamTask]
+    documents: dict[str, Count] = Field(description="per source, documents dropped (or redacted)")
+
+
 class QualityGroup(_Schema):
     """One group the quality step cut (a source, or a source and language)."""
 
@@ -171,6 +192,7 @@ class CurateStats(_Schema):
     near_dedup: NearDedupSummary | None = None
     repo_near_dedup: NearDedupSummary | None = None
     image_dedup: ImageDedupSummary | None = None
+    decontam: DecontamSummary | None = None
     quality: QualitySummary | None = None
     seconds: float = Field(description="wall time of the pass when it last ran")
     timings: dict[str, float] = Field(description="seconds per step, e.g. curate/read")
@@ -304,7 +326,7 @@ def schema_markdown() -> str:
     """docs/stats.md's reference section: every model, its keys, their types and meaning."""
     lines = [f"Schema version {SCHEMA_VERSION}.", ""]
     models = [RunStats, CurateStats, CurateTotals, SourceTotals, FunnelStep, ReasonCount, RewriteEvent, LanguageCount]
-    models += [LanguageReason, QualitySummary, QualityGroup, TokenEfficiency]
+    models += [LanguageReason, DecontamSummary, DecontamTask, QualitySummary, QualityGroup, TokenEfficiency]
     models += [NearDedupSummary, ImageDedupSummary, TokenizerStats, PackStats, MixStats, TokenFunnel, Histogram]
     for model in models:
         lines += [f"### {model.__name__}", "", " ".join((model.__doc__ or "").split()), ""]

@@ -27,6 +27,7 @@ from pipeline.code import filters as code_filters
 from pipeline.code import license_filter as code_license_filter
 from pipeline.code.repo_documents import RepoDocConfig
 from pipeline.config_base import StrictModel
+from pipeline.decontam.config import DecontamConfig
 from pipeline.dedup.exact import ExactDedupConfig
 from pipeline.dedup.near import NearDedupConfig
 from pipeline.dedup.survivors import SurvivorConfig
@@ -124,6 +125,7 @@ CurateConfig = create_model(
     survivor=(SurvivorConfig, Field(default_factory=SurvivorConfig)),
     near_dedup=(NearDedupConfig | None, Field(default_factory=NearDedupConfig)),  # MinHash LSH, after exact dedup
     image_dedup=(ImageDedupConfig | None, Field(default_factory=ImageDedupConfig)),  # images, after near dedup
+    decontam=(DecontamConfig | None, Field(default=None)),  # evaluation n-grams, after every dedup step
     quality=(QualityConfig | None, Field(default=None)),  # a fastText classifier's selection, after every dedup
     scopes=(dict[str, Scope], Field(default_factory=dict)),  # per stage name; replaces that stage's default
 )
@@ -156,6 +158,7 @@ def stage_order(cfg: _CurateBase) -> list[str]:
         + (["repo_document"] if cfg.repo_documents.enabled else [])
         + (["repo_near_dedup"] if near and cfg.repo_documents.enabled else [])
         + (["image_dedup"] if cfg.image_dedup is not None and cfg.image_dedup.enabled else [])
+        + (["decontam"] if cfg.decontam is not None else [])
         + (["quality"] if cfg.quality is not None else [])
     )
 
@@ -176,6 +179,8 @@ def _can_act(cfg: _CurateBase, name: str, source: str, carries_images: bool) -> 
         return source == "code"  # repository documents are built from the code source's files
     if name == "image_dedup":
         return carries_images and cfg.image_dedup is not None and source in cfg.image_dedup.sources
+    if name == "decontam":
+        return cfg.decontam is not None and (cfg.decontam.sources is None or source in cfg.decontam.sources)
     if name == "quality":
         return cfg.quality is not None and (cfg.quality.sources is None or source in cfg.quality.sources)
     return True  # read, exact_dedup: every source

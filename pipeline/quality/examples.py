@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gzip
 import io
 import json
 import os
@@ -10,8 +9,8 @@ from collections.abc import Iterator
 
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
-import zstandard
 
+from pipeline.read.compressed import open_binary
 from pipeline.schema import DROPPED
 
 REFERENCE_SUFFIXES = (".jsonl", ".jsonl.gz", ".jsonl.zst", ".parquet")
@@ -29,15 +28,8 @@ def run_documents(path: str, dropped_only: bool) -> Iterator[tuple[str, str]]:
 
 
 def _lines(path: str) -> Iterator[str]:
-    with open(path, "rb") as raw:
-        if path.endswith(".gz"):
-            with gzip.open(raw) as stream:
-                yield from io.TextIOWrapper(stream, encoding="utf-8")
-        elif path.endswith(".zst"):
-            with zstandard.ZstdDecompressor().stream_reader(raw) as stream:
-                yield from io.TextIOWrapper(stream, encoding="utf-8")
-        else:
-            yield from io.TextIOWrapper(raw, encoding="utf-8")
+    with open_binary(path) as stream:
+        yield from io.TextIOWrapper(stream, encoding="utf-8")
 
 
 def reference_documents(path: str, text_field: str) -> Iterator[tuple[str, str]]:

@@ -84,16 +84,25 @@ def test_a_users_model_scores_another_corpus_and_selects_by_threshold(sample_run
     texts = stdlib_sources("email/*.py") + stdlib_sources("json/*.py")
     (tmp_path / "docs.jsonl").write_text("".join(json_module.dumps({"text": t}) + "\n" for t in texts))
     config = {
-        "sources": [{"name": "docs", "paths": ["docs.jsonl"]}],
-        "output_dir": str(tmp_path / "out"),
-        "curate": {"near_dedup": None, "quality": {"model": str(model), "sources": ["docs"], "select": "threshold"}},
+        "sources": [{"name": "book", "paths": ["docs.jsonl"]}],
+        "output_dir": str(tmp_path.parent / f"{tmp_path.name}-out"),
+        "curate": {
+            "near_dedup": None,
+            "book_boilerplate": None,
+            "book_layout": None,
+            "gopher_repetition": None,
+            "gopher_quality": None,
+            "quality": {"model": str(model), "sources": ["book"], "select": "threshold"},
+        },
     }
     (tmp_path / "c.yaml").write_text(yaml.safe_dump(config))
-    stats = run(load_config(str(tmp_path / "c.yaml")), str(tmp_path / "out"), until="curate")["curate"]
+    stats = run(load_config(str(tmp_path / "c.yaml")), str(tmp_path.parent / f"{tmp_path.name}-out"), until="curate")[
+        "curate"
+    ]
     q = stats["quality"]
     assert not q["trained"] and q["model_sha256"] == file_sha256(str(model)) and q["training"] == {}
-    kept = pq.read_table(tmp_path / "out" / "curated" / "docs")
-    rejects = pq.read_table(tmp_path / "out" / "rejects" / "docs").to_pylist()
+    kept = pq.read_table(tmp_path.parent / f"{tmp_path.name}-out" / "curated" / "book")
+    rejects = pq.read_table(tmp_path.parent / f"{tmp_path.name}-out" / "rejects" / "book").to_pylist()
     low = [r for r in rejects if r["stage"] == "quality"]
     assert q["scored"] == kept.num_rows + len(low) and q["dropped"] == len(low) > 0 and kept.num_rows > 0
     scorer = FastTextScorer(str(model), "hq")

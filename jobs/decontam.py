@@ -1,0 +1,130 @@
+"""The decontamination step of the curation pass, after every dedup step and before the quality classifier:
+index the evaluation sets once on the driver, put the index in the object store, and scan every curated
+file of the sources in scope in its own task (jobs.ray_steps.per_item)."""
+
+from __future__ import annotations
+
+import glob
+import logging
+import os
+import time
+from typing import Any
+
+import pyarrow as pa
+import ray
+
+from jobs.config import RunConfig
+from jobs.ray_steps import per_item, trim_heap
+from jobs.usage import UsageError
+from pipeline.decontam.apply import decontaminate_file
+from pipeline.decontam.config import DecontamConfig
+from pipeline.decontam.eval_sets import load_items
+from pipeline.decontam.index import DecontamIndex, build_index
+from pipeline.dedup.near_store import trim_signatures
+from pipeline.quality.scorer import file_sha256
+
+log = logging.getLogger("corpusmill")
+
+
+def _set_path(cfg: RunConfig, path: str) -> str:
+    return os.path.abspath(os.path.join(cfg.base_dir, path))
+
+
+def decontam_inputs(cfg: RunConfig) -> list[list[Any]]:
+    """The evaluation sets as the pass hash sees them (a file's sha256; a directory's files'), checked here,
+    before any work: a missing set is a config error naming it."""
+    d = cfg.curate.decontam
+    if d is None:
+        return []
+    out = []
+    for i, s in enumerate(d.sets):
+        path = _set_path(cfg, s.path)
+        if os.path.isfile(path):
+            out.append(["decontam_set", s.task, file_sha256(path)])
+        elif os.path.isdir(path):
+            files = sorted(glob.glob(os.path.join(path, "**", "*"), recursive=True))
+            out.append(
+                [
+                    "decontam_set",
+                    s.task,
+                    [[os.path.relpath(f, path), file_sha256(f)] for f in files if os.path.isfile(f)],
+                ]
+            )
+        else:
+            raise UsageError(f"curate.decontam.sets.{i}.path: no file or directory {path}")
+    return out
+
+
+def _index(cfg: RunConfig) -> tuple[DecontamIndex, dict[str, int]]:
+    d = cfg.curate.decontam
+    items, sizes = [], {}
+    for s in d.sets:
+        try:
+            found = load_items(s, _set_path(cfg, s.path))
+        except ValueError as e:
+            raise UsageError(str(e)) from None
+        sizes[s.task] = len(found)
+        items += found
+    return build_index(items, d), sizes
+
+
+def _scan_task(batch: pa.Table, root: str, index_ref: Any, d: DecontamConfig) -> pa.Table:
+    import json
+
+    index = ray.get(index_ref[0]) if isinstance(index_ref, list) else index_ref
+    out = []
+    for rel in batch["rel"].to_pylist():
+        result = decontaminate_file(root, rel, index, d)
+        trim_signatures(root, rel, pa.array(sorted(result.pop("dropped")), pa.string()))
+        out.append(result)
+    trim_heap()
+    return pa.table({"result": [json.dumps(out)]})
+
+
+def run_decontam(cfg: RunConfig, out_dir: str) -> dict[str, Any]:
+    """The whole step; returns the count rows for stats.json and the step's summary."""
+    import json
+
+    d, started = cfg.curate.decontam, time.time()
+    index, sizes = _index(cfg)
+    names = sorted({s.name for s in cfg.sources if d.sources is None or s.name in d.sources})
+    files = [
+        os.path.relpath(p, out_dir)
+        for name in names
+        for p in sorted(glob.glob(os.path.join(out_dir, "curated", name, "*.parquet")))
+    ]
+    ref = [ray.put(index)]  # once in the object store; every task maps the same copy
+    rows = per_item([{"rel": f} for f in files], _scan_task, root=out_dir, index_ref=ref, d=d).take_all()
+    results = [r for row in rows for r in json.loads(row["result"])]
+    summary = _summary(d, index, sizes, results)
+    summary["seconds"] = round(time.time() - started, 2)
+    log.info("decontam: %s", {k: v for k, v in summary.items() if k != "tasks"})
+    return {"counts": [c for r in results for c in r["counts"]], "summary": summary}
+
+
+def _summary(d: DecontamConfig, index: DecontamIndex, sizes: dict[str, int], results: list[dict]) -> dict[str, Any]:
+    tasks: dict[str, dict[str, Any]] = {
+        t: {"items": n, "items_indexed": index.indexed.get(t, 0), "items_found": 0, "documents": {}}
+        for t, n in sizes.items()
+    }
+    found: dict[str, set] = {t: set() for t in sizes}
+    for r in results:
+        for task, v in r["tasks"].items():
+            found[task].update(v["items"])
+            docs = tasks[task]["documents"]
+            docs[r["source"]] = docs.get(r["source"], 0) + v["documents"]
+    for task in tasks:
+        tasks[task]["items_found"] = len(found[task])
+        tasks[task]["found_item_ids"] = sorted(found[task])[:50]
+    by_source: dict[str, int] = {}
+    for r in results:  # documents dropped, or rewritten when redacted
+        n = sum(c["docs"] for c in r["counts"] if c["status"] in ("dropped", "rewritten") and c["stage"] == "decontam")
+        by_source[r["source"]] = by_source.get(r["source"], 0) + n
+    return {
+        "rule": d.rule,
+        "n": d.gram,
+        "mode": d.mode,
+        "indexed_ngrams": int(sum(len(k) for k in index.keys.values())),
+        "tasks": tasks,
+        "documents": dict(sorted(by_source.items())),
+    }

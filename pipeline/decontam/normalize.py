@@ -1,0 +1,30 @@
+"""datatrove's ``simplify_text`` with its default ``TextNormConfig`` (datatrove 0.10.1, utils/text.py), the
+normalization its n-gram decontamination applies to evaluation items and documents alike: lowercase,
+numbers to ``0``, its punctuation list to spaces, whitespace collapsed, diacritics dropped.
+
+The punctuation list is datatrove's constant, copied verbatim (Apache-2.0). Same output, faster: the
+diacritics step runs only where a character decomposes (NFD leaves pure ASCII unchanged)."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+import regex
+
+PUNCTUATION = "!/—”:％１〈&(、━\\【#%「」，】；+^]~“《„';’{|∶´[=-`*．（–？！：$～«〉,><》)?）。…@_.\"}►»" + "".join(
+    map(chr, (x for a, b in ((0, 9), (11, 13), (13, 32), (127, 160)) for x in range(a, b)))
+)
+_PUNCTUATION = str.maketrans(PUNCTUATION, " " * len(PUNCTUATION))
+_NUMBERS = regex.compile(r"\p{Nd}+([.,،٫⎖⎗⎘]{1}\p{Nd}+)?", regex.VERBOSE | regex.UNICODE)
+_WHITESPACE = re.compile(r"\s+")
+_MARKS = regex.compile(r"\p{Mn}+")
+
+
+def simplify(text: str) -> str:
+    """lower → numbers to 0 → punctuation to spaces → whitespace collapsed → NFD without nonspacing marks."""
+    text = _NUMBERS.sub("0", text.lower()).translate(_PUNCTUATION)
+    text = _WHITESPACE.sub(" ", text.strip())
+    if not text.isascii():
+        text = _MARKS.sub("", unicodedata.normalize("NFD", text))
+    return text.strip()

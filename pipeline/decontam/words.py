@@ -1,0 +1,66 @@
+"""The words a rule counts n-grams in.
+
+- ``datatrove``: its normalization (normalize.simplify), then spaCy's blank English tokenizer, which is
+  what ``load_word_tokenizer("eng")`` gives its decontamination (``gonna`` is ``gon na``, ``0km`` is
+  ``0 km``). Chunks over 1,000 characters without a space go by the English rules instead (spaCy's affix
+  search is quadratic in a chunk's length; pipeline/text/segmenters.py).
+- ``deepseek_coder``: the text's whitespace-delimited strings as written: the paper matches "a 10-gram
+  string identical to any in the test data" and names no normalization.
+Either way, with ``cjk_characters`` a run of Han, kana, Hangul or Thai counts one word per character,
+as those scripts have no spaces to delimit words.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pipeline.decontam.normalize import simplify
+from pipeline.text.segmenters import spacy_chunk_words
+
+Rule = Literal["deepseek_coder", "datatrove"]
+
+_CJK_RANGES = "\u0e00-\u0e7f\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff"
+
+
+def _split_cjk(words: list[str]) -> list[str]:
+    import re
+
+    pattern = _cjk_pattern()
+    out: list[str] = []
+    for w in words:
+        if pattern.search(w):
+            out += [p for p in re.split(f"([{_CJK_RANGES}])", w) if p]
+        else:
+            out.append(w)
+    return out
+
+
+_PATTERN = None
+
+
+def _cjk_pattern():
+    global _PATTERN
+    if _PATTERN is None:
+        import re
+
+        _PATTERN = re.compile(f"[{_CJK_RANGES}]")
+    return _PATTERN
+
+
+def batch_words(texts: list[str], rule: Rule, cjk_characters: bool = True) -> list[list[str]]:
+    """Each text's words under ``rule``; spaCy runs once per batch on its distinct chunks."""
+    if rule == "deepseek_coder":
+        words = [t.split() for t in texts]
+    else:
+        chunked = [simplify(t).split(" ") for t in texts]
+        distinct = sorted({c for chunks in chunked for c in chunks if c})
+        found = dict(zip(distinct, spacy_chunk_words("en", distinct)))
+        words = [[w for c in chunks if c for w in found[c]] for chunks in chunked]
+    if cjk_characters:
+        pattern = _cjk_pattern()
+        words = [_split_cjk(ws) if any(pattern.search(w) for w in ws) else ws for ws in words]
+    return words
+
+
+def item_words(text: str, rule: Rule, cjk_characters: bool = True) -> list[str]:
+    return batch_words([text], rule, cjk_characters)[0]

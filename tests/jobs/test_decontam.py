@@ -1,0 +1,115 @@
+"""Decontamination on local Ray: planted evaluation items leave (or are cut out), near misses stay, every
+record is accounted for, and a missing set is a config error before any work."""
+
+import gzip
+import json
+import os
+
+import pyarrow.parquet as pq
+import pytest
+import yaml
+
+from jobs.config import load_config
+from jobs.decontam import decontam_inputs
+from jobs.usage import UsageError
+from tests.conftest import REPO
+
+HUMANEVAL = os.path.join(REPO, "data", "eval", "HumanEval.jsonl.gz")
+QUESTION = (
+    "Janet's ducks lay 16 eggs per day. She eats three for breakfast every morning and bakes muffins for her "
+    "friends every day with four. She sells the remainder at the farmers' market daily for $2 per fresh duck egg. "
+    "How much in dollars does she make every day at the farmers' market?"
+)
+
+
+def _corpus(tmp_path, decontam: dict) -> str:
+    solution = [json.loads(line) for line in gzip.open(HUMANEVAL, "rt")][12]["canonical_solution"]
+    docs = {
+        "pasted": "# helpers.py\nimport sys\n\n\ndef pick(strings):\n" + solution + "\n\nprint(pick(sys.argv))\n",
+        "question": "<h1>Homework help</h1>\nCan someone solve this? " + QUESTION + "\nThanks!",
+        "near_copy": "Forum.\n" + QUESTION.upper().replace(" ", "   ") + "\nReplies: none yet, but here is more text.",
+        "nine_words": "\n".join(solution.split("\n")[:1]) + "\n# (only the first line of it)\nx = 1\n",
+        "clean": "Ducks lay eggs every day; a farmer may sell them at the market for a few dollars each week.",
+    }
+    (tmp_path / "docs.jsonl").write_text("".join(json.dumps({"id": k, "text": v}) + "\n" for k, v in docs.items()))
+    (tmp_path / "gsm.jsonl").write_text(
+        json.dumps({"question": QUESTION, "answer": "Janet sells 9 eggs. #### 18"}) + "\n"
+    )
+    sets = [
+        {
+            "task": "humaneval",
+            "path": HUMANEVAL,
+            "id_field": "task_id",
+            "query_fields": ["prompt"],
+            "label_fields": ["canonical_solution"],
+        },
+        {"task": "gsm8k_style", "path": "gsm.jsonl", "query_fields": ["question"], "label_fields": ["answer"]},
+    ]
+    config = {
+        "sources": [{"name": "book", "paths": ["docs.jsonl"], "meta_fields": ["id"]}],
+        "output_dir": str(tmp_path.parent / f"{tmp_path.name}-out"),
+        # the book layout repairs would rewrite these short texts; what is tested is decontamination
+        "curate": {
+            "near_dedup": None,
+            "book_boilerplate": None,
+            "book_layout": None,
+            "gopher_repetition": None,
+            "gopher_quality": None,
+            "decontam": {"sets": sets, **decontam},
+        },
+    }
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump(config))
+    return str(tmp_path / "c.yaml")
+
+
+def _texts(path) -> dict[str, str]:
+    t = pq.read_table(path)
+    return {json.loads(m)["id"]: x for m, x in zip(t["meta"].to_pylist(), t["text"].to_pylist())}
+
+
+@pytest.mark.slow
+def test_planted_items_leave_and_near_misses_stay(tmp_path, ray_local):
+    from jobs.run import run
+
+    stats = run(load_config(_corpus(tmp_path, {})), str(tmp_path.parent / f"{tmp_path.name}-out"), until="curate")[
+        "curate"
+    ]
+    assert stats["reconciled"]
+    kept = _texts(tmp_path.parent / f"{tmp_path.name}-out" / "curated" / "book")
+    assert sorted(kept) == ["clean", "near_copy", "nine_words"]  # as written: other case and spacing differ
+    rejects = {
+        json.loads(r["meta"])["id"]: r
+        for r in pq.read_table(tmp_path.parent / f"{tmp_path.name}-out" / "rejects" / "book").to_pylist()
+    }
+    assert rejects["pasted"]["stage"] == "decontam" and rejects["pasted"]["reason"] == "contaminated"
+    assert rejects["pasted"]["detail"].startswith("task=humaneval item=HumanEval/12 ngram=")
+    assert rejects["question"]["detail"].startswith("task=gsm8k_style item=0 ngram=")
+    d = stats["decontam"]
+    assert d["tasks"]["humaneval"]["items"] == 164 and d["tasks"]["humaneval"]["items_found"] == 1
+    assert d["tasks"]["humaneval"]["found_item_ids"] == ["HumanEval/12"]
+    assert d["tasks"]["gsm8k_style"]["documents"] == {"book": 1} and d["documents"] == {"book": 2}
+
+
+@pytest.mark.slow
+def test_datatroves_rule_finds_the_near_copy_and_redact_cuts_only_the_item(tmp_path, ray_local):
+    from jobs.run import run
+
+    cfg = load_config(_corpus(tmp_path, {"rule": "datatrove", "query_ngrams": True, "mode": "redact"}))
+    stats = run(cfg, str(tmp_path.parent / f"{tmp_path.name}-out"), until="curate")["curate"]
+    assert stats["reconciled"]
+    kept = _texts(tmp_path.parent / f"{tmp_path.name}-out" / "curated" / "book")
+    assert set(kept) == {"pasted", "question", "near_copy", "nine_words", "clean"}  # redacted, not dropped
+    assert kept["near_copy"].startswith("Forum.") and kept["near_copy"].endswith("here is more text.")
+    assert "DUCKS" not in kept["near_copy"] and "ducks" not in kept["question"].lower()
+    assert kept["question"].startswith("<h1>Homework help</h1>") and kept["clean"].startswith("Ducks lay eggs")
+    assert "def pick(strings):" in kept["pasted"] and "print(pick(sys.argv))" in kept["pasted"]
+    events = {(e["stage"], e["type"]): e["count"] for e in stats["rewrite_events"] if e["source"] == "book"}
+    assert events[("decontam", "redacted")] >= 3
+    assert stats["decontam"]["mode"] == "redact" and stats["decontam"]["documents"] == {"book": 3}
+
+
+def test_a_missing_evaluation_set_is_a_config_error_naming_it(tmp_path):
+    cfg = load_config(_corpus(tmp_path, {}))
+    os.remove(tmp_path / "gsm.jsonl")
+    with pytest.raises(UsageError, match=r"curate\.decontam\.sets\.1\.path: no file or directory .*gsm\.jsonl"):
+        decontam_inputs(cfg)

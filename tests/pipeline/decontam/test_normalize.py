@@ -1,0 +1,9 @@
+from pipeline.decontam.normalize import PUNCTUATION, simplify
+
+
+def test_simplify_is_datatroves_normalization():
+    """lower, numbers to 0 (with one decimal separator), punctuation to spaces, whitespace, diacritics."""
+    text = "Héllo, WORLD!  It's 1,000,000 dollars; 3.14 pi — Ünïcödé naïve café  ﬁ ß æ ١٢٣"
+    assert simplify(text) == "hello world it s 0 0 dollars 0 pi unicode naive cafe ﬁ ß æ 0"
+    assert simplify("  a\tb\n\nc  ") == "a b c" and simplify("e\u0301") == "e"
+    assert len(PUNCTUATION) == 129 and "‘" not in PUNCTUATION and "’" in PUNCTUATION
