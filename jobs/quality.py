@@ -35,6 +35,7 @@ from pipeline.quality.train import document_examples, train_classifier
 log = logging.getLogger("corpusmill")
 
 QUALITY_DIR = "quality"
+MIN_EXAMPLES = 10  # per class, as the trainer requires
 SMALL_SET = 10_000  # examples per class under which a warning suggests more epochs (the sample: 700 at
 # DCLM's settings gave a held-out ROC AUC of 0.85, at 25 epochs and lr 0.5 of 0.996)
 SLACK = 1.25  # candidates drawn per example wanted: keys are uniform, so a few more than k almost always suffice
@@ -152,6 +153,11 @@ def train_model(cfg: RunConfig, out_dir: str) -> dict[str, Any]:
     kw = {"seed": seed, "text_field": q.train.text_field, "limit": q.train.example_chars, "out": work}
     totals = _per_class(per_item(items, _examples, cut=None, **kw).take_all()) if items else {True: 0, False: 0}
     k = min(totals[True], totals[False], q.train.max_examples_per_class)
+    if k < MIN_EXAMPLES:
+        raise UsageError(
+            f"curate.quality.train: {totals[True]} positive and {totals[False]} negative examples found in "
+            f"{q.train.positives} and {q.train.negatives}; at least {MIN_EXAMPLES} of each are needed"
+        )
     log.info("quality: %d positive and %d negative examples; training on %d of each", totals[True], totals[False], k)
     if k < SMALL_SET and (q.train.epoch, q.train.lr) == (5, 0.1):
         log.warning(

@@ -20,13 +20,9 @@ class WordHashes:
 
     def __call__(self, words: list[str]) -> np.ndarray:
         seen = self.seen
-        out = np.empty(len(words), np.uint64)
-        for i, w in enumerate(words):
-            h = seen.get(w)
-            if h is None:
-                h = seen[w] = xxhash.xxh3_64_intdigest(w.encode("utf-8", "surrogatepass"))
-            out[i] = h
-        return out
+        for w in set(words).difference(seen):
+            seen[w] = xxhash.xxh3_64_intdigest(w.encode("utf-8", "surrogatepass"))
+        return np.fromiter(map(seen.__getitem__, words), np.uint64, len(words))
 
 
 def gram_hashes(words: np.ndarray, n: int) -> np.ndarray:

@@ -16,7 +16,8 @@ PUNCTUATION = "!/—”:％１〈&(、━\\【#%「」，】；+^]~“《„';�
     map(chr, (x for a, b in ((0, 9), (11, 13), (13, 32), (127, 160)) for x in range(a, b)))
 )
 _PUNCTUATION = str.maketrans(PUNCTUATION, " " * len(PUNCTUATION))
-_NUMBERS = regex.compile(r"\p{Nd}+([.,،٫⎖⎗⎘]{1}\p{Nd}+)?", regex.VERBOSE | regex.UNICODE)
+# datatrove's pattern is \p{Nd}+([.,،٫⎖⎗⎘]{1}\p{Nd}+)? in the regex module; re's \d is the same class (Nd)
+_NUMBERS = re.compile(r"\d+(?:[.,،٫⎖⎗⎘]\d+)?")
 _WHITESPACE = re.compile(r"\s+")
 _MARKS = regex.compile(r"\p{Mn}+")
 
@@ -28,3 +29,12 @@ def simplify(text: str) -> str:
     if not text.isascii():
         text = _MARKS.sub("", unicodedata.normalize("NFD", text))
     return text.strip()
+
+
+def simplify_chunks(text: str) -> list[str]:
+    """``simplify(text).split(" ")`` without building the string twice (empty pieces may remain where a
+    lone combining mark stood; spaCy gives them no words either)."""
+    text = _NUMBERS.sub("0", text.lower()).translate(_PUNCTUATION)
+    if text.isascii():
+        return text.split()
+    return _MARKS.sub("", unicodedata.normalize("NFD", " ".join(text.split()))).split(" ")

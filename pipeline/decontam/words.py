@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pipeline.decontam.normalize import simplify
+from pipeline.decontam.normalize import simplify_chunks
 from pipeline.text.segmenters import spacy_chunk_words
 
 Rule = Literal["deepseek_coder", "datatrove"]
@@ -52,7 +52,7 @@ def batch_words(texts: list[str], rule: Rule, cjk_characters: bool = True) -> li
     if rule == "deepseek_coder":
         words = [t.split() for t in texts]
     else:
-        chunked = [simplify(t).split(" ") for t in texts]
+        chunked = [simplify_chunks(t) for t in texts]
         distinct = sorted({c for chunks in chunked for c in chunks if c})
         found = dict(zip(distinct, spacy_chunk_words("en", distinct)))
         words = [[w for c in chunks if c for w in found[c]] for chunks in chunked]
