@@ -23,7 +23,8 @@ QUESTION = (
 
 
 def _corpus(tmp_path, decontam: dict) -> str:
-    solution = [json.loads(line) for line in gzip.open(HUMANEVAL, "rt")][12]["canonical_solution"]
+    with gzip.open(HUMANEVAL, "rt", encoding="utf-8") as f:
+        solution = [json.loads(line) for line in f][12]["canonical_solution"]
     docs = {
         "pasted": "# helpers.py\nimport sys\n\n\ndef pick(strings):\n" + solution + "\n\nprint(pick(sys.argv))\n",
         "question": "<h1>Homework help</h1>\nCan someone solve this? " + QUESTION + "\nThanks!",
