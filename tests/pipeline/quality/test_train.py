@@ -14,7 +14,7 @@ def _examples(texts, positive, limit=2000):
 
 
 def test_the_same_data_and_seed_give_a_byte_identical_model_whatever_the_order(tmp_path, book_texts, code_texts):
-    pos, neg = _examples(book_texts, True)[:400], _examples(code_texts, False)[:400]
+    pos, neg = _examples(book_texts, True)[:200], _examples(code_texts, False)[:200]
     first = train_classifier(pos, neg, CFG, ("hq", "cc"), False, 7, str(tmp_path / "a"))
     shuffled_pos, shuffled_neg = pos[:], neg[:]
     random.Random(1).shuffle(shuffled_pos)
@@ -51,9 +51,9 @@ def test_held_out_is_evenly_spaced():
 def test_models_trained_one_after_another_in_one_process_are_identical(tmp_path, book_texts, code_texts):
     """fastText leaves most of its input matrix as allocated: without fresh pages the second model in a
     process read the first one's freed memory (a different model, or a diverging loss)."""
-    pos, neg = _examples(book_texts, True)[:400], _examples(code_texts, False)[:400]
+    pos, neg = _examples(book_texts, True)[:200], _examples(code_texts, False)[:200]
     shas = set()
-    for i in range(4):
+    for i in range(3):
         garbage = [bytearray(b"\x7f" * (1 << 20)) for _ in range(8)]  # freed memory full of large floats
         del garbage
         result = train_classifier(pos, neg, CFG, ("hq", "cc"), False, 7, str(tmp_path / str(i)))
