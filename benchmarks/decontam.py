@@ -46,6 +46,9 @@ HUMANEVAL = os.path.join(
     os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "data", "eval", "HumanEval.jsonl.gz"
 )
 SEED = 1234
+SET = EvalSetConfig(
+    task="humaneval", path=HUMANEVAL, id_field="task_id", query_fields=["prompt"], label_fields=["canonical_solution"]
+)
 
 
 def humaneval() -> list[dict]:
@@ -109,13 +112,7 @@ def run(texts: list[str], planted: list[bool], batch: int, folder: str) -> dict[
 
     items = humaneval()
     theirs = datatrove_filter(items, folder)
-    s = EvalSetConfig(
-        task="humaneval",
-        path=HUMANEVAL,
-        id_field="task_id",
-        query_fields=["prompt"],
-        label_fields=["canonical_solution"],
-    )
+    s = SET
     cfg = DecontamConfig(sets=[s], rule="datatrove", cjk_characters=False)
     index = build_index(load_items(s, HUMANEVAL), cfg)
     theirs.filter(Document(text="warm up", id="w"))
@@ -152,13 +149,7 @@ def variants(texts: list[str], planted: list[bool], pasted: list[str]) -> dict[s
     pastes long enough to hold one of its n-grams, with min_alpha_words, and DeepSeek-Coder's rule."""
     from pipeline.decontam.words import batch_words
 
-    s = EvalSetConfig(
-        task="humaneval",
-        path=HUMANEVAL,
-        id_field="task_id",
-        query_fields=["prompt"],
-        label_fields=["canonical_solution"],
-    )
+    s = SET
     items = load_items(s, HUMANEVAL)
     out: dict[str, Any] = {}
     for name, extra in (

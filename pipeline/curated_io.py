@@ -20,6 +20,23 @@ REJECT_COLUMNS = ["id", "source", "status", "stage", "reason", "detail", "text",
 ROW_GROUP = 2048  # rows per row group of the files later passes rewrite, as in the curated files
 
 
+def reject_rows(gone: pa.Table, stage: str, reason: str, details: list[str | None]) -> pa.Table:
+    """Rows a later pass takes out of ``curated/``, as ``rejects/`` holds them: dropped at ``stage``."""
+    n = gone.num_rows
+    return pa.table(
+        {
+            "id": gone["id"],
+            "source": gone["source"],
+            "status": pa.array([DROPPED] * n, pa.string()),
+            "stage": pa.array([stage] * n, pa.string()),
+            "reason": pa.array([reason] * n, pa.string()),
+            "detail": pa.array(details, pa.string()),
+            "text": gone["text"],
+            "meta": gone["meta"],
+        }
+    ).select(REJECT_COLUMNS)
+
+
 def write_parquet_atomic(table: pa.Table, path: str) -> int:
     os.makedirs(os.path.dirname(path), exist_ok=True)
     tmp = f"{path}.tmp-{os.getpid()}"

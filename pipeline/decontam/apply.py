@@ -10,11 +10,11 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from pipeline.accounting import identified_language, moved_to_dropped
-from pipeline.curated_io import REJECT_COLUMNS, RowGroupWriter
+from pipeline.curated_io import RowGroupWriter, reject_rows
 from pipeline.decontam.config import DecontamConfig
 from pipeline.decontam.index import DecontamIndex
 from pipeline.decontam.scan import Hit, redact, scan
-from pipeline.schema import DROPPED, KEPT
+from pipeline.schema import KEPT
 
 STAGE, REASON = "decontam", "contaminated"
 BATCH = 256
@@ -61,7 +61,7 @@ def decontaminate_file(root: str, curated_rel: str, index: DecontamIndex, cfg: D
         dropped_ids += gone["id"].to_pylist()
         for meta, n in zip(gone["meta"].to_pylist(), pc.utf8_length(gone["text"]).to_pylist()):
             counts += moved_to_dropped(source, STAGE, REASON, 1, n, identified_language(meta))
-        rejects.write(_reject_rows(gone, gone_details))
+        rejects.write(reject_rows(gone, STAGE, REASON, gone_details))
     curated.close()
     rejects.close()
     os.replace(path + ".new", path) if curated.rows else os.remove(path)
@@ -85,19 +85,3 @@ def _redaction_rows(source: str, meta: str | None, chars: int, cuts: int) -> lis
         {**where, "status": "rewritten", "stage": STAGE, "reason": None, "docs": 1, "chars": chars},
         {**where, "status": "event", "stage": STAGE, "reason": "redacted", "docs": cuts, "chars": 0},
     ]
-
-
-def _reject_rows(gone: pa.Table, details: list[str]) -> pa.Table:
-    n = gone.num_rows
-    return pa.table(
-        {
-            "id": gone["id"],
-            "source": gone["source"],
-            "status": pa.array([DROPPED] * n, pa.string()),
-            "stage": pa.array([STAGE] * n, pa.string()),
-            "reason": pa.array([REASON] * n, pa.string()),
-            "detail": pa.array(details, pa.string()),
-            "text": gone["text"],
-            "meta": gone["meta"],
-        }
-    ).select(REJECT_COLUMNS)

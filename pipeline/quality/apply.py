@@ -17,10 +17,9 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from pipeline.accounting import identified_language, moved_to_dropped
-from pipeline.curated_io import REJECT_COLUMNS, RowGroupWriter
+from pipeline.curated_io import RowGroupWriter, reject_rows
 from pipeline.quality.config import QualityConfig
 from pipeline.quality.select import DISTRIBUTION_SCHEMA, distribution, group_of
-from pipeline.schema import DROPPED
 
 STAGE, REASON = "quality", "low_score"
 BATCH = 256  # documents scored at once
@@ -93,7 +92,7 @@ def apply_selection(root: str, curated_rel: str, scores_path: str, decide: Decid
         for meta, n in zip(gone["meta"].to_pylist(), pc.utf8_length(gone["text"]).to_pylist()):
             total = moved.setdefault(identified_language(meta), [0, 0])
             total[0], total[1] = total[0] + 1, total[1] + n
-        rejects.write(_reject_rows(gone, [verdict[i][2] for i in gone["id"].to_pylist()]))
+        rejects.write(reject_rows(gone, STAGE, REASON, [verdict[i][2] for i in gone["id"].to_pylist()]))
     curated.close()
     rejects.close()
     os.replace(path + ".new", path) if curated.rows else os.remove(path)
@@ -104,22 +103,6 @@ def apply_selection(root: str, curated_rel: str, scores_path: str, decide: Decid
     ]
     dropped = [i for i, d in zip(ids, details) if d is not None]
     return {"counts": counts, "dropped": dropped, **report.result()}
-
-
-def _reject_rows(gone: pa.Table, details: list[str | None]) -> pa.Table:
-    n = gone.num_rows
-    return pa.table(
-        {
-            "id": gone["id"],
-            "source": gone["source"],
-            "status": pa.array([DROPPED] * n, pa.string()),
-            "stage": pa.array([STAGE] * n, pa.string()),
-            "reason": pa.array([REASON] * n, pa.string()),
-            "detail": pa.array(details, pa.string()),
-            "text": gone["text"],
-            "meta": gone["meta"],
-        }
-    ).select(REJECT_COLUMNS)
 
 
 class _Report:
