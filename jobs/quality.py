@@ -29,7 +29,7 @@ from pipeline.quality import scorer as scorer_module
 from pipeline.quality.apply import BINS, EXAMPLES, apply_selection, score_file
 from pipeline.quality.config import QualityConfig
 from pipeline.quality.examples import REFERENCE_SUFFIXES, reference_documents, run_documents
-from pipeline.quality.select import low_score_reasons, top_fraction_cuts
+from pipeline.quality.select import low_score_reasons, score_ranges, top_fraction_cuts
 from pipeline.quality.train import document_examples, train_classifier
 
 log = logging.getLogger("corpusmill")
@@ -204,14 +204,20 @@ def _score_task(batch: pa.Table, root: str, scores_dir: str, model: tuple[str, s
 
 
 def _select_task(
-    batch: pa.Table, root: str, scores_dir: str, q: QualityConfig, cuts: dict[str, float], seed: int
+    batch: pa.Table,
+    root: str,
+    scores_dir: str,
+    q: QualityConfig,
+    cuts: dict[str, float],
+    ranges: dict[str, tuple[float, float]],
+    seed: int,
 ) -> pa.Table:
     def decide(ids: list[str], groups: list[str], scores: np.ndarray) -> list[str | None]:
         return low_score_reasons(ids, groups, scores, q, cuts, seed)
 
     out = []
     for rel in batch["rel"].to_pylist():
-        result = apply_selection(root, rel, os.path.join(scores_dir, rel), decide)
+        result = apply_selection(root, rel, os.path.join(scores_dir, rel), decide, ranges)
         trim_signatures(root, rel, pa.array(sorted(result.pop("dropped")), pa.string()))
         out.append(result)
     trim_heap()
@@ -248,10 +254,15 @@ def run_quality(cfg: RunConfig, out_dir: str) -> dict[str, Any]:
     scored = per_item(items, _score_task, root=out_dir, scores_dir=scores_dir, model=(path, sha), q=q).take_all()
     parts = [_distribution(r["distribution"]) for r in scored]
     cuts = top_fraction_cuts(parts, q.fraction) if q.select == "top_fraction" else {}
-    selected = per_item(items, _select_task, root=out_dir, scores_dir=scores_dir, q=q, cuts=cuts, seed=cfg.seed)
+    ranges = score_ranges(parts)
+    selected = per_item(
+        items, _select_task, root=out_dir, scores_dir=scores_dir, q=q, cuts=cuts, ranges=ranges, seed=cfg.seed
+    )
     results = [r for row in selected.take_all() for r in json.loads(row["result"])]
     shutil.rmtree(scores_dir, ignore_errors=True)
     summary = _summary(q, sha, training, cuts, scored, results)
+    for g, entry in summary["groups"].items():
+        entry["histogram_span"] = list(ranges.get(g, (0.0, 1.0)))
     _write_examples(out_dir, results)
     log.info("quality: %d scored, %d dropped (%.1f s)", summary["scored"], summary["dropped"], time.time() - started)
     return {"counts": [c for r in results for c in r["counts"]], "summary": summary}
@@ -283,7 +294,8 @@ def _summary(
             entry["kept_histogram"] = [a + b for a, b in zip(entry["kept_histogram"], h["kept"])]
             entry["dropped_histogram"] = [a + b for a, b in zip(entry["dropped_histogram"], h["dropped"])]
     for g, entry in groups.items():
-        entry.update(kept=sum(entry["kept_histogram"]), dropped=sum(entry["dropped_histogram"]), cut=cuts.get(g))
+        cut = cuts.get(g, q.threshold if q.select == "threshold" else None)
+        entry.update(kept=sum(entry["kept_histogram"]), dropped=sum(entry["dropped_histogram"]), cut=cut)
         entry["scored"] = entry["kept"] + entry["dropped"]
     loads = {}
     for r in scored:  # a process's count only grows: its last report is its total

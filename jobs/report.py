@@ -305,8 +305,13 @@ KEPT_COLOR = "#228833"
 QUALITY_GROUPS = 12  # charts for the largest groups; the table lists them all
 
 
-def _score_histogram_svg(kept: list[int], dropped: list[int], cut: float | None) -> str:
-    """Documents per score bin of one group, kept stacked on dropped, the group's cut as a dashed line."""
+def _score_histogram_svg(
+    kept: list[int], dropped: list[int], cut: float | None, span: tuple[float, float] = (0.0, 1.0)
+) -> str:
+    """Documents per score bin of one group (over its span of scores), kept stacked on dropped, the group's
+    cut as a dashed line."""
+    lo, hi = span
+    width = (hi - lo) or 1.0
     left, bin_w, height, base = 40, 14, 90, 98
     top = max((k + d for k, d in zip(kept, dropped)), default=0) or 1
     parts = [
@@ -319,15 +324,18 @@ def _score_histogram_svg(kept: list[int], dropped: list[int], cut: float | None)
                 h, y0 = height * value / top, base - height * below / top
                 parts.append(
                     f'<rect x="{left + i * bin_w + 1}" y="{y0 - h:.1f}" width="{bin_w - 2}" height="{h:.1f}" '
-                    f'fill="{color}"><title>{name}, score {i / len(kept):.2f}–{(i + 1) / len(kept):.2f}: '
-                    f"{value}</title></rect>"
+                    f'fill="{color}"><title>{name}, score {lo + width * i / len(kept):.4f}–'
+                    f"{lo + width * (i + 1) / len(kept):.4f}: {value}</title></rect>"
                 )
     for x in (0, 0.5, 1):
-        parts.append(f'<text x="{left + x * bin_w * len(kept):.0f}" y="{base + 14}" text-anchor="middle">{x:g}</text>')
-    if cut is not None:
-        x = left + cut * bin_w * len(kept)
+        label = f"{lo + x * width:.4g}"
+        parts.append(
+            f'<text x="{left + x * bin_w * len(kept):.0f}" y="{base + 14}" text-anchor="middle">{label}</text>'
+        )
+    if cut is not None and lo <= cut <= hi:
+        x = left + (cut - lo) / width * bin_w * len(kept)
         parts.append(f'<line x1="{x:.1f}" y1="4" x2="{x:.1f}" y2="{base}" stroke="#000" stroke-dasharray="3,2"/>')
-    return _svg(left + bin_w * len(kept) + 10, base + 20, parts)
+    return _svg(left + bin_w * len(kept) + 30, base + 20, parts)
 
 
 def _quality(q: dict[str, Any], examples: dict[str, Any]) -> str:
@@ -337,11 +345,14 @@ def _quality(q: dict[str, Any], examples: dict[str, Any]) -> str:
     out = [
         "<h3>Quality classifier</h3>",
         _kv_table({"model sha256": q["model_sha256"], "trained on this run": "yes" if q["trained"] else "no"} | tr),
-        _legend(["kept", "dropped"], [KEPT_COLOR, DROPPED]) + " <span>dashed: the group's cut</span>",
+        _legend(["kept", "dropped"], [KEPT_COLOR, DROPPED])
+        + " <span>each group over its own span of scores; dashed: the group's cut</span>",
         "<div class=multi>",
         *(
             f"<div><h4>{_e(name)}</h4>"
-            + _score_histogram_svg(g["kept_histogram"], g["dropped_histogram"], g.get("cut"))
+            + _score_histogram_svg(
+                g["kept_histogram"], g["dropped_histogram"], g.get("cut"), tuple(g.get("histogram_span", (0.0, 1.0)))
+            )
             + "</div>"
             for name, g in groups[:QUALITY_GROUPS]
         ),

@@ -155,8 +155,9 @@ class QualityGroup(_Schema):
     scored: Count
     kept: Count
     dropped: Count
-    cut: float | None = Field(None, description="top_fraction: the lowest score kept in this group")
-    kept_histogram: list[Count] = Field(description="kept documents per score bin of width 1/20 over [0, 1]")
+    cut: float | None = Field(None, description="the lowest score kept (top_fraction: this group's; threshold)")
+    histogram_span: list[float] = Field(description="the group's lowest and highest score: the histograms' span")
+    kept_histogram: list[Count] = Field(description="kept documents per score bin, 20 equal bins over the span")
     dropped_histogram: list[Count] = Field(description="dropped documents per score bin")
 
 

@@ -24,7 +24,7 @@ from pipeline.quality.select import DISTRIBUTION_SCHEMA, distribution, group_of
 STAGE, REASON = "quality", "low_score"
 BATCH = 256  # documents scored at once
 SCORES_SCHEMA = pa.schema([("id", pa.string()), ("group", pa.string()), ("score", pa.float64())])
-BINS = 20  # the report's histogram bins over [0, 1]
+BINS = 20  # the report's histogram bins over each group's span of scores
 EXAMPLES = 3  # per group: the lowest-scored kept and highest-scored dropped documents
 EXAMPLE_CHARS = 400
 
@@ -63,9 +63,12 @@ def _with_score(meta: str | None, score: float) -> str:
 Decide = Callable[[list[str], list[str], np.ndarray], list[str | None]]
 
 
-def apply_selection(root: str, curated_rel: str, scores_path: str, decide: Decide) -> dict[str, Any]:
+def apply_selection(
+    root: str, curated_rel: str, scores_path: str, decide: Decide, ranges: dict[str, tuple[float, float]]
+) -> dict[str, Any]:
     """Write each scored document's ``quality_score`` into its meta, move those ``decide`` rejects to
-    ``rejects/<source>/quality-<file>``; return count rows, the dropped ids, a histogram and examples."""
+    ``rejects/<source>/quality-<file>``; return count rows, the dropped ids, a histogram per group over its
+    span of scores (``ranges``: a cut inside one bin of [0, 1] is still seen) and examples."""
     scored = pq.read_table(scores_path)
     ids, groups, scores = scored["id"].to_pylist(), scored["group"].to_pylist(), scored["score"].to_numpy()
     details = decide(ids, groups, scores)
@@ -75,7 +78,7 @@ def apply_selection(root: str, curated_rel: str, scores_path: str, decide: Decid
     curated = RowGroupWriter(path + ".new")
     rejects = RowGroupWriter(os.path.join(root, "rejects", source, f"{STAGE}-{name}"))
     moved: dict[str | None, list[int]] = {}
-    report = _Report()
+    report = _Report(ranges)
     for batch in pq.ParquetFile(path).iter_batches(batch_size=BATCH):
         t = pa.Table.from_batches([batch])
         metas = [
@@ -105,10 +108,18 @@ def apply_selection(root: str, curated_rel: str, scores_path: str, decide: Decid
     return {"counts": counts, "dropped": dropped, **report.result()}
 
 
+def bin_of(score: float, lo: float, hi: float) -> int:
+    """The bin of ``score`` among BINS equal bins over [lo, hi] (the last one closed)."""
+    if hi <= lo:
+        return 0
+    return min(max(int((score - lo) / (hi - lo) * BINS), 0), BINS - 1)
+
+
 class _Report:
     """A file's score histogram per group (kept and dropped) and its documents nearest the cut."""
 
-    def __init__(self) -> None:
+    def __init__(self, ranges: dict[str, tuple[float, float]]) -> None:
+        self.ranges = ranges
         self.bins: dict[str, np.ndarray] = {}
         self.kept: dict[str, list[tuple[float, str, str]]] = {}
         self.dropped: dict[str, list[tuple[float, str, str]]] = {}
@@ -116,7 +127,7 @@ class _Report:
     def add(self, verdict: tuple[str, float, str | None], text: str) -> None:
         group, score, detail = verdict
         row = self.bins.setdefault(group, np.zeros((2, BINS), np.int64))
-        row[int(detail is not None), min(int(score * BINS), BINS - 1)] += 1
+        row[int(detail is not None), bin_of(score, *self.ranges.get(group, (0.0, 1.0)))] += 1
         snippet = text[:EXAMPLE_CHARS]
         if detail is None:  # the lowest-scored kept documents
             self.kept.setdefault(group, []).append((score, snippet, ""))

@@ -67,3 +67,18 @@ def low_score_reasons(
             draw = pareto_draw(seed, doc_id, cfg.pareto_alpha)
             out.append(None if draw > 1.0 - score else f"score {score:.6f}: pareto draw {draw:.6f} <= {1 - score:.6f}")
     return out
+
+
+def score_ranges(parts: list[pa.Table]) -> dict[str, tuple[float, float]]:
+    """Per group, its lowest and highest score: the span a histogram of the group is drawn over."""
+    if not parts:
+        return {}
+    merged = (
+        pa.concat_tables(parts).group_by("group", use_threads=False).aggregate([("score", "min"), ("score", "max")])
+    )
+    return {
+        g: (lo / MICRO, hi / MICRO)
+        for g, lo, hi in zip(
+            merged["group"].to_pylist(), merged["score_min"].to_pylist(), merged["score_max"].to_pylist()
+        )
+    }

@@ -306,6 +306,6 @@ def test_quality_section_shows_each_groups_histogram_cut_and_the_documents_eithe
     page = Path(write_report(str(tmp_path))).read_text(encoding="utf-8")
     assert "Quality classifier" in page and "web/en" in page and "0.550000" in page
     assert 'stroke-dasharray="3,2"' in page  # the cut, drawn
-    assert page.count("<title>kept, score") == 2 and "<title>dropped, score 0.20–0.25: 2</title>" in page
+    assert page.count("<title>kept, score") == 2 and "<title>dropped, score 0.2000–0.2500: 2</title>" in page
     assert "kept &lt;script&gt;x&lt;/script&gt;" in page and "dropped &amp; gone" in page and "<script>x" not in page
     assert "quality_examples" not in json.loads((tmp_path / "stats.json").read_text())["curate"]  # shown, not stored

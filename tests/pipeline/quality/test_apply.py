@@ -44,7 +44,7 @@ def test_documents_in_scope_are_scored_kept_or_moved_with_the_score_and_counted(
     def decide(ids, groups, s):
         return [None if x >= 0.35 else f"score {x:.6f} < threshold 0.350000" for x in s]
 
-    result = apply_selection(str(tmp_path), "curated/web/part-00000.parquet", str(scores), decide)
+    result = apply_selection(str(tmp_path), "curated/web/part-00000.parquet", str(scores), decide, {})
     kept = pq.read_table(path)
     rejects = pq.read_table(tmp_path / "rejects" / "web" / "quality-part-00000.parquet")
     assert kept.num_rows + rejects.num_rows == len(texts)
@@ -67,5 +67,19 @@ def test_a_file_whose_documents_all_leave_is_removed(tmp_path):
     path = _curated(tmp_path, ["short one", "short two"], ["en", "en"])
     scores = tmp_path / "scores.parquet"
     score_file(str(path), str(scores), _length_score, CFG)
-    result = apply_selection(str(tmp_path), "curated/web/part-00000.parquet", str(scores), lambda i, g, s: ["low"] * 2)
+    result = apply_selection(
+        str(tmp_path), "curated/web/part-00000.parquet", str(scores), lambda i, g, s: ["low"] * 2, {}
+    )
     assert not path.exists() and len(result["dropped"]) == 2
+
+
+def test_histograms_span_each_groups_own_scores():
+    import numpy as np
+
+    from pipeline.quality.apply import BINS, bin_of
+    from pipeline.quality.select import distribution, score_ranges
+
+    parts = [distribution(["a", "a", "b"], np.array([0.01, 0.03, 0.5])), distribution(["a"], np.array([0.02]))]
+    assert score_ranges(parts) == {"a": (0.01, 0.03), "b": (0.5, 0.5)}
+    assert [bin_of(x, 0.01, 0.03) for x in (0.01, 0.02, 0.03)] == [0, BINS // 2, BINS - 1]
+    assert bin_of(0.5, 0.5, 0.5) == 0
