@@ -53,7 +53,7 @@ def batch_words(texts: list[str], rule: Rule, cjk_characters: bool = True) -> li
         words = [t.split() for t in texts]
     else:
         chunked = [simplify_chunks(t) for t in texts]
-        distinct = sorted({c for chunks in chunked for c in chunks if c})
+        distinct = list({c for chunks in chunked for c in chunks if c})
         found = dict(zip(distinct, spacy_chunk_words("en", distinct)))
         words = [[w for c in chunks if c for w in found[c]] for chunks in chunked]
     if cjk_characters:
