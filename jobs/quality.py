@@ -13,6 +13,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 import shutil
 import time
 from typing import Any
@@ -251,7 +252,13 @@ def run_quality(cfg: RunConfig, out_dir: str) -> dict[str, Any]:
     scores_dir = os.path.join(out_dir, QUALITY_DIR, "_scores")
     shutil.rmtree(scores_dir, ignore_errors=True)
     items = [{"rel": rel} for rel in files]
-    scored = per_item(items, _score_task, root=out_dir, scores_dir=scores_dir, model=(path, sha), q=q).take_all()
+    try:
+        scored = per_item(items, _score_task, root=out_dir, scores_dir=scores_dir, model=(path, sha), q=q).take_all()
+    except Exception as e:  # a model without the configured label: one line, not a task's traceback
+        found = re.search(r"quality\.label: [^\n]*", str(e))
+        if found:
+            raise UsageError(f"curate.{found.group()}") from None
+        raise
     parts = [_distribution(r["distribution"]) for r in scored]
     cuts = top_fraction_cuts(parts, q.fraction) if q.select == "top_fraction" else {}
     ranges = score_ranges(parts)

@@ -112,3 +112,28 @@ def test_a_users_model_scores_another_corpus_and_selects_by_threshold(sample_run
         score = json_module.loads(r["meta"])["quality_score"]
         assert score == scorer([r["text"]])[0] < 0.5 and r["detail"] == f"score {score:.6f} < threshold 0.500000"
     assert stats["reconciled"]
+
+
+@pytest.mark.slow
+def test_a_model_without_the_configured_label_is_one_config_error(sample_run, tmp_path):
+    import json as json_module
+
+    import yaml
+
+    from jobs.run import run
+
+    out, _ = sample_run
+    (tmp_path / "docs.jsonl").write_text(json_module.dumps({"text": "A short document. " * 20}) + "\n")
+    config = {
+        "sources": [{"name": "book", "paths": ["docs.jsonl"]}],
+        "output_dir": str(tmp_path.parent / f"{tmp_path.name}-out"),
+        "curate": {
+            "near_dedup": None,
+            "gopher_repetition": None,
+            "gopher_quality": None,
+            "quality": {"model": str(out / "quality" / "model.bin"), "label": "good", "sources": ["book"]},
+        },
+    }
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump(config))
+    with pytest.raises(UsageError, match=r"curate\.quality\.label: 'good' is not a label of .*model\.bin"):
+        run(load_config(str(tmp_path / "c.yaml")), str(tmp_path.parent / f"{tmp_path.name}-out"), until="curate")
