@@ -8,19 +8,18 @@ seed, so the same data and settings give a byte-identical model.
 
 from __future__ import annotations
 
-import contextlib
-import ctypes
-import ctypes.util
+import json
 import logging
 import os
+import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 import xxhash
 
+from pipeline.quality import fasttext_train
 from pipeline.quality.config import QualityTrainConfig
 from pipeline.quality.metrics import accuracy, roc_auc
 from pipeline.quality.model_text import pieces, training_line
@@ -81,9 +80,8 @@ def train_classifier(
     train_path, model_path = os.path.join(out_dir, "train.txt"), os.path.join(out_dir, "model.bin")
     lines = _write_training_file(train_path, train_pos, train_neg, labels, lowercase)
     started = time.time()
-    model, lr = _train_with_backoff(train_path, cfg, seed, lines)
+    lr = _train(train_path, model_path, cfg, seed, lines)
     seconds = time.time() - started
-    model.save_model(model_path)
     training_sha = file_sha256(train_path)
     os.remove(train_path)  # as large as the sample; its hash stays
     return {
@@ -99,58 +97,27 @@ def train_classifier(
     }
 
 
-LR_ATTEMPTS = 4  # a diverging run (fastText's "Encountered NaN") is retried at half the learning rate
-_M_MMAP_THRESHOLD = -3  # glibc mallopt parameter
-_LIBC = ctypes.CDLL(ctypes.util.find_library("c")) if sys.platform.startswith("linux") else None
+def _train(path: str, model_path: str, cfg: QualityTrainConfig, seed: int, lines: int) -> float:
+    """Train in a new process (pipeline/quality/fasttext_train.py says why); return the learning rate used
+    (halved after a diverging run, which model.json records)."""
+    args = {**cfg.model_dump(include=_FASTTEXT_ARGS), "input": path, "output": model_path, "seed": seed}
+    env = {**os.environ, **fasttext_train.ENV, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
+    done = subprocess.run(
+        [sys.executable, "-m", "pipeline.quality.fasttext_train", json.dumps(args)],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    result = json.loads(done.stdout.strip().splitlines()[-1]) if done.returncode == 0 and done.stdout.strip() else {}
+    if "lr_used" not in result:
+        reason = result.get("error") or done.stderr.strip().splitlines()[-1:] or [f"exit code {done.returncode}"]
+        raise ValueError(f"quality.train: training on {lines} examples failed: {reason}")
+    if result["attempts"] > 1:
+        log.warning("quality: fastText diverged; trained at lr %g instead of %g", result["lr_used"], cfg.lr)
+    return result["lr_used"]
 
 
-@contextlib.contextmanager
-def _zeroed_allocations() -> Iterator[None]:
-    """fastText 0.9.2 initializes only the first tenth of its input matrix when training on one thread
-    (``DenseMatrix::uniformThread`` fills block 0 of 10) and leaves the rest as allocated: whatever an
-    earlier allocation left on the heap, so a second model trained in the same process differs, or
-    diverges. Allocations of 4 KiB and more are taken from fresh (zeroed) pages while it trains, which
-    makes every training equal to the first in a new process (tested); glibc only."""
-    if _LIBC is None:
-        log.warning("quality: not on glibc: fastText's training may differ from run to run")
-        yield
-        return
-    _LIBC.mallopt(_M_MMAP_THRESHOLD, 4096)
-    try:
-        yield
-    finally:
-        _LIBC.mallopt(_M_MMAP_THRESHOLD, 128 * 1024)  # glibc's default (its dynamic raising stays off)
-
-
-def _train_with_backoff(path: str, cfg: QualityTrainConfig, seed: int, lines: int) -> tuple[Any, float]:
-    """fastText's supervised training, on one thread (so the model's bytes depend on nothing but data,
-    settings and seed); a diverging run is retried at half the learning rate, which model.json records."""
-    import fasttext
-
-    lr = cfg.lr
-    for attempt in range(LR_ATTEMPTS):
-        try:
-            with _zeroed_allocations():
-                model = fasttext.train_supervised(
-                    input=path,
-                    lr=lr,
-                    dim=cfg.dim,
-                    ws=cfg.ws,
-                    epoch=cfg.epoch,
-                    minCount=cfg.min_count,
-                    wordNgrams=cfg.word_ngrams,
-                    bucket=cfg.bucket,
-                    thread=1,
-                    seed=seed,
-                    verbose=0,
-                )
-            return model, lr
-        except RuntimeError as e:  # fastText's only signal of a diverging loss
-            if attempt == LR_ATTEMPTS - 1:
-                raise ValueError(f"quality.train: fastText diverged on {lines} examples down to lr {lr} ({e})") from e
-            log.warning("quality: fastText diverged at lr %g; retrying at %g", lr, lr / 2)
-            lr /= 2
-    raise AssertionError("unreachable")
+_FASTTEXT_ARGS = {"lr", "dim", "ws", "epoch", "min_count", "word_ngrams", "bucket"}
 
 
 def holdout_metrics(

@@ -49,14 +49,16 @@ def test_held_out_is_evenly_spaced():
 
 
 def test_models_trained_one_after_another_in_one_process_are_identical(tmp_path, book_texts, code_texts):
-    """fastText leaves most of its input matrix as allocated: without fresh pages the second model in a
-    process read the first one's freed memory (a different model, or a diverging loss)."""
+    """fastText leaves most of its input matrix as malloc returned it: trained in this process after large
+    blocks were freed, it read them (a different model, or a diverging loss). Each training runs in a new
+    process whose large allocations are fresh pages."""
     pos, neg = _examples(book_texts, True)[:200], _examples(code_texts, False)[:200]
     shas = set()
     for i in range(3):
-        garbage = [bytearray(b"\x7f" * (1 << 20)) for _ in range(8)]  # freed memory full of large floats
-        del garbage
+        blocks = [bytearray(b"\x7f" * 100_000) for _ in range(600)]  # 60 MB of the heap, full of 0x7f
+        sentinel = bytearray(b"\x7f" * 1000)  # above them: freed, they stay in the heap, coalesced
+        del blocks
         result = train_classifier(pos, neg, CFG, ("hq", "cc"), False, 7, str(tmp_path / str(i)))
-        assert result["lr_used"] == CFG.lr  # no divergence, no retry
+        assert result["lr_used"] == CFG.lr and sentinel  # no divergence, no retry
         shas.add(result["model_sha256"])
     assert len(shas) == 1
