@@ -83,6 +83,7 @@ def test_a_users_model_scores_another_corpus_and_selects_by_threshold(sample_run
     model = out / "quality" / "model.bin"
     texts = stdlib_sources("email/*.py") + stdlib_sources("json/*.py")
     (tmp_path / "docs.jsonl").write_text("".join(json_module.dumps({"text": t}) + "\n" for t in texts))
+    middle = float(sorted(FastTextScorer(str(model), "hq")(texts))[len(texts) // 2])  # about half stay
     config = {
         "sources": [{"name": "book", "paths": ["docs.jsonl"]}],
         "output_dir": str(tmp_path.parent / f"{tmp_path.name}-out"),
@@ -92,7 +93,7 @@ def test_a_users_model_scores_another_corpus_and_selects_by_threshold(sample_run
             "book_layout": None,
             "gopher_repetition": None,
             "gopher_quality": None,
-            "quality": {"model": str(model), "sources": ["book"], "select": "threshold"},
+            "quality": {"model": str(model), "sources": ["book"], "select": "threshold", "threshold": middle},
         },
     }
     (tmp_path / "c.yaml").write_text(yaml.safe_dump(config))
@@ -107,10 +108,11 @@ def test_a_users_model_scores_another_corpus_and_selects_by_threshold(sample_run
     assert q["scored"] == kept.num_rows + len(low) and q["dropped"] == len(low) > 0 and kept.num_rows > 0
     scorer = FastTextScorer(str(model), "hq")
     for text, meta in zip(kept["text"].to_pylist(), kept["meta"].to_pylist()):
-        assert json_module.loads(meta)["quality_score"] == scorer([text])[0] >= 0.5
+        assert json_module.loads(meta)["quality_score"] == scorer([text])[0] >= middle
     for r in low:
         score = json_module.loads(r["meta"])["quality_score"]
-        assert score == scorer([r["text"]])[0] < 0.5 and r["detail"] == f"score {score:.6f} < threshold 0.500000"
+        assert score == scorer([r["text"]])[0] < middle
+        assert r["detail"] == f"score {score:.6f} < threshold {middle:.6f}"
     assert stats["reconciled"]
 
 

@@ -162,7 +162,9 @@ def test_shards_match_manifest_and_design_schema(sample_run):
         far = abs(mix["achieved"].get(source, 0) - target) * 100 > mix["tolerance_pts"]
         assert far == (source in mix["off_target_pts"]), source
     assert set(mix["off_target_pts"]) >= {"multimodal"}  # named in a warning
-    assert stats["pack"]["fill"] >= 0.99  # best-fit-decreasing
+    # best-fit-decreasing: every row full but, at worst, each pack group's last (a sample has few rows)
+    groups = len({shard["file"].split("-")[1] for shard in manifest["shards"]})
+    assert stats["pack"]["fill"] >= 1 - groups / stats["pack"]["rows"] - 0.001
     assert stats["pack"]["truncated_documents"] <= stats["pack"]["overlong_documents"]
     for shard in manifest["shards"]:
         data = (out / "shards" / shard["file"]).read_bytes()
@@ -238,6 +240,8 @@ def test_a_killed_run_resumes_and_matches_with_other_cpus_and_blocks(sample_run,
     for source in raw["sources"]:
         source["paths"] = [os.path.normpath(os.path.join(base, p)) for p in source["paths"]]
         source["batch_rows"] = 7
+    for eval_set in raw["curate"]["decontam"]["sets"]:  # relative paths start at the config's folder
+        eval_set["path"] = os.path.normpath(os.path.join(base, eval_set["path"]))
     raw["ray"] = {"object_store_mb": 80, "spill_dir": str(tmp_path / "spill")}  # a small machine's store
     config = tmp_path / "other_blocks.yaml"
     config.write_text(yaml.safe_dump(raw))
@@ -295,6 +299,8 @@ def test_stats_and_report_hold_histograms_token_funnel_and_timings_that_add_up(s
         "curate/repo_documents",
         "curate/repo_near_dedup",
         "curate/image_dedup",
+        "curate/decontam",
+        "curate/quality",
         "tokenizer",
         "pack/tokenize",
         "pack/shards",
