@@ -69,7 +69,7 @@ def test_the_pass_hash_sees_the_model_content_and_the_reference_files(tmp_path):
 @pytest.mark.slow
 def test_a_users_model_scores_another_corpus_and_selects_by_threshold(sample_run, tmp_path):
     """``quality: {model: PATH}``: the sample run's classifier, given as a file, judges a corpus of standard
-    library modules: every document scored with the score the model gives it, those under 0.5 dropped."""
+    library modules: every document scored with the score the model gives it, those under the median dropped."""
     import json as json_module
 
     import pyarrow.parquet as pq
