@@ -255,7 +255,7 @@ def run_quality(cfg: RunConfig, out_dir: str) -> dict[str, Any]:
     try:
         scored = per_item(items, _score_task, root=out_dir, scores_dir=scores_dir, model=(path, sha), q=q).take_all()
     except Exception as e:  # a model without the configured label: one line, not a task's traceback
-        found = re.search(r"quality\.label: [^\n]*", str(e))
+        found = re.search(r"quality\.label: '[^\n]*", str(e))  # the message, not the source line in the traceback
         if found:
             raise UsageError(f"curate.{found.group()}") from None
         raise
