@@ -101,21 +101,23 @@ def _documents(item: dict[str, Any], text_field: str):
 
 
 def _examples(batch: pa.Table, seed: int, text_field: str, limit: int, cut: list[int] | None, out: str) -> pa.Table:
-    """Count a file's examples per class or, given the cut keys, write those under them to ``out``."""
+    """Count a file's examples per class or, given the cut keys, write those under them to ``out``; a document
+    at a time, so a large file is never held whole."""
     item = batch.to_pylist()[0]
     positive = item["positive"]
-    keyed = [
-        e
-        for doc_id, text in _documents(item, text_field)
-        for e in document_examples(seed, positive, doc_id, text, limit)
-    ]
+    count, keep = 0, []
+    for doc_id, text in _documents(item, text_field):
+        examples = document_examples(seed, positive, doc_id, text, limit)
+        if cut is None:
+            count += len(examples)
+        else:
+            keep += [(k, t) for k, t in examples if k < cut[int(positive)]]
     if cut is not None:
-        keep = [(k, t) for k, t in keyed if k < cut[int(positive)]]
         name = hashlib.sha1(f"{positive}:{item['path']}".encode()).hexdigest()
         table = pa.table({"key": pa.array([k for k, _ in keep], pa.uint64()), "text": [t for _, t in keep]})
         pq.write_table(table, os.path.join(out, f"{int(positive)}-{name}.parquet"))
-        keyed = keep
-    return pa.table({"positive": [positive], "examples": pa.array([len(keyed)], pa.int64())})
+        count = len(keep)
+    return pa.table({"positive": [positive], "examples": pa.array([count], pa.int64())})
 
 
 def _per_class(rows: list[dict[str, Any]]) -> dict[bool, int]:

@@ -24,3 +24,30 @@ def tree_digest(root: Path, subdirs: list[str]) -> dict[str, str]:
             if path.is_file():
                 digests[str(path.relative_to(root))] = hashlib.sha256(path.read_bytes()).hexdigest()
     return digests
+
+
+def book_corpus_config(tmp_path: Path, docs: str, curate: dict, meta_fields: list[str] | None = None) -> str:
+    """A config over one JSONL file read as books, with the book repairs, Gopher rules and near dedup off (they
+    would rewrite or drop a test's short texts): what a test of a later curation step needs. Its output lies
+    beside ``tmp_path``, outside the input folder. Returns the config's path."""
+    import yaml
+
+    source = {"name": "book", "paths": [docs], **({"meta_fields": meta_fields} if meta_fields else {})}
+    config = {
+        "sources": [source],
+        "output_dir": str(output_of(tmp_path)),
+        "curate": {
+            "near_dedup": None,
+            "book_boilerplate": None,
+            "book_layout": None,
+            "gopher_repetition": None,
+            "gopher_quality": None,
+            **curate,
+        },
+    }
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump(config))
+    return str(tmp_path / "c.yaml")
+
+
+def output_of(tmp_path: Path) -> Path:
+    return tmp_path.parent / f"{tmp_path.name}-out"

@@ -7,12 +7,12 @@ import os
 
 import pyarrow.parquet as pq
 import pytest
-import yaml
 
 from jobs.config import load_config
 from jobs.decontam import decontam_inputs
 from jobs.usage import UsageError
 from tests.conftest import REPO
+from tests.jobs.conftest import book_corpus_config, output_of
 
 HUMANEVAL = os.path.join(REPO, "data", "eval", "HumanEval.jsonl.gz")
 QUESTION = (
@@ -46,21 +46,7 @@ def _corpus(tmp_path, decontam: dict) -> str:
         },
         {"task": "gsm8k_style", "path": "gsm.jsonl", "query_fields": ["question"], "label_fields": ["answer"]},
     ]
-    config = {
-        "sources": [{"name": "book", "paths": ["docs.jsonl"], "meta_fields": ["id"]}],
-        "output_dir": str(tmp_path.parent / f"{tmp_path.name}-out"),
-        # the book layout repairs would rewrite these short texts; what is tested is decontamination
-        "curate": {
-            "near_dedup": None,
-            "book_boilerplate": None,
-            "book_layout": None,
-            "gopher_repetition": None,
-            "gopher_quality": None,
-            "decontam": {"sets": sets, **decontam},
-        },
-    }
-    (tmp_path / "c.yaml").write_text(yaml.safe_dump(config))
-    return str(tmp_path / "c.yaml")
+    return book_corpus_config(tmp_path, "docs.jsonl", {"decontam": {"sets": sets, **decontam}}, ["id"])
 
 
 def _texts(path) -> dict[str, str]:
@@ -72,15 +58,12 @@ def _texts(path) -> dict[str, str]:
 def test_planted_items_leave_and_near_misses_stay(tmp_path, ray_local):
     from jobs.run import run
 
-    stats = run(load_config(_corpus(tmp_path, {})), str(tmp_path.parent / f"{tmp_path.name}-out"), until="curate")[
-        "curate"
-    ]
+    stats = run(load_config(_corpus(tmp_path, {})), str(output_of(tmp_path)), until="curate")["curate"]
     assert stats["reconciled"]
-    kept = _texts(tmp_path.parent / f"{tmp_path.name}-out" / "curated" / "book")
+    kept = _texts(output_of(tmp_path) / "curated" / "book")
     assert sorted(kept) == ["clean", "near_copy", "nine_words"]  # as written: other case and spacing differ
     rejects = {
-        json.loads(r["meta"])["id"]: r
-        for r in pq.read_table(tmp_path.parent / f"{tmp_path.name}-out" / "rejects" / "book").to_pylist()
+        json.loads(r["meta"])["id"]: r for r in pq.read_table(output_of(tmp_path) / "rejects" / "book").to_pylist()
     }
     assert rejects["pasted"]["stage"] == "decontam" and rejects["pasted"]["reason"] == "contaminated"
     assert rejects["pasted"]["detail"].startswith("task=humaneval item=HumanEval/12 ngram=")
@@ -96,9 +79,9 @@ def test_datatroves_rule_finds_the_near_copy_and_redact_cuts_only_the_item(tmp_p
     from jobs.run import run
 
     cfg = load_config(_corpus(tmp_path, {"rule": "datatrove", "query_ngrams": True, "mode": "redact"}))
-    stats = run(cfg, str(tmp_path.parent / f"{tmp_path.name}-out"), until="curate")["curate"]
+    stats = run(cfg, str(output_of(tmp_path)), until="curate")["curate"]
     assert stats["reconciled"]
-    kept = _texts(tmp_path.parent / f"{tmp_path.name}-out" / "curated" / "book")
+    kept = _texts(output_of(tmp_path) / "curated" / "book")
     assert set(kept) == {"pasted", "question", "near_copy", "nine_words", "clean"}  # redacted, not dropped
     assert kept["near_copy"].startswith("Forum.") and kept["near_copy"].endswith("here is more text.")
     assert "DUCKS" not in kept["near_copy"] and "ducks" not in kept["question"].lower()

@@ -10,6 +10,7 @@ from jobs.cli import main
 from jobs.config import load_config
 from jobs.quality import quality_inputs
 from jobs.usage import EXIT_USAGE, UsageError
+from tests.jobs.conftest import book_corpus_config, output_of
 from tests.jobs.test_output_dir import _config
 
 TRAIN = {"positives": ["web"], "negatives": ["web"]}
@@ -73,7 +74,6 @@ def test_a_users_model_scores_another_corpus_and_selects_by_threshold(sample_run
     import json as json_module
 
     import pyarrow.parquet as pq
-    import yaml
 
     from jobs.run import run
     from pipeline.quality.scorer import FastTextScorer, file_sha256
@@ -84,26 +84,13 @@ def test_a_users_model_scores_another_corpus_and_selects_by_threshold(sample_run
     texts = stdlib_sources("email/*.py") + stdlib_sources("json/*.py")
     (tmp_path / "docs.jsonl").write_text("".join(json_module.dumps({"text": t}) + "\n" for t in texts))
     middle = float(sorted(FastTextScorer(str(model), "hq")(texts))[len(texts) // 2])  # about half stay
-    config = {
-        "sources": [{"name": "book", "paths": ["docs.jsonl"]}],
-        "output_dir": str(tmp_path.parent / f"{tmp_path.name}-out"),
-        "curate": {
-            "near_dedup": None,
-            "book_boilerplate": None,
-            "book_layout": None,
-            "gopher_repetition": None,
-            "gopher_quality": None,
-            "quality": {"model": str(model), "sources": ["book"], "select": "threshold", "threshold": middle},
-        },
-    }
-    (tmp_path / "c.yaml").write_text(yaml.safe_dump(config))
-    stats = run(load_config(str(tmp_path / "c.yaml")), str(tmp_path.parent / f"{tmp_path.name}-out"), until="curate")[
-        "curate"
-    ]
+    quality = {"model": str(model), "sources": ["book"], "select": "threshold", "threshold": middle}
+    book_corpus_config(tmp_path, "docs.jsonl", {"quality": quality})
+    stats = run(load_config(str(tmp_path / "c.yaml")), str(output_of(tmp_path)), until="curate")["curate"]
     q = stats["quality"]
     assert not q["trained"] and q["model_sha256"] == file_sha256(str(model)) and q["training"] == {}
-    kept = pq.read_table(tmp_path.parent / f"{tmp_path.name}-out" / "curated" / "book")
-    rejects = pq.read_table(tmp_path.parent / f"{tmp_path.name}-out" / "rejects" / "book").to_pylist()
+    kept = pq.read_table(output_of(tmp_path) / "curated" / "book")
+    rejects = pq.read_table(output_of(tmp_path) / "rejects" / "book").to_pylist()
     low = [r for r in rejects if r["stage"] == "quality"]
     assert q["scored"] == kept.num_rows + len(low) and q["dropped"] == len(low) > 0 and kept.num_rows > 0
     scorer = FastTextScorer(str(model), "hq")
@@ -120,22 +107,11 @@ def test_a_users_model_scores_another_corpus_and_selects_by_threshold(sample_run
 def test_a_model_without_the_configured_label_is_one_config_error(sample_run, tmp_path):
     import json as json_module
 
-    import yaml
-
     from jobs.run import run
 
     out, _ = sample_run
     (tmp_path / "docs.jsonl").write_text(json_module.dumps({"text": "A short document. " * 20}) + "\n")
-    config = {
-        "sources": [{"name": "book", "paths": ["docs.jsonl"]}],
-        "output_dir": str(tmp_path.parent / f"{tmp_path.name}-out"),
-        "curate": {
-            "near_dedup": None,
-            "gopher_repetition": None,
-            "gopher_quality": None,
-            "quality": {"model": str(out / "quality" / "model.bin"), "label": "good", "sources": ["book"]},
-        },
-    }
-    (tmp_path / "c.yaml").write_text(yaml.safe_dump(config))
+    quality = {"model": str(out / "quality" / "model.bin"), "label": "good", "sources": ["book"]}
+    book_corpus_config(tmp_path, "docs.jsonl", {"quality": quality})
     with pytest.raises(UsageError, match=r"curate\.quality\.label: 'good' is not a label of .*model\.bin"):
-        run(load_config(str(tmp_path / "c.yaml")), str(tmp_path.parent / f"{tmp_path.name}-out"), until="curate")
+        run(load_config(str(tmp_path / "c.yaml")), str(output_of(tmp_path)), until="curate")
