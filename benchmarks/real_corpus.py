@@ -1066,6 +1066,9 @@ def run_config(corpus: str, out: str, cpus: int, man: dict):
             }
         )
     cfg.sources = [SourceSpec.model_validate(s) for s in specs]
+    if cfg.curate.decontam is not None:  # the sample config's evaluation sets, relative to its own folder
+        for s in cfg.curate.decontam.sets:
+            s.path = os.path.normpath(os.path.join(cfg.base_dir, s.path))
     cfg.base_dir, cfg.output_dir = corpus, out
     cfg.curate.code_license = None  # wheels keep their licence in *.dist-info/, not at the root the reader reads
     cfg.curate.exact_dedup.num_buckets = 64
