@@ -113,7 +113,7 @@ def run(texts: list[str], planted: list[bool], batch: int, folder: str) -> dict[
     items = humaneval()
     theirs = datatrove_filter(items, folder)
     s = SET
-    cfg = DecontamConfig(sets=[s], rule="datatrove", cjk_characters=False)
+    cfg = DecontamConfig(sets=[s], rule="datatrove", cjk_characters=False, min_alpha_words=0)  # its settings
     index = build_index(load_items(s, HUMANEVAL), cfg)
     theirs.filter(Document(text="warm up", id="w"))
     first_hits(["warm up"], index, cfg)
@@ -153,9 +153,9 @@ def variants(texts: list[str], planted: list[bool], pasted: list[str]) -> dict[s
     items = load_items(s, HUMANEVAL)
     out: dict[str, Any] = {}
     for name, extra in (
-        ("datatrove", {"rule": "datatrove", "cjk_characters": False}),
+        ("datatrove", {"rule": "datatrove", "cjk_characters": False, "min_alpha_words": 0}),
         ("datatrove_min_alpha_words_2", {"rule": "datatrove", "cjk_characters": False, "min_alpha_words": 2}),
-        ("deepseek_coder", {"rule": "deepseek_coder"}),
+        ("deepseek_coder", {"rule": "deepseek_coder", "min_alpha_words": 0}),
         ("deepseek_coder_min_alpha_words_2", {"rule": "deepseek_coder", "min_alpha_words": 2}),
     ):
         cfg = DecontamConfig(sets=[s], **extra)

@@ -30,7 +30,7 @@ from pipeline.quality import scorer as scorer_module
 from pipeline.quality.apply import BINS, EXAMPLES, apply_selection, score_file
 from pipeline.quality.config import QualityConfig
 from pipeline.quality.examples import REFERENCE_SUFFIXES, reference_documents, run_documents
-from pipeline.quality.select import low_score_reasons, score_ranges, top_fraction_cuts
+from pipeline.quality.select import low_score_reasons, score_ranges, tie_draw_limits, top_fraction_cuts
 from pipeline.quality.train import document_examples, train_classifier
 
 log = logging.getLogger("corpusmill")
@@ -211,7 +211,7 @@ def _select_task(
     root: str,
     scores_dir: str,
     q: QualityConfig,
-    cuts: dict[str, float],
+    cuts: dict[str, tuple[float, float]],
     ranges: dict[str, tuple[float, float]],
     seed: int,
 ) -> pa.Table:
@@ -263,6 +263,7 @@ def run_quality(cfg: RunConfig, out_dir: str) -> dict[str, Any]:
         raise
     parts = [_distribution(r["distribution"]) for r in scored]
     cuts = top_fraction_cuts(parts, q.fraction) if q.select == "top_fraction" else {}
+    cuts = tie_draw_limits(cuts, _tied(scores_dir, cuts), cfg.seed)
     ranges = score_ranges(parts)
     selected = per_item(
         items, _select_task, root=out_dir, scores_dir=scores_dir, q=q, cuts=cuts, ranges=ranges, seed=cfg.seed
@@ -275,6 +276,21 @@ def run_quality(cfg: RunConfig, out_dir: str) -> dict[str, Any]:
     _write_examples(out_dir, results)
     log.info("quality: %d scored, %d dropped (%.1f s)", summary["scored"], summary["dropped"], time.time() - started)
     return {"counts": [c for r in results for c in r["counts"]], "summary": summary}
+
+
+def _tied(scores_dir: str, cuts: dict[str, tuple[float, float]]) -> dict[str, list[str]]:
+    """Per group that keeps only part of the documents tied at its cut, their ids (from the scores files:
+    three small columns, read a group's ties at a time)."""
+    partial = {g: c for g, (c, share) in cuts.items() if share < 1}
+    tied: dict[str, list[str]] = {g: [] for g in partial}
+    if not partial:
+        return tied
+    for path in sorted(glob.glob(os.path.join(scores_dir, "**", "*.parquet"), recursive=True)):
+        t = pq.read_table(path)
+        for i, g, sc in zip(t["id"].to_pylist(), t["group"].to_pylist(), t["score"].to_pylist()):
+            if g in partial and sc == partial[g]:
+                tied[g].append(i)
+    return tied
 
 
 def _distribution(encoded: str) -> pa.Table:
@@ -292,7 +308,7 @@ def _summary(
     q: QualityConfig,
     sha: str,
     training: dict[str, Any],
-    cuts: dict[str, float],
+    cuts: dict[str, tuple[float, float]],
     scored: list[dict[str, Any]],
     results: list[dict[str, Any]],
 ) -> dict[str, Any]:
@@ -303,7 +319,7 @@ def _summary(
             entry["kept_histogram"] = [a + b for a, b in zip(entry["kept_histogram"], h["kept"])]
             entry["dropped_histogram"] = [a + b for a, b in zip(entry["dropped_histogram"], h["dropped"])]
     for g, entry in groups.items():
-        cut = cuts.get(g, q.threshold if q.select == "threshold" else None)
+        cut = cuts[g][0] if g in cuts else q.threshold if q.select == "threshold" else None
         entry.update(kept=sum(entry["kept_histogram"]), dropped=sum(entry["dropped_histogram"]), cut=cut)
         entry["scored"] = entry["kept"] + entry["dropped"]
     loads = {}

@@ -58,7 +58,8 @@ def _texts(path) -> dict[str, str]:
 def test_planted_items_leave_and_near_misses_stay(tmp_path, ray_local):
     from jobs.run import run
 
-    stats = run(load_config(_corpus(tmp_path, {})), str(output_of(tmp_path)), until="curate")["curate"]
+    cfg = load_config(_corpus(tmp_path, {"rule": "deepseek_coder"}))
+    stats = run(cfg, str(output_of(tmp_path)), until="curate")["curate"]
     assert stats["reconciled"]
     kept = _texts(output_of(tmp_path) / "curated" / "book")
     assert sorted(kept) == ["clean", "near_copy", "nine_words"]  # as written: other case and spacing differ

@@ -118,7 +118,7 @@ def test_the_quality_classifier_trains_once_scores_web_and_keeps_the_top_of_each
     for group, g in q["groups"].items():
         assert (
             group.startswith("web/")
-            and g["kept"] >= math.ceil(0.8 * g["scored"])
+            and g["kept"] == math.ceil(0.8 * g["scored"])
             and g["scored"] == g["kept"] + g["dropped"]
         )
         assert sum(g["kept_histogram"]) == g["kept"] and sum(g["dropped_histogram"]) == g["dropped"]
@@ -126,7 +126,7 @@ def test_the_quality_classifier_trains_once_scores_web_and_keeps_the_top_of_each
     assert len(low) == q["dropped"] > 0 and {r["reason"] for r in low} == {"low_score"}
     for r in low:
         group = f"web/{json.loads(r['meta'])['language']}"
-        assert json.loads(r["meta"])["quality_score"] < q["groups"][group]["cut"]
+        assert json.loads(r["meta"])["quality_score"] <= q["groups"][group]["cut"]  # at it: a tie past the fraction
         assert r["detail"].startswith("score ") and group in r["detail"]
     kept = pq.read_table(out / "curated" / "web")["meta"].to_pylist()
     assert all("quality_score" in json.loads(m) for m in kept)

@@ -2,7 +2,14 @@ import numpy as np
 import pyarrow as pa
 
 from pipeline.quality.config import QualityConfig
-from pipeline.quality.select import distribution, group_of, low_score_reasons, pareto_draw, top_fraction_cuts
+from pipeline.quality.select import (
+    distribution,
+    group_of,
+    low_score_reasons,
+    pareto_draw,
+    tie_draw_limits,
+    top_fraction_cuts,
+)
 
 TRAIN = {"positives": ["book"], "negatives": ["web"]}
 
@@ -12,16 +19,32 @@ def test_top_fraction_keeps_the_best_share_of_each_group_ties_included():
     groups = ["web/en"] * 5 + ["web/zh"] * 5
     # the same documents split over three files in another order: the same cuts
     parts = [distribution(groups[i::3], scores[i::3]) for i in (2, 0, 1)]
-    cuts = top_fraction_cuts(parts, 0.4)
-    assert cuts == {"web/en": 0.8, "web/zh": 0.4}
+    shares = top_fraction_cuts(parts, 0.4)
+    assert shares == {"web/en": (0.8, 0.5), "web/zh": (0.4, 1.0)}  # en: 2 wanted, 0.9 above, 0.8 twice
     cfg = QualityConfig(train=TRAIN, select="top_fraction", fraction=0.4)
     ids = [str(i) for i in range(10)]
+    cuts = tie_draw_limits(shares, {"web/en": ["1", "2"]}, 1)
     reasons = low_score_reasons(ids, groups, scores, cfg, cuts, 1)
     kept = [i for i, r in zip(ids, reasons) if r is None]
-    assert kept == ["0", "1", "2", "5", "6"]  # 3 of en (0.8 tied), 2 of zh: one language cannot crowd out the other
+    assert kept in (["0", "1", "5", "6"], ["0", "2", "5", "6"])  # 2 of en (one of the tied 0.8s), 2 of zh
     assert reasons[3] == "score 0.700000 < 0.800000, the top 0.4 of web/en"
-    assert top_fraction_cuts(parts, 1.0) == {"web/en": 0.1, "web/zh": 0.1}
-    assert top_fraction_cuts([distribution(["web/en"] * 3, np.array([0.2, 0.5, 0.9]))], 0.01) == {"web/en": 0.9}
+    assert top_fraction_cuts(parts, 1.0) == {"web/en": (0.1, 1.0), "web/zh": (0.1, 1.0)}
+    assert reasons[2 if "1" in kept else 1].startswith("score 0.800000 tied at the cut of web/en")
+    assert top_fraction_cuts([distribution(["web/en"] * 3, np.array([0.2, 0.5, 0.9]))], 0.01) == {"web/en": (0.9, 1.0)}
+
+
+def test_a_floor_of_tied_scores_still_gives_the_configured_fraction():
+    """115 of 235 real Chinese pages tie at the model's floor: keeping every tie kept them all."""
+    scores = np.array([1e-5] * 1150 + [0.5] * 1200)
+    groups, ids = ["web/zh"] * len(scores), [f"zh-{i}" for i in range(len(scores))]
+    cfg = QualityConfig(train=TRAIN, select="top_fraction", fraction=0.8)
+    shares = top_fraction_cuts([distribution(groups, scores)], 0.8)
+    assert shares["web/zh"][0] == 1e-5 and abs(shares["web/zh"][1] - (1880 - 1200) / 1150) < 1e-12
+    cuts = tie_draw_limits(shares, {"web/zh": ids[:1150]}, 7)
+    reasons = low_score_reasons(ids, groups, scores, cfg, cuts, 7)
+    assert sum(r is None for r in reasons) == 1880  # exactly the fraction
+    assert all(r is None for r in reasons[1150:])  # every page above the cut stays
+    assert reasons == low_score_reasons(ids[::-1], groups, scores[::-1], cfg, cuts, 7)[::-1]  # order-free
 
 
 def test_groups_are_sources_or_source_and_language():
