@@ -10,7 +10,8 @@ from pipeline.decontam.config import DecontamConfig
 from pipeline.decontam.grams import WordHashes
 from pipeline.decontam.index import DecontamIndex
 from pipeline.decontam.normalize import simplify
-from pipeline.decontam.words import _CJK_RANGES, batch_words
+from pipeline.decontam.words import batch_words
+from pipeline.text.scripts import UNSPACED_RANGES
 
 
 @dataclass(frozen=True)
@@ -49,7 +50,7 @@ def word_spans(text: str, cfg: DecontamConfig) -> list[tuple[int, int]] | None:
     """The characters of the text each of its words came from, in word order, or None when they cannot be
     told apart (the words of the pieces do not add up to the text's words). datatrove's words map to the
     whitespace-delimited piece they came from (its normalization can merge or split within a piece)."""
-    cjk = f"[{_CJK_RANGES}]" if cfg.cjk_characters else None
+    cjk = f"[{UNSPACED_RANGES}]" if cfg.cjk_characters else None
     spans: list[tuple[int, int]] = []
     pieces = list(re.finditer(r"\S+", text))
     if cfg.rule == "deepseek_coder":

@@ -12,39 +12,21 @@ as those scripts have no spaces to delimit words.
 
 from __future__ import annotations
 
+import re
 from typing import Literal
 
 from pipeline.decontam.normalize import simplify_chunks
+from pipeline.text.scripts import UNSPACED, UNSPACED_RANGES
 from pipeline.text.segmenters import spacy_chunk_words
 
 Rule = Literal["deepseek_coder", "datatrove"]
 
-_CJK_RANGES = "\u0e00-\u0e7f\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff"
+_CJK_SPLIT = re.compile(f"([{UNSPACED_RANGES}])")
 
 
 def _split_cjk(words: list[str]) -> list[str]:
-    import re
-
-    pattern = _cjk_pattern()
-    out: list[str] = []
-    for w in words:
-        if pattern.search(w):
-            out += [p for p in re.split(f"([{_CJK_RANGES}])", w) if p]
-        else:
-            out.append(w)
-    return out
-
-
-_PATTERN = None
-
-
-def _cjk_pattern():
-    global _PATTERN
-    if _PATTERN is None:
-        import re
-
-        _PATTERN = re.compile(f"[{_CJK_RANGES}]")
-    return _PATTERN
+    """Each Han, kana, Hangul or Thai character a word of its own; the rest of a word stays whole."""
+    return [p for w in words for p in (_CJK_SPLIT.split(w) if UNSPACED.search(w) else (w,)) if p]
 
 
 def batch_words(texts: list[str], rule: Rule, cjk_characters: bool = True) -> list[list[str]]:
@@ -57,10 +39,5 @@ def batch_words(texts: list[str], rule: Rule, cjk_characters: bool = True) -> li
         found = dict(zip(distinct, spacy_chunk_words("en", distinct)))
         words = [[w for c in chunks if c for w in found[c]] for chunks in chunked]
     if cjk_characters:
-        pattern = _cjk_pattern()
-        words = [_split_cjk(ws) if any(pattern.search(w) for w in ws) else ws for ws in words]
+        words = [_split_cjk(ws) if any(UNSPACED.search(w) for w in ws) else ws for ws in words]
     return words
-
-
-def item_words(text: str, rule: Rule, cjk_characters: bool = True) -> list[str]:
-    return batch_words([text], rule, cjk_characters)[0]

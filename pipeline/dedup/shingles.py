@@ -27,6 +27,7 @@ import numpy as np
 from pydantic import Field
 
 from pipeline.config_base import StrictModel
+from pipeline.text.scripts import UNSPACED
 
 WINDOW = 1 << 20  # code points per prefix table (8 bytes each)
 BATCH_CHARS = 1 << 22  # characters hashed in one go
@@ -186,7 +187,6 @@ def shingle_hashes(texts: Sequence[str], cfg: ShingleConfig) -> tuple[np.ndarray
 
 
 _HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
-_UNSPACED = re.compile(r"[\u0e00-\u0e7f\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]")
 _LETTER = re.compile(r"[^\W\d_]")
 
 
@@ -208,7 +208,7 @@ def keyed(texts: Sequence[str], cfg: ShingleConfig) -> list[str]:
 def unspaced(text: str, share: float) -> bool:
     """Whether at least ``share`` of the text's letters are Han, kana, Hangul or Thai."""
     letters = len(_LETTER.findall(text))
-    return letters > 0 and len(_UNSPACED.findall(text)) >= share * letters
+    return letters > 0 and len(UNSPACED.findall(text)) >= share * letters
 
 
 def _shingle_hashes(texts: Sequence[str], cfg: ShingleConfig) -> tuple[np.ndarray, np.ndarray]:

@@ -36,6 +36,7 @@ from collections.abc import Callable
 from functools import cache, lru_cache
 
 from pipeline.text.chinese_words import chinese_words
+from pipeline.text.scripts import UNSPACED
 from pipeline.text.spacy_words import chunk_words
 
 Segmenter = Callable[[str], list[str]]
@@ -49,8 +50,6 @@ _LETTERS = re.compile(r"[^\W\d_]+")
 # 9,744-character rule of a Russian man page.
 LONGEST_SPACY_CHUNK = 1000
 _SUDACHI_BYTES = 40_000
-# Han, kana, Hangul and Thai letters: each a word in the fallback
-_UNSPACED = re.compile(r"[\u0e00-\u0e7f\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]")
 
 
 def space_delimited_words(text: str) -> list[str]:
@@ -97,7 +96,7 @@ def character_words(text: str) -> list[str]:
     words: list[str] = []
     for chunk in text.split():
         at = 0
-        for m in _UNSPACED.finditer(chunk):
+        for m in UNSPACED.finditer(chunk):
             words += chunk_words(chunk[at : m.start()]) if m.start() > at else ()
             words.append(m.group())
             at = m.end()
