@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from jobs.config import RunConfig
@@ -279,17 +280,16 @@ def run_quality(cfg: RunConfig, out_dir: str) -> dict[str, Any]:
 
 
 def _tied(scores_dir: str, cuts: dict[str, tuple[float, float]]) -> dict[str, list[str]]:
-    """Per group that keeps only part of the documents tied at its cut, their ids (from the scores files:
-    three small columns, read a group's ties at a time)."""
+    """Per group that keeps only part of the documents tied at its cut, their ids (from the scores files,
+    three small columns; only the tied rows reach Python)."""
     partial = {g: c for g, (c, share) in cuts.items() if share < 1}
     tied: dict[str, list[str]] = {g: [] for g in partial}
     if not partial:
         return tied
     for path in sorted(glob.glob(os.path.join(scores_dir, "**", "*.parquet"), recursive=True)):
         t = pq.read_table(path)
-        for i, g, sc in zip(t["id"].to_pylist(), t["group"].to_pylist(), t["score"].to_pylist()):
-            if g in partial and sc == partial[g]:
-                tied[g].append(i)
+        for g, cut in partial.items():
+            tied[g] += t.filter(pc.and_(pc.equal(t["group"], g), pc.equal(t["score"], cut)))["id"].to_pylist()
     return tied
 
 

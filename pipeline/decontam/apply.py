@@ -9,11 +9,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from pipeline.accounting import identified_language, moved_to_dropped
+from pipeline.accounting import EVENT, identified_language, moved_to_dropped
 from pipeline.curated_io import RowGroupWriter, reject_rows
 from pipeline.decontam.config import DecontamConfig
 from pipeline.decontam.index import DecontamIndex
-from pipeline.decontam.scan import Hit, redact, scan
+from pipeline.decontam.scan import first_hit, redact, scan_words
 from pipeline.schema import KEPT
 
 STAGE, REASON = "decontam", "contaminated"
@@ -31,13 +31,14 @@ def decontaminate_file(root: str, curated_rel: str, index: DecontamIndex, cfg: D
     rejects = RowGroupWriter(os.path.join(root, "rejects", source, f"{STAGE}-{name}"))
     found: dict[str, dict[str, set]] = {}
     counts: list[dict[str, Any]] = []
+    moved: dict[str | None, list[int]] = {}  # per language: documents and characters dropped
     dropped_ids: list[str] = []
     for batch in pq.ParquetFile(path).iter_batches(batch_size=BATCH):
         t = pa.Table.from_batches([batch])
         texts = t["text"].to_pylist()
-        all_hits = scan(texts, index, cfg)
+        scanned = scan_words(texts, index, cfg)
         details, new_texts = [], list(texts)
-        for i, (doc_id, hits) in enumerate(zip(t["id"].to_pylist(), all_hits)):
+        for i, (doc_id, (words, hits)) in enumerate(zip(t["id"].to_pylist(), scanned)):
             if not hits:
                 details.append(None)
                 continue
@@ -48,7 +49,7 @@ def decontaminate_file(root: str, curated_rel: str, index: DecontamIndex, cfg: D
                 entry["documents"].add(doc_id)
             cut = redact(texts[i], hits, cfg) if cfg.mode == "redact" else None
             if cut is None:
-                details.append(_detail(index, hits, texts[i], cfg))
+                details.append(first_hit(words, hits, index).detail())
             else:
                 new_texts[i], n = cut
                 details.append(None)
@@ -60,22 +61,19 @@ def decontaminate_file(root: str, curated_rel: str, index: DecontamIndex, cfg: D
         gone_details = [d for d in details if d is not None]
         dropped_ids += gone["id"].to_pylist()
         for meta, n in zip(gone["meta"].to_pylist(), pc.utf8_length(gone["text"]).to_pylist()):
-            counts += moved_to_dropped(source, STAGE, REASON, 1, n, identified_language(meta))
+            total = moved.setdefault(identified_language(meta), [0, 0])
+            total[0], total[1] = total[0] + 1, total[1] + n
         rejects.write(reject_rows(gone, STAGE, REASON, gone_details))
     curated.close()
     rejects.close()
     os.replace(path + ".new", path) if curated.rows else os.remove(path)
+    counts += [
+        row
+        for language, (n, chars) in sorted(moved.items(), key=str)
+        for row in moved_to_dropped(source, STAGE, REASON, n, chars, language)
+    ]
     tasks = {task: {"items": sorted(v["items"]), "documents": len(v["documents"])} for task, v in found.items()}
     return {"counts": counts, "dropped": dropped_ids, "source": source, "tasks": tasks}
-
-
-def _detail(index: DecontamIndex, hits: list[tuple[int, int, int]], text: str, cfg: DecontamConfig) -> str:
-    from pipeline.decontam.words import batch_words
-
-    start, k, owner = hits[0]
-    task, item_id = index.items[owner]
-    words = batch_words([text], cfg.rule, cfg.cjk_characters)[0]
-    return Hit(task, item_id, " ".join(words[start : start + k])).detail()
 
 
 def _redaction_rows(source: str, meta: str | None, chars: int, cuts: int) -> list[dict[str, Any]]:
@@ -83,5 +81,5 @@ def _redaction_rows(source: str, meta: str | None, chars: int, cuts: int) -> lis
     return [
         {**where, "status": KEPT, "stage": None, "reason": None, "docs": 0, "chars": -chars},
         {**where, "status": "rewritten", "stage": STAGE, "reason": None, "docs": 1, "chars": chars},
-        {**where, "status": "event", "stage": STAGE, "reason": "redacted", "docs": cuts, "chars": 0},
+        {**where, "status": EVENT, "stage": STAGE, "reason": "redacted", "docs": cuts, "chars": 0},
     ]

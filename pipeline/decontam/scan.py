@@ -24,26 +24,32 @@ class Hit:
         return f"task={self.task} item={self.item_id} ngram={self.gram!r}"
 
 
-def scan(texts: list[str], index: DecontamIndex, cfg: DecontamConfig) -> list[list[tuple[int, int, int]]]:
-    """Every (start word, gram length, item) found in each text."""
+Hits = list[tuple[int, int, int]]  # (start word, gram length, item), in word order
+
+
+def scan_words(texts: list[str], index: DecontamIndex, cfg: DecontamConfig) -> list[tuple[list[str], Hits]]:
+    """Each text's words and every hit among them."""
     hasher = WordHashes()
-    return [index.lookup(hasher(words)) for words in batch_words(texts, cfg.rule, cfg.cjk_characters)]
+    return [(words, index.lookup(hasher(words))) for words in batch_words(texts, cfg.rule, cfg.cjk_characters)]
+
+
+def scan(texts: list[str], index: DecontamIndex, cfg: DecontamConfig) -> list[Hits]:
+    """Every hit in each text."""
+    return [hits for _, hits in scan_words(texts, index, cfg)]
+
+
+def first_hit(words: list[str], hits: Hits, index: DecontamIndex) -> Hit | None:
+    """The first hit in word order, with the words it matched (None: clean)."""
+    if not hits:
+        return None
+    start, k, owner = hits[0]
+    task, item_id = index.items[owner]
+    return Hit(task, item_id, " ".join(words[start : start + k]))
 
 
 def first_hits(texts: list[str], index: DecontamIndex, cfg: DecontamConfig) -> list[Hit | None]:
-    """Each text's first hit in word order (None: clean)."""
-    out: list[Hit | None] = []
-    all_words = batch_words(texts, cfg.rule, cfg.cjk_characters)
-    hasher = WordHashes()
-    for words in all_words:
-        hits = index.lookup(hasher(words))
-        if not hits:
-            out.append(None)
-            continue
-        start, k, owner = hits[0]
-        task, item_id = index.items[owner]
-        out.append(Hit(task, item_id, " ".join(words[start : start + k])))
-    return out
+    """Each text's first hit (None: clean)."""
+    return [first_hit(words, hits, index) for words, hits in scan_words(texts, index, cfg)]
 
 
 def word_spans(text: str, cfg: DecontamConfig) -> list[tuple[int, int]] | None:
@@ -73,7 +79,7 @@ def word_spans(text: str, cfg: DecontamConfig) -> list[tuple[int, int]] | None:
     return spans
 
 
-def redact(text: str, hits: list[tuple[int, int, int]], cfg: DecontamConfig) -> tuple[str, int] | None:
+def redact(text: str, hits: Hits, cfg: DecontamConfig) -> tuple[str, int] | None:
     """The text without the characters of every hit (runs of them cut whole), and the number of cuts; None
     when the words cannot be mapped back to characters."""
     spans = word_spans(text, cfg)

@@ -29,24 +29,19 @@ EXAMPLES = 3  # per group: the lowest-scored kept and highest-scored dropped doc
 EXAMPLE_CHARS = 400
 
 
-def _in_scope(t: pa.Table, cfg: QualityConfig) -> list[bool]:
-    if cfg.languages is None:
-        return [True] * t.num_rows
-    return [identified_language(m) in cfg.languages for m in t["meta"].to_pylist()]
-
-
 def score_file(path: str, scores_path: str, score: Callable[[list[str]], np.ndarray], cfg: QualityConfig) -> pa.Table:
     """Score the file's documents in scope into ``scores_path``; return their distribution per group."""
     out, parts = RowGroupWriter(scores_path), []
     for batch in pq.ParquetFile(path).iter_batches(batch_size=BATCH, columns=["id", "source", "text", "meta"]):
         t = pa.Table.from_batches([batch])
-        t = t.filter(pa.array(_in_scope(t, cfg), pa.bool_()))
+        languages = [identified_language(m) for m in t["meta"].to_pylist()]  # each meta parsed once
+        if cfg.languages is not None:
+            scope = [lang in cfg.languages for lang in languages]
+            t = t.filter(pa.array(scope, pa.bool_()))
+            languages = [lang for lang, keep in zip(languages, scope) if keep]
         if not t.num_rows:
             continue
-        groups = [
-            group_of(s, identified_language(m), cfg.per_language)
-            for s, m in zip(t["source"].to_pylist(), t["meta"].to_pylist())
-        ]
+        groups = [group_of(s, lang, cfg.per_language) for s, lang in zip(t["source"].to_pylist(), languages)]
         scores = score(t["text"].to_pylist())
         out.write(pa.table([t["id"], pa.array(groups, pa.string()), pa.array(scores, pa.float64())], SCORES_SCHEMA))
         parts.append(distribution(groups, scores))
@@ -81,15 +76,13 @@ def apply_selection(
     report = _Report(ranges)
     for batch in pq.ParquetFile(path).iter_batches(batch_size=BATCH):
         t = pa.Table.from_batches([batch])
-        metas = [
-            _with_score(m, verdict[i][1]) if i in verdict else m
-            for i, m in zip(t["id"].to_pylist(), t["meta"].to_pylist())
-        ]
+        row_ids = t["id"].to_pylist()
+        metas = [_with_score(m, verdict[i][1]) if i in verdict else m for i, m in zip(row_ids, t["meta"].to_pylist())]
         t = t.set_column(t.schema.get_field_index("meta"), "meta", pa.array(metas, pa.string()))
-        drop = pa.array([i in verdict and verdict[i][2] is not None for i in t["id"].to_pylist()], pa.bool_())
+        drop = pa.array([i in verdict and verdict[i][2] is not None for i in row_ids], pa.bool_())
         curated.write(t.filter(pc.invert(drop)))
         gone = t.filter(drop)
-        for row_id, text in zip(t["id"].to_pylist(), t["text"].to_pylist()):
+        for row_id, text in zip(row_ids, t["text"].to_pylist()):
             if row_id in verdict:
                 report.add(verdict[row_id], text)
         for meta, n in zip(gone["meta"].to_pylist(), pc.utf8_length(gone["text"]).to_pylist()):
