@@ -37,6 +37,7 @@ import numpy as np
 import pyarrow.parquet as pq
 import xxhash
 
+from pipeline.decontam.common import common_grams, count_grams
 from pipeline.decontam.config import DecontamConfig, EvalSetConfig
 from pipeline.decontam.eval_sets import load_items
 from pipeline.decontam.index import build_index
@@ -113,7 +114,9 @@ def run(texts: list[str], planted: list[bool], batch: int, folder: str) -> dict[
     items = humaneval()
     theirs = datatrove_filter(items, folder)
     s = SET
-    cfg = DecontamConfig(sets=[s], rule="datatrove", cjk_characters=False, min_alpha_words=0)  # its settings
+    cfg = DecontamConfig(  # its settings
+        sets=[s], rule="datatrove", cjk_characters=False, min_alpha_words=0, min_coverage=0, common_documents=None
+    )
     index = build_index(load_items(s, HUMANEVAL), cfg)
     theirs.filter(Document(text="warm up", id="w"))
     first_hits(["warm up"], index, cfg)
@@ -152,14 +155,21 @@ def variants(texts: list[str], planted: list[bool], pasted: list[str]) -> dict[s
     s = SET
     items = load_items(s, HUMANEVAL)
     out: dict[str, Any] = {}
+    published = {"min_alpha_words": 0, "min_coverage": 0.0, "common_documents": None}
     for name, extra in (
-        ("datatrove", {"rule": "datatrove", "cjk_characters": False, "min_alpha_words": 0}),
+        ("datatrove", {"rule": "datatrove", "cjk_characters": False}),
         ("datatrove_min_alpha_words_2", {"rule": "datatrove", "cjk_characters": False, "min_alpha_words": 2}),
-        ("deepseek_coder", {"rule": "deepseek_coder", "min_alpha_words": 0}),
+        ("deepseek_coder", {"rule": "deepseek_coder"}),
         ("deepseek_coder_min_alpha_words_2", {"rule": "deepseek_coder", "min_alpha_words": 2}),
+        # the defaults: datatrove's rule, min_alpha_words 3, PaLM's coverage 0.7, GPT-3's common n-grams (over
+        # these documents)
+        ("default", {"rule": "datatrove", "min_alpha_words": 3, "min_coverage": 0.7, "common_documents": 10}),
     ):
-        cfg = DecontamConfig(sets=[s], **extra)
-        hits = [h is not None for h in first_hits(texts, build_index(items, cfg), cfg)]
+        cfg = DecontamConfig(sets=[s], **{**published, **extra})
+        index = build_index(items, cfg)
+        if cfg.common_documents is not None:
+            index = index.without(common_grams(count_grams(texts, index, cfg, {}), cfg.common_documents))
+        hits = [h is not None for h in first_hits(texts, index, cfg)]
         long = [len(w) >= cfg.gram for w in batch_words(pasted, cfg.rule, cfg.cjk_characters)]
         findable = [p and lg for p, lg in zip(planted, long)]
         out[name] = {
@@ -194,6 +204,7 @@ def main() -> None:
     summary = {k: result[k] for k in keys} | {
         "false_positives_min_alpha_words_2": lenient["false_positives"],
         "planted_recall_of_pastes_with_an_ngram": result["variants"]["datatrove"]["recall_of_pastes_with_an_ngram"],
+        "default_settings": result["variants"]["default"],
     }
     print(json.dumps(summary))
 

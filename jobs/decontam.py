@@ -17,6 +17,7 @@ from jobs.config import RunConfig
 from jobs.ray_steps import per_item, trim_heap
 from jobs.usage import UsageError
 from pipeline.decontam.apply import decontaminate_file
+from pipeline.decontam.common import common_grams, count_file, merge_counts
 from pipeline.decontam.config import DecontamConfig
 from pipeline.decontam.eval_sets import load_items
 from pipeline.decontam.index import DecontamIndex, build_index
@@ -68,17 +69,54 @@ def _index(cfg: RunConfig) -> tuple[DecontamIndex, dict[str, int]]:
     return build_index(items, d), sizes
 
 
+def _index_of(index_ref: Any) -> DecontamIndex:
+    return ray.get(index_ref[0]) if isinstance(index_ref, list) else index_ref
+
+
 def _scan_task(batch: pa.Table, root: str, index_ref: Any, d: DecontamConfig) -> pa.Table:
     import json
 
-    index = ray.get(index_ref[0]) if isinstance(index_ref, list) else index_ref
-    out = []
+    index, out = _index_of(index_ref), []
     for rel in batch["rel"].to_pylist():
         result = decontaminate_file(root, rel, index, d)
         trim_signatures(root, rel, pa.array(sorted(result.pop("dropped")), pa.string()))
         out.append(result)
     trim_heap()
     return pa.table({"result": [json.dumps(out)]})
+
+
+def _count_task(batch: pa.Table, root: str, index_ref: Any, d: DecontamConfig) -> pa.Table:
+    import json
+
+    index = _index_of(index_ref)
+    out = [[rel, count_file(root, rel, index, d)] for rel in batch["rel"].to_pylist()]
+    trim_heap()
+    return pa.table({"result": [json.dumps(out)]})
+
+
+def _without_common(
+    index: DecontamIndex, files: list[str], out_dir: str, d: DecontamConfig
+) -> tuple[DecontamIndex, list[str], dict[str, Any]]:
+    """GPT-3's rule: count each indexed n-gram's documents in a first scan, then leave out the common ones.
+    Returns the index without them, the files that still hold a hit (only those are rewritten), and what was
+    left out for the summary."""
+    import json
+
+    rows = per_item([{"rel": f} for f in files], _count_task, root=out_dir, index_ref=[ray.put(index)], d=d)
+    per_file = [r for row in rows.take_all() for r in json.loads(row["result"])]
+    total = merge_counts([grams for _, grams in per_file])
+    common = common_grams(total, d.common_documents)
+    ignored = {(k, h) for k, hs in common.items() for h in hs.tolist()}
+    hit_files = sorted(rel for rel, grams in per_file if any((k, h) not in ignored for k, h, *_ in grams))
+    listed = sorted((-v[0], v[2], index.items[v[1]]) for key, v in total.items() if key in ignored)
+    report = {
+        "common_documents": d.common_documents,
+        "common_ngrams": len(ignored),
+        "common_examples": [
+            {"ngram": gram, "task": task, "item": item, "documents": -docs} for docs, gram, (task, item) in listed[:20]
+        ],
+    }
+    return index.without(common), hit_files, report
 
 
 def run_decontam(cfg: RunConfig, out_dir: str) -> dict[str, Any]:
@@ -93,12 +131,17 @@ def run_decontam(cfg: RunConfig, out_dir: str) -> dict[str, Any]:
         for name in names
         for p in sorted(glob.glob(os.path.join(out_dir, "curated", name, "*.parquet")))
     ]
-    ref = [ray.put(index)]  # once in the object store; every task maps the same copy
-    rows = per_item([{"rel": f} for f in files], _scan_task, root=out_dir, index_ref=ref, d=d).take_all()
+    common: dict[str, Any] = {"common_documents": None, "common_ngrams": 0, "common_examples": []}
+    scanned = index
+    if d.common_documents is not None and files:
+        scanned, files, common = _without_common(index, files, out_dir, d)
+    ref = [ray.put(scanned)]  # once in the object store; every task maps the same copy
+    rows = per_item([{"rel": f} for f in files], _scan_task, root=out_dir, index_ref=ref, d=d) if files else None
+    rows = rows.take_all() if rows is not None else []
     results = [r for row in rows for r in json.loads(row["result"])]
-    summary = _summary(d, index, sizes, results)
+    summary = {**_summary(d, index, sizes, results), **common}
     summary["seconds"] = round(time.time() - started, 2)
-    log.info("decontam: %s", {k: v for k, v in summary.items() if k != "tasks"})
+    log.info("decontam: %s", {k: v for k, v in summary.items() if k not in ("tasks", "common_examples")})
     return {"counts": [c for r in results for c in r["counts"]], "summary": summary}
 
 

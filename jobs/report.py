@@ -298,7 +298,22 @@ def _decontam(d: dict[str, Any]) -> str:
             ],
         )
         + _table(["source", f"documents {verb}"], [[s, _n(n)] for s, n in d["documents"].items()])
+        + _common_grams(d)
     )
+
+
+def _common_grams(d: dict[str, Any]) -> str:
+    """What GPT-3's rule left out: the n-grams too many documents share to count as contamination."""
+    if d.get("common_documents") is None:
+        return ""
+    head = (
+        f"<p>{_e(_n(d['common_ngrams']))} indexed n-grams were found in more than {_e(d['common_documents'])} "
+        "documents each and ignored as common text (GPT-3's rule)"
+    )
+    if not d["common_examples"]:
+        return head + ".</p>"
+    rows = [[x["ngram"][:160], f"{x['task']} {x['item']}", _n(x["documents"])] for x in d["common_examples"]]
+    return head + ":</p>" + _table(["n-gram", "item", "documents"], rows, text_cols=2)
 
 
 KEPT_COLOR = "#228833"

@@ -92,7 +92,8 @@ def _decontam_line(d: dict[str, Any]) -> str:
     )
     verb = "redacted" if d["mode"] == "redact" else "dropped"
     docs = ", ".join(f"{src} {n}" for src, n in d["documents"].items() if n) or "none"
-    return f"decontam ({d['rule']}, {d['n']}-grams): {tasks}; documents {verb}: {docs}"
+    common = f"; {d['common_ngrams']} common n-grams ignored" if d.get("common_ngrams") else ""
+    return f"decontam ({d['rule']}, {d['n']}-grams): {tasks}; documents {verb}: {docs}{common}"
 
 
 def _quality_line(q: dict[str, Any]) -> str:

@@ -138,6 +138,15 @@ class DecontamTask(_Schema):
     documents: dict[str, Count] = Field(description="per source, documents an item of this set was found in")
 
 
+class CommonGram(_Schema):
+    """An evaluation n-gram left out as common text, and how many documents hold it."""
+
+    ngram: str = Field(description="its words as the rule sees them")
+    task: str
+    item: str
+    documents: Count
+
+
 class DecontamSummary(_Schema):
     """Decontamination against evaluation sets (``decontam``, after every dedup step)."""
 
@@ -147,6 +156,11 @@ class DecontamSummary(_Schema):
     indexed_ngrams: Count
     tasks: dict[str, DecontamTask]
     documents: dict[str, Count] = Field(description="per source, documents dropped (or redacted)")
+    common_documents: Count | None = Field(
+        description="GPT-3's rule: an n-gram found in more documents than this is ignored (null: off)"
+    )
+    common_ngrams: Count = Field(description="indexed n-grams ignored as common")
+    common_examples: list[CommonGram] = Field(description="the 20 found in the most documents")
 
 
 class QualityGroup(_Schema):

@@ -38,9 +38,22 @@ class DecontamConfig(StrictModel):
     # an indexed n-gram needs at least this many words with a letter. 0: the rules as published, under which
     # datatrove's numbers-to-0 makes any 12 numbers in a row match HumanEval/156's numeral table (58 of 2,850
     # clean real documents flagged) and HumanEval/78's "0, 1, 2, ..., 9," drops any repository with a digit
-    # table under DeepSeek-Coder's (the sample's brotli, 880 KB). 2 flagged none and found every paste
-    min_alpha_words: int = Field(2, ge=0)
+    # table under DeepSeek-Coder's (the sample's brotli, 880 KB). 2 flagged none of those, but HumanEval/116's
+    # "array 0 0 0 0 0 0 0 0 0 0 def" still matched any array of ten numbers (sympy, and numpy held out)
+    min_alpha_words: int = Field(3, ge=0)
     cjk_characters: bool = True  # a Han, kana, Hangul or Thai character counts as a word
+    # GPT-3 (Brown et al. 2020, App. C): an n-gram found in more than this many documents of the corpus is
+    # common text and ignored. On the real corpus datatrove's rule alone dropped 6 library repositories (sympy,
+    # nltk) for normalized code such as "for i in range n for j in range i 0 n". None: every hit counts, as
+    # datatrove and DeepSeek-Coder have it
+    common_documents: int | None = Field(10, ge=1)
+    # PaLM (Chowdhery et al. 2022, §8: an example is contaminated when 70 % of its 8-grams are in the corpus):
+    # a document counts as holding an item only when it holds this share of the n-grams of one of the item's
+    # fields (or of its query-label overlap). The real corpus's library repositories held 2-31 % of one field's
+    # (a loop, a table of number words); a pasted solution holds all. Held out (site-packages of 114 other
+    # packages, 209 MB, 40 pastes): 4 clean documents flagged as published, 0 with this and min_alpha_words 3,
+    # every paste long enough for a 12-gram still found. 0: any one n-gram, as datatrove and DeepSeek-Coder
+    min_coverage: float = Field(0.7, ge=0.0, le=1.0)
     mode: Literal["drop", "redact"] = "drop"  # redact: cut the matching spans, keep the rest
     sources: list[str] | None = None  # scanned sources (None: all)
 

@@ -22,22 +22,54 @@ from pipeline.decontam.words import batch_words
 
 @dataclass
 class DecontamIndex:
-    keys: dict[int, np.ndarray]  # gram length -> sorted hashes
-    owners: dict[int, np.ndarray]  # gram length -> the item (index into ``items``) of each hash
-    items: list[tuple[str, str]]  # (task, item id)
-    indexed: dict[str, int] = field(default_factory=dict)  # per task, items that gave at least one n-gram
+    """Hashes by gram length; each hash belongs to one entry: a field of an item (a label, the query) or
+    the query-label overlap, whose n-gram count is what a document's coverage is measured against."""
 
-    def lookup(self, words: np.ndarray) -> list[tuple[int, int, int]]:
-        """Every (start word, gram length, item) of a document's word hashes found in the index."""
+    keys: dict[int, np.ndarray]  # gram length -> sorted hashes
+    owners: dict[int, np.ndarray]  # gram length -> the entry of each hash
+    items: list[tuple[str, str]]  # (task, item id)
+    entry_item: np.ndarray  # entry -> its item (index into ``items``)
+    indexed: dict[str, int] = field(default_factory=dict)  # per task, items that gave at least one n-gram
+    entry_grams: np.ndarray = field(init=False)  # entry -> the hashes it owns
+
+    def __post_init__(self) -> None:
+        owned = [self.owners[k] for k in self.owners]
+        all_owners = np.concatenate(owned) if owned else np.zeros(0, np.int64)
+        self.entry_grams = np.bincount(all_owners, minlength=len(self.entry_item))
+
+    def lookup(self, words: np.ndarray, min_coverage: float = 0.0) -> list[tuple[int, int, int]]:
+        """Every (start word, gram length, item) of a document's word hashes found in the index, counting
+        only the entries at least ``min_coverage`` of whose n-grams the document holds."""
+        found = self.matches(words)
+        if min_coverage > 0 and found:
+            seen: dict[int, set[int]] = {}
+            for _, _, entry, h in found:
+                seen.setdefault(entry, set()).add(h)
+            covered = {e for e, hs in seen.items() if len(hs) >= min_coverage * self.entry_grams[e]}
+            found = [m for m in found if m[2] in covered]
+        return sorted((start, k, int(self.entry_item[entry])) for start, k, entry, _ in found)
+
+    def matches(self, words: np.ndarray) -> list[tuple[int, int, int, int]]:
+        """Every (start word, gram length, entry, n-gram hash) found, by gram length, then word order."""
         hits = []
         for k, keys in self.keys.items():
             grams = gram_hashes(words, k)
-            if not len(grams):
+            if not len(grams) or not len(keys):
                 continue
             at = np.minimum(np.searchsorted(keys, grams), len(keys) - 1)
             found = np.flatnonzero(keys[at] == grams)
-            hits += [(int(i), k, int(self.owners[k][at[i]])) for i in found]
-        return sorted(hits)
+            hits += [(int(i), k, int(self.owners[k][at[i]]), int(grams[i])) for i in found]
+        return hits
+
+    def without(self, ignored: dict[int, np.ndarray]) -> DecontamIndex:
+        """The index less the given hashes (per gram length): the n-grams found too often to count. Coverage
+        is then measured against what each entry has left."""
+        keys, owners = dict(self.keys), dict(self.owners)
+        for k, drop in ignored.items():
+            if k in keys and len(drop):
+                keep = ~np.isin(keys[k], drop)
+                keys[k], owners[k] = keys[k][keep], owners[k][keep]
+        return DecontamIndex(keys, owners, self.items, self.entry_item, self.indexed)
 
 
 def _informative(words: list[str], k: int, least: int) -> np.ndarray:
@@ -77,20 +109,24 @@ def _grams(cfg: DecontamConfig, item: EvalItem, hasher: WordHashes) -> list[tupl
 
 
 def build_index(items: list[EvalItem], cfg: DecontamConfig) -> DecontamIndex:
-    """Hash every item's n-grams; a hash two items share keeps the first item (in set and item order)."""
+    """Hash every item's n-grams, one entry per field (and per query-label overlap); a hash two entries share
+    keeps the first (in set, item and field order)."""
     hasher, by_k = WordHashes(), {}
     indexed: dict[str, int] = {}
+    entry_item: list[int] = []
     for i, item in enumerate(items):
         grams = [(k, h) for k, h in _grams(cfg, item, hasher) if len(h)]
         for k, h in grams:
-            by_k.setdefault(k, []).append((h, np.full(len(h), i, np.int32)))
+            by_k.setdefault(k, []).append((h, np.full(len(h), len(entry_item), np.int32)))
+            entry_item.append(i)
         indexed[item.task] = indexed.get(item.task, 0) + bool(grams)
     keys, owners = {}, {}
     for k, parts in sorted(by_k.items()):
         h = np.concatenate([p[0] for p in parts])
         o = np.concatenate([p[1] for p in parts])
-        order = np.lexsort((o, h))  # by hash, then item: the first item of a shared hash first
+        order = np.lexsort((o, h))  # by hash, then entry: the first entry of a shared hash first
         h, o = h[order], o[order]
         first = np.concatenate([[True], h[1:] != h[:-1]])
         keys[k], owners[k] = h[first], o[first]
-    return DecontamIndex(keys, owners, [(it.task, it.item_id) for it in items], indexed)
+    items_of = np.array(entry_item, np.int32)
+    return DecontamIndex(keys, owners, [(it.task, it.item_id) for it in items], items_of, indexed)

@@ -30,7 +30,8 @@ Hits = list[tuple[int, int, int]]  # (start word, gram length, item), in word or
 def scan_words(texts: list[str], index: DecontamIndex, cfg: DecontamConfig) -> list[tuple[list[str], Hits]]:
     """Each text's words and every hit among them."""
     hasher = WordHashes()
-    return [(words, index.lookup(hasher(words))) for words in batch_words(texts, cfg.rule, cfg.cjk_characters)]
+    texts_words = batch_words(texts, cfg.rule, cfg.cjk_characters)
+    return [(words, index.lookup(hasher(words), cfg.min_coverage)) for words in texts_words]
 
 
 def scan(texts: list[str], index: DecontamIndex, cfg: DecontamConfig) -> list[Hits]:

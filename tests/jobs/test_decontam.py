@@ -98,3 +98,47 @@ def test_a_missing_evaluation_set_is_a_config_error_naming_it(tmp_path):
     os.remove(tmp_path / "gsm.jsonl")
     with pytest.raises(UsageError, match=r"curate\.decontam\.sets\.1\.path: no file or directory .*gsm\.jsonl"):
         decontam_inputs(cfg)
+
+
+LOOP = "for i in range(len(l)):\n    for j in range(i + 1, len(l)):\n        for k in range(j + 1, len(l)):\n"
+
+
+def _library_corpus(tmp_path, common_documents: int | None, min_coverage: float) -> str:
+    """Four library files with the triple loop HumanEval/40 shares with any numeric code, and one file with
+    that item's whole solution."""
+    with gzip.open(HUMANEVAL, "rt", encoding="utf-8") as f:
+        solution = [json.loads(line) for line in f][40]["canonical_solution"]
+    docs = {
+        f"lib{i}": f"def pairs_{i}(l):\n    out = []\n" + LOOP + f"            out.append(l[i] * l[j] - l[k] + {i})\n"
+        for i in range(4)
+    }
+    docs["pasted"] = "def check(l):\n" + solution + "\n\nprint(check([1, 3, -4]))\n"
+    (tmp_path / "docs.jsonl").write_text("".join(json.dumps({"id": k, "text": v}) + "\n" for k, v in docs.items()))
+    humaneval = {"task": "humaneval", "path": HUMANEVAL, "id_field": "task_id", "label_fields": ["canonical_solution"]}
+    decontam = {"sets": [humaneval], "common_documents": common_documents, "min_coverage": min_coverage}
+    return book_corpus_config(tmp_path, "docs.jsonl", {"decontam": decontam}, ["id"])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("common_documents", "min_coverage"), [(None, 0.0), (3, 0.0), (None, 0.7)])
+def test_code_many_documents_share_is_not_contamination(tmp_path, ray_local, common_documents, min_coverage):
+    """As published every library file with the loop leaves; GPT-3's rule (the loop's n-grams are in 5
+    documents, more than 3) or PaLM's coverage (they are 11 of the solution's 23) keeps them."""
+    from jobs.run import run
+
+    cfg = load_config(_library_corpus(tmp_path, common_documents, min_coverage))
+    stats = run(cfg, str(output_of(tmp_path)), until="curate")["curate"]
+    assert stats["reconciled"]
+    d = stats["decontam"]
+    assert d["common_documents"] == common_documents and d["tasks"]["humaneval"]["found_item_ids"] == ["HumanEval/40"]
+    if not common_documents and not min_coverage:
+        assert d["documents"] == {"book": 5} and d["common_ngrams"] == 0
+        return
+    assert set(_texts(output_of(tmp_path) / "curated" / "book")) == {"lib0", "lib1", "lib2", "lib3"}
+    assert d["documents"] == {"book": 1}
+    if common_documents:
+        top = d["common_examples"][0]
+        assert d["common_ngrams"] == 11 and top["item"] == "HumanEval/40" and top["documents"] == 5
+        assert top["ngram"].startswith("for i in range len l for j")
+    else:
+        assert d["common_ngrams"] == 0 and d["common_examples"] == []
