@@ -48,12 +48,6 @@ def start_ray(cfg: RayConfig, address: str | None = None) -> int:
 
 
 def local_slots(cpus: int) -> int:
-    """Ray CPU slots for a local run: at least 2, so that one tokenizer actor and the tasks that
-    feed it can hold slots at once (with 1 slot the actor would take it and the run would
-    wait forever); on a single core the two slots share it."""
+    """Ray CPU slots for a local run: at least 2, so that a shuffle's aggregator actor and the tasks
+    that feed it can hold slots at once; on a single core the two slots share it."""
     return max(2, cpus)
-
-
-def pool_size(cpus: int) -> int:
-    """Actor pools stay below the CPU count so map tasks and the shuffle can always be scheduled."""
-    return max(1, cpus - 1)

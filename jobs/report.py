@@ -520,6 +520,10 @@ def _pack(p: dict[str, Any]) -> str:
                 [[s, *(_n(v.get(k, 0)) for k in keys)] for s, v in funnel.items()],
             ),
         ]
+    encoder = p.get("encoder")
+    if encoder:
+        why = f" ({_e(encoder['reason'])})" if encoder.get("reason") else ""
+        out.append(f"<p>Encoded with {_e(encoder['engine'])}{why}: the trained tokenizer's exact ids either way.</p>")
     efficiency = p.get("token_efficiency")
     if efficiency:
         out += [

@@ -270,6 +270,13 @@ class TokenEfficiency(_Schema):
     bytes_per_token: float
 
 
+class TokenizeEncoder(_Schema):
+    """The engine that encoded the documents (the same ids either way: tokenization/tokenizer/fast_encode.py)."""
+
+    engine: Literal["tiktoken", "tokenizers"]
+    reason: str | None = Field(description="why not tiktoken (null when it was used)")
+
+
 class PackStats(_Schema):
     """The pack pass: shards, the mix and how full the rows are."""
 
@@ -288,6 +295,7 @@ class PackStats(_Schema):
     token_efficiency: dict[str, TokenEfficiency] = Field(
         default_factory=dict, description="per language language ID gave (code is not listed)"
     )
+    encoder: TokenizeEncoder
     histograms: dict[str, Histogram] = Field(description="document_tokens, document_chars, row_fill")
     shard_dir: str
     timings: dict[str, float]

@@ -45,3 +45,14 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if _RAY_FIXTURES.intersection(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.slow)
+
+
+@pytest.fixture(scope="session")
+def small_tokenizer(tmp_path_factory) -> str:
+    """A real BPE tokenizer trained on standard-library sources and docstrings (seconds on 2 cores)."""
+    from tokenization.tokenizer.train import TokenizerConfig, train_tokenizer
+
+    texts = stdlib_sources(limit=60)
+    out = tmp_path_factory.mktemp("tok")
+    train_tokenizer(iter(texts), TokenizerConfig(vocab_size=1000), str(out))
+    return str(out / "tokenizer.json")

@@ -12,7 +12,6 @@ import pyarrow as pa
 import pytest
 
 from tests.conftest import stdlib_sources
-from tests.tokenization.conftest import small_tokenizer  # noqa: F401  (the session fixture)
 from tokenization.shards.shards import PackConfig, build_rows, write_manifest, write_shard
 from tokenization.tokenizer.tokenize import TOKENS_SCHEMA
 

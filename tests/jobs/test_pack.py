@@ -16,3 +16,19 @@ def test_text_per_token_is_summed_per_language_and_code_left_out():
         "documents": 3, "tokens": 200, "chars": 310, "bytes": 930, "chars_per_token": 1.55, "bytes_per_token": 4.65,
     }  # fmt: skip
     assert out["en"]["chars_per_token"] == 4.2
+
+
+def test_the_encoder_is_tiktoken_where_checked_and_a_refusal_is_explained_or_an_error(small_tokenizer, tmp_path):
+    import pytest
+
+    from jobs.pack import resolve_encoder
+    from jobs.usage import UsageError
+    from tests.tokenization.tokenizer.test_fast_encode import _handmade
+
+    assert resolve_encoder("auto", small_tokenizer) == ("tiktoken", None)
+    assert resolve_encoder("tokenizers", small_tokenizer) == ("tokenizers", "tokenize.encoder: tokenizers")
+    refused = _handmade(tmp_path / "t.json", [("b", "c"), ("a", "b"), ("ab", "c")])
+    engine, why = resolve_encoder("auto", refused)
+    assert engine == "tokenizers" and "do not rebuild" in why
+    with pytest.raises(UsageError, match="tokenize.encoder: tiktoken cannot give this tokenizer's tokens"):
+        resolve_encoder("tiktoken", refused)

@@ -231,9 +231,9 @@ def _kill_when(cmd: list[str], pattern: str, at_least: int, log: Path) -> None:
 
 
 def test_a_killed_run_resumes_and_matches_with_other_cpus_and_blocks(sample_run, tmp_path):
-    """The driver is killed mid-curation; the same command rerun, in its own Ray with 3 CPUs (2 tokenizer
-    actors, not 1) on this 2-core machine, an 80 MB object store and other block sizes, skips the input
-    files staged before the kill: same bytes."""
+    """The driver is killed mid-curation; the same command rerun, in its own Ray with 3 CPUs (3 tokenize tasks
+    at once, not 2) on this 2-core machine, an 80 MB object store, other block sizes and the ``tokenizers``
+    engine instead of tiktoken, skips the input files staged before the kill: same bytes."""
     out, _ = sample_run
     raw = yaml.safe_load(Path(default_config_path()).read_text())
     base = os.path.dirname(default_config_path())
@@ -243,6 +243,7 @@ def test_a_killed_run_resumes_and_matches_with_other_cpus_and_blocks(sample_run,
     for eval_set in raw["curate"]["decontam"]["sets"]:  # relative paths start at the config's folder
         eval_set["path"] = os.path.normpath(os.path.join(base, eval_set["path"]))
     raw["ray"] = {"object_store_mb": 80, "spill_dir": str(tmp_path / "spill")}  # a small machine's store
+    raw["tokenize"] = {**raw.get("tokenize", {}), "encoder": "tokenizers"}
     config = tmp_path / "other_blocks.yaml"
     config.write_text(yaml.safe_dump(raw))
     other = tmp_path / "out"

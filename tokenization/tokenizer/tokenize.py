@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from typing import Literal
 
 import numpy as np
 import pyarrow as pa
@@ -19,6 +20,7 @@ from pydantic import Field
 from tokenizers import Tokenizer
 
 from pipeline.schema import IMAGE_MARKER, image_field_lists
+from tokenization.tokenizer.fast_encode import FastEncoder
 from tokenization.tokenizer.fim import FimConfig, Segment, fim_segments
 from tokenization.tokenizer.image_tokens import ImageTokenConfig, image_span_ids
 from tokenization.tokenizer.special_tokens import BOS_ID, EOS_ID, SEP, SPECIAL_IDS
@@ -42,6 +44,9 @@ class TokenizeConfig(ImageTokenConfig):  # image_tokens, patch_size, patch_merge
     title_template: bool = True  # ``title <|sep|> content`` when meta has a title
     title_field: str = "title"
     fim: FimConfig = Field(default_factory=FimConfig)
+    # the same tokens either way (fast_encode.py says why, and checks it): auto takes tiktoken where the trained
+    # tokenizer passes the checks (ours do), else tokenizers; tiktoken refuses to run without it
+    encoder: Literal["auto", "tiktoken", "tokenizers"] = "auto"
 
 
 def pack_key(seed: int, ident: str) -> str:
@@ -68,22 +73,33 @@ def document_segments(
 
 
 class TokenizeStage:
-    """Callable over a Document table; holds one loaded tokenizer."""
+    """Callable over a Document table; holds one loaded tokenizer. ``engine``: ``tokenizers``, or ``tiktoken``
+    for a tokenizer that ``fast_encode.unsupported`` passed (the caller checks once: it takes seconds)."""
 
-    def __init__(self, tokenizer_path: str, seed: int, num_pack_groups: int, config: dict | None = None) -> None:
+    def __init__(
+        self,
+        tokenizer_path: str,
+        seed: int,
+        num_pack_groups: int,
+        config: dict | None = None,
+        engine: Literal["tokenizers", "tiktoken"] = "tokenizers",
+    ) -> None:
         self.tokenizer = Tokenizer.from_file(tokenizer_path)
         self.tokenizer.encode_special_tokens = True
+        self.fast = FastEncoder(tokenizer_path, self.tokenizer) if engine == "tiktoken" else None
         self.seed, self.num_pack_groups = seed, num_pack_groups
         self.cfg = TokenizeConfig.model_validate(config or {})
 
+    def encode_texts(self, texts: list[str]) -> list[list[int]]:
+        if self.fast is not None:
+            return self.fast.encode(texts)
+        return [e.ids for e in self.tokenizer.encode_batch_fast(texts, add_special_tokens=False)]
+
     def encode_segments(self, docs: list[list[Part]]) -> list[np.ndarray]:
-        texts = [s for doc in docs for s in doc if isinstance(s, str)]
-        encoded = iter(self.tokenizer.encode_batch_fast(texts, add_special_tokens=False))
+        encoded = iter(self.encode_texts([s for doc in docs for s in doc if isinstance(s, str)]))
         out = []
         for doc in docs:
-            parts = [
-                np.asarray(next(encoded).ids if isinstance(s, str) else s, dtype=np.uint32).reshape(-1) for s in doc
-            ]
+            parts = [np.asarray(next(encoded) if isinstance(s, str) else s, dtype=np.uint32).reshape(-1) for s in doc]
             out.append(np.concatenate(parts))
         return out
 
