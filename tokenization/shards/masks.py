@@ -159,6 +159,25 @@ def block_layout(cu_seqlens: np.ndarray, seq_len: int, cfg: MaskConfig, seed: in
     return block_sparse_layout(cu_seqlens, seq_len, cfg, seed, row_key)
 
 
+LAYOUT_CHUNK = 64  # rows per batched layout call: its [rows, nb, nb] arrays stay in cache
+
+
+def block_layouts(cus: list[np.ndarray], seq_len: int, cfg: MaskConfig, seed: int, row_keys: list[str]) -> np.ndarray:
+    """``block_layout`` of many rows (``[rows, nb, nb]``), block-sparse ones computed a chunk of rows at a time."""
+    if not cus:
+        return np.zeros((0, seq_len // cfg.block_size, seq_len // cfg.block_size), bool)
+    if cfg.policy != "block_sparse":
+        return np.stack([block_layout(c, seq_len, cfg, seed, k) for c, k in zip(cus, row_keys)])
+    if seq_len % cfg.block_size:
+        raise ValueError(f"seq_len {seq_len} is not a multiple of block_size {cfg.block_size}")
+    return np.concatenate(
+        [
+            block_sparse_layouts(cus[i : i + LAYOUT_CHUNK], seq_len, cfg, seed, row_keys[i : i + LAYOUT_CHUNK])
+            for i in range(0, len(cus), LAYOUT_CHUNK)
+        ]
+    )
+
+
 def pack_bits(mask: np.ndarray) -> bytes:
     return np.packbits(mask.reshape(-1).astype(bool)).tobytes()
 
@@ -225,3 +244,50 @@ def sdpa_mask_from(segments: Any, layouts: Any) -> Any:
     blocks = layouts.repeat_interleave(seq_len // nb, 1).repeat_interleave(seq_len // nb, 2)
     causal = torch.ones(seq_len, seq_len, dtype=torch.bool, device=segments.device).tril()
     return ((segments[:, :, None] == segments[:, None, :]) & causal & blocks).unsqueeze(1)
+
+
+def _block_docs(cus: list[np.ndarray], seq_len: int, block: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per row and block, its first and last document (lo > hi for padding only), and per row each
+    document's first block, for many rows at once: one search over the rows' boundaries laid end to end."""
+    n, nb = len(cus), seq_len // block
+    width = max(len(c) for c in cus)
+    ends = np.array([c[-1] for c in cus], np.int64)
+    cu = np.repeat(ends[:, None], width, axis=1)  # a row's own end repeats past its documents
+    for r, c in enumerate(cus):
+        cu[r, : len(c)] = c
+    shift = np.arange(n, dtype=np.int64)[:, None] * (seq_len + 1)  # rows apart, in order
+    flat = (cu + shift).ravel()
+    first = np.arange(nb, dtype=np.int64)[None, :] * block
+    last = np.minimum(first + block, ends[:, None]) - 1  # the block's last real token
+    base = np.arange(n, dtype=np.int64)[:, None] * width + 1
+    lo = np.searchsorted(flat, (first + shift).ravel(), side="right").reshape(n, nb) - base
+    hi = np.searchsorted(flat, (last + shift).ravel(), side="right").reshape(n, nb) - base
+    padding = first >= ends[:, None]
+    lo[padding], hi[padding] = np.iinfo(np.int32).max, -1
+    return lo.astype(np.int32), hi.astype(np.int32), (cu[:, :-1] // block).astype(np.int32)
+
+
+def block_sparse_layouts(
+    cus: list[np.ndarray], seq_len: int, cfg: MaskConfig, seed: int, row_keys: list[str]
+) -> np.ndarray:
+    """``block_sparse_layout`` of many rows at once (``[rows, nb, nb]``, the same bits): the per-row
+    function's numpy calls cost more than its arithmetic at 4096 tokens a row. Blocks' first and last
+    documents never decrease along a row, so for a query block q at or after a key block k the documents
+    meeting both are those from lo[q] to hi[k]: they exist when lo[q] <= hi[k] (the document layout), and k
+    is one of their first ``global_blocks`` blocks when the last of them, hi[k], starts within them."""
+    nb = seq_len // cfg.block_size
+    lo, hi, doc_first = _block_docs(cus, seq_len, cfg.block_size)
+    doc = hi[:, None, :] >= lo[:, :, None]  # [row, query, key]
+    doc &= np.tril(np.ones((nb, nb), bool))[None]
+    starts = np.take_along_axis(doc_first, np.clip(hi, 0, doc_first.shape[1] - 1), axis=1)  # [row, key]
+    global_ = starts > np.arange(nb)[None, :] - cfg.global_blocks
+    layout = doc & (_window(nb, cfg.window)[None] | global_[:, None, :])
+    if cfg.random_blocks:  # per query block, the candidates with the smallest seeded random keys
+        keys = np.stack([_row_rng(seed, key).random((nb, nb)) for key in row_keys])
+        keys[~(doc & ~layout)] = 2.0  # not a candidate: never among the smallest below 1
+        k = min(cfg.random_blocks, nb)
+        kth = np.partition(keys, k - 1, axis=2)[:, :, k - 1 : k]
+        layout |= (keys <= kth) & (keys < 1.0)  # ties at the k-th key (2^-53 apart) could add one more
+    idx = np.arange(nb)
+    layout[:, idx, idx] = True
+    return layout

@@ -19,7 +19,7 @@ from pydantic import Field, model_validator
 
 from pipeline.config_base import StrictModel
 from tokenization.shards import storage as storage
-from tokenization.shards.masks import MaskConfig, block_layout, pack_bits
+from tokenization.shards.masks import MaskConfig, block_layouts
 from tokenization.shards.packing import Mode, pack
 from tokenization.tokenizer.special_tokens import IMAGE_END_ID, IMAGE_START_ID, PAD_ID
 
@@ -78,6 +78,12 @@ def image_spans(flat: np.ndarray, offsets: np.ndarray) -> tuple[np.ndarray, np.n
     return starts, ends, docs
 
 
+def _bit_rows(bits: np.ndarray, type_: pa.DataType) -> pa.Array:
+    """Each row of a boolean matrix packed as ``pack_bits`` packs it, as one fixed-size binary array."""
+    packed = np.packbits(bits, axis=1)
+    return pa.FixedSizeBinaryArray.from_buffers(type_, len(packed), [None, pa.py_buffer(packed.tobytes())])
+
+
 def build_rows(group: pa.Table, cfg: PackConfig, seed: int = 0, group_key: str = "") -> tuple[pa.Table, dict[str, Any]]:
     """Pack one group (in ``pack_key`` order) into shard rows; also return token counts.
 
@@ -99,7 +105,8 @@ def build_rows(group: pa.Table, cfg: PackConfig, seed: int = 0, group_key: str =
     rows = pack(lengths, cfg.seq_len, cfg.mode, cfg.window, spans)
     n = len(rows)
     input_ids = np.full((n, cfg.seq_len), PAD_ID, dtype=np.uint32)
-    cols: dict[str, list] = {k: [] for k in ("cu_seqlens", "loss_mask", "block_layout", "doc_ids", "sources", "images")}
+    loss = np.zeros((n, cfg.seq_len), dtype=bool)
+    cols: dict[str, list] = {k: [] for k in ("cu_seqlens", "doc_ids", "sources", "images")}
     source_tokens: Counter[str] = Counter()
     for r, row in enumerate(rows):
         cu, pos, images = [0], 0, []
@@ -120,21 +127,22 @@ def build_rows(group: pa.Table, cfg: PackConfig, seed: int = 0, group_key: str =
             pos += piece.length
             cu.append(pos)
             source_tokens[sources[piece.doc]] += piece.length
-        cu_arr = np.array(cu, dtype=np.int32)
-        loss = np.zeros(cfg.seq_len, dtype=bool)
-        loss[:pos] = True
+        loss[r, :pos] = True
         for span in images:
-            loss[span["start"] : span["start"] + span["length"]] = False
-        cols["cu_seqlens"].append(cu_arr)
-        cols["loss_mask"].append(pack_bits(loss))
-        layout = block_layout(cu_arr, cfg.seq_len, cfg.mask, seed, f"{group_key}:{r}")
-        cols["block_layout"].append(pack_bits(layout))
+            loss[r, span["start"] : span["start"] + span["length"]] = False
+        cols["cu_seqlens"].append(np.array(cu, dtype=np.int32))
         cols["doc_ids"].append([ids[p.doc] for p in row])
         cols["sources"].append([sources[p.doc] for p in row])
         cols["images"].append(images)
+    keys = [f"{group_key}:{r}" for r in range(n)]
+    layouts = block_layouts(cols["cu_seqlens"], cfg.seq_len, cfg.mask, seed, keys)
     schema = shard_schema(cfg)
-    arrays = [pa.FixedSizeListArray.from_arrays(pa.array(input_ids.reshape(-1), pa.uint32()), cfg.seq_len)]
-    arrays += [pa.array(cols[name], schema.field(name).type) for name in schema.names[1:]]
+    arrays = {
+        "input_ids": pa.FixedSizeListArray.from_arrays(pa.array(input_ids.reshape(-1), pa.uint32()), cfg.seq_len),
+        "loss_mask": _bit_rows(loss, schema.field("loss_mask").type),
+        "block_layout": _bit_rows(layouts.reshape(n, -1), schema.field("block_layout").type),
+    }
+    arrays.update({name: pa.array(cols[name], schema.field(name).type) for name in cols})
     pieces_per_doc = Counter(p.doc for row in rows for p in row)
     info = {
         "rows": n,
@@ -145,7 +153,7 @@ def build_rows(group: pa.Table, cfg: PackConfig, seed: int = 0, group_key: str =
         "tokens": int(sum(source_tokens.values())),
         "source_tokens": dict(sorted(source_tokens.items())),
     }
-    return pa.Table.from_arrays(arrays, schema=schema), info
+    return pa.Table.from_arrays([arrays[name] for name in schema.names], schema=schema), info
 
 
 def split_rows(table: pa.Table, cfg: PackConfig) -> list[pa.Table]:

@@ -5,6 +5,8 @@ from tokenization.shards.masks import (
     MaskConfig,
     attention_segments,
     block_layout,
+    block_layouts,
+    block_sparse_layout,
     dense_mask,
     document_layout,
     pack_bits,
@@ -103,3 +105,24 @@ def test_bit_packing_roundtrip():
     bits = np.random.default_rng(1).random((64, 64)) < 0.3
     packed = pack_bits(bits)
     assert len(packed) == 512 and np.array_equal(unpack_bits(packed, (64, 64)), bits)
+
+
+@pytest.mark.parametrize("cfg", [MaskConfig(), MaskConfig(window=0, global_blocks=0), MaskConfig(random_blocks=70)])
+def test_layouts_of_many_rows_equal_each_rows_own(cfg):
+    """The batched block-sparse layouts (what build_rows uses) against the per-row definition: random rows of
+    1 to 15 documents, full and padded, over more than one chunk."""
+    rng = np.random.default_rng(3)
+    cus = []
+    for r in range(150):
+        total = 4096 if r % 3 == 0 else int(rng.integers(1, 4097))
+        cuts = rng.choice(np.arange(1, total), size=min(int(rng.integers(0, 15)), total - 1), replace=False)
+        cus.append(np.concatenate([[0], np.sort(cuts), [total]]).astype(np.int32))
+    cus.append(np.array([0, 64, 128, 4096], np.int32))  # documents on block boundaries
+    keys = [f"7:{r}" for r in range(len(cus))]
+    many = block_layouts(cus, 4096, cfg, 11, keys)
+    assert many.shape == (len(cus), 64, 64)
+    for r, (cu, key) in enumerate(zip(cus, keys)):
+        assert np.array_equal(many[r], block_sparse_layout(cu, 4096, cfg, 11, key)), r
+    causal = MaskConfig(policy="causal")
+    assert np.array_equal(block_layouts(cus[:2], 4096, causal, 0, keys[:2])[1], block_layout(cus[1], 4096, causal))
+    assert block_layouts([], 4096, cfg, 0, []).shape == (0, 64, 64)
