@@ -80,10 +80,12 @@ TASKS_PER_CPU = 4  # file bundles per CPU: enough to balance, few enough that a 
 
 
 def _stage(stage_args: dict[str, Any]) -> _TokenizeCountingChars:
-    """The worker process's stage for these settings: a tokenizer is loaded once per process."""
+    """The worker process's stage for these settings and this tokenizer file: a tokenizer is loaded once per
+    process, and again when a later run writes another one at the same path (a long-lived cluster's workers)."""
     import json
 
-    key = json.dumps(stage_args, sort_keys=True)
+    st = os.stat(stage_args["tokenizer_path"])
+    key = json.dumps([stage_args, st.st_ino, st.st_size, st.st_mtime_ns], sort_keys=True)
     if key not in _STAGES:
         _STAGES.clear()
         _STAGES[key] = _TokenizeCountingChars(**stage_args)

@@ -32,3 +32,19 @@ def test_the_encoder_is_tiktoken_where_checked_and_a_refusal_is_explained_or_an_
     assert engine == "tokenizers" and "do not rebuild" in why
     with pytest.raises(UsageError, match="tokenize.encoder: tiktoken cannot give this tokenizer's tokens"):
         resolve_encoder("tiktoken", refused)
+
+
+def test_a_worker_reloads_its_tokenizer_when_a_new_one_replaces_the_file(small_tokenizer, tmp_path):
+    import os
+    import shutil
+
+    from jobs.pack import _stage
+
+    path = tmp_path / "tokenizer.json"
+    shutil.copy(small_tokenizer, path)
+    args = {"tokenizer_path": str(path), "seed": 1, "num_pack_groups": 2, "config": {}, "engine": "tokenizers"}
+    first = _stage(args)
+    assert _stage(args) is first  # loaded once per process
+    shutil.copy(small_tokenizer, str(path) + ".new")
+    os.replace(str(path) + ".new", path)  # how the tokenizer pass publishes its file
+    assert _stage(args) is not first
