@@ -158,6 +158,9 @@ def raw_config(work: str, info: dict) -> RunConfig:
         for s in cfg.sources
         if s.name == "multimodal"
     ]
+    if cfg.curate.decontam is not None:  # the evaluation sets are relative to the sample config's folder
+        for s in cfg.curate.decontam.sets:
+            s.path = os.path.normpath(os.path.join(cfg.base_dir, s.path))
     cfg.sources, cfg.base_dir, cfg.output_dir = sources, raw, os.path.join(work, "raw-out")
     cfg.tokenizer.sample_chars = min(200_000_000, max(cfg.tokenizer.sample_chars, info["bytes"] // 5))
     cfg.pack.num_pack_groups = max(4, info["bytes"] // (256 << 20))
