@@ -125,51 +125,26 @@ def _window(nb: int, window: int) -> np.ndarray:
     return out
 
 
-def block_sparse_layout(cu_seqlens: np.ndarray, seq_len: int, cfg: MaskConfig, seed: int, row_key: str) -> np.ndarray:
-    block = cfg.block_size
-    nb = seq_len // block
-    lo, hi = _doc_blocks(cu_seqlens, seq_len, block)
-    doc = _layout_of(lo, hi)
-    window = _window(nb, cfg.window)
-    docs = np.arange(len(cu_seqlens) - 1)
-    meets = (docs[:, None] >= lo[None, :]) & (docs[:, None] <= hi[None, :])  # [doc, block]
-    offset = np.arange(nb)[None, :] - (np.asarray(cu_seqlens[:-1]) // block)[:, None]  # block - doc's first block
-    is_global = (offset >= 0) & (offset < cfg.global_blocks)
-    global_ = (meets.T.astype(np.float32) @ (is_global & meets).astype(np.float32)) > 0  # float: BLAS
-    layout = doc & (window | global_)
-    if cfg.random_blocks:  # per query block, the candidates with the smallest seeded random keys
-        keys = _row_rng(seed, row_key).random((nb, nb))
-        keys[~(doc & ~layout)] = 2.0  # not a candidate: never among the smallest below 1
-        k = min(cfg.random_blocks, nb)
-        picked = np.argpartition(keys, k - 1, axis=1)[:, :k]
-        real = np.take_along_axis(keys, picked, axis=1) < 1.0
-        layout[np.repeat(np.arange(nb), k)[real.ravel()], picked.ravel()[real.ravel()]] = True
-    np.fill_diagonal(layout, True)
-    return layout
-
-
 def block_layout(cu_seqlens: np.ndarray, seq_len: int, cfg: MaskConfig, seed: int = 0, row_key: str = "") -> np.ndarray:
     """The ``[nb, nb]`` boolean layout of one row under ``cfg.policy``."""
-    if seq_len % cfg.block_size:
-        raise ValueError(f"seq_len {seq_len} is not a multiple of block_size {cfg.block_size}")
-    if cfg.policy == "causal":
-        return np.tril(np.ones((seq_len // cfg.block_size,) * 2, dtype=bool))
-    if cfg.policy == "document":
-        return document_layout(cu_seqlens, seq_len, cfg.block_size)
-    return block_sparse_layout(cu_seqlens, seq_len, cfg, seed, row_key)
+    return block_layouts([np.asarray(cu_seqlens)], seq_len, cfg, seed, [row_key])[0]
 
 
-LAYOUT_CHUNK = 64  # rows per batched layout call: its [rows, nb, nb] arrays stay in cache
+LAYOUT_CHUNK = 64  # rows per batched block-sparse call: its [rows, nb, nb] arrays stay in cache
 
 
 def block_layouts(cus: list[np.ndarray], seq_len: int, cfg: MaskConfig, seed: int, row_keys: list[str]) -> np.ndarray:
-    """``block_layout`` of many rows (``[rows, nb, nb]``), block-sparse ones computed a chunk of rows at a time."""
-    if not cus:
-        return np.zeros((0, seq_len // cfg.block_size, seq_len // cfg.block_size), bool)
-    if cfg.policy != "block_sparse":
-        return np.stack([block_layout(c, seq_len, cfg, seed, k) for c, k in zip(cus, row_keys)])
+    """The ``[rows, nb, nb]`` boolean layouts of many rows under ``cfg.policy`` (row ``r``'s random blocks drawn
+    from ``row_keys[r]``), block-sparse ones a chunk of rows at a time."""
     if seq_len % cfg.block_size:
         raise ValueError(f"seq_len {seq_len} is not a multiple of block_size {cfg.block_size}")
+    nb = seq_len // cfg.block_size
+    if not cus:
+        return np.zeros((0, nb, nb), bool)
+    if cfg.policy == "causal":
+        return np.repeat(np.tril(np.ones((nb, nb), dtype=bool))[None], len(cus), axis=0)
+    if cfg.policy == "document":
+        return np.stack([document_layout(c, seq_len, cfg.block_size) for c in cus])
     return np.concatenate(
         [
             block_sparse_layouts(cus[i : i + LAYOUT_CHUNK], seq_len, cfg, seed, row_keys[i : i + LAYOUT_CHUNK])
@@ -246,7 +221,7 @@ def sdpa_mask_from(segments: Any, layouts: Any) -> Any:
     return ((segments[:, :, None] == segments[:, None, :]) & causal & blocks).unsqueeze(1)
 
 
-def _block_docs(cus: list[np.ndarray], seq_len: int, block: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _rows_doc_blocks(cus: list[np.ndarray], seq_len: int, block: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per row and block, its first and last document (lo > hi for padding only), and per row each
     document's first block, for many rows at once: one search over the rows' boundaries laid end to end."""
     n, nb = len(cus), seq_len // block
@@ -264,19 +239,23 @@ def _block_docs(cus: list[np.ndarray], seq_len: int, block: int) -> tuple[np.nda
     hi = np.searchsorted(flat, (last + shift).ravel(), side="right").reshape(n, nb) - base
     padding = first >= ends[:, None]
     lo[padding], hi[padding] = np.iinfo(np.int32).max, -1
-    return lo.astype(np.int32), hi.astype(np.int32), (cu[:, :-1] // block).astype(np.int32)
+    return lo.astype(np.int32), hi.astype(np.int32), (cu[:, : max(width - 1, 1)] // block).astype(np.int32)
 
 
 def block_sparse_layouts(
     cus: list[np.ndarray], seq_len: int, cfg: MaskConfig, seed: int, row_keys: list[str]
 ) -> np.ndarray:
-    """``block_sparse_layout`` of many rows at once (``[rows, nb, nb]``, the same bits): the per-row
-    function's numpy calls cost more than its arithmetic at 4096 tokens a row. Blocks' first and last
-    documents never decrease along a row, so for a query block q at or after a key block k the documents
-    meeting both are those from lo[q] to hi[k]: they exist when lo[q] <= hi[k] (the document layout), and k
-    is one of their first ``global_blocks`` blocks when the last of them, hi[k], starts within them."""
+    """Block-sparse layouts of many rows at once (``[rows, nb, nb]``): a query block sees its own document's
+    blocks within ``window`` before it, the first ``global_blocks`` blocks of each document it meets, and
+    ``random_blocks`` more of its documents' blocks drawn from the row's key (tests/.../test_masks.py writes
+    the rule out row by row; per row, numpy's calls cost more than its arithmetic at 4096 tokens).
+
+    Blocks' first and last documents never decrease along a row, so for a query block q at or after a key
+    block k the documents meeting both are those from lo[q] to hi[k]: they exist when lo[q] <= hi[k] (the
+    document layout), and k is one of their first ``global_blocks`` blocks when the last of them, hi[k],
+    starts within them."""
     nb = seq_len // cfg.block_size
-    lo, hi, doc_first = _block_docs(cus, seq_len, cfg.block_size)
+    lo, hi, doc_first = _rows_doc_blocks(cus, seq_len, cfg.block_size)
     doc = hi[:, None, :] >= lo[:, :, None]  # [row, query, key]
     doc &= np.tril(np.ones((nb, nb), bool))[None]
     starts = np.take_along_axis(doc_first, np.clip(hi, 0, doc_first.shape[1] - 1), axis=1)  # [row, key]

@@ -1,12 +1,12 @@
 import numpy as np
 import pytest
 
+from tokenization.shards import masks
 from tokenization.shards.masks import (
     MaskConfig,
     attention_segments,
     block_layout,
     block_layouts,
-    block_sparse_layout,
     dense_mask,
     document_layout,
     pack_bits,
@@ -16,6 +16,30 @@ from tokenization.shards.masks import (
 )
 
 POLICIES = ["causal", "document", "block_sparse"]
+
+
+def _one_row_block_sparse(cu_seqlens: np.ndarray, seq_len: int, cfg: MaskConfig, seed: int, row_key: str) -> np.ndarray:
+    """The block-sparse rule for one row, written out document by document: what the batched layouts of
+    ``block_layouts`` must equal (it built the shards until they did, bit for bit)."""
+    block = cfg.block_size
+    nb = seq_len // block
+    lo, hi = masks._doc_blocks(cu_seqlens, seq_len, block)
+    doc = masks._layout_of(lo, hi)
+    docs = np.arange(len(cu_seqlens) - 1)
+    meets = (docs[:, None] >= lo[None, :]) & (docs[:, None] <= hi[None, :])  # [doc, block]
+    offset = np.arange(nb)[None, :] - (np.asarray(cu_seqlens[:-1]) // block)[:, None]  # block - doc's first block
+    is_global = (offset >= 0) & (offset < cfg.global_blocks)
+    global_ = (meets.T.astype(np.float32) @ (is_global & meets).astype(np.float32)) > 0
+    layout = doc & (masks._window(nb, cfg.window) | global_)
+    if cfg.random_blocks:  # per query block, the candidates with the smallest seeded random keys
+        keys = masks._row_rng(seed, row_key).random((nb, nb))
+        keys[~(doc & ~layout)] = 2.0
+        k = min(cfg.random_blocks, nb)
+        picked = np.argpartition(keys, k - 1, axis=1)[:, :k]
+        real = np.take_along_axis(keys, picked, axis=1) < 1.0
+        layout[np.repeat(np.arange(nb), k)[real.ravel()], picked.ravel()[real.ravel()]] = True
+    np.fill_diagonal(layout, True)
+    return layout
 
 
 def _random_cu(rng: np.random.Generator, seq_len: int, filled: int | None = None) -> np.ndarray:
@@ -122,7 +146,9 @@ def test_layouts_of_many_rows_equal_each_rows_own(cfg):
     many = block_layouts(cus, 4096, cfg, 11, keys)
     assert many.shape == (len(cus), 64, 64)
     for r, (cu, key) in enumerate(zip(cus, keys)):
-        assert np.array_equal(many[r], block_sparse_layout(cu, 4096, cfg, 11, key)), r
+        assert np.array_equal(many[r], _one_row_block_sparse(cu, 4096, cfg, 11, key)), r
+        assert np.array_equal(block_layout(cu, 4096, cfg, 11, key), many[r])
     causal = MaskConfig(policy="causal")
     assert np.array_equal(block_layouts(cus[:2], 4096, causal, 0, keys[:2])[1], block_layout(cus[1], 4096, causal))
     assert block_layouts([], 4096, cfg, 0, []).shape == (0, 64, 64)
+    assert np.array_equal(block_layout(np.array([0]), 4096, cfg, 0, "empty"), np.eye(64, dtype=bool))
