@@ -135,10 +135,11 @@ def run_decontam(cfg: RunConfig, out_dir: str) -> dict[str, Any]:
     scanned = index
     if d.common_documents is not None and files:
         scanned, files, common = _without_common(index, files, out_dir, d)
-    ref = [ray.put(scanned)]  # once in the object store; every task maps the same copy
-    rows = per_item([{"rel": f} for f in files], _scan_task, root=out_dir, index_ref=ref, d=d) if files else None
-    rows = rows.take_all() if rows is not None else []
-    results = [r for row in rows for r in json.loads(row["result"])]
+    results = []
+    if files:
+        ref = [ray.put(scanned)]  # once in the object store; every task maps the same copy
+        rows = per_item([{"rel": f} for f in files], _scan_task, root=out_dir, index_ref=ref, d=d).take_all()
+        results = [r for row in rows for r in json.loads(row["result"])]
     summary = {**_summary(d, index, sizes, results), **common}
     summary["seconds"] = round(time.time() - started, 2)
     log.info("decontam: %s", {k: v for k, v in summary.items() if k not in ("tasks", "common_examples")})
