@@ -84,6 +84,20 @@ def test_resume_gives_the_batches_of_an_uninterrupted_run(shard_dir, world, work
         assert len(seen) == len(expected) and all(torch.equal(a, b) for a, b in zip(seen, expected))
 
 
+@pytest.mark.parametrize("attention", ["none", "varlen", "flex"])
+def test_batches_made_in_process_equal_the_dataloaders(shard_dir, attention):
+    """Without workers the loader builds batches itself; every array must be the DataLoader's."""
+    layout = {"none": "causal", "varlen": "documents_only"}.get(attention, "stored")
+    make = partial(PackedLoader, shard_dir, 3, seed=5, attention=attention, layout=layout)
+    ours, theirs = list(make(num_workers=0)), list(make(num_workers=1))
+    assert len(ours) == len(theirs) == 14
+    for a, b in zip(ours, theirs):
+        assert a.keys() == b.keys()
+        for key in a.keys() - {"block_mask", "max_seqlen"}:
+            assert torch.equal(a[key], b[key]), key
+        assert a.get("max_seqlen") == b.get("max_seqlen")
+
+
 def test_resume_refuses_a_different_layout(shard_dir):
     state = PackedLoader(shard_dir, 3, world_size=2).state_dict()
     with pytest.raises(ValueError, match="world_size"):
