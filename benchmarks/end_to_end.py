@@ -2,6 +2,7 @@
 
 Usage: python -m benchmarks.end_to_end [--gb 1] [--work $TMPDIR/corpusmill-e2e-bench] [--cpus N]
                                        [--out benchmarks/results/end_to_end.json] [--skip-sample]
+                                       [--net-device DEV]
 
 Two runs of ``jobs.run.run`` (force=True) on local Ray with ``--cpus`` CPUs: the bundled sample, then at least
 ``--gb`` GB of raw input built (and cached, ``raw.json``) from the real files ``dedup_speed._real_text`` finds
@@ -17,12 +18,16 @@ Caveats: the mix is what this machine holds (code and documentation, little HTML
 trains on a capped sample, a fixed cost a larger corpus spreads thinner; the 100 TB projection assumes the
 per-core rate of this 2-core machine holds on 64-core nodes at any size, which nothing here shows (shuffles
 cross the network on a cluster; dedup and packing hold state that grows with the corpus).
-Last line: JSON with mb_per_s_per_core (the raw run), stage_share and the projection.
+Also the driver's peak resident memory during each run (VmHWM, reset when the run starts), and with
+``--net-device`` the bytes that network device sent and received during each step (on the two-node cluster of
+``cluster_scaling.py``, the link between the nodes).
+Last line: JSON with mb_per_s_per_core (the raw run), stage_share, driver_peak_rss_mb and the projection.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gzip
 import json
 import logging
@@ -31,6 +36,7 @@ import re
 import shutil
 import sys
 import tempfile
+import threading
 import time
 from typing import IO, Any
 
@@ -185,15 +191,87 @@ def input_bytes(cfg: RunConfig) -> tuple[int, int]:
     return disk, uncompressed
 
 
-def measure(name: str, cfg: RunConfig, out_dir: str, cores: int) -> dict[str, Any]:
-    """One whole run, timed: its rate per core, step seconds and shares, and its counts."""
+def _driver_peak_reset() -> None:
+    """Start the driver's peak resident memory (VmHWM) afresh: the run, not corpus building, is measured."""
+    with open("/proc/self/clear_refs", "w") as f:
+        f.write("5")
+
+
+def _driver_peak_mb() -> float:
+    with open("/proc/self/status") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith("VmHWM:")) / 1024
+
+
+class NetworkBySteps(logging.Handler):
+    """Bytes a network device sent and received while each step ran: counters sampled every 0.2 s,
+    steps delimited by the ``done <step>`` lines the run logs (a step's window is its logged wall
+    time ending there). On the two-node cluster the device is the link between the nodes."""
+
+    def __init__(self, device: str) -> None:
+        super().__init__()
+        self.stats = f"/sys/class/net/{device}/statistics"
+        self.samples: list[tuple[float, int, int]] = []
+        self.ends: dict[str, float] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def _counters(self) -> tuple[int, int]:
+        with open(f"{self.stats}/tx_bytes") as tx, open(f"{self.stats}/rx_bytes") as rx:
+            return int(tx.read()), int(rx.read())
+
+    def _sample(self) -> None:
+        while True:
+            self.samples.append((time.time(), *self._counters()))
+            if self._stop.wait(0.2):
+                return
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.msg == "done %s in %s":
+            self.ends[str(record.args[0]).split(":")[0]] = record.created
+
+    def __enter__(self) -> NetworkBySteps:
+        logging.getLogger("corpusmill").addHandler(self)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.samples.append((time.time(), *self._counters()))
+        logging.getLogger("corpusmill").removeHandler(self)
+
+    def by_step(self, timings: dict[str, float]) -> dict[str, dict[str, int]]:
+        """Per step, bytes sent and received (MB) in its window; ``whole run`` over every sample."""
+
+        def at(t: float) -> tuple[int, int]:
+            return next(((tx, rx) for when, tx, rx in self.samples if when >= t), self.samples[-1][1:])
+
+        out = {}
+        for step, end in self.ends.items():
+            (tx0, rx0), (tx1, rx1) = at(end - timings.get(step, 0.0)), at(end)
+            out[step] = {"sent_mb": round((tx1 - tx0) / 1e6, 1), "received_mb": round((rx1 - rx0) / 1e6, 1)}
+        first, last = self.samples[0], self.samples[-1]
+        out["whole run"] = {
+            "sent_mb": round((last[1] - first[1]) / 1e6, 1),
+            "received_mb": round((last[2] - first[2]) / 1e6, 1),
+        }
+        return out
+
+
+def measure(name: str, cfg: RunConfig, out_dir: str, cores: int, net_device: str | None = None) -> dict[str, Any]:
+    """One whole run, timed: its rate per core, step seconds and shares, its counts, the driver's peak
+    memory, and (with ``net_device``) the bytes that device moved per step."""
     from jobs.run import run
 
     cfg.ray.num_cpus, cfg.output_dir = cores, out_dir
     disk, uncompressed = input_bytes(cfg)
+    _driver_peak_reset()
+    network = NetworkBySteps(net_device) if net_device else contextlib.nullcontext()
     started = time.perf_counter()
-    stats = run(cfg, out_dir, force=True)
+    with network:
+        stats = run(cfg, out_dir, force=True)
     wall = time.perf_counter() - started
+    peak_mb = _driver_peak_mb()
     steps = {k: float(v) for k, v in stats["timings"].items()}
     total = sum(steps.values()) or 1.0
     totals, pack = stats["curate"]["totals"], stats["pack"]
@@ -211,6 +289,8 @@ def measure(name: str, cfg: RunConfig, out_dir: str, cores: int) -> dict[str, An
         "tokens": pack["tokens"],
         "rows": pack["rows"],
         "fill": pack["fill"],
+        "driver_peak_rss_mb": round(peak_mb, 1),
+        **({"network_mb_by_step": network.by_step(steps)} if isinstance(network, NetworkBySteps) else {}),
     }
 
 
@@ -267,6 +347,10 @@ def print_tables(runs: list[dict[str, Any]], proj: dict[str, Any]) -> None:
                 for r in runs
             )
         )
+    for r in runs:
+        print(f"{r['name']}: driver peak resident memory {r['driver_peak_rss_mb']:,.0f} MB")
+        for step, moved in r.get("network_mb_by_step", {}).items():
+            print(f"  network, {step:<22} sent {moved['sent_mb']:>9,.1f} MB, received {moved['received_mb']:>9,.1f} MB")
     print(
         f"\n100 TB at {runs[-1]['mb_per_s_per_core']} MB/s per core: {proj['core_hours']:,} core-hours; "
         + ", ".join(f"{n} nodes x {NODE_CORES} cores: {h} h" for n, h in proj["hours_by_nodes"].items())
@@ -281,6 +365,7 @@ def main() -> None:
     parser.add_argument("--cpus", type=int, default=os.cpu_count() or 1, help="Ray CPUs, and the cores rates divide by")
     parser.add_argument("--out", default="benchmarks/results/end_to_end.json")
     parser.add_argument("--skip-sample", action="store_true", help="only the raw corpus run")
+    parser.add_argument("--net-device", help="also count the bytes this network device moves per step")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s corpusmill %(message)s", stream=sys.stderr)
     runs = []
@@ -294,13 +379,21 @@ def main() -> None:
         + f"), ready in {time.perf_counter() - started:.0f} s"
     )
     cfg = raw_config(args.work, info)
-    runs.append(measure(f"raw {info['bytes'] / 1e9:.2f} GB", cfg, cfg.output_dir, args.cpus))
+    runs.append(measure(f"raw {info['bytes'] / 1e9:.2f} GB", cfg, cfg.output_dir, args.cpus, args.net_device))
     ray.shutdown()  # Ray's log forwarding prints until then: the JSON below must be the last line
     main_run, proj = runs[-1], projection(runs[-1]["mb_per_s_per_core"])
     print_tables(runs, proj)
     last = {
         k: main_run[k]
-        for k in ("mb_per_s_per_core", "stage_share", "other_share_of_wall", "wall_s", "cores", "input_mb_uncompressed")
+        for k in (
+            "mb_per_s_per_core",
+            "stage_share",
+            "other_share_of_wall",
+            "wall_s",
+            "cores",
+            "input_mb_uncompressed",
+            "driver_peak_rss_mb",
+        )
     }
     last.update(core_hours_100tb=proj["core_hours"], hours_100tb_by_nodes=proj["hours_by_nodes"])
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
