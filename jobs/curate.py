@@ -255,13 +255,13 @@ def _dedup_passes(
     if curate.decontam is not None:
         log.info("curate: decontamination against %s", ", ".join(s.task for s in curate.decontam.sets))
         with progress.step("curate/decontam"):
-            result = run_decontam(cfg, out_dir)
+            result = run_decontam(cfg, out_dir, cpus)
         counts += result["counts"]
         summaries["decontam"] = result["summary"]
     if curate.quality is not None:
         log.info("curate: quality classifier (%s)", "training" if curate.quality.train else curate.quality.model)
         with progress.step("curate/quality"):
-            result = run_quality(cfg, out_dir)
+            result = run_quality(cfg, out_dir, cpus)
         counts += result["counts"]
         summaries["quality"] = result["summary"]
     return counts, summaries

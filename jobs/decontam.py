@@ -1,6 +1,6 @@
 """The decontamination step of the curation pass, after every dedup step and before the quality classifier:
 index the evaluation sets once on the driver, put the index in the object store, and scan every curated
-file of the sources in scope in its own task (jobs.ray_steps.per_item)."""
+file of the sources in scope, in bundles of about equal text (jobs.ray_steps.file_bundles)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import pyarrow as pa
 import ray
 
 from jobs.config import RunConfig
-from jobs.ray_steps import per_item, trim_heap
+from jobs.ray_steps import TASKS_PER_CPU, file_bundles, per_item, trim_heap
 from jobs.usage import UsageError
 from pipeline.decontam.apply import decontaminate_file
 from pipeline.decontam.common import common_grams, count_file, merge_counts
@@ -77,7 +77,7 @@ def _scan_task(batch: pa.Table, root: str, index_ref: Any, d: DecontamConfig) ->
     import json
 
     index, out = _index_of(index_ref), []
-    for rel in batch["rel"].to_pylist():
+    for rel in batch["rels"][0].as_py():
         result = decontaminate_file(root, rel, index, d)
         trim_signatures(root, rel, pa.array(sorted(result.pop("dropped")), pa.string()))
         out.append(result)
@@ -89,20 +89,26 @@ def _count_task(batch: pa.Table, root: str, index_ref: Any, d: DecontamConfig) -
     import json
 
     index = _index_of(index_ref)
-    out = [[rel, count_file(root, rel, index, d)] for rel in batch["rel"].to_pylist()]
+    out = [[rel, count_file(root, rel, index, d)] for rel in batch["rels"][0].as_py()]
     trim_heap()
     return pa.table({"result": [json.dumps(out)]})
 
 
+def _bundles(files: list[str], out_dir: str, cpus: int) -> list[dict[str, list[str]]]:
+    """Task inputs: the files (relative to ``out_dir``) in bundles of about equal text, in file order."""
+    paths = [os.path.join(out_dir, f) for f in files]
+    return [{"rels": [os.path.relpath(p, out_dir) for p in b]} for b in file_bundles(paths, TASKS_PER_CPU * cpus)]
+
+
 def _without_common(
-    index: DecontamIndex, files: list[str], out_dir: str, d: DecontamConfig
+    index: DecontamIndex, files: list[str], out_dir: str, d: DecontamConfig, cpus: int
 ) -> tuple[DecontamIndex, list[str], dict[str, Any]]:
     """GPT-3's rule: count each indexed n-gram's documents in a first scan, then leave out the common ones.
     Returns the index without them, the files that still hold a hit (only those are rewritten), and what was
     left out for the summary."""
     import json
 
-    rows = per_item([{"rel": f} for f in files], _count_task, root=out_dir, index_ref=[ray.put(index)], d=d)
+    rows = per_item(_bundles(files, out_dir, cpus), _count_task, root=out_dir, index_ref=[ray.put(index)], d=d)
     per_file = [r for row in rows.take_all() for r in json.loads(row["result"])]
     total = merge_counts([grams for _, grams in per_file])
     common = common_grams(total, d.common_documents)
@@ -119,7 +125,7 @@ def _without_common(
     return index.without(common), hit_files, report
 
 
-def run_decontam(cfg: RunConfig, out_dir: str) -> dict[str, Any]:
+def run_decontam(cfg: RunConfig, out_dir: str, cpus: int) -> dict[str, Any]:
     """The whole step; returns the count rows for stats.json and the step's summary."""
     import json
 
@@ -134,11 +140,11 @@ def run_decontam(cfg: RunConfig, out_dir: str) -> dict[str, Any]:
     common: dict[str, Any] = {"common_documents": None, "common_ngrams": 0, "common_examples": []}
     scanned = index
     if d.common_documents is not None and files:
-        scanned, files, common = _without_common(index, files, out_dir, d)
+        scanned, files, common = _without_common(index, files, out_dir, d, cpus)
     results = []
     if files:
         ref = [ray.put(scanned)]  # once in the object store; every task maps the same copy
-        rows = per_item([{"rel": f} for f in files], _scan_task, root=out_dir, index_ref=ref, d=d).take_all()
+        rows = per_item(_bundles(files, out_dir, cpus), _scan_task, root=out_dir, index_ref=ref, d=d).take_all()
         results = [r for row in rows for r in json.loads(row["result"])]
     summary = {**_summary(d, index, sizes, results), **common}
     summary["seconds"] = round(time.time() - started, 2)

@@ -28,7 +28,7 @@ import ray.data
 from jobs.config import RunConfig
 from jobs.markers import done, mark_done, read_receipts, recorded_hash, reset, resume_dir, write_json_atomic
 from jobs.progress import Progress, report, text_bytes
-from jobs.ray_steps import per_item, read_parquet_files
+from jobs.ray_steps import TASKS_PER_CPU, file_bundles, per_item, read_parquet_files
 from jobs.usage import UsageError
 from pipeline.accounting import identified_language
 from pipeline.curated_io import write_parquet_atomic
@@ -76,7 +76,6 @@ class _TokenizeCountingChars(TokenizeStage):
 
 _STAGES: dict[str, TokenizeStage] = {}  # per worker process: one loaded tokenizer for every task it runs
 TOKENIZE_COLUMNS = ["id", "source", "text", "meta", "images"]
-TASKS_PER_CPU = 4  # file bundles per CPU: enough to balance, few enough that a task's fixed cost stays small
 
 
 def _stage(stage_args: dict[str, Any]) -> _TokenizeCountingChars:
@@ -102,18 +101,6 @@ def _tokenize_files(batch: pa.Table, counter: Any, stage_args: dict[str, Any]):
             yield stage(pa.Table.from_batches([b]))
 
 
-def _text_bytes(path: str) -> int:
-    """The uncompressed bytes of a curated file's text column, from its footer: the tokenizer's work (the bytes
-    on disk are mostly images in one source and compressed code in another)."""
-    meta = pq.ParquetFile(path).metadata
-    return sum(
-        meta.row_group(g).column(c).total_uncompressed_size
-        for g in range(meta.num_row_groups)
-        for c in range(meta.num_columns)
-        if meta.row_group(g).column(c).path_in_schema == "text"
-    )
-
-
 @contextmanager
 def every_slot_for_tasks() -> Iterator[None]:
     """Let the tokenize tasks take every CPU slot. Ray Data otherwise reserves slots for the shuffle after them,
@@ -126,19 +113,6 @@ def every_slot_for_tasks() -> Iterator[None]:
         yield
     finally:
         ctx.op_resource_reservation_enabled = before
-
-
-def file_bundles(files: list[str], parts: int) -> list[list[str]]:
-    """Consecutive files in ``parts`` bundles of about equal text (no output depends on them)."""
-    sizes = [_text_bytes(f) for f in files]
-    target, bundles, current, held = sum(sizes) / max(1, parts), [], [], 0
-    for path, size in zip(files, sizes):
-        if current and held + size / 2 > target:
-            bundles.append(current)
-            current, held = [], 0
-        current.append(path)
-        held += size
-    return bundles + ([current] if current else [])
 
 
 def resolve_encoder(choice: str, tokenizer_path: str) -> tuple[str, str | None]:

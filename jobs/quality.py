@@ -1,9 +1,9 @@
 """The quality step of the curation pass, after every dedup step: train the classifier (or take the user's),
 score the documents in scope, cut each group's top fraction, then keep or move each document.
 
-Every step is plain Ray tasks over files (jobs.ray_steps.per_item). The model is loaded once per worker
-process (pipeline.quality.scorer.load_scorer); each scoring task reports its process and that process's
-load count, so the summary shows loads against workers.
+Every step is plain Ray tasks over files (jobs.ray_steps.per_item; the training examples over bundles of
+files, per_bundle). The model is loaded once per worker process (pipeline.quality.scorer.load_scorer); each
+scoring task reports its process and that process's load count, so the summary shows loads against workers.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from jobs.config import RunConfig
-from jobs.ray_steps import per_item, trim_heap
+from jobs.ray_steps import TASKS_PER_CPU, per_bundle, per_item, trim_heap
 from jobs.usage import UsageError
 from pipeline.dedup.near_store import trim_signatures
 from pipeline.quality import scorer as scorer_module
@@ -102,9 +102,13 @@ def _documents(item: dict[str, Any], text_field: str):
 
 
 def _examples(batch: pa.Table, seed: int, text_field: str, limit: int, cut: list[int] | None, out: str) -> pa.Table:
-    """Count a file's examples per class or, given the cut keys, write those under them to ``out``; a document
-    at a time, so a large file is never held whole."""
-    item = batch.to_pylist()[0]
+    """Per file of the bundle, its examples counted per class or, given the cut keys, those under them written
+    to ``out``."""
+    return pa.concat_tables([_file_examples(item, seed, text_field, limit, cut, out) for item in batch.to_pylist()])
+
+
+def _file_examples(item: dict[str, Any], seed: int, text_field: str, limit: int, cut: list[int] | None, out: str):
+    """One file's share of ``_examples``: a document at a time, so a large file is never held whole."""
     positive = item["positive"]
     count, keep = 0, []
     for doc_id, text in _documents(item, text_field):
@@ -146,7 +150,7 @@ def _train_task(batch: pa.Table, q: QualityConfig, seed: int, k: int, out_dir: s
     return pa.table({"result": [json.dumps(result)]})
 
 
-def train_model(cfg: RunConfig, out_dir: str) -> dict[str, Any]:
+def train_model(cfg: RunConfig, out_dir: str, cpus: int) -> dict[str, Any]:
     """Draw the balanced sample (counts, then candidates under a key cut, widened until each class has k),
     train in one task, write ``quality/model.bin`` and ``quality/model.json``; return the latter."""
     q, seed = cfg.curate.quality, cfg.seed
@@ -155,7 +159,8 @@ def train_model(cfg: RunConfig, out_dir: str) -> dict[str, Any]:
     shutil.rmtree(work, ignore_errors=True)
     os.makedirs(work)
     kw = {"seed": seed, "text_field": q.train.text_field, "limit": q.train.example_chars, "out": work}
-    totals = _per_class(per_item(items, _examples, cut=None, **kw).take_all()) if items else {True: 0, False: 0}
+    kw["parts"] = TASKS_PER_CPU * cpus
+    totals = _per_class(per_bundle(items, _examples, cut=None, **kw).take_all()) if items else {True: 0, False: 0}
     k = min(totals[True], totals[False], q.train.max_examples_per_class)
     if k < MIN_EXAMPLES:
         raise UsageError(
@@ -171,7 +176,7 @@ def train_model(cfg: RunConfig, out_dir: str) -> dict[str, Any]:
         )
     widen = 1
     while True:
-        drawn = _per_class(per_item(items, _examples, cut=_cuts_for(totals, k, widen), **kw).take_all())
+        drawn = _per_class(per_bundle(items, _examples, cut=_cuts_for(totals, k, widen), **kw).take_all())
         if min(drawn.values()) >= k or widen > 2**20:
             break
         widen *= 4  # an unlucky draw: fewer than k keys under the cut
@@ -228,12 +233,12 @@ def _select_task(
     return pa.table({"result": [json.dumps(out)]})
 
 
-def _model(cfg: RunConfig, out_dir: str) -> tuple[str, str, dict[str, Any]]:
+def _model(cfg: RunConfig, out_dir: str, cpus: int) -> tuple[str, str, dict[str, Any]]:
     q = cfg.curate.quality
     if q.train is None:
         path = os.path.abspath(os.path.join(cfg.base_dir, q.model))
         return path, scorer_module.file_sha256(path), {}
-    training = train_model(cfg, out_dir)
+    training = train_model(cfg, out_dir, cpus)
     return os.path.join(out_dir, QUALITY_DIR, "model.bin"), training["model_sha256"], training
 
 
@@ -247,10 +252,10 @@ def _scored_files(cfg: RunConfig, out_dir: str) -> list[str]:
     ]
 
 
-def run_quality(cfg: RunConfig, out_dir: str) -> dict[str, Any]:
+def run_quality(cfg: RunConfig, out_dir: str, cpus: int) -> dict[str, Any]:
     """The whole step; returns the count rows for stats.json and the step's summary."""
     q, started = cfg.curate.quality, time.time()
-    path, sha, training = _model(cfg, out_dir)
+    path, sha, training = _model(cfg, out_dir, cpus)
     files = _scored_files(cfg, out_dir)
     scores_dir = os.path.join(out_dir, QUALITY_DIR, "_scores")
     shutil.rmtree(scores_dir, ignore_errors=True)

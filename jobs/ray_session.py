@@ -9,6 +9,7 @@ import sys
 import ray
 import ray.data
 from ray._private import ray_constants
+from ray.data.context import ShuffleStrategy
 
 from jobs.config import RayConfig
 
@@ -44,6 +45,12 @@ def start_ray(cfg: RayConfig, address: str | None = None) -> int:
     ctx.enable_progress_bars = sys.stderr.isatty()
     ctx.print_on_execution_start = False
     ctx.shuffle_input_batch_bytes = cfg.shuffle_batch_mb << 20
+    if cfg.shuffle == "sort":  # no actor in any step: nothing can starve without slot reservation (RayConfig)
+        ctx.shuffle_strategy = ShuffleStrategy.SORT_SHUFFLE_PULL_BASED
+        ctx.op_resource_reservation_enabled = False
+    else:
+        ctx.shuffle_strategy = ShuffleStrategy.HASH_SHUFFLE
+        ctx.op_resource_reservation_enabled = True
     return max(1, int(ray.cluster_resources().get("CPU", 1)))
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import heapq
 import sys
 from collections.abc import Callable
 from functools import partial
@@ -16,6 +17,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import ray
 import ray.data
+from ray.data.context import ShuffleStrategy
 
 from pipeline.dedup.components import both_directions, large_star, small_star
 
@@ -35,6 +37,44 @@ def per_item(items: list[dict[str, Any]], fn: Callable[..., Any], **kwargs: Any)
     retried task, a worker never holds two, and progress counts files."""
     return ray.data.from_items(items, override_num_blocks=max(1, len(items))).map_batches(
         partial(fn, **kwargs), batch_size=1, batch_format="pyarrow"
+    )
+
+
+TASKS_PER_CPU = 4  # file bundles per CPU: enough to balance, few enough that a task's fixed cost stays small
+
+
+def text_bytes(path: str) -> int:
+    """The uncompressed bytes of a curated file's text column, from its footer: the work of a step that reads
+    the text (the bytes on disk are mostly images in one source and compressed code in another)."""
+    meta = pq.ParquetFile(path).metadata
+    return sum(
+        meta.row_group(g).column(c).total_uncompressed_size
+        for g in range(meta.num_row_groups)
+        for c in range(meta.num_columns)
+        if meta.row_group(g).column(c).path_in_schema == "text"
+    )
+
+
+def file_bundles(files: list[str], parts: int) -> list[list[str]]:
+    """Curated files in at most ``parts`` bundles of about equal text, one task each: every CPU slot stays busy
+    to the end while a task's fixed cost is paid per bundle, not per file. Largest first into the lightest
+    bundle (LPT); each bundle keeps the files' order, bundles go by their first file (no output depends on
+    the bundling)."""
+    sizes = [text_bytes(f) for f in files]
+    heap = [(0, b) for b in range(min(parts, len(files)))]  # (text held, bundle): the lightest on top
+    members: list[list[int]] = [[] for _ in heap]
+    for i in sorted(range(len(files)), key=lambda i: (-sizes[i], i)):
+        held, lightest = heapq.heappop(heap)
+        members[lightest].append(i)
+        heapq.heappush(heap, (held + sizes[i], lightest))
+    return [[files[i] for i in sorted(m)] for m in sorted(members, key=min)]
+
+
+def per_bundle(items: list[dict[str, Any]], fn: Callable[..., Any], parts: int, **kwargs: Any) -> ray.data.Dataset:
+    """``fn(batch, **kwargs)`` over ``parts`` consecutive bundles of ``items`` (a batch per bundle), lazily: for
+    many small items whose fixed cost per task (a Ray task, a block) would exceed their work."""
+    return ray.data.from_items(items, override_num_blocks=max(1, min(len(items), parts))).map_batches(
+        partial(fn, **kwargs), batch_size=None, batch_format="pyarrow"
     )
 
 
@@ -67,8 +107,12 @@ def column_total(ds: ray.data.MaterializedDataset, column: str) -> int:
 
 
 def shuffle_map(ds: ray.data.Dataset, keys: list[str], parts: int, fn, **kwargs) -> ray.data.Dataset:
-    """Hash-shuffle on ``keys`` and run ``fn`` once per partition (each holds whole groups)."""
-    return ds.repartition(parts, keys=keys).map_batches(partial(fn, **kwargs), batch_size=None, batch_format="pyarrow")
+    """Shuffle on ``keys`` and run ``fn`` once per partition (each holds whole groups): ``parts`` hash
+    partitions under the hash shuffle; under the sort shuffle (``ray.shuffle``), Ray Data's range
+    partitions of a sort on ``keys``, as its own groupby does (equal keys meet in one reducer)."""
+    by_sort = ray.data.DataContext.get_current().shuffle_strategy == ShuffleStrategy.SORT_SHUFFLE_PULL_BASED
+    shuffled = ds.sort(keys) if by_sort else ds.repartition(parts, keys=keys)
+    return shuffled.map_batches(partial(fn, **kwargs), batch_size=None, batch_format="pyarrow")
 
 
 def connected_components(edges: ray.data.Dataset, parts: int, max_rounds: int) -> tuple[ray.data.Dataset, int]:

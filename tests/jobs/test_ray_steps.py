@@ -1,0 +1,82 @@
+"""How the passes spread work over Ray: file bundles, bundled items, and shuffles that keep groups whole
+under both of Ray Data's shuffle strategies."""
+
+import contextlib
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from jobs.ray_steps import file_bundles, per_bundle, shuffle_map, text_bytes
+
+
+def _curated(tmp_path, chars: list[int]) -> list[str]:
+    paths = []
+    for i, n in enumerate(chars):
+        path = str(tmp_path / f"part-{i:05d}.parquet")
+        pq.write_table(pa.table({"id": [f"d{i}"], "text": ["x" * n]}), path, compression="none")
+        paths.append(path)
+    return paths
+
+
+def test_file_bundles_keep_order_and_balance_the_text(tmp_path):
+    files = _curated(tmp_path, [1000, 1000, 1000, 1000, 4000, 100, 100, 3800])
+    sizes = dict(zip(files, map(text_bytes, files)))
+    bundles = file_bundles(files, 4)
+    assert sorted(f for b in bundles for f in b) == files and all(b == sorted(b) for b in bundles)
+    held = [sum(sizes[f] for f in b) for b in bundles]
+    # by text, not by count: each large file alone, the small ones together
+    assert len(bundles) == 4 and max(held) == sizes[files[4]], held
+    assert bundles == sorted(bundles) and file_bundles(files, 4) == bundles  # the same bundles every time
+    assert file_bundles(files, 100) == [[f] for f in files]
+
+
+def _files_seen(batch: pa.Table) -> pa.Table:
+    return pa.table({"seen": [",".join(batch["name"].to_pylist())]})
+
+
+def test_per_bundle_runs_each_item_once_in_few_tasks(ray_local):
+    items = [{"name": f"f{i}"} for i in range(10)]
+    rows = per_bundle(items, _files_seen, parts=3).take_all()
+    assert len(rows) == 3  # (in no particular order: Ray Data does not preserve it)
+    assert sorted(n for r in rows for n in r["seen"].split(",")) == sorted(i["name"] for i in items)
+
+
+def _groups_whole(batch: pa.Table) -> pa.Table:
+    keys = batch["key"].to_pylist()
+    return pa.table({"key": sorted(set(keys)), "count": [keys.count(k) for k in sorted(set(keys))]})
+
+
+@contextlib.contextmanager
+def _strategy(name: str):
+    import ray.data
+    from ray.data.context import ShuffleStrategy
+
+    ctx = ray.data.DataContext.get_current()
+    before = ctx.shuffle_strategy
+    ctx.shuffle_strategy = ShuffleStrategy(name)
+    try:
+        yield
+    finally:
+        ctx.shuffle_strategy = before
+
+
+@pytest.mark.parametrize("strategy", ["sort_shuffle_pull_based", "hash_shuffle"])
+def test_shuffle_map_gives_each_group_to_one_call(ray_local, strategy):
+    import ray.data
+
+    keys = [f"k{i % 7}" for i in range(700)]
+    with _strategy(strategy):
+        ds = ray.data.from_items([{"key": k} for k in keys], override_num_blocks=10)
+        rows = shuffle_map(ds, ["key"], 3, _groups_whole).take_all()
+    # a group split over two calls would show up twice, each time with part of its 100 rows
+    assert sorted((r["key"], r["count"]) for r in rows) == [(f"k{i}", 100) for i in range(7)]
+
+
+def test_the_sort_shuffle_is_the_default_and_turns_slot_reservation_off(ray_local):
+    import ray.data
+    from ray.data.context import ShuffleStrategy
+
+    ctx = ray.data.DataContext.get_current()
+    assert ctx.shuffle_strategy == ShuffleStrategy.SORT_SHUFFLE_PULL_BASED
+    assert ctx.op_resource_reservation_enabled is False
