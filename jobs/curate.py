@@ -56,9 +56,19 @@ def _shuffle_partitions(buckets: int, files: list[str], cpus: int, partition_byt
     return max(1, min(buckets, 64, max(cpus, -(-nbytes // partition_bytes))))
 
 
-def _stage_name(source: str, rel: str) -> str:
-    """The staged file of one input: ``rel`` is unique within its source name (readers.expand_sources)."""
-    return hashlib.sha1(f"{source}:{rel}".encode()).hexdigest()
+def _stage_name(source: str, rel: str, part: int = 0, parts: int = 1) -> str:
+    """The staged file of one input (of its ``part``-th share when several tasks clean it): ``rel`` is unique
+    within its source name (readers.expand_sources)."""
+    name = hashlib.sha1(f"{source}:{rel}".encode()).hexdigest()
+    return name if parts == 1 else f"{name}-{part}of{parts}"
+
+
+def _shares(spec: SourceSpec, path: str, size: int) -> int:
+    """How many tasks clean a file: one, or for a local file over ``split_mb`` one per started ``split_mb``
+    up to ``split_max`` (SourceSpec)."""
+    if spec.split_mb is None or is_remote(path) or not os.path.isfile(path):
+        return 1  # a remote copy would be fetched by every task; a directory (a repository) is one document
+    return max(1, min(spec.split_max, -(-size // int(spec.split_mb * 1e6))))
 
 
 def _max_pixels(cfg: CurateConfig) -> int | None:
@@ -70,16 +80,18 @@ def _max_pixels(cfg: CurateConfig) -> int | None:
 def _stage_files(
     batch: pa.Table, specs: list[SourceSpec], cfg: CurateConfig, staged: str, cache: str, counter: Any
 ) -> pa.Table:
-    """Read, clean and filter whole input files into ``staged/<name>.parquet``; the receipt beside it,
-    written last, marks the file done, so a rerun after a crash starts from the files without one."""
+    """Read, clean and filter input files (or one share of a large one: SourceSpec.split_mb) into
+    ``staged/<name>.parquet``; the receipt beside it, written last, marks it done, so a rerun after a crash
+    starts from the files (shares) without one."""
     done = []
     for row in batch.to_pylist():
         spec = specs[row["spec"]]
         inp = InputFile(spec.name, os.fsdecode(row["path"]), row["rel"], os.fsdecode(row["root"]))
-        name = _stage_name(spec.name, inp.rel)
+        share = (row["part"], row["parts"])
+        name = _stage_name(spec.name, inp.rel, *share)
         tmp = os.path.join(staged, f"{name}.parquet.tmp-{os.getpid()}")
         records, rows, writer = 0, 0, None
-        for table in read_input(spec, inp, cache_dir=cache, max_pixels=_max_pixels(cfg)):
+        for table in read_input(spec, inp, cache_dir=cache, max_pixels=_max_pixels(cfg), share=share):
             records += table.num_rows
             table = run_row_stages(table, cfg)
             rows += table.num_rows
@@ -91,9 +103,9 @@ def _stage_files(
             os.replace(tmp, os.path.join(staged, f"{name}.parquet"))
         write_json_atomic(
             os.path.join(staged, f"{name}.json"),
-            {"source": spec.name, "rel": inp.rel, "records": records, "rows": rows},
+            {"source": spec.name, "rel": inp.rel, "share": list(share), "records": records, "rows": rows},
         )
-        report(counter, "curate/read", units=1, nbytes=row["bytes"])
+        report(counter, "curate/read", units=1, nbytes=row["bytes"] // share[1])
         done.append(rows)
     return pa.table({"rows": pa.array(done, pa.int64())})
 
@@ -142,9 +154,13 @@ def _input_items(cfg: RunConfig) -> list[dict[str, Any]]:
             "rel": f.rel,
             "bytes": size,
             "mtime_ns": mtime,
+            "part": part,
+            "parts": parts,
         }
         for i, f in expand_sources(cfg.sources, cfg.base_dir)
         for size, mtime in [_size_and_mtime(f.path, cfg.sources[i].list_timeout_s)]
+        for parts in [_shares(cfg.sources[i], f.path, size)]
+        for part in range(parts)
     ]
     if not any(is_remote(os.fsdecode(i["path"])) or os.path.exists(i["path"]) for i in items):
         raise UsageError(
@@ -168,7 +184,9 @@ def _stage_inputs(
     todo = [
         i
         for i in items
-        if not os.path.exists(os.path.join(staged, _stage_name(cfg.sources[i["spec"]].name, i["rel"]) + ".json"))
+        if not os.path.exists(
+            os.path.join(staged, _stage_name(cfg.sources[i["spec"]].name, i["rel"], i["part"], i["parts"]) + ".json")
+        )
     ]
     if len(todo) < len(items):
         log.info(
@@ -176,7 +194,7 @@ def _stage_inputs(
             len(items) - len(todo),
             len(items),
         )
-    with progress.step("curate/read", "files", len(todo), sum(i["bytes"] for i in todo)):
+    with progress.step("curate/read", "files", len(todo), sum(i["bytes"] // i["parts"] for i in todo)):
         if todo:
             per_item(
                 todo,
@@ -280,7 +298,9 @@ def run_curate(cfg: RunConfig, out_dir: str, progress: Progress, force: bool = F
     """Run (or skip, when already done with these settings) the curation pass; return its stats."""
     items = _input_items(cfg)
     inputs = (
-        [[i["spec"], i["rel"], i["bytes"], i["mtime_ns"]] for i in items] + quality_inputs(cfg) + decontam_inputs(cfg)
+        [[i["spec"], i["rel"], i["bytes"], i["mtime_ns"]] for i in items if i["part"] == 0]
+        + quality_inputs(cfg)
+        + decontam_inputs(cfg)
     )
     config_hash = cfg.pass_hash("curate", inputs=inputs)
     if not force and (prev := done(out_dir, "curate", config_hash)):

@@ -145,12 +145,15 @@ def rows_to_tables(
     base_dir: str,
     batch_rows: int,
     max_pixels: int | None = MAX_IMAGE_PIXELS,
+    share: tuple[int, int] = (0, 1),
 ) -> Iterator[pa.Table]:
     """Group reader items into WORK_SCHEMA tables of at most ``batch_rows`` rows; images over ``max_pixels``
-    are refused from their header, before any pixel is decoded."""
+    are refused from their header, before any pixel is decoded. ``share`` ``(k, n)``: only the items of every
+    batch ``b`` with ``b % n == k``, the others left unconverted (n tasks reading one file split its work)."""
     rows: list[dict] = []
-    iterator = iter(items)
+    iterator, index = iter(items), 0
     while True:
+        mine = (index // batch_rows) % share[1] == share[0]
         try:
             position, record, raw = next(iterator)
         except StopIteration:
@@ -158,8 +161,12 @@ def rows_to_tables(
         except Exception as e:  # the file itself is bad (missing, truncated, wrong schema): keep what was read
             reason = e.reason if isinstance(e, RecordError) else type(e).__name__
             detail = e.detail if isinstance(e, RecordError) else str(e)
-            rows.append(quarantine_row(doc_id(source, rel, "file"), source, "read", reason, detail))
+            if mine:  # one task reports it: the one whose batch it falls in
+                rows.append(quarantine_row(doc_id(source, rel, "file"), source, "read", reason, detail))
             break
+        index += 1
+        if not mine:
+            continue
         ident = doc_id(source, rel, position)
         if isinstance(record, BaseException):
             reason = record.reason if isinstance(record, RecordError) else type(record).__name__

@@ -55,6 +55,36 @@ def test_truncated_zstd_keeps_what_was_read_and_quarantines_the_rest(tmp_path):
     assert table["text"].to_pylist()[: status.count(KEPT)] == texts[: status.count(KEPT)]
 
 
+@pytest.mark.parametrize("n", [1, 2, 3, 5])
+def test_shares_of_a_file_together_hold_each_row_once(tmp_path, n):
+    """n tasks each cleaning every n-th batch of one file: together exactly the file's rows, with the
+    same ids, and the one quarantine row of a truncated file reported by one share only."""
+    texts = stdlib_sources(limit=60)
+    data = zstandard.ZstdCompressor().compress(_jsonl([{"text": t} for t in texts]))
+    path = tmp_path / "cut.jsonl.zst"
+    path.write_bytes(data[: len(data) * 3 // 4])
+    spec = SourceSpec(name="web", paths=[], batch_rows=7)
+    whole = _read(spec, str(path))
+    inp = InputFile("web", str(path), "cut.jsonl.zst")
+    shares = [
+        pa.concat_tables(list(read_input(spec, inp, share=(k, n))) or [whole.schema.empty_table()]) for k in range(n)
+    ]
+    assert sum(t.num_rows for t in shares) == whole.num_rows > 7 * n
+    together = pa.concat_tables(shares).sort_by("id")
+    assert together.equals(whole.sort_by("id"))
+    assert sum(t["id"].to_pylist().count("web/cut.jsonl.zst#file") for t in shares) == 1
+    for k, t in enumerate(shares):  # share k holds batches k, k + n, ...: the rows at those positions
+        positions = [int(i.split("#")[1]) for i in t["id"].to_pylist() if not i.endswith("#file")]
+        assert all((p // 7) % n == k for p in positions)
+
+
+def test_large_book_and_web_files_are_split_by_default_others_not():
+    assert SourceSpec(name="book", paths=[]).split_mb == 4.0
+    assert SourceSpec(name="web", paths=[]).split_mb == 16.0
+    assert SourceSpec(name="code", paths=[]).split_mb is None
+    assert SourceSpec(name="book", paths=[], split_mb=None).split_mb is None
+
+
 def test_truncated_gzip_is_quarantined(tmp_path, stdlib_texts):
     data = gzip.compress(_jsonl([{"text": t} for t in stdlib_texts]))
     path = tmp_path / "cut.jsonl.gz"
