@@ -96,7 +96,12 @@ def test_near_duplicates_leave_curated_for_rejects_with_their_survivor(full_run)
     assert set(reasons["reason"].to_pylist()) <= {"near_duplicate", "near_duplicate_chain"}
 
 
-def test_same_bytes_with_other_partitions_blocks_and_cpus(full_run, tmp_path):
+@pytest.mark.parametrize("local_components", [True, False], ids=["components-in-one-task", "components-by-shuffles"])
+def test_same_bytes_with_other_partitions_blocks_and_cpus(full_run, tmp_path, monkeypatch, local_components):
+    import jobs.near_dedup
+
+    if not local_components:  # every edge set over the limit: the distributed rounds
+        monkeypatch.setattr(jobs.near_dedup, "LOCAL_COMPONENT_EDGES", -1)
     root, result = full_run
     assert result["summary"]["partitions"] == 1  # a corpus this small runs in one task
     _write_curated(tmp_path, _corpus())
