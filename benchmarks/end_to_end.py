@@ -18,7 +18,7 @@ Caveats: the mix is what this machine holds (code and documentation, little HTML
 trains on a capped sample, a fixed cost a larger corpus spreads thinner; the 100 TB projection assumes the
 per-core rate of this 2-core machine holds on 64-core nodes at any size, which nothing here shows (shuffles
 cross the network on a cluster; dedup and packing hold state that grows with the corpus).
-Also the driver's peak resident memory during each run (VmHWM, reset when the run starts), and with
+Also the driver's peak resident memory during each run and each step (VmHWM, reset as each starts), and with
 ``--net-device`` the bytes that network device sent and received during each step (on the two-node cluster of
 ``cluster_scaling.py``, the link between the nodes).
 Last line: JSON with mb_per_s_per_core (the raw run), stage_share, driver_peak_rss_mb and the projection.
@@ -202,6 +202,29 @@ def _driver_peak_mb() -> float:
         return next(int(line.split()[1]) for line in f if line.startswith("VmHWM:")) / 1024
 
 
+class DriverPeakBySteps(logging.Handler):
+    """The driver's peak resident memory during each step: VmHWM read and reset at each ``done <step>`` line,
+    so each figure covers the step and the driver's work since the previous one ended."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.peaks: dict[str, float] = {}
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.msg == "done %s in %s":
+            self.peaks[str(record.args[0]).split(":")[0]] = round(_driver_peak_mb(), 1)
+            _driver_peak_reset()
+
+    def __enter__(self) -> DriverPeakBySteps:
+        _driver_peak_reset()
+        logging.getLogger("corpusmill").addHandler(self)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.peaks["after the last step"] = round(_driver_peak_mb(), 1)
+        logging.getLogger("corpusmill").removeHandler(self)
+
+
 class NetworkBySteps(logging.Handler):
     """Bytes a network device sent and received while each step ran: counters sampled every 0.2 s,
     steps delimited by the ``done <step>`` lines the run logs (a step's window is its logged wall
@@ -265,13 +288,12 @@ def measure(name: str, cfg: RunConfig, out_dir: str, cores: int, net_device: str
 
     cfg.ray.num_cpus, cfg.output_dir = cores, out_dir
     disk, uncompressed = input_bytes(cfg)
-    _driver_peak_reset()
     network = NetworkBySteps(net_device) if net_device else contextlib.nullcontext()
     started = time.perf_counter()
-    with network:
+    with network, DriverPeakBySteps() as memory:
         stats = run(cfg, out_dir, force=True)
     wall = time.perf_counter() - started
-    peak_mb = _driver_peak_mb()
+    peak_mb = max(memory.peaks.values())
     steps = {k: float(v) for k, v in stats["timings"].items()}
     total = sum(steps.values()) or 1.0
     totals, pack = stats["curate"]["totals"], stats["pack"]
@@ -290,6 +312,7 @@ def measure(name: str, cfg: RunConfig, out_dir: str, cores: int, net_device: str
         "rows": pack["rows"],
         "fill": pack["fill"],
         "driver_peak_rss_mb": round(peak_mb, 1),
+        "driver_peak_rss_mb_by_step": memory.peaks,
         **({"network_mb_by_step": network.by_step(steps)} if isinstance(network, NetworkBySteps) else {}),
     }
 
@@ -348,7 +371,8 @@ def print_tables(runs: list[dict[str, Any]], proj: dict[str, Any]) -> None:
             )
         )
     for r in runs:
-        print(f"{r['name']}: driver peak resident memory {r['driver_peak_rss_mb']:,.0f} MB")
+        print(f"{r['name']}: driver peak resident memory {r['driver_peak_rss_mb']:,.0f} MB; by step (MB): ", end="")
+        print(", ".join(f"{step} {mb:,.0f}" for step, mb in r["driver_peak_rss_mb_by_step"].items()))
         for step, moved in r.get("network_mb_by_step", {}).items():
             print(f"  network, {step:<22} sent {moved['sent_mb']:>9,.1f} MB, received {moved['received_mb']:>9,.1f} MB")
     print(
