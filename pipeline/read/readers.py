@@ -94,13 +94,14 @@ class SourceSpec(FieldMap):
     list_timeout_s: float = Field(600.0, gt=0)  # listing the paths takes longer: an error, not a silent hang
     batch_rows: int = Field(1000, gt=0)
     # A local input file over this many MB on disk is cleaned by several tasks (at most split_max), each
-    # reading the whole file and cleaning every n-th batch of batch_rows records: one large file is otherwise
+    # reading the whole file and cleaning every n-th run of split_records records: one large file is otherwise
     # one task that the step waits for (a 31 MB book file: 24.7 s of a 25.9 s step on 2 CPUs). The cost is
     # reading and parsing the file once per task, so only where cleaning dominates that: by default book
     # files over 4 MB (cleaning ~0.7 s per MB read here) and web files over 16 MB (~0.15 s per MB); None
     # turns it off (code: cleaning costs about what reading does).
     split_mb: float | None = Field(None, gt=0)
     split_max: int = Field(8, gt=0)
+    split_records: int = Field(64, gt=0)  # a few MB of books or web pages: shares even out within a file
 
     @model_validator(mode="after")
     def _default_split(self) -> SourceSpec:
@@ -367,7 +368,7 @@ def read_input(
     max_pixels: int | None = MAX_IMAGE_PIXELS,
     share: tuple[int, int] = (0, 1),
 ) -> Iterator[pa.Table]:
-    """All rows of one input (with ``share`` ``(k, n)``, the k-th of n interleaved shares of its batches, for n
+    """All rows of one input (with ``share`` ``(k, n)``, the k-th of n interleaved shares of its records, for n
     tasks splitting a large file); a failure part-way keeps what was read and quarantines the rest.
     A remote input is read from a local copy, removed afterwards. An image whose header is over ``max_pixels``
     is refused before any pixel is decoded (curation passes ``image_checks.max_pixels``)."""
@@ -393,4 +394,5 @@ def read_input(
             batch_rows=spec.batch_rows,
             max_pixels=max_pixels,
             share=share,
+            share_records=spec.split_records,
         )

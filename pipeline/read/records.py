@@ -146,14 +146,16 @@ def rows_to_tables(
     batch_rows: int,
     max_pixels: int | None = MAX_IMAGE_PIXELS,
     share: tuple[int, int] = (0, 1),
+    share_records: int = 64,
 ) -> Iterator[pa.Table]:
     """Group reader items into WORK_SCHEMA tables of at most ``batch_rows`` rows; images over ``max_pixels``
     are refused from their header, before any pixel is decoded. ``share`` ``(k, n)``: only the items of every
-    batch ``b`` with ``b % n == k``, the others left unconverted (n tasks reading one file split its work)."""
+    run ``r`` of ``share_records`` items with ``r % n == k``, the others left unconverted (n tasks reading one
+    file split its work)."""
     rows: list[dict] = []
     iterator, index = iter(items), 0
     while True:
-        mine = (index // batch_rows) % share[1] == share[0]
+        mine = (index // share_records) % share[1] == share[0]
         try:
             position, record, raw = next(iterator)
         except StopIteration:

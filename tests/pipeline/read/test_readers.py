@@ -57,13 +57,13 @@ def test_truncated_zstd_keeps_what_was_read_and_quarantines_the_rest(tmp_path):
 
 @pytest.mark.parametrize("n", [1, 2, 3, 5])
 def test_shares_of_a_file_together_hold_each_row_once(tmp_path, n):
-    """n tasks each cleaning every n-th batch of one file: together exactly the file's rows, with the
-    same ids, and the one quarantine row of a truncated file reported by one share only."""
+    """n tasks each cleaning every n-th run of records of one file: together exactly the file's rows, with
+    the same ids, and the one quarantine row of a truncated file reported by one share only."""
     texts = stdlib_sources(limit=60)
     data = zstandard.ZstdCompressor().compress(_jsonl([{"text": t} for t in texts]))
     path = tmp_path / "cut.jsonl.zst"
     path.write_bytes(data[: len(data) * 3 // 4])
-    spec = SourceSpec(name="web", paths=[], batch_rows=7)
+    spec = SourceSpec(name="web", paths=[], batch_rows=5, split_records=7)
     whole = _read(spec, str(path))
     inp = InputFile("web", str(path), "cut.jsonl.zst")
     shares = [
@@ -73,7 +73,7 @@ def test_shares_of_a_file_together_hold_each_row_once(tmp_path, n):
     together = pa.concat_tables(shares).sort_by("id")
     assert together.equals(whole.sort_by("id"))
     assert sum(t["id"].to_pylist().count("web/cut.jsonl.zst#file") for t in shares) == 1
-    for k, t in enumerate(shares):  # share k holds batches k, k + n, ...: the rows at those positions
+    for k, t in enumerate(shares):  # share k holds runs k, k + n, ...: the rows at those positions
         positions = [int(i.split("#")[1]) for i in t["id"].to_pylist() if not i.endswith("#file")]
         assert all((p // 7) % n == k for p in positions)
 
