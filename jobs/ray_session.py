@@ -49,7 +49,7 @@ def start_ray(cfg: RayConfig, address: str | None = None) -> int:
         ctx.shuffle_strategy = ShuffleStrategy.SORT_SHUFFLE_PULL_BASED
         ctx.op_resource_reservation_enabled = False
     else:
-        ctx.shuffle_strategy = ShuffleStrategy.HASH_SHUFFLE
+        ctx.shuffle_strategy = ShuffleStrategy.SHUFFLE_V2
         ctx.op_resource_reservation_enabled = True
     return max(1, int(ray.cluster_resources().get("CPU", 1)))
 

@@ -8,7 +8,8 @@ import ctypes
 import ctypes.util
 import heapq
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from functools import partial
 from typing import Any
 
@@ -98,12 +99,29 @@ def _read_files(batch: pa.Table, columns: list[str] | None, batch_rows: int):
 
 @ray.remote
 def _count(block: pa.Table, column: str) -> int:
+    if block.num_rows == 0:  # an empty shuffle partition may come without the schema
+        return 0
     return int(pc.sum(block[column].cast(pa.int64())).as_py() or 0)
 
 
 def column_total(ds: ray.data.MaterializedDataset, column: str) -> int:
     """The sum of a boolean or integer column of a materialized dataset: plain tasks on its blocks."""
     return sum(ray.get([_count.remote(ref, column) for ref in ds.to_arrow_refs()]))
+
+
+@contextmanager
+def hash_shuffles() -> Iterator[None]:
+    """Ray Data's hash shuffle (its default, SHUFFLE_V2) with its slot reservation while the block runs,
+    whatever ``ray.shuffle`` says; the block's datasets must run inside it. For near dedup's shuffled path:
+    on 1 GB of raw input under the sort shuffle the driver's resident memory rose by 406 MB during that
+    step (276 -> 682 MB; under 20 MB in every other step), growing with the input (benchmarks/RESULTS.md)."""
+    ctx = ray.data.DataContext.get_current()
+    before = ctx.shuffle_strategy, ctx.op_resource_reservation_enabled
+    ctx.shuffle_strategy, ctx.op_resource_reservation_enabled = ShuffleStrategy.SHUFFLE_V2, True
+    try:
+        yield
+    finally:
+        ctx.shuffle_strategy, ctx.op_resource_reservation_enabled = before
 
 
 def shuffle_map(ds: ray.data.Dataset, keys: list[str], parts: int, fn, **kwargs) -> ray.data.Dataset:

@@ -61,7 +61,7 @@ def _strategy(name: str):
         ctx.shuffle_strategy = before
 
 
-@pytest.mark.parametrize("strategy", ["sort_shuffle_pull_based", "hash_shuffle"])
+@pytest.mark.parametrize("strategy", ["sort_shuffle_pull_based", "shuffle_v2"])
 def test_shuffle_map_gives_each_group_to_one_call(ray_local, strategy):
     import ray.data
 
