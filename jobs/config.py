@@ -39,8 +39,9 @@ class RayConfig(StrictModel):
     # aggregator-actor shuffle (Ray's own default). Sort by default, measured on 2 CPUs over 255 MB: each hash
     # shuffle waited 1.1-1.6 s for new aggregator processes that then held slots later steps needed (exact
     # dedup 6.2 -> 2.2 s, repository documents 9.2 -> 6.5 s, image dedup 1.7 -> 0.45 s; same outputs).
-    # With "sort" no step has an actor, so Ray Data's slot reservation per operator is turned off as well:
-    # it ran one task at a time beside an idle core (decontamination 18.2 -> 9.8 s, quality 20.5 -> 15.0 s).
+    # With "sort" Ray Data's slot reservation per operator is turned off as well: it ran one task at a time
+    # beside an idle core (decontamination 18.2 -> 9.8 s, quality 20.5 -> 15.0 s). Near dedup's shuffled path
+    # uses the hash shuffle either way (jobs.ray_steps.hash_shuffles: the sort shuffle grew the driver).
     shuffle: Literal["sort", "hash"] = "sort"
 
 
