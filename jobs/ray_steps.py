@@ -113,8 +113,8 @@ def column_total(ds: ray.data.MaterializedDataset, column: str) -> int:
 def hash_shuffles() -> Iterator[None]:
     """Ray Data's hash shuffle (its default, SHUFFLE_V2) with its slot reservation while the block runs,
     whatever ``ray.shuffle`` says; the block's datasets must run inside it. For near dedup's shuffled path:
-    on 1 GB of raw input under the sort shuffle the driver's resident memory rose by 406 MB during that
-    step (276 -> 682 MB; under 20 MB in every other step), growing with the input (benchmarks/RESULTS.md)."""
+    on 1 GB of raw input under the sort shuffle the driver's resident memory rose by 406 MB during that step
+    (276 -> 682 MB), a rise that grows with the input, unlike the other steps' (benchmarks/RESULTS.md)."""
     ctx = ray.data.DataContext.get_current()
     before = ctx.shuffle_strategy, ctx.op_resource_reservation_enabled
     ctx.shuffle_strategy, ctx.op_resource_reservation_enabled = ShuffleStrategy.SHUFFLE_V2, True
