@@ -14,8 +14,6 @@ import glob
 import logging
 import os
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
 from functools import partial
 from typing import Any
 
@@ -23,12 +21,11 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
-import ray.data
 
 from jobs.config import RunConfig
 from jobs.markers import done, mark_done, read_receipts, recorded_hash, reset, resume_dir, write_json_atomic
 from jobs.progress import Progress, report, text_bytes
-from jobs.ray_steps import TASKS_PER_CPU, file_bundles, per_item, read_parquet_files
+from jobs.ray_steps import TASKS_PER_CPU, data_context, file_bundles, per_item, read_parquet_files
 from jobs.usage import UsageError
 from pipeline.accounting import identified_language
 from pipeline.curated_io import write_parquet_atomic
@@ -99,20 +96,6 @@ def _tokenize_files(batch: pa.Table, counter: Any, stage_args: dict[str, Any]):
     for path in batch["paths"][0].as_py():
         for b in pq.ParquetFile(path).iter_batches(batch_size=256, columns=TOKENIZE_COLUMNS):
             yield stage(pa.Table.from_batches([b]))
-
-
-@contextmanager
-def every_slot_for_tasks() -> Iterator[None]:
-    """Let the tokenize tasks take every CPU slot. Ray Data otherwise reserves slots for the shuffle after them,
-    and on 2 CPUs that left one task running at a time (measured: one core busy, 16 s against 9.5 s). No actor
-    waits on these tasks, so nothing can starve: the shuffle's aggregators start as the tasks finish."""
-    ctx = ray.data.DataContext.get_current()
-    before = ctx.op_resource_reservation_enabled
-    ctx.op_resource_reservation_enabled = False
-    try:
-        yield
-    finally:
-        ctx.op_resource_reservation_enabled = before
 
 
 def resolve_encoder(choice: str, tokenizer_path: str) -> tuple[str, str | None]:
@@ -237,7 +220,11 @@ def _tokenize_to_groups(cfg: RunConfig, out_dir: str, cpus: int, progress: Progr
         "config": cfg.tokenize.model_dump(),
         "engine": engine,
     }
-    with progress.step("pack/tokenize", "docs", total_docs), every_slot_for_tasks():
+    # every CPU slot for the tokenize tasks: with slot reservation on (ray.shuffle: hash) Ray Data kept slots
+    # for the shuffle after them, and on 2 CPUs one task ran at a time (one core busy, 16 s against 9.5 s).
+    # No actor waits on these tasks, so nothing starves: the shuffle's aggregators start as they finish.
+    no_reservation = data_context(op_resource_reservation_enabled=False)
+    with progress.step("pack/tokenize", "docs", total_docs), no_reservation:
         items = [{"paths": b} for b in file_bundles(files, TASKS_PER_CPU * cpus)]
         ds = per_item(items, _tokenize_files, counter=progress.counter, stage_args=stage_args)
         ds = ds.groupby("pack_group", num_partitions=min(cfg.pack.num_pack_groups, 64)).map_groups(

@@ -4,6 +4,7 @@ long-lived workers."""
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import ctypes.util
 import heapq
@@ -110,18 +111,26 @@ def column_total(ds: ray.data.MaterializedDataset, column: str) -> int:
 
 
 @contextmanager
-def hash_shuffles() -> Iterator[None]:
-    """Ray Data's hash shuffle (its default, SHUFFLE_V2) with its slot reservation while the block runs,
-    whatever ``ray.shuffle`` says; the block's datasets must run inside it. For near dedup's shuffled path:
-    on 1 GB of raw input under the sort shuffle the driver's resident memory rose by 406 MB during that step
-    (276 -> 682 MB), a rise that grows with the input, unlike the other steps' (benchmarks/RESULTS.md)."""
+def data_context(**settings: Any) -> Iterator[None]:
+    """Ray Data's ``DataContext`` with ``settings`` while the block runs, restored after; the block's
+    datasets must run inside it (a dataset reads the context when it executes)."""
     ctx = ray.data.DataContext.get_current()
-    before = ctx.shuffle_strategy, ctx.op_resource_reservation_enabled
-    ctx.shuffle_strategy, ctx.op_resource_reservation_enabled = ShuffleStrategy.SHUFFLE_V2, True
+    before = {name: getattr(ctx, name) for name in settings}
+    for name, value in settings.items():
+        setattr(ctx, name, value)
     try:
         yield
     finally:
-        ctx.shuffle_strategy, ctx.op_resource_reservation_enabled = before
+        for name, value in before.items():
+            setattr(ctx, name, value)
+
+
+def hash_shuffles() -> contextlib.AbstractContextManager[None]:
+    """Ray Data's hash shuffle (its default, SHUFFLE_V2) with its slot reservation, whatever ``ray.shuffle``
+    says. For near dedup's shuffled path: on 1 GB of raw input under the sort shuffle the driver's resident
+    memory rose by 406 MB during that step (276 -> 682 MB), a rise that grows with the input, unlike the
+    other steps' (benchmarks/RESULTS.md)."""
+    return data_context(shuffle_strategy=ShuffleStrategy.SHUFFLE_V2, op_resource_reservation_enabled=True)
 
 
 def shuffle_map(ds: ray.data.Dataset, keys: list[str], parts: int, fn, **kwargs) -> ray.data.Dataset:

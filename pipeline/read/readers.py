@@ -102,17 +102,16 @@ class SourceSpec(FieldMap):
     split_mb: float | None = Field(None, gt=0)
     split_max: int = Field(8, gt=0)
     split_records: int = Field(64, gt=0)  # a few MB of books or web pages: shares even out within a file
+    book: BookReadConfig = Field(default_factory=BookReadConfig)
+    repo_limits: ReadLimits = Field(default_factory=ReadLimits)  # archive and checkout safety caps
+    webdataset: WebDatasetConfig = Field(default_factory=WebDatasetConfig)  # caption field, shard safety caps
+    html_images: HtmlImagesConfig = Field(default_factory=HtmlImagesConfig)  # image cap, alt text, page chrome
 
     @model_validator(mode="after")
     def _default_split(self) -> SourceSpec:
         if "split_mb" not in self.model_fields_set:
             self.split_mb = {"book": 4.0, "web": 16.0}.get(self.name)
         return self
-
-    book: BookReadConfig = Field(default_factory=BookReadConfig)
-    repo_limits: ReadLimits = Field(default_factory=ReadLimits)  # archive and checkout safety caps
-    webdataset: WebDatasetConfig = Field(default_factory=WebDatasetConfig)  # caption field, shard safety caps
-    html_images: HtmlImagesConfig = Field(default_factory=HtmlImagesConfig)  # image cap, alt text, page chrome
 
 
 def carries_images(spec: SourceSpec) -> bool:

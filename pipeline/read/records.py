@@ -163,7 +163,7 @@ def rows_to_tables(
         except Exception as e:  # the file itself is bad (missing, truncated, wrong schema): keep what was read
             reason = e.reason if isinstance(e, RecordError) else type(e).__name__
             detail = e.detail if isinstance(e, RecordError) else str(e)
-            if mine:  # one task reports it: the one whose batch it falls in
+            if mine:  # one task reports it: the one whose run of records it falls in
                 rows.append(quarantine_row(doc_id(source, rel, "file"), source, "read", reason, detail))
             break
         index += 1

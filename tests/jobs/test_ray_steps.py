@@ -1,13 +1,12 @@
 """How the passes spread work over Ray: file bundles, bundled items, and shuffles that keep groups whole
 under both of Ray Data's shuffle strategies."""
 
-import contextlib
-
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from ray.data.context import ShuffleStrategy
 
-from jobs.ray_steps import file_bundles, per_bundle, shuffle_map, text_bytes
+from jobs.ray_steps import data_context, file_bundles, per_bundle, shuffle_map, text_bytes
 
 
 def _curated(tmp_path, chars: list[int]) -> list[str]:
@@ -47,26 +46,12 @@ def _groups_whole(batch: pa.Table) -> pa.Table:
     return pa.table({"key": sorted(set(keys)), "count": [keys.count(k) for k in sorted(set(keys))]})
 
 
-@contextlib.contextmanager
-def _strategy(name: str):
-    import ray.data
-    from ray.data.context import ShuffleStrategy
-
-    ctx = ray.data.DataContext.get_current()
-    before = ctx.shuffle_strategy
-    ctx.shuffle_strategy = ShuffleStrategy(name)
-    try:
-        yield
-    finally:
-        ctx.shuffle_strategy = before
-
-
 @pytest.mark.parametrize("strategy", ["sort_shuffle_pull_based", "shuffle_v2"])
 def test_shuffle_map_gives_each_group_to_one_call(ray_local, strategy):
     import ray.data
 
     keys = [f"k{i % 7}" for i in range(700)]
-    with _strategy(strategy):
+    with data_context(shuffle_strategy=ShuffleStrategy(strategy)):
         ds = ray.data.from_items([{"key": k} for k in keys], override_num_blocks=10)
         rows = shuffle_map(ds, ["key"], 3, _groups_whole).take_all()
     # a group split over two calls would show up twice, each time with part of its 100 rows
@@ -75,8 +60,18 @@ def test_shuffle_map_gives_each_group_to_one_call(ray_local, strategy):
 
 def test_the_sort_shuffle_is_the_default_and_turns_slot_reservation_off(ray_local):
     import ray.data
-    from ray.data.context import ShuffleStrategy
 
     ctx = ray.data.DataContext.get_current()
     assert ctx.shuffle_strategy == ShuffleStrategy.SORT_SHUFFLE_PULL_BASED
     assert ctx.op_resource_reservation_enabled is False
+
+
+def test_data_context_restores_the_settings_it_changed():
+    import ray.data
+
+    ctx = ray.data.DataContext.get_current()
+    before = ctx.shuffle_strategy, ctx.op_resource_reservation_enabled
+    with pytest.raises(RuntimeError), data_context(shuffle_strategy=ShuffleStrategy.SHUFFLE_V2):
+        assert ctx.shuffle_strategy == ShuffleStrategy.SHUFFLE_V2
+        raise RuntimeError("a failing step")
+    assert (ctx.shuffle_strategy, ctx.op_resource_reservation_enabled) == before
