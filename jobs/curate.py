@@ -4,10 +4,11 @@ then remove near duplicates from them (jobs/near_dedup.py) and deduplicate their
 
 Each input file is read, cleaned and filtered by one map task into ``_staged/`` (every row, with
 its status), a receipt marking it done: a rerun after a crash or a stopped job skips the files
-already staged. Exact dedup is then one Ray Data hash shuffle of the staged rows on the content
-bucket, and each bucket's group writes its own files, so nothing on the driver grows with the
-corpus: it only sums small count tables and the per-file receipts. ``_staged/`` is removed once
-the pass is marked done.
+already staged. A staged file's row groups each hold one content bucket's rows
+(pipeline/dedup/bucket_files.py); exact dedup is then one task per bucket reading that bucket's row
+groups from every staged file and writing its own files, so no text is shuffled between nodes and
+nothing on the driver grows with the corpus: it only sums small count tables and the per-file
+receipts. ``_staged/`` is removed once the pass is marked done.
 """
 
 from __future__ import annotations
@@ -19,11 +20,9 @@ import logging
 import os
 import shutil
 import time
-from functools import partial
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from jobs.config import RunConfig
 from jobs.decontam import decontam_inputs, run_decontam
@@ -32,11 +31,12 @@ from jobs.markers import done, mark_done, read_receipts, reset, resume_dir, writ
 from jobs.near_dedup import run_near_dedup
 from jobs.progress import Progress, report, text_bytes
 from jobs.quality import quality_inputs, run_quality
-from jobs.ray_steps import per_item, read_parquet_files
+from jobs.ray_steps import per_item
 from jobs.repo_pass import run_repo_documents
 from jobs.usage import UsageError
-from pipeline.accounting import build_stats
+from pipeline.accounting import COUNT_SCHEMA, build_stats
 from pipeline.curated_io import write_bucket
+from pipeline.dedup.bucket_files import BucketedWriter, read_bucket
 from pipeline.dedup.exact import add_content_keys, dedup_group, drop_keys
 from pipeline.dedup.survivors import SurvivorConfig
 from pipeline.images.decode import MAX_IMAGE_PIXELS
@@ -48,12 +48,7 @@ from pipeline.stages import CurateConfig, run_row_stages, stage_order, stages_ac
 log = logging.getLogger("corpusmill")
 
 
-def _shuffle_partitions(buckets: int, files: list[str], cpus: int, partition_bytes: int = 128 << 20) -> int:
-    """Partitions of a shuffle over the staged files: one per 128 MB (at least one per CPU), at most one per
-    bucket and 64. A partition is a task even when empty (about 0.1 s each); outputs are per bucket, so the
-    count changes no byte."""
-    nbytes = sum(os.path.getsize(f) for f in files)
-    return max(1, min(buckets, 64, max(cpus, -(-nbytes // partition_bytes))))
+STAGED_LAYOUT = "by-bucket-1"  # with the settings, what an earlier attempt's staged files must match to be kept
 
 
 def _stage_name(source: str, rel: str, part: int = 0, parts: int = 1) -> str:
@@ -89,18 +84,15 @@ def _stage_files(
         inp = InputFile(spec.name, os.fsdecode(row["path"]), row["rel"], os.fsdecode(row["root"]))
         share = (row["part"], row["parts"])
         name = _stage_name(spec.name, inp.rel, *share)
-        tmp = os.path.join(staged, f"{name}.parquet.tmp-{os.getpid()}")
-        records, rows, writer = 0, 0, None
+        records, rows = 0, 0
+        writer = BucketedWriter(os.path.join(staged, f"{name}.parquet"))
         for table in read_input(spec, inp, cache_dir=cache, max_pixels=_max_pixels(cfg), share=share):
             records += table.num_rows
-            table = run_row_stages(table, cfg)
+            table = add_content_keys(run_row_stages(table, cfg), cfg.exact_dedup.num_buckets)
             rows += table.num_rows
-            writer = writer or pq.ParquetWriter(tmp, table.schema, compression="zstd")
-            writer.write_table(table)
+            writer.write(table)
             report(counter, "curate/read", docs=table.num_rows)
-        if writer is not None:
-            writer.close()
-            os.replace(tmp, os.path.join(staged, f"{name}.parquet"))
+        writer.close()
         write_json_atomic(
             os.path.join(staged, f"{name}.json"),
             {"source": spec.name, "rel": inp.rel, "share": list(share), "records": records, "rows": rows},
@@ -110,12 +102,15 @@ def _stage_files(
     return pa.table({"rows": pa.array(done, pa.int64())})
 
 
-def _content_keys(table: pa.Table, cfg: CurateConfig) -> pa.Table:
-    return add_content_keys(table, cfg.exact_dedup.num_buckets)
-
-
-def _finish_bucket(group: pa.Table, out_dir: str, dedup: bool, survivor: SurvivorConfig, counter: Any) -> pa.Table:
-    bucket = group["bucket"][0].as_py()
+def _finish_bucket(
+    batch: pa.Table, staged: list[str], out_dir: str, dedup: bool, survivor: SurvivorConfig, counter: Any
+) -> pa.Table:
+    """One bucket: its rows from every staged file, one survivor per content, its curated and rejects files."""
+    bucket = batch["bucket"][0].as_py()
+    parts = [t for path in staged if (t := read_bucket(path, bucket)) is not None]
+    if not parts:
+        return COUNT_SCHEMA.empty_table()
+    group = pa.concat_tables(parts)
     group = dedup_group(group, survivor) if dedup else group
     counts = write_bucket(drop_keys(group), out_dir, bucket)
     report(counter, "curate/exact_dedup", units=1, docs=group.num_rows, nbytes=text_bytes(group))
@@ -180,7 +175,7 @@ def _stage_inputs(
     force: bool,
 ) -> list[str]:
     """Stage every input not staged yet with these settings into ``staged``; return the staged files."""
-    resume_dir(staged, config_hash, force)
+    resume_dir(staged, f"{config_hash}:{STAGED_LAYOUT}", force)
     todo = [
         i
         for i in items
@@ -208,26 +203,22 @@ def _stage_inputs(
     return sorted(glob.glob(os.path.join(staged, "*.parquet")))
 
 
-def _exact_dedup(
-    cfg: RunConfig, out_dir: str, staged: list[str], progress: Progress, cpus: int
-) -> list[dict[str, Any]]:
-    """Content-hash shuffle of every staged row (code as files), one survivor per content, buckets written."""
+def _exact_dedup(cfg: RunConfig, out_dir: str, staged: list[str], progress: Progress) -> list[dict[str, Any]]:
+    """Every staged row (code as files) judged in its content bucket, one task per bucket reading its row groups
+    of the staged files: one survivor per content, buckets written."""
     buckets = cfg.curate.exact_dedup.num_buckets
     with progress.step("curate/exact_dedup", "buckets", buckets):
         if not staged:
             return []
-        ds = read_parquet_files(staged).map_batches(partial(_content_keys, cfg=cfg.curate), batch_format="pyarrow")
-        ds = ds.groupby("bucket", num_partitions=_shuffle_partitions(buckets, staged, cpus)).map_groups(
-            partial(
-                _finish_bucket,
-                out_dir=out_dir,
-                dedup=cfg.curate.exact_dedup.enabled,
-                survivor=cfg.curate.survivor,
-                counter=progress.counter,
-            ),
-            batch_format="pyarrow",
-        )
-        return ds.take_all()
+        return per_item(
+            [{"bucket": b} for b in range(buckets)],
+            _finish_bucket,
+            staged=staged,
+            out_dir=out_dir,
+            dedup=cfg.curate.exact_dedup.enabled,
+            survivor=cfg.curate.survivor,
+            counter=progress.counter,
+        ).take_all()
 
 
 def _dedup_passes(
@@ -236,7 +227,7 @@ def _dedup_passes(
     """Exact and near dedup with code as files, then code's repository documents and their own near dedup
     (The Stack v2's file-level dedup, DeepSeek-Coder's repository level), then images; count rows, summaries."""
     curate, summaries = cfg.curate, {}
-    counts = _exact_dedup(cfg, out_dir, staged, progress, cpus)
+    counts = _exact_dedup(cfg, out_dir, staged, progress)
     near = curate.near_dedup if curate.near_dedup is not None and curate.near_dedup.enabled else None
     if near is not None:
         log.info("curate: near-duplicate removal (MinHash LSH)")
