@@ -237,9 +237,8 @@ def _in_one_task(
     edges, steps = _verified(found, files, cfg)
     steps["rounds"], counts = 0, []
     if steps["confirmed"]:
-        stars, steps["rounds"] = components_local(edges, cfg.max_rounds)
-        links = pa.concat_tables([edge_links(edges), drop_links(drops(stars))])
-        applied = _apply(_classify(links, cfg.verify), root, files, stage)
+        told, steps["rounds"] = _told(edges, cfg.max_rounds, cfg.verify)
+        applied = _apply(told, root, files, stage)
         grow = applied.filter(pc.is_valid(applied["survivor"]))
         if grow.num_rows:
             _grow(grow, root, files, len(current))
@@ -269,15 +268,23 @@ def _count_rows(applied: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [{k: c.get(k) for k in COUNT_SCHEMA.names} for c in applied]
 
 
-# Up to this many confirmed edges (16 bytes each) the components are found in one task: the same rounds of
-# star contraction, with the same stars, in a second or two, where each distributed round is two shuffles of
-# fixed cost (measured on 1 GB of input: 4 rounds, 12.5 s for 11,241 edges).
+# Up to this many confirmed edges (16 bytes each) the components are found, and the drops told direct or chain,
+# in one task: the same rounds of star contraction, with the same stars, in a second or two, where each
+# distributed round is two shuffles of fixed cost (measured on 1 GB of input: 4 rounds, 12.5 s for 11,241 edges)
+# and telling the drops a third.
 LOCAL_COMPONENT_EDGES = 1 << 22
 
 
+def _told(edges: pa.Table, max_rounds: int, verified: bool) -> tuple[pa.Table, int]:
+    """The drops, each told direct or chain, and the rounds, from all confirmed edges at once."""
+    stars, rounds = components_local(edges, max_rounds)
+    links = pa.concat_tables([edge_links(edges), drop_links(drops(stars))])
+    return _classify(links, verified), rounds
+
+
 @ray.remote(max_retries=3)
-def _local_components(refs: list[Any], max_rounds: int) -> tuple[pa.Table, int]:
-    return components_local(pa.concat_tables(ray.get(refs)), max_rounds)
+def _local_told(refs: list[Any], max_rounds: int, verified: bool) -> tuple[pa.Table, int]:
+    return _told(pa.concat_tables(ray.get(refs)), max_rounds, verified)
 
 
 def _drop_members(
@@ -285,16 +292,16 @@ def _drop_members(
 ) -> tuple[list[dict[str, Any]], int]:
     """Components → drops told direct or chain → files rewritten → survivors grown; the count rows, rounds."""
     edges = edges.materialize()
-    if edges.count() <= LOCAL_COMPONENT_EDGES:
-        table, rounds = ray.get(_local_components.remote(edges.to_arrow_refs(), cfg.max_rounds))
-        stars = ray.data.from_arrow(table)
+    if edges.count() <= LOCAL_COMPONENT_EDGES:  # drops told in the same task: no shuffle on their links
+        table, rounds = ray.get(_local_told.remote(edges.to_arrow_refs(), cfg.max_rounds, cfg.verify))
+        told = ray.data.from_arrow(table)
     else:
         stars, rounds = connected_components(edges, parts, cfg.max_rounds)
-    dropped = stars.map_batches(drops, batch_format="pyarrow", batch_size=None)
-    links = edges.map_batches(edge_links, batch_format="pyarrow", batch_size=None).union(
-        dropped.map_batches(drop_links, batch_format="pyarrow", batch_size=None)
-    )
-    told = shuffle_map(links, ["key"], parts, _classify, verified=cfg.verify)
+        dropped = stars.map_batches(drops, batch_format="pyarrow", batch_size=None)
+        links = edges.map_batches(edge_links, batch_format="pyarrow", batch_size=None).union(
+            dropped.map_batches(drop_links, batch_format="pyarrow", batch_size=None)
+        )
+        told = shuffle_map(links, ["key"], parts, _classify, verified=cfg.verify)
     applied = shuffle_map(told, ["file"], parts, _apply, root=out_dir, files=files, stage=stage).materialize()
     grow = applied.filter(lambda r: r["survivor"] is not None)
     if grow.count():
