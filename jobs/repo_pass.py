@@ -24,7 +24,7 @@ from pipeline.accounting import COUNT_SCHEMA
 from pipeline.code.repo_documents import STAGE, RepoDocConfig, repo_keys, repo_stage
 from pipeline.curated_io import write_bucket
 from pipeline.dedup.exact import bucket_of, id_hash
-from pipeline.schema import DOCUMENT_SCHEMA, KEPT, WORK_SCHEMA
+from pipeline.schema import DOCUMENT_SCHEMA, KEPT, MERGED, WORK_SCHEMA
 
 INPUT = "_repo_files"  # the file rows while the pass reads them
 
@@ -54,27 +54,31 @@ def _add_repo_group(table: pa.Table, spread: int) -> pa.Table:
 
 
 def _build(group: pa.Table, cfg: RepoDocConfig, buckets: int) -> pa.Table:
+    """A partition's documents, with every row's bucket and length; a merged file's text, which lives on in its
+    document and is only counted from here, travels as its length (``_chars``), not twice through the shuffle."""
     out = repo_stage(group.drop_columns(["_group"]), cfg)
-    return out.append_column(
-        "bucket", pa.array([bucket_of(id_hash(i), buckets) for i in out["id"].to_pylist()], pa.int32())
-    )
+    chars = pc.utf8_length(out["text"]).cast(pa.int64())
+    merged = pc.equal(out["status"], MERGED)
+    out = out.set_column(out.schema.get_field_index("text"), "text", pc.if_else(merged, "", out["text"]))
+    bucket = pa.array([bucket_of(id_hash(i), buckets) for i in out["id"].to_pylist()], pa.int32())
+    return out.append_column("_chars", chars).append_column("bucket", bucket)
 
 
 def _write(group: pa.Table, out_dir: str, counter: Any) -> pa.Table:
     """One bucket's documents into ``curated/code``, its licence files into rejects; count rows that move the
     files it took in from kept to merged or dropped, and count the documents it made."""
-    bucket = group["bucket"][0].as_py()
-    group = group.drop_columns(["bucket"])
+    bucket, chars = group["bucket"][0].as_py(), group["_chars"]
+    group = group.drop_columns(["bucket", "_chars"])
     made = pc.and_(pc.equal(group["status"], KEPT), pc.fill_null(pc.equal(group["stage"], STAGE), False))
-    files = group.filter(pc.invert(made))  # every row that came in: merged, a licence file, or a file of no repo
-    counts = write_bucket(group, out_dir, bucket, rejects_prefix="repo_document-")
+    came_in = pc.invert(made)  # every row that came in: merged, a licence file, or a file of no repo
+    counts = write_bucket(group, out_dir, bucket, rejects_prefix="repo_document-", chars=chars)
     taken = {
         "source": "code",
         "status": KEPT,
         "stage": None,
         "reason": None,
-        "docs": -files.num_rows,
-        "chars": -int(pc.sum(pc.utf8_length(files["text"])).as_py() or 0),
+        "docs": -int(pc.sum(came_in.cast(pa.int64())).as_py() or 0),
+        "chars": -int(pc.sum(chars.filter(came_in)).as_py() or 0),
     }
     report(counter, "curate/repo_documents", units=1, docs=group.num_rows)
     return pa.concat_tables([counts, pa.Table.from_pylist([taken], schema=COUNT_SCHEMA)])

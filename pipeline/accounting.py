@@ -49,13 +49,14 @@ def identified_language(meta: str | None) -> str | None:
     return fields.get("language") if "language_score" in fields else None
 
 
-def count_outcomes(table: pa.Table) -> pa.Table:
-    """Docs and characters per (source, status, stage, reason).
+def count_outcomes(table: pa.Table, chars: pa.ChunkedArray | pa.Array | None = None) -> pa.Table:
+    """Docs and characters per (source, status, stage, reason); ``chars``, the rows' lengths when given (a row
+    that no longer carries its text), else its text's.
 
     A rewrite counts once per changed document as status ``rewritten``; each ``stage:tag``
     event (an e-mail redacted, a line removed) counts as status ``event`` with the tag as reason.
     """
-    lengths = pc.utf8_length(table["text"]).cast(pa.int64())
+    lengths = pc.utf8_length(table["text"]).cast(pa.int64()) if chars is None else chars
     language = table["language"] if "language" in table.schema.names else pa.nulls(table.num_rows, pa.string())
     base = pa.table(
         {

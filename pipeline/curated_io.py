@@ -45,9 +45,12 @@ def write_parquet_atomic(table: pa.Table, path: str) -> int:
     return os.path.getsize(path)
 
 
-def write_bucket(table: pa.Table, out_dir: str, bucket: int, rejects_prefix: str = "") -> pa.Table:
-    """Write the bucket's files; return its outcome counts (see ``accounting.count_outcomes``). A later pass
-    that rejects rows names its rejects files with ``rejects_prefix``, beside the earlier passes' files."""
+def write_bucket(
+    table: pa.Table, out_dir: str, bucket: int, rejects_prefix: str = "", chars: pa.ChunkedArray | None = None
+) -> pa.Table:
+    """Write the bucket's files; return its outcome counts (see ``accounting.count_outcomes``: ``chars``, the
+    rows' lengths where a row's text is no longer carried). A later pass that rejects rows names its rejects
+    files with ``rejects_prefix``, beside the earlier passes' files."""
     for source in sorted(set(table["source"].to_pylist())):
         rows = table.filter(pc.equal(table["source"], source)).sort_by("id")
         kept = rows.filter(pc.equal(rows["status"], KEPT))
@@ -60,7 +63,7 @@ def write_bucket(table: pa.Table, out_dir: str, bucket: int, rejects_prefix: str
             write_parquet_atomic(
                 rejected.select(REJECT_COLUMNS), os.path.join(out_dir, "rejects", source, rejects_prefix + name)
             )
-    return count_outcomes(table)
+    return count_outcomes(table, chars)
 
 
 class RowGroupWriter:
