@@ -40,8 +40,9 @@ class RayConfig(StrictModel):
     # shuffle waited 1.1-1.6 s for new aggregator processes that then held slots later steps needed (exact
     # dedup 6.2 -> 2.2 s, repository documents 9.2 -> 6.5 s, image dedup 1.7 -> 0.45 s; same outputs).
     # With "sort" Ray Data's slot reservation per operator is turned off as well: it ran one task at a time
-    # beside an idle core (decontamination 18.2 -> 9.8 s, quality 20.5 -> 15.0 s). Near dedup's shuffled path
-    # uses the hash shuffle either way (jobs.ray_steps.hash_shuffles: the sort shuffle grew the driver).
+    # beside an idle core (decontamination 18.2 -> 9.8 s, quality 20.5 -> 15.0 s). Every sort is over as many
+    # blocks as the step's partitions (jobs.ray_steps.grouped and shuffle_map: the driver holds a reference per
+    # map block and reducer, and a sort has a reducer per input block).
     shuffle: Literal["sort", "hash"] = "sort"
 
 

@@ -24,7 +24,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import ray.data
 
-from jobs.ray_steps import column_total, connected_components, hash_shuffles, per_item, shuffle_map, trim_heap
+from jobs.ray_steps import column_total, connected_components, per_item, shuffle_map, trim_heap
 from pipeline.accounting import COUNT_SCHEMA
 from pipeline.dedup import near_store as store
 from pipeline.dedup.components import components_local
@@ -191,29 +191,28 @@ def run_near_dedup(
         # no retry: a second attempt would find curated files the first had already rewritten
         counts, steps = ray.get(_in_one_task.options(num_cpus=1, max_retries=0).remote(*job))
         return _finish(out_dir, meta, counts, {"documents": docs, "partitions": 1, **steps}, started)
-    with hash_shuffles():  # rows of shingle sets: see ray_steps.hash_shuffles
-        items = [{"file": i} for i in current]
-        bands = per_item(items, _sign, files=files, root=out_dir, cfg=cfg, seed=seed, survivor=survivor)
-        if len(current) < len(files):
-            old = [i for i, s in enumerate(stores) if s]
-            bands = bands.union(per_item([{"file": i} for i in old], _stored, stores=stores, cfg=cfg))
-        incremental = bool(cfg.previous)
-        found = shuffle_map(bands, ["band", "bucket"], parts, _candidates, cfg=cfg, incremental=incremental)
-        summary: dict[str, Any] = {"documents": docs, "partitions": parts}
-        if cfg.verify:  # from here rows carry shingle sets: partitions sized on them (about 1.5 × the text)
-            found = found.materialize()
-            vparts = _partitions(cfg, cpus, found.count() * 1.5 * text_bytes / max(docs, 1))
-            found = shuffle_map(found, ["file", "group"], vparts, _attach, files=files, cfg=cfg)
-            checks = shuffle_map(found, ["set_id", "chunk"], vparts, _verify, cfg=cfg).materialize()
-            summary["confirmed"], summary["checked"] = column_total(checks, "ok"), checks.count()
-            edges = checks.map_batches(_confirmed, batch_format="pyarrow", batch_size=None)
-        else:
-            edges = found.materialize()
-            summary["confirmed"] = summary["checked"] = edges.count()
-        counts: list[dict[str, Any]] = []
-        summary["rounds"] = 0
-        if summary["confirmed"]:
-            counts, summary["rounds"] = _drop_members(edges, parts, cfg, out_dir, files, len(current), stage)
+    items = [{"file": i} for i in current]
+    bands = per_item(items, _sign, files=files, root=out_dir, cfg=cfg, seed=seed, survivor=survivor)
+    if len(current) < len(files):
+        old = [i for i, s in enumerate(stores) if s]
+        bands = bands.union(per_item([{"file": i} for i in old], _stored, stores=stores, cfg=cfg))
+    incremental = bool(cfg.previous)
+    found = shuffle_map(bands, ["band", "bucket"], parts, _candidates, cfg=cfg, incremental=incremental)
+    summary: dict[str, Any] = {"documents": docs, "partitions": parts}
+    if cfg.verify:  # from here rows carry shingle sets: partitions sized on them (about 1.5 × the text)
+        found = found.materialize()
+        vparts = _partitions(cfg, cpus, found.count() * 1.5 * text_bytes / max(docs, 1))
+        found = shuffle_map(found, ["file", "group"], vparts, _attach, files=files, cfg=cfg)
+        checks = shuffle_map(found, ["set_id", "chunk"], vparts, _verify, cfg=cfg).materialize()
+        summary["confirmed"], summary["checked"] = column_total(checks, "ok"), checks.count()
+        edges = checks.map_batches(_confirmed, batch_format="pyarrow", batch_size=None)
+    else:
+        edges = found.materialize()
+        summary["confirmed"] = summary["checked"] = edges.count()
+    counts: list[dict[str, Any]] = []
+    summary["rounds"] = 0
+    if summary["confirmed"]:
+        counts, summary["rounds"] = _drop_members(edges, parts, cfg, out_dir, files, len(current), stage)
     return _finish(out_dir, meta, counts, summary, started)
 
 

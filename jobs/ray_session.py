@@ -45,8 +45,7 @@ def start_ray(cfg: RayConfig, address: str | None = None) -> int:
     ctx.enable_progress_bars = sys.stderr.isatty()
     ctx.print_on_execution_start = False
     ctx.shuffle_input_batch_bytes = cfg.shuffle_batch_mb << 20
-    if cfg.shuffle == "sort":  # plain tasks: nothing starves without slot reservation (RayConfig; the hash
-        # shuffles of near dedup turn it back on while they run: ray_steps.hash_shuffles)
+    if cfg.shuffle == "sort":  # plain tasks: nothing starves without slot reservation (RayConfig)
         ctx.shuffle_strategy = ShuffleStrategy.SORT_SHUFFLE_PULL_BASED
         ctx.op_resource_reservation_enabled = False
     else:

@@ -4,7 +4,6 @@ long-lived workers."""
 
 from __future__ import annotations
 
-import contextlib
 import ctypes
 import ctypes.util
 import heapq
@@ -20,6 +19,7 @@ import pyarrow.parquet as pq
 import ray
 import ray.data
 from ray.data.context import ShuffleStrategy
+from ray.data.grouped_data import GroupedData
 
 from pipeline.dedup.components import both_directions, large_star, small_star
 
@@ -125,20 +125,29 @@ def data_context(**settings: Any) -> Iterator[None]:
             setattr(ctx, name, value)
 
 
-def hash_shuffles() -> contextlib.AbstractContextManager[None]:
-    """Ray Data's hash shuffle (its default, SHUFFLE_V2) with its slot reservation, whatever ``ray.shuffle``
-    says. For near dedup's shuffled path: on 1 GB of raw input under the sort shuffle the driver's resident
-    memory rose by 406 MB during that step (276 -> 682 MB), a rise that grows with the input, unlike the
-    other steps' (benchmarks/RESULTS.md)."""
-    return data_context(shuffle_strategy=ShuffleStrategy.SHUFFLE_V2, op_resource_reservation_enabled=True)
+def _by_sort() -> bool:
+    return ray.data.DataContext.get_current().shuffle_strategy == ShuffleStrategy.SORT_SHUFFLE_PULL_BASED
+
+
+def _cut_for_sort(ds: ray.data.Dataset, parts: int) -> ray.data.Dataset:
+    """Under the sort shuffle, ``ds`` cut into ``parts`` blocks first (a split, no shuffle): Ray Data's sort has
+    as many reducers as input blocks, and its driver holds a reference per map block and reducer. Measured on
+    2 CPUs (sorting 384 blocks of 1,500 rows): driver +761 MB and 36.5 s; cut into 2 blocks first, +37 MB and
+    4.8 s (Ray's hash shuffle: +24 MB, 9.4 s). Near dedup's band rows came in ~200 blocks: +290 MB there."""
+    return ds.repartition(parts) if _by_sort() else ds
+
+
+def grouped(ds: ray.data.Dataset, key: str | list[str], parts: int) -> GroupedData:
+    """``ds.groupby(key)`` over ``parts`` partitions under either shuffle (``ray.shuffle``): Ray Data's groupby
+    takes ``num_partitions`` under the hash shuffle only; under the sort shuffle the cut makes it so."""
+    return _cut_for_sort(ds, parts).groupby(key, num_partitions=parts)
 
 
 def shuffle_map(ds: ray.data.Dataset, keys: list[str], parts: int, fn, **kwargs) -> ray.data.Dataset:
     """Shuffle on ``keys`` and run ``fn`` once per partition (each holds whole groups): ``parts`` hash
-    partitions under the hash shuffle; under the sort shuffle (``ray.shuffle``), Ray Data's range
-    partitions of a sort on ``keys``, as its own groupby does (equal keys meet in one reducer)."""
-    by_sort = ray.data.DataContext.get_current().shuffle_strategy == ShuffleStrategy.SORT_SHUFFLE_PULL_BASED
-    shuffled = ds.sort(keys) if by_sort else ds.repartition(parts, keys=keys)
+    partitions under the hash shuffle; under the sort shuffle (``ray.shuffle``), the ``parts`` range
+    partitions of a sort on ``keys``, as Ray Data's own groupby does (equal keys meet in one reducer)."""
+    shuffled = _cut_for_sort(ds, parts).sort(keys) if _by_sort() else ds.repartition(parts, keys=keys)
     return shuffled.map_batches(partial(fn, **kwargs), batch_size=None, batch_format="pyarrow")
 
 
