@@ -206,7 +206,8 @@ class EpochSampler(Sampler[int]):
         return mine[: len(mine) // self.whole * self.whole]
 
     def __len__(self) -> int:
-        return len(self.rank_order()) - self.start
+        """The indices left in this epoch: none when a restored position lies past its end (a smaller order)."""
+        return max(0, len(self.rank_order()) - self.start)
 
     def __iter__(self) -> Iterator[int]:
         return iter(self.rank_order()[self.start :].tolist())

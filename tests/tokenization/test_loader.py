@@ -62,6 +62,16 @@ def test_seed_and_epoch_change_the_order():
     assert list(EpochSampler(100, seed=3)) == first and list(EpochSampler(100, seed=4)) != first
 
 
+def test_a_start_past_the_epochs_end_leaves_nothing_not_a_negative_length():
+    """A position restored into an epoch with fewer rows (another world size, a cut order) is past its end:
+    the sampler then has no index left, and its length says so (list() and len(DataLoader) ask it)."""
+    sampler = EpochSampler(10, seed=3)
+    sampler.start = 25
+    assert len(sampler) == 0 and list(sampler) == []
+    sampler.start = 4
+    assert len(sampler) == 6 == len(list(sampler))
+
+
 @pytest.mark.parametrize("world", [1, 2, 4])
 @pytest.mark.parametrize("workers", [0, 2])
 def test_resume_gives_the_batches_of_an_uninterrupted_run(shard_dir, world, workers):
