@@ -45,3 +45,14 @@ def test_a_later_pass_reads_the_language_from_meta_but_not_codes():
     assert identified_language(json.dumps({"language": "zh", "language_score": 0.97})) == "zh"
     assert identified_language(json.dumps({"language": "Python"})) is None  # a code file's language
     assert identified_language(None) is None
+
+
+def test_counts_take_given_lengths_for_rows_that_no_longer_carry_their_text():
+    """A merged code file leaves the repository pass's shuffle without its text: its length is counted from the
+    lengths given, not from the emptied text."""
+    rows = _rows("code", None, "merged", "repo_document", None, 2) + _rows("code", None, "kept", None, None, 1)
+    rows[0] = {**rows[0], "text": ""}
+    table = pa.Table.from_pylist(rows).append_column("rewrites", pa.array([[]] * 3, pa.list_(pa.string())))
+    given = {r["status"]: r["chars"] for r in count_outcomes(table, pa.array([10, 10, 10], pa.int64())).to_pylist()}
+    assert given == {"merged": 20, "kept": 10}
+    assert {r["status"]: r["chars"] for r in count_outcomes(table).to_pylist()} == {"merged": 10, "kept": 10}
