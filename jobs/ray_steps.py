@@ -129,15 +129,22 @@ def _by_sort() -> bool:
     return ray.data.DataContext.get_current().shuffle_strategy == ShuffleStrategy.SORT_SHUFFLE_PULL_BASED
 
 
+SORT_BLOCKS = 32  # input blocks a sort takes uncut: measured on 2 CPUs, sorting 32 blocks grew the driver 34 MB
+
+
 def _cut_for_sort(ds: ray.data.Dataset, parts: int) -> ray.data.Dataset:
-    """Under the sort shuffle, ``ds`` cut into ``parts`` blocks first, or more where a block would pass Ray
-    Data's ``target_max_block_size`` (a split, no shuffle; a sort waits for all its input anyway): its sort has
-    as many reducers as input blocks, and its driver holds a reference per map block and reducer. Measured on
-    2 CPUs (sorting 384 blocks of 1,500 rows): driver +761 MB and 36.5 s; cut into 2 blocks first, +37 MB and
-    4.8 s (Ray's hash shuffle: +24 MB, 9.4 s). Near dedup's band rows came in ~200 blocks: +290 MB there."""
+    """Under the sort shuffle, ``ds`` in more than SORT_BLOCKS blocks cut into ``parts`` first, or more where a
+    block would pass Ray Data's ``target_max_block_size`` (a split, no shuffle; a sort waits for all its input
+    anyway): its sort has as many reducers as input blocks, and its driver holds a reference per map block and
+    reducer. Measured on 2 CPUs, sorting blocks of 1,500 rows: 64 blocks +57 MB and 4.1 s, 128 +129 MB and 7.4
+    s, 384 +761 MB and 36.5 s; those 384 cut into 2 first, +37 MB and 4.8 s (Ray's hash shuffle: +24 MB, 9.4
+    s). Near dedup's band rows came in ~200 blocks: +290 MB there. A cut moves blocks between nodes, so a
+    dataset of few blocks is sorted as it is."""
     if not _by_sort():
         return ds
     ds = ds.materialize()
+    if ds.num_blocks() <= SORT_BLOCKS:
+        return ds
     largest = ray.data.DataContext.get_current().target_max_block_size or 128 << 20
     return ds.repartition(max(parts, -(-ds.size_bytes() // largest)))
 

@@ -6,7 +6,7 @@ import pyarrow.parquet as pq
 import pytest
 from ray.data.context import ShuffleStrategy
 
-from jobs.ray_steps import data_context, file_bundles, grouped, per_bundle, shuffle_map, text_bytes
+from jobs.ray_steps import SORT_BLOCKS, data_context, file_bundles, grouped, per_bundle, shuffle_map, text_bytes
 
 
 def _curated(tmp_path, chars: list[int]) -> list[str]:
@@ -68,13 +68,14 @@ def _group_size(group: pa.Table) -> pa.Table:
 
 @pytest.mark.parametrize("strategy", ["sort_shuffle_pull_based", "shuffle_v2"])
 def test_a_shuffle_has_the_steps_partitions_not_one_per_input_block(ray_local, strategy):
-    """Ray Data's sort has a reducer per input block (the driver then holds blocks x blocks references): the
-    input is cut into the step's partitions first, so 12 blocks shuffled into 3 partitions make 3 calls."""
+    """Ray Data's sort has a reducer per input block (the driver then holds blocks x blocks references): input
+    in more than SORT_BLOCKS blocks is cut into the step's partitions first, so 40 blocks shuffled into 3
+    partitions make 3 calls."""
     import ray.data
 
     keys = [f"k{i % 70}" for i in range(700)]
     with data_context(shuffle_strategy=ShuffleStrategy(strategy)):
-        ds = ray.data.from_items([{"key": k} for k in keys], override_num_blocks=12)
+        ds = ray.data.from_items([{"key": k} for k in keys], override_num_blocks=SORT_BLOCKS + 8)
         calls = shuffle_map(ds, ["key"], 3, _rows_in_call).take_all()
         groups = grouped(ds, "key", 3).map_groups(_group_size, batch_format="pyarrow").take_all()
     assert len(calls) == 3 and sum(c["rows"] for c in calls) == 700
