@@ -40,9 +40,9 @@ class RayConfig(StrictModel):
     # shuffle waited 1.1-1.6 s for new aggregator processes that then held slots later steps needed (exact
     # dedup 6.2 -> 2.2 s, repository documents 9.2 -> 6.5 s, image dedup 1.7 -> 0.45 s; same outputs).
     # With "sort" Ray Data's slot reservation per operator is turned off as well: it ran one task at a time
-    # beside an idle core (decontamination 18.2 -> 9.8 s, quality 20.5 -> 15.0 s). Every sort is over as many
-    # blocks as the step's partitions (jobs.ray_steps.grouped and shuffle_map: the driver holds a reference per
-    # map block and reducer, and a sort has a reducer per input block).
+    # beside an idle core (decontamination 18.2 -> 9.8 s, quality 20.5 -> 15.0 s). A sort has a reducer per
+    # input block and its driver a reference per map block and reducer: a sort's input is cut into the step's
+    # partitions, and a step that needs more than 64 reducers takes the hash shuffle (jobs.ray_steps._shuffled).
     shuffle: Literal["sort", "hash"] = "sort"
 
 

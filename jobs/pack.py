@@ -25,7 +25,7 @@ import pyarrow.parquet as pq
 from jobs.config import RunConfig
 from jobs.markers import done, mark_done, read_receipts, recorded_hash, reset, resume_dir, write_json_atomic
 from jobs.progress import Progress, report, text_bytes
-from jobs.ray_steps import TASKS_PER_CPU, data_context, file_bundles, grouped, per_item, read_parquet_files
+from jobs.ray_steps import TASKS_PER_CPU, data_context, file_bundles, grouped_map, per_item, read_parquet_files
 from jobs.usage import UsageError
 from pipeline.accounting import identified_language
 from pipeline.curated_io import write_parquet_atomic
@@ -227,8 +227,8 @@ def _tokenize_to_groups(cfg: RunConfig, out_dir: str, cpus: int, progress: Progr
     with progress.step("pack/tokenize", "docs", total_docs), no_reservation:
         items = [{"paths": b} for b in file_bundles(files, TASKS_PER_CPU * cpus)]
         ds = per_item(items, _tokenize_files, counter=progress.counter, stage_args=stage_args)
-        ds = grouped(ds, "pack_group", min(cfg.pack.num_pack_groups, 64)).map_groups(
-            partial(_write_group, tokens_dir=tokens_dir), batch_format="pyarrow"
+        ds = grouped_map(
+            ds, "pack_group", min(cfg.pack.num_pack_groups, 64), partial(_write_group, tokens_dir=tokens_dir)
         )
         rows = ds.take_all()
     totals: dict[str, Counter] = {"documents": Counter(), "tokens": Counter()}
@@ -286,8 +286,8 @@ def _write_images(out_dir: str, shard_dir: str) -> list[dict[str, Any]]:
         return []
     ds = read_parquet_files(files, ["images"])
     ds = ds.map_batches(image_rows, batch_format="pyarrow")
-    ds = grouped(ds, "prefix", _image_partitions(nbytes)).map_groups(
-        partial(write_image_part, images_dir=storage.join(shard_dir, "images")), batch_format="pyarrow"
+    ds = grouped_map(
+        ds, "prefix", _image_partitions(nbytes), partial(write_image_part, images_dir=storage.join(shard_dir, "images"))
     )
     return sorted(ds.take_all(), key=lambda e: e["file"])
 

@@ -19,7 +19,6 @@ import pyarrow.parquet as pq
 import ray
 import ray.data
 from ray.data.context import ShuffleStrategy
-from ray.data.grouped_data import GroupedData
 
 from pipeline.dedup.components import both_directions, large_star, small_star
 
@@ -130,30 +129,42 @@ def _by_sort() -> bool:
 
 
 SORT_BLOCKS = 32  # input blocks a sort takes uncut: measured on 2 CPUs, sorting 32 blocks grew the driver 34 MB
+SORT_PARTS = 64  # reducers a sort may have; a step that needs more takes the hash shuffle
+HASH_SHUFFLE = {"shuffle_strategy": ShuffleStrategy.SHUFFLE_V2, "op_resource_reservation_enabled": True}
 
 
-def _cut_for_sort(ds: ray.data.Dataset, parts: int) -> ray.data.Dataset:
-    """Under the sort shuffle, ``ds`` in more than SORT_BLOCKS blocks cut into ``parts`` first, or more where a
-    block would pass Ray Data's ``target_max_block_size`` (a split, no shuffle; a sort waits for all its input
-    anyway): its sort has as many reducers as input blocks, and its driver holds a reference per map block and
-    reducer. Measured on 2 CPUs, sorting blocks of 1,500 rows: 64 blocks +57 MB and 4.1 s, 128 +129 MB and 7.4
-    s, 384 +761 MB and 36.5 s; those 384 cut into 2 first, +37 MB and 4.8 s (Ray's hash shuffle: +24 MB, 9.4
-    s). Near dedup's band rows came in ~200 blocks: +290 MB there. A cut moves blocks between nodes, so a
-    dataset of few blocks is sorted as it is."""
+def _shuffled(ds: ray.data.Dataset, parts: int, by_sort: Callable, by_hash: Callable) -> ray.data.Dataset:
+    """``by_hash(ds)`` under the hash shuffle (``ray.shuffle: hash``); under the sort shuffle ``by_sort`` of
+    ``ds`` cut into ``parts`` blocks, or more where a block would pass Ray Data's ``target_max_block_size`` (a
+    split, not a shuffle; a sort waits for all its input anyway).
+
+    Ray Data's sort has a reducer per input block, and its driver holds a reference per map block and reducer.
+    Measured on 2 CPUs, sorting blocks of 1,500 rows: 64 blocks +57 MB and 4.1 s, 128 +129 MB and 7.4 s, 384
+    +761 MB and 36.5 s; those 384 cut into 2 first, +37 MB and 4.8 s (hash shuffle: +24 MB, 9.4 s); cut into
+    64, +96 MB and 6.3 s (hash: +27 MB, 10.4 s); into 128, +219 MB and 8.2 s (hash: +28 MB, 9.9 s). So a
+    dataset of at most SORT_BLOCKS blocks is sorted as it is (a cut moves blocks between nodes), and a step
+    that needs more than SORT_PARTS reducers runs under the hash shuffle, whose driver does not grow so."""
     if not _by_sort():
-        return ds
+        return by_hash(ds)
     ds = ds.materialize()
-    if ds.num_blocks() <= SORT_BLOCKS:
-        return ds
     largest = ray.data.DataContext.get_current().target_max_block_size or 128 << 20
-    return ds.repartition(max(parts, -(-ds.size_bytes() // largest)))
+    cut = max(parts, -(-ds.size_bytes() // largest))
+    if cut <= SORT_PARTS:
+        return by_sort(ds if ds.num_blocks() <= SORT_BLOCKS else ds.repartition(cut))
+    with data_context(**HASH_SHUFFLE):  # a dataset keeps the context it was made in: one made under it
+        return by_hash(ray.data.from_arrow_refs(ds.to_arrow_refs())).materialize()
 
 
-def grouped(ds: ray.data.Dataset, key: str | list[str], parts: int) -> GroupedData:
-    """``ds.groupby(key)`` over ``parts`` partitions under either shuffle (``ray.shuffle``; under the sort
-    shuffle more where a partition would pass a block's size): Ray Data's groupby takes ``num_partitions``
-    under the hash shuffle only; under the sort shuffle the cut makes it so."""
-    return _cut_for_sort(ds, parts).groupby(key, num_partitions=parts)
+def grouped_map(ds: ray.data.Dataset, key: str, parts: int, fn: Callable) -> ray.data.Dataset:
+    """``fn`` on each group of ``key`` (Ray Data's ``map_groups``), over ``parts`` partitions under either
+    shuffle: its groupby takes ``num_partitions`` under the hash shuffle only, the cut makes it so under the
+    sort shuffle (``_shuffled``)."""
+    return _shuffled(
+        ds,
+        parts,
+        lambda d: d.groupby(key).map_groups(fn, batch_format="pyarrow"),
+        lambda d: d.groupby(key, num_partitions=parts).map_groups(fn, batch_format="pyarrow"),
+    )
 
 
 def shuffle_map(ds: ray.data.Dataset, keys: list[str], parts: int, fn, **kwargs) -> ray.data.Dataset:
@@ -161,8 +172,13 @@ def shuffle_map(ds: ray.data.Dataset, keys: list[str], parts: int, fn, **kwargs)
     partitions under the hash shuffle; under the sort shuffle (``ray.shuffle``), the range partitions of a sort
     on ``keys`` (``parts``, or more where one would pass a block's size), as Ray Data's own groupby does (equal
     keys meet in one reducer)."""
-    shuffled = _cut_for_sort(ds, parts).sort(keys) if _by_sort() else ds.repartition(parts, keys=keys)
-    return shuffled.map_batches(partial(fn, **kwargs), batch_size=None, batch_format="pyarrow")
+    run = partial(fn, **kwargs)
+    return _shuffled(
+        ds,
+        parts,
+        lambda d: d.sort(keys).map_batches(run, batch_size=None, batch_format="pyarrow"),
+        lambda d: d.repartition(parts, keys=keys).map_batches(run, batch_size=None, batch_format="pyarrow"),
+    )
 
 
 def connected_components(edges: ray.data.Dataset, parts: int, max_rounds: int) -> tuple[ray.data.Dataset, int]:

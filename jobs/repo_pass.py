@@ -19,7 +19,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from jobs.progress import report
-from jobs.ray_steps import grouped, read_parquet_files
+from jobs.ray_steps import grouped_map, read_parquet_files
 from pipeline.accounting import COUNT_SCHEMA
 from pipeline.code.repo_documents import STAGE, RepoDocConfig, repo_keys, repo_stage
 from pipeline.curated_io import write_bucket
@@ -99,10 +99,8 @@ def run_repo_documents(
     ds = ds.map_batches(_work_rows, batch_format="pyarrow").map_batches(
         partial(_add_repo_group, spread=64), batch_format="pyarrow"
     )
-    ds = grouped(ds, "_group", partitions).map_groups(partial(_build, cfg=cfg, buckets=buckets), batch_format="pyarrow")
-    ds = grouped(ds, "bucket", partitions).map_groups(
-        partial(_write, out_dir=out_dir, counter=counter), batch_format="pyarrow"
-    )
+    ds = grouped_map(ds, "_group", partitions, partial(_build, cfg=cfg, buckets=buckets))
+    ds = grouped_map(ds, "bucket", partitions, partial(_write, out_dir=out_dir, counter=counter))
     counts = ds.take_all()
     shutil.rmtree(taken)
     return counts

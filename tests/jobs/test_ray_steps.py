@@ -6,7 +6,8 @@ import pyarrow.parquet as pq
 import pytest
 from ray.data.context import ShuffleStrategy
 
-from jobs.ray_steps import SORT_BLOCKS, data_context, file_bundles, grouped, per_bundle, shuffle_map, text_bytes
+import jobs.ray_steps
+from jobs.ray_steps import SORT_BLOCKS, data_context, file_bundles, grouped_map, per_bundle, shuffle_map, text_bytes
 
 
 def _curated(tmp_path, chars: list[int]) -> list[str]:
@@ -77,7 +78,23 @@ def test_a_shuffle_has_the_steps_partitions_not_one_per_input_block(ray_local, s
     with data_context(shuffle_strategy=ShuffleStrategy(strategy)):
         ds = ray.data.from_items([{"key": k} for k in keys], override_num_blocks=SORT_BLOCKS + 8)
         calls = shuffle_map(ds, ["key"], 3, _rows_in_call).take_all()
-        groups = grouped(ds, "key", 3).map_groups(_group_size, batch_format="pyarrow").take_all()
+        groups = grouped_map(ds, "key", 3, _group_size).take_all()
+    assert len(calls) == 3 and sum(c["rows"] for c in calls) == 700
+    assert sorted((g["key"], g["rows"]) for g in groups) == sorted((f"k{i}", 10) for i in range(70))
+
+
+def test_a_step_needing_more_sort_reducers_than_allowed_takes_the_hash_shuffle(ray_local, monkeypatch):
+    """Past SORT_PARTS reducers the sort's driver references grow as their square: the step runs under the hash
+    shuffle instead, with the same whole groups, and the configured strategy is back afterwards."""
+    import ray.data
+
+    monkeypatch.setattr(jobs.ray_steps, "SORT_PARTS", 2)
+    keys = [f"k{i % 70}" for i in range(700)]
+    with data_context(shuffle_strategy=ShuffleStrategy.SORT_SHUFFLE_PULL_BASED):
+        ds = ray.data.from_items([{"key": k} for k in keys], override_num_blocks=SORT_BLOCKS + 8)
+        calls = shuffle_map(ds, ["key"], 3, _rows_in_call).take_all()
+        groups = grouped_map(ds, "key", 3, _group_size).take_all()
+        assert ray.data.DataContext.get_current().shuffle_strategy == ShuffleStrategy.SORT_SHUFFLE_PULL_BASED
     assert len(calls) == 3 and sum(c["rows"] for c in calls) == 700
     assert sorted((g["key"], g["rows"]) for g in groups) == sorted((f"k{i}", 10) for i in range(70))
 
