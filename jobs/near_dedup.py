@@ -1,6 +1,6 @@
 """The near-dedup pass over a run's curated files: MinHash LSH, verification, components, drops.
 
-Every global step is a Ray Data hash shuffle between small-table functions from pipeline/:
+Every global step is a Ray Data shuffle (ray_steps.shuffle_map) between small-table functions from pipeline/:
 band rows by (band, bucket) → candidate sets by document file (texts read back) → by set
 (verified edges) → Large-Star/Small-Star rounds by vertex → drops by member, each told direct
 or chain → drops by file (files rewritten) → survivors' cluster sizes by file.

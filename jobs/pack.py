@@ -1,7 +1,7 @@
 """The packing pass: tokenize, mix, pack, write shards and the manifest.
 
 Step 1 tokenizes curated documents in tasks on every core and brings each pack group (a seeded
-hash of the document id) together with one Ray Data hash shuffle, writing
+hash of the document id) together with one Ray Data shuffle, writing
 ``tokens/group-*.parquet`` and returning per-source token counts. The driver turns those
 counts into mixing rates. Step 2 maps over the group files: each is mixed, packed in its own
 seeded order and cut into shards of about ``max_shard_bytes``. A last shuffle by sha256 prefix

@@ -1,7 +1,7 @@
 """Connected components by alternating Large-Star and Small-Star (Kiveris et al. 2014).
 
 Both steps rewrite an edge table (``u < v``) one vertex neighbourhood at a time, so the runner
-only has to hash-shuffle edges by vertex between them: no process holds the graph. They
+only has to shuffle edges by vertex between them: no process holds the graph. They
 converge in O(log² n) rounds to one star per component centred on its minimum vertex, a
 result that depends only on the edge set, never on how it was partitioned. A round that
 changes nothing proves convergence: then every vertex has either no smaller neighbour (a

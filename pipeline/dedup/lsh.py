@@ -1,6 +1,6 @@
 """LSH buckets into candidate edges: band rows, bucket groups, and verification by true Jaccard.
 
-The runner hash-shuffles band rows on (band, bucket), so each block holds whole buckets. A bucket
+The runner shuffles band rows on (band, bucket), so each block holds whole buckets. A bucket
 with two or more members (and, in an incremental run, at least one new one) becomes either a
 chain of ``n - 1`` edges (no verification) or a candidate *set* checked by true Jaccard.
 
