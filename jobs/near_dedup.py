@@ -24,7 +24,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import ray.data
 
-from jobs.ray_steps import column_total, connected_components, per_item, shuffle_map, trim_heap
+from jobs.ray_steps import column_total, connected_components, per_item, shuffle_map, text_bytes, trim_heap
 from pipeline.accounting import COUNT_SCHEMA
 from pipeline.dedup import near_store as store
 from pipeline.dedup.components import components_local
@@ -132,13 +132,7 @@ def _grow(block: pa.Table, root: str, files: list[str], current: int) -> pa.Tabl
 
 def _sizes(files: list[str]) -> tuple[int, int]:
     """Documents and uncompressed text bytes of curated files, from their footers."""
-    docs = text = 0
-    for path in files:
-        meta = pq.ParquetFile(path).metadata
-        col = meta.schema.to_arrow_schema().get_field_index("text")
-        docs += meta.num_rows
-        text += sum(meta.row_group(g).column(col).total_uncompressed_size for g in range(meta.num_row_groups))
-    return docs, text
+    return sum(pq.ParquetFile(p).metadata.num_rows for p in files), sum(text_bytes(p) for p in files)
 
 
 def _partitions(cfg: NearDedupConfig, cpus: int, nbytes: float) -> int:

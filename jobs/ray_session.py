@@ -9,9 +9,9 @@ import sys
 import ray
 import ray.data
 from ray._private import ray_constants
-from ray.data.context import ShuffleStrategy
 
 from jobs.config import RayConfig
+from jobs.ray_steps import SHUFFLES
 
 log = logging.getLogger("corpusmill")
 
@@ -45,12 +45,8 @@ def start_ray(cfg: RayConfig, address: str | None = None) -> int:
     ctx.enable_progress_bars = sys.stderr.isatty()
     ctx.print_on_execution_start = False
     ctx.shuffle_input_batch_bytes = cfg.shuffle_batch_mb << 20
-    if cfg.shuffle == "sort":  # plain tasks: nothing starves without slot reservation (RayConfig)
-        ctx.shuffle_strategy = ShuffleStrategy.SORT_SHUFFLE_PULL_BASED
-        ctx.op_resource_reservation_enabled = False
-    else:
-        ctx.shuffle_strategy = ShuffleStrategy.SHUFFLE_V2
-        ctx.op_resource_reservation_enabled = True
+    for name, value in SHUFFLES[cfg.shuffle].items():
+        setattr(ctx, name, value)
     return max(1, int(ray.cluster_resources().get("CPU", 1)))
 
 

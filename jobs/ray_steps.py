@@ -112,7 +112,7 @@ def column_total(ds: ray.data.MaterializedDataset, column: str) -> int:
 @contextmanager
 def data_context(**settings: Any) -> Iterator[None]:
     """Ray Data's ``DataContext`` with ``settings`` while the block runs, restored after; the block's
-    datasets must run inside it (a dataset reads the context when it executes)."""
+    datasets must be made inside it (a dataset keeps a copy of the context it was made in)."""
     ctx = ray.data.DataContext.get_current()
     before = {name: getattr(ctx, name) for name in settings}
     for name, value in settings.items():
@@ -130,7 +130,12 @@ def _by_sort() -> bool:
 
 SORT_BLOCKS = 32  # input blocks a sort takes uncut: measured on 2 CPUs, sorting 32 blocks grew the driver 34 MB
 SORT_PARTS = 64  # reducers a sort may have; a step that needs more takes the hash shuffle
-HASH_SHUFFLE = {"shuffle_strategy": ShuffleStrategy.SHUFFLE_V2, "op_resource_reservation_enabled": True}
+# Ray Data's settings for each ``ray.shuffle`` (jobs/config.py): the sort shuffle is plain tasks, so nothing
+# starves without slot reservation; the hash shuffle's aggregators need it
+SHUFFLES: dict[str, dict[str, Any]] = {
+    "sort": {"shuffle_strategy": ShuffleStrategy.SORT_SHUFFLE_PULL_BASED, "op_resource_reservation_enabled": False},
+    "hash": {"shuffle_strategy": ShuffleStrategy.SHUFFLE_V2, "op_resource_reservation_enabled": True},
+}
 
 
 def _shuffled(ds: ray.data.Dataset, parts: int, by_sort: Callable, by_hash: Callable) -> ray.data.Dataset:
@@ -151,7 +156,7 @@ def _shuffled(ds: ray.data.Dataset, parts: int, by_sort: Callable, by_hash: Call
     cut = max(parts, -(-ds.size_bytes() // largest))
     if cut <= SORT_PARTS:
         return by_sort(ds if ds.num_blocks() <= SORT_BLOCKS else ds.repartition(cut))
-    with data_context(**HASH_SHUFFLE):  # a dataset keeps the context it was made in: one made under it
+    with data_context(**SHUFFLES["hash"]):  # a dataset keeps the context it was made in: one made under it
         return by_hash(ray.data.from_arrow_refs(ds.to_arrow_refs())).materialize()
 
 
